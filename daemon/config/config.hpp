@@ -1,0 +1,119 @@
+#pragma once
+// The typed configuration (design.md §3, a contract). Loaded and validated by load_config().
+#include "drivers/modbus_rtu/profile.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mb::config {
+
+using std::chrono::milliseconds;
+
+enum class log_level : std::uint8_t { error, warn, info, debug };
+
+struct gateway_config {
+    std::string id;
+    log_level level = log_level::info;
+    std::vector<std::filesystem::path> profile_dirs{"/etc/meterbridge/profiles",
+                                                    "/usr/share/meterbridge/profiles"};
+};
+
+// An mqtt:// or mqtts:// URL taken apart.
+struct broker_url {
+    std::string text; // as written
+    bool tls = false;
+    std::string host;
+    int port = 1883;
+};
+
+struct uplink_config {
+    broker_url url;
+    std::string client_id;                 // default "meterbridge-" + gateway.id
+    std::optional<std::string> username;
+    std::optional<std::filesystem::path> password_file;
+    std::string password;                  // read from password_file; never logged
+    std::optional<std::filesystem::path> ca_file; // mqtts: default system CAs
+    std::optional<std::filesystem::path> cert_file;
+    std::optional<std::filesystem::path> key_file;
+    std::string topic_prefix = "meterbridge";
+    milliseconds keepalive{30'000};
+    int max_inflight = 32;
+    bool commands = true;
+};
+
+enum class sync_mode : std::uint8_t { normal, full };
+
+struct buffer_config {
+    std::filesystem::path path = "/var/lib/meterbridge/buffer.db";
+    std::uint64_t max_size = 256ULL << 20U;
+    milliseconds max_age = std::chrono::hours(24 * 30);
+    milliseconds flush_interval{1000};
+    sync_mode sync = sync_mode::normal;
+};
+
+struct bus_config {
+    std::string name;
+    std::string port;
+    int baud = 9600;
+    char parity = 'N'; // 'N' | 'E' | 'O' as libmodbus wants it
+    int data_bits = 8;
+    int stop_bits = 1;
+    milliseconds timeout{300};
+    bool rs485 = false;
+    int max_gap = 8;
+};
+
+struct device_config {
+    std::string name;
+    std::string bus;
+    int unit = 1;
+    std::string profile;
+    milliseconds interval{10'000};
+    std::optional<double> ct_ratio;
+    std::optional<double> pt_ratio;
+    std::vector<std::string> only; // glob filter over the profile's values; empty = all
+};
+
+struct native_meter_config {
+    std::string serial;
+    std::string name;
+};
+
+// One [native.values] entry of the generic "json" format.
+struct json_field {
+    std::string path;
+    double scale = 1.0;
+};
+
+enum class unknown_policy : std::uint8_t { relay, ignore };
+
+struct native_config {
+    std::string name;
+    broker_url url;
+    std::string subscribe;
+    std::string format; // acrel-json-v2 | acrel-shadow | json
+    unknown_policy unknown = unknown_policy::relay;
+    std::vector<native_meter_config> meters;
+    // format = "json" only
+    std::string serial_path;
+    std::string ts_path;
+    std::map<std::string, json_field> values;
+};
+
+struct config {
+    std::filesystem::path source; // the file it was loaded from
+    gateway_config gateway;
+    uplink_config uplink;
+    buffer_config buffer;
+    std::vector<bus_config> buses;
+    std::vector<device_config> devices;
+    std::vector<native_config> natives;
+    std::map<std::string, drivers::rtu::profile> profiles; // by id: the ones devices use
+};
+
+} // namespace mb::config

@@ -1,0 +1,55 @@
+#pragma once
+// Logging to stderr. Under systemd (JOURNAL_STREAM set) each line starts with a "<N>"
+// priority that journald parses; otherwise with a UTC timestamp. Safe from any thread.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <fmt/format.h>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace mb::log {
+
+enum class level : std::uint8_t { error, warn, info, debug };
+
+void set_level(level l);
+[[nodiscard]] bool enabled(level l);
+void write(level l, std::string_view message);
+
+template <typename... Args> void error(fmt::format_string<Args...> f, Args&&... args) {
+    if (enabled(level::error)) write(level::error, fmt::format(f, std::forward<Args>(args)...));
+}
+template <typename... Args> void warn(fmt::format_string<Args...> f, Args&&... args) {
+    if (enabled(level::warn)) write(level::warn, fmt::format(f, std::forward<Args>(args)...));
+}
+template <typename... Args> void info(fmt::format_string<Args...> f, Args&&... args) {
+    if (enabled(level::info)) write(level::info, fmt::format(f, std::forward<Args>(args)...));
+}
+template <typename... Args> void debug(fmt::format_string<Args...> f, Args&&... args) {
+    if (enabled(level::debug)) write(level::debug, fmt::format(f, std::forward<Args>(args)...));
+}
+
+// Repeated errors are rate-limited per key (style.md rule 5): allow() is true for the first
+// occurrence and then at most once per period; suppressed() tells how many were held back
+// since the last allowed one, so the next line can say "(N more suppressed)".
+class rate_limiter {
+public:
+    explicit rate_limiter(std::chrono::milliseconds period = std::chrono::seconds(30))
+        : period_(period) {}
+    // Returns the number suppressed since the last allowed line, or -1 to suppress this one.
+    long allow(const std::string& key, std::chrono::steady_clock::time_point now =
+                                           std::chrono::steady_clock::now());
+
+private:
+    struct slot {
+        std::chrono::steady_clock::time_point last;
+        long suppressed = 0;
+    };
+    std::chrono::milliseconds period_;
+    std::mutex mu_;
+    std::unordered_map<std::string, slot> slots_;
+};
+
+} // namespace mb::log

@@ -1,0 +1,40 @@
+#include "daemon/commands.hpp"
+
+#include <cstdio>
+#include <string_view>
+
+namespace {
+
+constexpr const char* usage = R"(usage:
+  meterbridge run   [-c FILE]          run the daemon (foreground; systemd runs this)
+  meterbridge check [-c FILE]          validate config and profiles, exit 0/1
+  meterbridge read  [-c FILE] DEVICE   poll one device once, print values and units
+  meterbridge scan  --port TTY [--baud N,...] [--parity none,even] [--units 1-247]
+                                       find meters on a line
+  meterbridge --version
+)";
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::fputs(usage, stderr);
+        return 2;
+    }
+    const std::string_view word = argv[1];
+    const mb::daemon::arguments rest(argv + 2, static_cast<std::size_t>(argc - 2));
+    if (word == "--version" || word == "version") {
+        std::puts("meterbridge " MB_VERSION);
+        return 0;
+    }
+    if (word == "--help" || word == "-h" || word == "help") {
+        std::fputs(usage, stdout);
+        return 0;
+    }
+    if (word == "run") return mb::daemon::run_command(rest);
+    if (word == "check") return mb::daemon::check_command(rest);
+    if (word == "read") return mb::daemon::read_command(rest);
+    if (word == "scan") return mb::daemon::scan_command(rest);
+    std::fprintf(stderr, "meterbridge: unknown command '%s'\n%s", argv[1], usage);
+    return 2;
+}
