@@ -1,0 +1,3 @@
+// The one translation unit that defines the unit_rtu test module.
+#define BOOST_TEST_MODULE rtu
+#include <boost/test/unit_test.hpp>
