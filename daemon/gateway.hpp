@@ -1,0 +1,59 @@
+#pragma once
+// The running daemon: owns every loop-side component built from one `config` (sources, the
+// uplink, the buffer as they land), applies a new config on reload and stops them gracefully.
+// Components plug in at the marked hooks in gateway.cpp. Loop thread only.
+#include "bridge/uv_handle.hpp"
+#include "daemon/config/config.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <uv.h>
+
+namespace mb::daemon {
+
+class gateway {
+public:
+    // Longest a graceful stop may take before the rest is abandoned (design.md §7).
+    static constexpr std::chrono::milliseconds stop_grace{5000};
+
+    gateway(uv_loop_t& loop, config::config cfg);
+    gateway(const gateway&) = delete;
+    gateway& operator=(const gateway&) = delete;
+    ~gateway();
+
+    void start();
+    // A validated new configuration replaces the running one.
+    void apply(config::config next);
+    // Stops polling, waits (at most stop_grace) for the uplink and buffer to finish, then
+    // calls `done` once on the loop. Every handle of the gateway is closed by then.
+    void stop(std::function<void()> done);
+
+    [[nodiscard]] const config::config& current() const { return cfg_; }
+    // One line for STATUS= and the logs, e.g. "running: 3 devices on 1 bus, uplink connecting".
+    [[nodiscard]] std::string summary() const;
+    // Called on the loop whenever summary() may have changed (uplink up/down, devices online).
+    void on_status_change(std::function<void()> f) { status_changed_ = std::move(f); }
+
+private:
+    enum class phase : std::uint8_t { idle, running, stopping, stopped };
+
+    static void on_grace_timeout(uv_timer_t* t) noexcept;
+    void component_stopped(); // each draining component calls this once when it is done
+    void finish_stop();
+    [[nodiscard]] std::string uplink_state() const;
+
+    uv_loop_t& loop_;
+    config::config cfg_;
+    phase phase_ = phase::idle;
+    int draining_ = 0; // components still finishing their stop
+    uv_handle<uv_timer_t> grace_;
+    std::function<void()> stopped_;
+    std::function<void()> status_changed_;
+};
+
+// "mqtts://user:secret@host:8883" -> "mqtts://host:8883": URLs may carry credentials.
+[[nodiscard]] std::string redact_url(const std::string& url);
+
+} // namespace mb::daemon

@@ -1,0 +1,131 @@
+#include "daemon/lifecycle.hpp"
+
+#include "daemon/config/load_config.hpp"
+#include "daemon/log/log.hpp"
+
+#include <csignal>
+#include <fmt/format.h>
+#include <string_view>
+#include <variant>
+
+namespace mb::daemon {
+namespace {
+
+log::level to_log_level(config::log_level l) {
+    switch (l) {
+    case config::log_level::error:
+        return log::level::error;
+    case config::log_level::warn:
+        return log::level::warn;
+    case config::log_level::info:
+        return log::level::info;
+    case config::log_level::debug:
+        return log::level::debug;
+    }
+    return log::level::info;
+}
+
+std::string_view level_name(config::log_level l) {
+    switch (l) {
+    case config::log_level::error:
+        return "error";
+    case config::log_level::warn:
+        return "warn";
+    case config::log_level::info:
+        return "info";
+    case config::log_level::debug:
+        return "debug";
+    }
+    return "info";
+}
+
+std::string_view signal_name(int signum) {
+    switch (signum) {
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGINT:
+        return "SIGINT";
+    case SIGHUP:
+        return "SIGHUP";
+    default:
+        return "signal";
+    }
+}
+
+} // namespace
+
+std::string describe(const config::config& cfg) {
+    return fmt::format("gateway={}, config={}, log_level={}, {} buses, {} devices, "
+                       "{} native sources, uplink={}, buffer={}",
+                       cfg.gateway.id, cfg.source.string(), level_name(cfg.gateway.level),
+                       cfg.buses.size(), cfg.devices.size(), cfg.natives.size(),
+                       redact_url(cfg.uplink.url.text), cfg.buffer.path.string());
+}
+
+lifecycle::lifecycle(uv_loop_t& loop, std::filesystem::path config_path, config::config cfg)
+    : config_path_(std::move(config_path))
+    , notifier_(loop)
+    , signals_(loop)
+    , gateway_(loop, std::move(cfg)) {}
+
+int lifecycle::start() {
+    log::set_level(to_log_level(gateway_.current().gateway.level));
+    log::info("meterbridge {} starting: {}", MB_VERSION, describe(gateway_.current()));
+    for (const int sig : {SIGTERM, SIGINT}) {
+        if (const int rc = signals_.watch(sig, [this](int s) { stop(s); }); rc != 0) return rc;
+    }
+    if (const int rc = signals_.watch(SIGHUP, [this](int) { reload(); }); rc != 0) return rc;
+
+    gateway_.on_status_change([this] { notifier_.status(gateway_.summary()); });
+    gateway_.start();
+    if (const auto period = notifier_.start_watchdog(); period.count() > 0)
+        log::info("systemd watchdog: feeding every {} ms", period.count());
+    notifier_.ready(gateway_.summary());
+    log::info("{}", gateway_.summary());
+    return 0;
+}
+
+void lifecycle::reload() {
+    if (stopping_) return;
+    notifier_.reloading();
+    log::info("SIGHUP: reloading {}", config_path_.string());
+    auto loaded = config::load_config(config_path_);
+    if (auto* errors = std::get_if<std::vector<config::config_error>>(&loaded)) {
+        log::error("reload refused: {} error(s) in {}; still running gateway={} as loaded before",
+                   errors->size(), config_path_.string(), gateway_.current().gateway.id);
+        for (const auto& e : *errors)
+            log::error("{}", e.to_string());
+    } else {
+        auto& next = std::get<config::config>(loaded);
+        log::set_level(to_log_level(next.gateway.level));
+        gateway_.apply(std::move(next));
+        const auto& cfg = gateway_.current();
+        log::info("reloaded: {} devices on {} buses, {} native sources ({})", cfg.devices.size(),
+                  cfg.buses.size(), cfg.natives.size(), describe(cfg));
+    }
+    // READY=1 also after a refused reload: the old configuration is still serving.
+    notifier_.ready(gateway_.summary());
+}
+
+void lifecycle::stop(int signum) {
+    if (stopping_) {
+        log::info("{}: already stopping", signal_name(signum));
+        return;
+    }
+    stopping_ = true;
+    log::info("{}: stopping (at most {} ms)", signal_name(signum), gateway::stop_grace.count());
+    notifier_.stopping("stopping");
+    gateway_.stop([this] {
+        close_handles();
+        stopped_ = true;
+        log::info("stopped");
+    });
+}
+
+// With every handle closed, uv_run() returns and run_command can close the loop.
+void lifecycle::close_handles() {
+    notifier_.close();
+    signals_.close();
+}
+
+} // namespace mb::daemon
