@@ -1,0 +1,69 @@
+#pragma once
+// Read planner: the fewest Modbus requests that read every wanted value of a device, computed
+// once at config load, and the decoding of their answers into named values.
+#include "drivers/modbus_rtu/profile.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mb::drivers::rtu {
+
+// One read request: `count` registers from `address` with one function code, covering the
+// plan values listed in `values` (indexes into read_plan::values).
+struct read_request {
+    function_code function = function_code::holding;
+    std::uint16_t address = 0;
+    std::uint16_t count = 0;
+    std::vector<std::size_t> values;
+
+    friend bool operator==(const read_request&, const read_request&) = default;
+};
+
+struct read_plan {
+    std::vector<value_def> values; // wanted values, then helpers (publish false)
+    std::vector<bool> publish;     // false: read only to supply the PT/CT ratio
+    std::vector<read_request> requests;
+    word_order order = word_order::high_first;
+    bool secondary = false;
+
+    // Replaces requests[i] by two smaller requests over halves of its values, in place
+    // (the first half at i, the second at i + 1), so the split is remembered for later polls.
+    // False when the request holds a single value and cannot be split.
+    bool split(std::size_t i);
+};
+
+struct plan_options {
+    int max_gap = 8;               // registers a merge may read needlessly
+    std::vector<std::string> only; // globs over value names; empty = every value
+    bool pt_override = false;      // the device sets pt_ratio: the meter's is not needed
+    bool ct_override = false;
+};
+
+// fnmatch-style glob (*, ?, [...]) against a value name.
+bool glob_match(std::string_view pattern, std::string_view name);
+
+read_plan plan_reads(const profile& p, const plan_options& opt);
+
+// The answer to one request: its registers, or an error.
+struct request_result {
+    read_request request;
+    std::vector<std::uint16_t> regs; // request.count registers when ok
+    bool ok = false;
+};
+
+struct decoded_values {
+    std::vector<std::pair<std::string, double>> values; // published values, in plan order
+    int bad_values = 0; // NaN, infinity or short answers: counted as errors
+};
+
+// Decodes every answered request. The device's PT/CT override wins, else the meter's own
+// pt_ratio/ct_ratio values read in these results, else 1 (profiles with ratios = "secondary").
+decoded_values decode_results(const read_plan& plan, std::span<const request_result> results,
+                              std::optional<double> pt_override = std::nullopt,
+                              std::optional<double> ct_override = std::nullopt);
+
+} // namespace mb::drivers::rtu

@@ -1,0 +1,257 @@
+// Read planner: gaps, limits, overlaps, mixed function codes, the split, and decoding.
+#include "drivers/modbus_rtu/read_planner.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace mb::drivers::rtu;
+
+namespace {
+
+value_def val(std::string name, int address, value_type t = value_type::u16,
+              function_code fc = function_code::holding) {
+    value_def v;
+    v.name = std::move(name);
+    v.address = static_cast<std::uint16_t>(address);
+    v.type = t;
+    v.function = fc;
+    return v;
+}
+
+struct span_t {
+    function_code fc;
+    int address;
+    int count;
+};
+
+void check_requests(const read_plan& plan, const std::vector<span_t>& want) {
+    BOOST_TEST_REQUIRE(plan.requests.size() == want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        BOOST_TEST((plan.requests[i].function == want[i].fc), "request " << i);
+        BOOST_TEST(plan.requests[i].address == want[i].address, "request " << i);
+        BOOST_TEST(plan.requests[i].count == want[i].count, "request " << i);
+    }
+}
+
+// Every wanted value lies inside a request of its function code, exactly once.
+void check_covers(const read_plan& plan) {
+    std::vector<int> seen(plan.values.size(), 0);
+    for (const auto& r : plan.requests) {
+        BOOST_TEST(r.count <= 125);
+        for (std::size_t i : r.values) {
+            const auto& v = plan.values[i];
+            BOOST_TEST((v.function == r.function));
+            BOOST_TEST(v.address >= r.address);
+            BOOST_TEST(v.address + register_count(v.type) <= r.address + r.count);
+            ++seen[i];
+        }
+    }
+    for (int s : seen)
+        BOOST_TEST(s == 1);
+}
+
+// A register image: answers each request from it.
+std::vector<request_result> answer(const read_plan& plan, const std::map<int, std::uint16_t>& img) {
+    std::vector<request_result> out;
+    for (const auto& r : plan.requests) {
+        request_result rr{r, {}, true};
+        for (int a = r.address; a < r.address + r.count; ++a) {
+            auto it = img.find(a);
+            rr.regs.push_back(it == img.end() ? 0 : it->second);
+        }
+        out.push_back(std::move(rr));
+    }
+    return out;
+}
+
+plan_options gap(int g) {
+    plan_options o;
+    o.max_gap = g;
+    return o;
+}
+
+plan_options filtered(std::vector<std::string> only, bool pt_override = false) {
+    plan_options o;
+    o.only = std::move(only);
+    o.pt_override = pt_override;
+    return o;
+}
+
+constexpr auto H = function_code::holding;
+constexpr auto I = function_code::input;
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(read_planner)
+
+BOOST_AUTO_TEST_CASE(adjacent_values_merge) {
+    profile p;
+    p.values = {val("a", 20), val("b", 21), val("c", 22, value_type::u32)};
+    auto plan = plan_reads(p, {});
+    check_requests(plan, {{H, 20, 4}});
+    check_covers(plan);
+}
+
+BOOST_AUTO_TEST_CASE(gaps_up_to_max_gap_are_filled) {
+    profile p;
+    p.values = {val("a", 10), val("b", 19), val("c", 29)};
+    // a ends at 11; b at 19 is a gap of 8: merged. c at 29 is a gap of 9 after b: not merged
+    auto plan = plan_reads(p, gap(8));
+    check_requests(plan, {{H, 10, 10}, {H, 29, 1}});
+    plan = plan_reads(p, gap(9));
+    check_requests(plan, {{H, 10, 20}});
+    plan = plan_reads(p, gap(0));
+    check_requests(plan, {{H, 10, 1}, {H, 19, 1}, {H, 29, 1}});
+    check_covers(plan);
+}
+
+BOOST_AUTO_TEST_CASE(unsorted_profile_order) {
+    profile p;
+    p.values = {val("c", 30), val("a", 10), val("b", 11)};
+    auto plan = plan_reads(p, gap(0));
+    check_requests(plan, {{H, 10, 2}, {H, 30, 1}});
+    check_covers(plan);
+}
+
+BOOST_AUTO_TEST_CASE(max_read_limits_a_request) {
+    profile p;
+    for (int a = 0; a < 300; a += 2)
+        p.values.push_back(val("v" + std::to_string(a), a, value_type::u32));
+    auto plan = plan_reads(p, {});
+    check_requests(plan, {{H, 0, 124}, {H, 124, 124}, {H, 248, 52}});
+    check_covers(plan);
+    p.max_read = 80;
+    plan = plan_reads(p, {});
+    check_requests(plan, {{H, 0, 80}, {H, 80, 80}, {H, 160, 80}, {H, 240, 60}});
+    p.max_read = 500; // clamped to the protocol's 125
+    plan = plan_reads(p, {});
+    BOOST_TEST(plan.requests[0].count == 124); // a u32 never straddles two requests
+    check_covers(plan);
+}
+
+BOOST_AUTO_TEST_CASE(overlapping_values) {
+    profile p;
+    // an f64 at 0..3 and a u16 view of its 2nd register, and bits from one register
+    p.values = {val("wide", 0, value_type::f64), val("part", 1), val("di_1", 8, value_type::bits),
+                val("di_2", 8, value_type::bits)};
+    p.values[3].bit = 1;
+    auto plan = plan_reads(p, gap(0));
+    check_requests(plan, {{H, 0, 4}, {H, 8, 1}});
+    check_covers(plan);
+}
+
+BOOST_AUTO_TEST_CASE(mixed_function_codes_never_merge) {
+    profile p;
+    p.values = {val("h1", 0, value_type::u16, H), val("i1", 1, value_type::u16, I),
+                val("h2", 2, value_type::u16, H), val("i2", 3, value_type::u16, I)};
+    auto plan = plan_reads(p, {});
+    check_requests(plan, {{H, 0, 3}, {I, 1, 3}});
+    check_covers(plan);
+}
+
+BOOST_AUTO_TEST_CASE(only_filter_and_ratio_helpers) {
+    profile p;
+    p.secondary = true;
+    p.values = {val("pt_ratio", 14), val("ct_ratio", 15), val("voltage_l1", 20),
+                val("current_l1", 26), val("frequency", 59)};
+    p.values[2].ratio = ratio_kind::pt;
+    p.values[2].scale = 0.1;
+    p.values[3].ratio = ratio_kind::ct;
+    p.values[3].scale = 0.01;
+    p.values[4].scale = 0.01;
+    auto plan = plan_reads(p, filtered({"voltage_*", "current_l?"}));
+    // the wanted two, plus the meter's ratios as unpublished helpers
+    BOOST_TEST_REQUIRE(plan.values.size() == 4U);
+    BOOST_TEST(plan.publish == std::vector<bool>({true, true, false, false}));
+    check_covers(plan);
+    std::map<int, std::uint16_t> img{{14, 10}, {15, 40}, {20, 2301}, {26, 503}, {59, 5002}};
+    auto d = decode_results(plan, answer(plan, img));
+    std::map<std::string, double> got(d.values.begin(), d.values.end());
+    BOOST_TEST(got.size() == 2U);
+    BOOST_TEST(got["voltage_l1"] == 2301.0);
+    BOOST_TEST(got["current_l1"] == 201.2);
+    // the device override wins and the helper is not read
+    plan = plan_reads(p, filtered({"voltage_l1"}, true));
+    BOOST_TEST(plan.values.size() == 1U);
+    d = decode_results(plan, answer(plan, img), 2.0);
+    BOOST_TEST_REQUIRE(d.values.size() == 1U);
+    BOOST_TEST(d.values[0].second == 460.2);
+    // "primary" profiles are taken as read
+    p.secondary = false;
+    plan = plan_reads(p, {});
+    d = decode_results(plan, answer(plan, img), 2.0, 3.0);
+    got = {d.values.begin(), d.values.end()};
+    BOOST_TEST(got["voltage_l1"] == 230.1);
+    BOOST_TEST(got["current_l1"] == 5.03);
+    BOOST_TEST(got["pt_ratio"] == 10.0);
+    BOOST_TEST(got["frequency"] == 50.02);
+}
+
+BOOST_AUTO_TEST_CASE(meter_ratio_missing_means_one) {
+    profile p;
+    p.secondary = true;
+    p.values = {val("voltage_l1", 20)};
+    p.values[0].ratio = ratio_kind::ptct;
+    auto plan = plan_reads(p, {});
+    auto d = decode_results(plan, answer(plan, {{20, 7}}));
+    BOOST_TEST_REQUIRE(d.values.size() == 1U);
+    BOOST_TEST(d.values[0].second == 7.0);
+}
+
+BOOST_AUTO_TEST_CASE(split_down_to_single_values) {
+    profile p;
+    p.values = {val("a", 0), val("b", 1), val("c", 2, value_type::u32), val("d", 10), val("e", 12)};
+    auto plan = plan_reads(p, {});
+    check_requests(plan, {{H, 0, 13}});
+    BOOST_TEST(plan.split(0));
+    // halves: {a, b} and {c, d, e}; each re-coalesced without gaps
+    check_requests(plan, {{H, 0, 2}, {H, 2, 2}, {H, 10, 1}, {H, 12, 1}});
+    check_covers(plan);
+    BOOST_TEST(plan.split(0));
+    check_requests(plan, {{H, 0, 1}, {H, 1, 1}, {H, 2, 2}, {H, 10, 1}, {H, 12, 1}});
+    BOOST_TEST(!plan.split(0)); // one value: nothing left to split
+    BOOST_TEST(!plan.split(99));
+    check_covers(plan);
+}
+
+BOOST_AUTO_TEST_CASE(failed_requests_blank_only_their_values) {
+    profile p;
+    p.values = {val("a", 0), val("b", 1), val("c", 50)};
+    auto plan = plan_reads(p, {});
+    BOOST_TEST_REQUIRE(plan.requests.size() == 2U);
+    auto res = answer(plan, {{0, 1}, {1, 2}, {50, 3}});
+    res[0].ok = false;
+    res[0].regs.clear();
+    auto d = decode_results(plan, res);
+    BOOST_TEST_REQUIRE(d.values.size() == 1U);
+    BOOST_TEST(d.values[0].first == "c");
+    BOOST_TEST(d.bad_values == 0);
+    // a short answer is a bad value, not a crash
+    res = answer(plan, {});
+    res[0].regs.resize(1);
+    d = decode_results(plan, res);
+    BOOST_TEST(d.bad_values == 1);
+}
+
+BOOST_AUTO_TEST_CASE(nan_counts_as_bad_value) {
+    profile p;
+    p.values = {val("f", 0, value_type::f32), val("g", 2, value_type::f32)};
+    auto plan = plan_reads(p, {});
+    auto d = decode_results(plan, answer(plan, {{0, 0x7FC0}, {2, 0x4366}, {3, 0x199A}}));
+    BOOST_TEST(d.bad_values == 1);
+    BOOST_TEST_REQUIRE(d.values.size() == 1U);
+    BOOST_TEST(d.values[0].second == 230.1);
+}
+
+BOOST_AUTO_TEST_CASE(globs) {
+    BOOST_TEST(glob_match("voltage_*", "voltage_l1"));
+    BOOST_TEST(!glob_match("voltage_*", "current_l1"));
+    BOOST_TEST(glob_match("energy_*_total", "energy_import_total"));
+    BOOST_TEST(glob_match("di_[12]", "di_2"));
+    BOOST_TEST(!glob_match("di_[12]", "di_3"));
+    BOOST_TEST(glob_match("*", "x"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
