@@ -1,0 +1,202 @@
+#!/usr/bin/python3
+"""An Acrel ADW300 Modbus-RTU slave (pymodbus 3.0) on a serial port or pty, for tests.
+
+  adw300_sim.py --port /tmp/bus-b --units 1,2,3 --dump-expected expected.json
+                [--dead 2] [--exception-range 0x100-0x110] [--corrupt-crc 0.3 --seed 7]
+                [--control FILE]
+
+Every unit serves the image of adw300_image.py (holding registers 0x0000..0x02FF, FC03 read,
+FC06/FC16 write: DO registers really change). --dump-expected writes, for every unit, the
+exact value the daemon must publish for every measurement (see adw300_image.expected).
+
+Faults, also switchable while running through --control FILE (re-read when it changes;
+lines "dead=2,3", "exception=0x100-0x110", "corrupt=0.3", an empty value clears):
+  dead units do not answer at all; reads or writes touching an exception range get exception
+  2 (illegal data address), so a merged block read fails while smaller reads succeed;
+  a fraction of answers get a wrong CRC. Prints "ready" on stdout once the port is open and
+  request counts per unit on SIGTERM/SIGINT.
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import random
+import signal
+import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import adw300_image  # noqa: E402
+import rtu_frame  # noqa: E402
+from pymodbus.datastore import (ModbusSequentialDataBlock, ModbusServerContext,  # noqa: E402
+                                ModbusSlaveContext)
+from pymodbus.server.async_io import ModbusSerialServer  # noqa: E402
+from pymodbus.transaction import ModbusRtuFramer  # noqa: E402
+
+
+class faults:
+    """The fault settings, from the command line and then from the control file."""
+
+    def __init__(self, args):
+        self.dead = set(args.dead)
+        self.exceptions = list(args.exception_range)
+        self.corrupt = args.corrupt_crc
+        self.control = args.control
+        self.mtime = None
+        self.rng = random.Random(args.seed)
+
+    def reload(self):
+        if not self.control:
+            return
+        try:
+            mtime = os.stat(self.control).st_mtime_ns
+        except FileNotFoundError:
+            return
+        if mtime == self.mtime:
+            return
+        self.mtime = mtime
+        with open(self.control) as f:
+            for line in f:
+                key, _, value = line.strip().partition("=")
+                value = value.strip()
+                if key == "dead":
+                    self.dead = set(rtu_frame.parse_units(value))
+                elif key == "exception":
+                    self.exceptions = [rtu_frame.parse_range(v) for v in value.split(",") if v.strip()]
+                elif key == "corrupt":
+                    self.corrupt = float(value or 0)
+        print(f"control: dead={sorted(self.dead)} exception={self.exceptions} corrupt={self.corrupt}",
+              flush=True)
+
+    def illegal(self, address, count):
+        return any(address <= last and address + count - 1 >= first for first, last in self.exceptions)
+
+
+class image_block(ModbusSequentialDataBlock):
+    """One unit's registers; a request touching an exception range is out of range."""
+
+    def __init__(self, values, fault):
+        super().__init__(0, values)
+        self.fault = fault
+
+    def validate(self, address, count=1):
+        return super().validate(address, count) and not self.fault.illegal(address, count)
+
+
+class server_context(ModbusServerContext):
+    """Units that are dead are not listed, so the RTU framer ignores frames addressed to them."""
+
+    def __init__(self, slaves, fault):
+        super().__init__(slaves=slaves, single=False)
+        self.fault = fault
+        self.served = {unit: 0 for unit in slaves}
+
+    def slaves(self):
+        self.fault.reload()
+        return [u for u in self._slaves if u not in self.fault.dead]
+
+    def __getitem__(self, unit):
+        if unit in self.served:
+            self.served[unit] += 1
+        return super().__getitem__(unit)
+
+
+def make_manipulator(fault, stats):
+    """Builds the RTU frame itself so that it can flip a CRC byte of some answers."""
+
+    def manipulate(response):
+        if fault.corrupt <= 0 or fault.rng.random() >= fault.corrupt:
+            return response, False
+        body = struct.pack(">BB", response.unit_id, response.function_code) + response.encode()
+        frame = bytearray(rtu_frame.with_crc(body))
+        frame[-1] ^= 0x5A
+        stats["corrupted"] += 1
+        return bytes(frame), True
+
+    return manipulate
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    p.add_argument("--port", required=True, help="serial device or pty path")
+    p.add_argument("--baud", type=int, default=9600)
+    p.add_argument("--parity", choices=("none", "even", "odd"), default="none")
+    p.add_argument("--stop-bits", type=int, choices=(1, 2), default=1)
+    p.add_argument("--units", type=rtu_frame.parse_units, default=[1], help="e.g. 1,2,3 or 1-5")
+    p.add_argument("--dead", type=rtu_frame.parse_units, default=[], help="units that never answer")
+    p.add_argument("--exception-range", type=rtu_frame.parse_range, action="append", default=[],
+                   help="registers answered with exception 2, e.g. 0x100-0x110 (repeatable)")
+    p.add_argument("--corrupt-crc", type=float, default=0.0, help="fraction of answers with a bad CRC")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--control", help="file re-read when it changes: dead=, exception=, corrupt=")
+    p.add_argument("--dump-expected", help="write the expected published values as JSON")
+    p.add_argument("--pt-ratio", type=int, help="meter's PT ratio register (default %d)" % adw300_image.PT_RATIO)
+    p.add_argument("--ct-ratio", type=int, help="meter's CT ratio register (default %d)" % adw300_image.CT_RATIO)
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def build_image(unit, args):
+    regs = adw300_image.registers(unit)
+    if args.pt_ratio is not None:
+        regs[0x0E] = args.pt_ratio
+    if args.ct_ratio is not None:
+        regs[0x0F] = args.ct_ratio
+    return regs
+
+
+def dump_expected(args):
+    units = {}
+    for unit in args.units:
+        e = adw300_image.expected(unit, args.pt_ratio, args.ct_ratio)
+        units[str(unit)] = e
+    doc = {"profile": "acrel-adw300", "ratios": "secondary",
+           "pt_ratio": args.pt_ratio or adw300_image.PT_RATIO,
+           "ct_ratio": args.ct_ratio or adw300_image.CT_RATIO, "units": units}
+    tmp = args.dump_expected + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=True)
+    os.replace(tmp, args.dump_expected)
+
+
+async def serve(args):
+    fault = faults(args)
+    slaves = {}
+    for unit in args.units:
+        block = image_block(build_image(unit, args), fault)
+        slaves[unit] = ModbusSlaveContext(hr=block, zero_mode=True)
+    context = server_context(slaves, fault)
+    stats = {"corrupted": 0}
+    parity = {"none": "N", "even": "E", "odd": "O"}[args.parity]
+    server = ModbusSerialServer(context, ModbusRtuFramer, port=args.port, baudrate=args.baud,
+                                parity=parity, stopbits=args.stop_bits, bytesize=8, timeout=0,
+                                response_manipulator=make_manipulator(fault, stats))
+    await server.start()
+    if server.transport is None:
+        raise SystemExit(f"adw300_sim: cannot open {args.port}")
+    print("ready", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.shutdown()
+    print(json.dumps({"served": {str(u): n for u, n in context.served.items()},
+                      "corrupted": stats["corrupted"]}), flush=True)
+
+
+def main(argv=None):
+    args = parse_args(argv if argv is not None else sys.argv[1:])
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.CRITICAL)
+    # pymodbus logs every exception answer and the shutdown as errors: they are the point here
+    logging.getLogger("pymodbus").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
+    if args.dump_expected:
+        dump_expected(args)
+    asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()
