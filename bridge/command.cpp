@@ -1,0 +1,112 @@
+#include "bridge/command.hpp"
+
+#include "bridge/json_writer.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace mb::bridge {
+namespace {
+
+using json = nlohmann::json;
+
+std::string range_text(const writable_range& r) {
+    std::string s;
+    if (r.min) s += format_number(*r.min);
+    s += "..";
+    if (r.max) s += format_number(*r.max);
+    return s;
+}
+
+// Empty string: accepted.
+std::string check_set(const json& set, const device_info& device, command& out) {
+    if (!set.is_object()) return "set: must be an object of name: number";
+    if (set.empty()) return "set: names no value";
+    if (set.size() > max_command_names) return "set: too many values";
+    for (const auto& [name, v] : set.items()) {
+        const auto w = device.writable.find(name);
+        if (w == device.writable.end()) return fmt::format("{}: not writable", name);
+        if (!v.is_number()) return fmt::format("{}: value must be a number", name);
+        const double x = v.get<double>();
+        const auto& r = w->second;
+        if ((r.min && x < *r.min) || (r.max && x > *r.max))
+            return fmt::format("{}: {} is out of range {}", name, format_number(x), range_text(r));
+        out.set.emplace_back(name, x);
+    }
+    return {};
+}
+
+std::string check_read(const json& read, const device_info& device, command& out) {
+    if (!read.is_array()) return "read: must be an array of names";
+    if (read.empty()) return "read: names no value";
+    if (read.size() > max_command_names) return "read: too many values";
+    for (const auto& v : read) {
+        if (!v.is_string()) return "read: names must be strings";
+        const auto& name = v.get_ref<const std::string&>();
+        if (!device.units.contains(name)) return fmt::format("{}: unknown value", name);
+        out.read.push_back(name);
+    }
+    return {};
+}
+
+command_parse parse(std::string_view payload, const device_info& device) {
+    command_parse res;
+    if (payload.size() > max_command_bytes) {
+        res.error = fmt::format("command too large ({} bytes, at most {})", payload.size(),
+                                max_command_bytes);
+        return res;
+    }
+    const json doc = json::parse(payload.begin(), payload.end(), nullptr, false);
+    if (doc.is_discarded()) {
+        res.error = "malformed JSON";
+        return res;
+    }
+    if (!doc.is_object()) {
+        res.error = "command must be a JSON object";
+        return res;
+    }
+    if (const auto id = doc.find("id"); id != doc.end()) {
+        if (!id->is_string() && !id->is_number()) {
+            res.error = "id: must be a string or a number";
+            return res;
+        }
+        res.id_json = id->dump(-1, ' ', false, json::error_handler_t::replace);
+    } else {
+        res.error = "id: missing";
+        return res;
+    }
+    for (const auto& [key, v] : doc.items()) {
+        (void)v;
+        if (key != "id" && key != "set" && key != "read") {
+            res.error = fmt::format("{}: unknown key (expected id and one of set, read)", key);
+            return res;
+        }
+    }
+    const bool has_set = doc.contains("set");
+    const bool has_read = doc.contains("read");
+    if (has_set == has_read) {
+        res.error = has_set ? "set and read: give one, not both" : "give one of set or read";
+        return res;
+    }
+    command c;
+    c.id_json = res.id_json;
+    c.what = has_set ? command::kind::set : command::kind::read;
+    res.error = has_set ? check_set(doc["set"], device, c) : check_read(doc["read"], device, c);
+    if (res.error.empty()) res.cmd = std::move(c);
+    return res;
+}
+
+} // namespace
+
+command_parse parse_command(std::string_view payload, const device_info& device) noexcept {
+    try {
+        return parse(payload, device);
+    } catch (const std::exception& e) {
+        // Only allocation failures or a nlohmann corner case can land here.
+        command_parse res;
+        res.error = fmt::format("command refused: {}", e.what());
+        return res;
+    }
+}
+
+} // namespace mb::bridge

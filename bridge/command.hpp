@@ -1,0 +1,35 @@
+#pragma once
+// Downlink commands (design.md §5.4): {"id":…,"set":{name:value,…}} or {"id":…,"read":[…]},
+// checked against what the device allows before anything can reach a meter.
+#include "bridge/device_info.hpp"
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mb::bridge {
+
+struct command {
+    enum class kind : unsigned char { set, read };
+    std::string id_json; // the id re-encoded as JSON, echoed in the result as it came
+    kind what = kind::set;
+    std::vector<std::pair<std::string, double>> set; // kind::set: name -> value, in order
+    std::vector<std::string> read;                   // kind::read: names
+};
+
+struct command_parse {
+    std::optional<command> cmd; // set when accepted
+    std::string id_json;        // the id when it could be read, even for a refusal
+    std::string error;          // the reason of a refusal, naming the value
+};
+
+inline constexpr std::size_t max_command_bytes = 4096;
+inline constexpr std::size_t max_command_names = 32;
+
+// Never throws; every refusal comes back as `error`.
+command_parse parse_command(std::string_view payload, const device_info& device) noexcept;
+
+} // namespace mb::bridge

@@ -1,0 +1,38 @@
+#pragma once
+// What an mqtt_link needs to reach a broker. bridge/ does not see the daemon's config types:
+// the daemon fills this from mb::config::uplink_config (or a [[native]] source).
+#include "bridge/backoff.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace mb::bridge {
+
+struct will_message {
+    std::string topic;
+    std::string payload;
+    int qos = 1;
+    bool retain = true;
+};
+
+struct link_settings {
+    std::string name = "uplink"; // for log lines: "mqtt[uplink] …"
+    std::string host;            // a hostname or an IP literal
+    int port = 1883;
+    bool tls = false;
+    std::optional<std::string> ca_file;   // tls: default the system CAs
+    std::optional<std::string> cert_file; // optional client certificate …
+    std::optional<std::string> key_file;  // … and its key
+    std::string client_id;
+    std::optional<std::string> username;
+    std::optional<std::string> password; // never logged
+    std::chrono::seconds keepalive{30};  // at least 10 s (mosquitto issue #1550)
+    int max_inflight = 32;               // QoS 1 messages awaiting PUBACK
+    std::optional<will_message> will;
+    backoff_policy reconnect{};                     // 1 s .. 60 s
+    std::chrono::milliseconds stable_after{30'000}; // back-off resets after this long up
+    std::chrono::milliseconds stop_grace{5'000};    // stop(): longest wait for the DISCONNECT
+};
+
+} // namespace mb::bridge

@@ -1,0 +1,487 @@
+#include "bridge/mqtt_link.hpp"
+
+#include "bridge/errors.hpp"
+#include "daemon/log/log.hpp"
+
+#include <arpa/inet.h>
+#include <mutex>
+#include <unistd.h>
+
+namespace mb::bridge {
+namespace {
+
+constexpr std::string_view system_ca_file = "/etc/ssl/certs/ca-certificates.crt";
+constexpr std::string_view system_ca_path = "/etc/ssl/certs";
+
+void lib_init() {
+    static std::once_flag once;
+    std::call_once(once, [] { mosquitto_lib_init(); });
+}
+
+bool is_ip_literal(const std::string& host) {
+    unsigned char buf[sizeof(in6_addr)];
+    return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+           inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// CONNACK refusals and TLS failures will not heal by retrying fast.
+bool is_refusal(int rc) {
+    return rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_AUTH || rc == MOSQ_ERR_ACL_DENIED ||
+           rc == MOSQ_ERR_CONN_REFUSED || rc == MOSQ_ERR_NOT_SUPPORTED ||
+           rc == MOSQ_ERR_TLS_HANDSHAKE;
+}
+
+std::chrono::steady_clock::time_point now() {
+    return std::chrono::steady_clock::now();
+}
+
+log::rate_limiter& limiter() {
+    // Per-process limiter for repeated connection errors (keys name the link).
+    static log::rate_limiter rl;
+    return rl;
+}
+
+} // namespace
+
+// A uv_getaddrinfo request outlives the link if the link is destroyed while it runs: the
+// request frees itself in its callback and only reaches the link while `owner` is set.
+struct mqtt_link::resolve_req {
+    uv_getaddrinfo_t req{};
+    mqtt_link* owner = nullptr;
+};
+
+mqtt_link::mqtt_link(uv_loop_t& loop, link_settings settings, callbacks cb)
+    : loop_(loop)
+    , settings_(std::move(settings))
+    , cb_(std::move(cb))
+    , mosq_(nullptr, &mosquitto_destroy)
+    , rng_(std::random_device{}()) {
+    lib_init();
+    mosq_.reset(mosquitto_new(settings_.client_id.empty() ? nullptr : settings_.client_id.c_str(),
+                              true, this));
+    misc_ = make_uv_handle<uv_timer_t>();
+    retry_ = make_uv_handle<uv_timer_t>();
+    grace_ = make_uv_handle<uv_timer_t>();
+    deferred_ = make_uv_handle<uv_timer_t>();
+    for (uv_timer_t* t : {misc_.get(), retry_.get(), grace_.get(), deferred_.get()}) {
+        uv_timer_init(&loop_, t);
+        t->data = this;
+    }
+}
+
+mqtt_link::~mqtt_link() {
+    if (resolving_ != nullptr) resolving_->owner = nullptr;
+    detach_socket(); // before mosquitto_destroy closes the fd
+    if (mosq_) {
+        // No callback may reach a half-destroyed link.
+        mosquitto_disconnect_v5_callback_set(mosq_.get(), nullptr);
+        mosquitto_connect_v5_callback_set(mosq_.get(), nullptr);
+        mosquitto_publish_v5_callback_set(mosq_.get(), nullptr);
+        mosquitto_message_v5_callback_set(mosq_.get(), nullptr);
+        mosquitto_log_callback_set(mosq_.get(), nullptr);
+    }
+}
+
+std::string mqtt_link::where() const {
+    return fmt::format("mqtt[{}] {}:{}", settings_.name, settings_.host, settings_.port);
+}
+
+std::size_t mqtt_link::window_room() const {
+    const auto max = static_cast<std::size_t>(std::max(settings_.max_inflight, 1));
+    return inflight_.size() >= max ? 0 : max - inflight_.size();
+}
+
+std::error_code mqtt_link::apply_settings() {
+    mosquitto* m = mosq_.get();
+    if (m == nullptr) return make_mosq_error(MOSQ_ERR_NOMEM);
+    mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, std::clamp(settings_.max_inflight, 1, 65535));
+    mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
+    mosquitto_connect_v5_callback_set(m, &on_connect);
+    mosquitto_disconnect_v5_callback_set(m, &on_disconnect);
+    mosquitto_publish_v5_callback_set(m, &on_publish);
+    mosquitto_message_v5_callback_set(m, &on_message);
+    mosquitto_log_callback_set(m, &on_log);
+    int rc = MOSQ_ERR_SUCCESS;
+    if (settings_.username) {
+        rc = mosquitto_username_pw_set(m, settings_.username->c_str(),
+                                       settings_.password ? settings_.password->c_str() : nullptr);
+        if (rc != MOSQ_ERR_SUCCESS) return make_mosq_error(rc);
+    }
+    if (settings_.will) {
+        const auto& w = *settings_.will;
+        rc = mosquitto_will_set(m, w.topic.c_str(), static_cast<int>(w.payload.size()),
+                                w.payload.data(), w.qos, w.retain);
+        if (rc != MOSQ_ERR_SUCCESS) return make_mosq_error(rc);
+    }
+    if (settings_.tls) {
+        const char* ca_file = nullptr;
+        const char* ca_path = nullptr;
+        std::string system_file(system_ca_file);
+        std::string system_path(system_ca_path);
+        if (settings_.ca_file) {
+            ca_file = settings_.ca_file->c_str();
+        } else if (::access(system_file.c_str(), R_OK) == 0) {
+            ca_file = system_file.c_str();
+        } else {
+            ca_path = system_path.c_str();
+        }
+        rc = mosquitto_tls_set(m, ca_file, ca_path,
+                               settings_.cert_file ? settings_.cert_file->c_str() : nullptr,
+                               settings_.key_file ? settings_.key_file->c_str() : nullptr, nullptr);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            log::error("{}: TLS settings refused (CA {}, cert {}, key {}): {}", where(),
+                       ca_file != nullptr ? ca_file : ca_path, settings_.cert_file.value_or("none"),
+                       settings_.key_file.value_or("none"), mosquitto_strerror(rc));
+            return make_mosq_error(rc);
+        }
+        // SSL_VERIFY_PEER (1), TLS 1.2 or newer; hostname verification stays on.
+        rc = mosquitto_tls_opts_set(m, 1, "tlsv1.2", nullptr);
+        if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(m, false);
+        if (rc != MOSQ_ERR_SUCCESS) return make_mosq_error(rc);
+    }
+    return {};
+}
+
+std::error_code mqtt_link::start() {
+    if (stopping_) return link_errc::stopping;
+    if (const auto ec = apply_settings()) return ec;
+    uv_timer_start(misc_.get(), &on_misc, 1000, 1000);
+    log::info("{}: connecting (client_id {}, tls {}, keepalive {}s, max_inflight {})", where(),
+              settings_.client_id, settings_.tls ? "on" : "off", settings_.keepalive.count(),
+              settings_.max_inflight);
+    begin_attempt();
+    return {};
+}
+
+void mqtt_link::begin_attempt() {
+    if (stopping_) return;
+    if (is_ip_literal(settings_.host)) {
+        connect_to(settings_.host);
+        return;
+    }
+    auto* r = new resolve_req{};
+    r->owner = this;
+    r->req.data = r;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    const int rc =
+        uv_getaddrinfo(&loop_, &r->req, &on_resolved, settings_.host.c_str(), nullptr, &hints);
+    if (rc != 0) {
+        delete r;
+        schedule_reconnect(fmt::format("cannot resolve {}: {}", settings_.host, uv_strerror(rc)));
+        return;
+    }
+    resolving_ = r;
+}
+
+void mqtt_link::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
+    std::unique_ptr<resolve_req> r(static_cast<resolve_req*>(req->data));
+    std::unique_ptr<addrinfo, void (*)(addrinfo*)> info(res, &uv_freeaddrinfo);
+    mqtt_link* self = r->owner;
+    if (self == nullptr) return; // the link is gone
+    self->resolving_ = nullptr;
+    if (self->stopping_) return;
+    try {
+        if (status != 0 || res == nullptr) {
+            self->schedule_reconnect(
+                fmt::format("cannot resolve {}: {}", self->settings_.host, uv_strerror(status)));
+            return;
+        }
+        if (self->settings_.tls) {
+            self->connect_to(self->settings_.host); // certificate checks need the name
+            return;
+        }
+        char ip[INET6_ADDRSTRLEN] = {};
+        if (res->ai_family == AF_INET6) {
+            uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(res->ai_addr), ip, sizeof ip);
+        } else {
+            uv_ip4_name(reinterpret_cast<const sockaddr_in*>(res->ai_addr), ip, sizeof ip);
+        }
+        self->connect_to(ip);
+    } catch (const std::exception& e) {
+        log::error("mqtt: resolve callback failed: {}", e.what());
+    }
+}
+
+void mqtt_link::connect_to(const std::string& host) {
+    last_lib_error_.clear();
+    refused_ = false;
+    const int keepalive = static_cast<int>(std::max<std::int64_t>(settings_.keepalive.count(), 10));
+    const int rc =
+        mosquitto_connect_bind_async(mosq_.get(), host.c_str(), settings_.port, keepalive, nullptr);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        detach_socket();
+        const std::string detail =
+            rc == MOSQ_ERR_ERRNO ? std::system_category().message(errno) : mosquitto_strerror(rc);
+        refused_ = is_refusal(rc);
+        schedule_reconnect(fmt::format("connect to {} failed: {}", host, detail));
+        return;
+    }
+    attach_socket(); // CONNECT waits for POLLOUT: want_write() is true now
+}
+
+void mqtt_link::attach_socket() {
+    detach_socket();
+    const int fd = mosquitto_socket(mosq_.get());
+    if (fd < 0) return;
+    poll_ = make_uv_handle<uv_poll_t>();
+    if (uv_poll_init(&loop_, poll_.get(), fd) != 0) {
+        // Rare (fd not pollable); drop the attempt and let the retry timer try again.
+        delete poll_.release();
+        schedule_reconnect("cannot poll the socket");
+        return;
+    }
+    poll_->data = this;
+    interest_ = 0;
+    update_interest();
+}
+
+void mqtt_link::detach_socket() {
+    if (!poll_) return;
+    uv_poll_stop(poll_.get()); // the fd may already be closed: drop it from epoll now
+    poll_.reset();             // uv_close; freed in the close callback
+    interest_ = 0;
+}
+
+void mqtt_link::update_interest() {
+    if (!poll_) return;
+    const int want =
+        UV_READABLE | UV_DISCONNECT | (mosquitto_want_write(mosq_.get()) ? UV_WRITABLE : 0);
+    if (want != interest_) {
+        uv_poll_start(poll_.get(), want, &on_poll);
+        interest_ = want;
+    }
+}
+
+void mqtt_link::on_poll(uv_poll_t* h, int status, int events) noexcept {
+    auto& self = *static_cast<mqtt_link*>(h->data);
+    if (status < 0) events = UV_READABLE; // let libmosquitto read the error
+    int rc = MOSQ_ERR_SUCCESS;
+    if ((events & (UV_READABLE | UV_DISCONNECT)) != 0)
+        rc = mosquitto_loop_read(self.mosq_.get(), 1);
+    // rc != 0: libmosquitto already closed the socket and called on_disconnect (detached).
+    if (rc == MOSQ_ERR_SUCCESS && self.poll_ && (events & UV_WRITABLE) != 0)
+        mosquitto_loop_write(self.mosq_.get(), 1);
+    self.update_interest();
+}
+
+void mqtt_link::on_misc(uv_timer_t* t) noexcept {
+    auto& self = *static_cast<mqtt_link*>(t->data);
+    if (!self.poll_) return;               // disconnected: the retry timer owns the link
+    mosquitto_loop_misc(self.mosq_.get()); // PINGREQ, or keepalive loss -> on_disconnect
+    self.update_interest();
+}
+
+void mqtt_link::on_retry(uv_timer_t* t) noexcept {
+    auto& self = *static_cast<mqtt_link*>(t->data);
+    try {
+        self.begin_attempt();
+    } catch (const std::exception& e) {
+        log::error("{}: reconnect failed: {}", self.where(), e.what());
+    }
+}
+
+void mqtt_link::on_connect(mosquitto*, void* p, int rc, int, const mosquitto_property*) noexcept {
+    auto& self = *static_cast<mqtt_link*>(p);
+    try {
+        if (rc != 0) {
+            // The broker refused the CONNECT; it closes the link next (on_disconnect).
+            self.refused_ = true;
+            self.last_lib_error_ = fmt::format("broker refused the connection: {} (reason {})",
+                                               mosquitto_reason_string(rc), rc);
+            return;
+        }
+        self.connected_ = true;
+        self.refused_ = false;
+        self.up_since_ = now();
+        log::info("{}: connected{}", self.where(),
+                  self.ever_connected_ ? fmt::format(" (attempt {})", self.attempt_ + 1) : "");
+        self.ever_connected_ = true;
+        if (self.cb_.on_connect) self.cb_.on_connect();
+    } catch (const std::exception& e) {
+        log::error("{}: on_connect failed: {}", self.where(), e.what());
+    }
+}
+
+void mqtt_link::on_disconnect(mosquitto*, void* p, int rc, const mosquitto_property*) noexcept {
+    auto& self = *static_cast<mqtt_link*>(p);
+    try {
+        self.handle_disconnect(rc);
+    } catch (const std::exception& e) {
+        log::error("{}: on_disconnect failed: {}", self.where(), e.what());
+    }
+}
+
+void mqtt_link::handle_disconnect(int rc) {
+    const bool was_up = connected_;
+    connected_ = false;
+    detach_socket(); // fd is already closed: stop polling now
+    if (stopping_) {
+        finish_stop();
+        return;
+    }
+    if (is_refusal(rc)) refused_ = true;
+    std::string why =
+        last_lib_error_.empty() ? std::string(mosquitto_strerror(rc)) : last_lib_error_;
+    if (rc == MOSQ_ERR_ERRNO && last_lib_error_.empty())
+        why = std::system_category().message(errno);
+    if (was_up && now() - up_since_ >= settings_.stable_after) attempt_ = 0;
+    if (was_up && cb_.on_disconnect) cb_.on_disconnect(make_mosq_error(rc));
+    schedule_reconnect(was_up ? "connection lost: " + why : why);
+}
+
+void mqtt_link::schedule_reconnect(const std::string& why) {
+    if (stopping_) return;
+    if (refused_) attempt_ = std::max(attempt_, cap_attempt(settings_.reconnect));
+    const auto delay = reconnect_delay(settings_.reconnect, attempt_, rng_);
+    if (attempt_ < 1000) ++attempt_;
+    const double secs = static_cast<double>(delay.count()) / 1000.0;
+    // The first failure of a kind is logged; repeats at most every 30 s.
+    const long held = limiter().allow(settings_.name + ":" + why);
+    if (held >= 0) {
+        const std::string more = held > 0 ? fmt::format(" ({} more suppressed)", held) : "";
+        if (refused_) {
+            log::error("{}: {}; retry in {:.1f}s{}", where(), why, secs, more);
+        } else {
+            log::warn("{}: {}; retry in {:.1f}s{}", where(), why, secs, more);
+        }
+    }
+    last_lib_error_.clear();
+    uv_timer_start(retry_.get(), &on_retry, static_cast<std::uint64_t>(delay.count()), 0);
+}
+
+void mqtt_link::on_publish(mosquitto*, void* p, int mid, int reason,
+                           const mosquitto_property*) noexcept {
+    auto& self = *static_cast<mqtt_link*>(p);
+    try {
+        const bool known = self.inflight_.erase(mid) + self.control_.erase(mid) > 0;
+        if (!known) return; // QoS 0 publishes report here too
+        const delivery d = reason >= 0x80 ? delivery::drop : delivery::ok;
+        if (d == delivery::drop) {
+            log::warn("{}: broker refused message {}: {} (reason {})", self.where(), mid,
+                      mosquitto_reason_string(reason), reason);
+        }
+        if (self.cb_.on_ack) self.cb_.on_ack(mid, d, reason);
+    } catch (const std::exception& e) {
+        log::error("{}: on_publish failed: {}", self.where(), e.what());
+    }
+}
+
+void mqtt_link::on_message(mosquitto*, void* p, const mosquitto_message* m,
+                           const mosquitto_property*) noexcept {
+    auto& self = *static_cast<mqtt_link*>(p);
+    try {
+        if (!self.cb_.on_message || m == nullptr || m->topic == nullptr) return;
+        incoming_message in;
+        in.topic = m->topic;
+        in.payload =
+            std::string_view(static_cast<const char*>(m->payload),
+                             m->payload != nullptr ? static_cast<std::size_t>(m->payloadlen) : 0);
+        in.qos = m->qos;
+        in.retain = m->retain;
+        self.cb_.on_message(in);
+    } catch (const std::exception& e) {
+        log::error("{}: on_message failed: {}", self.where(), e.what());
+    }
+}
+
+void mqtt_link::on_log(mosquitto*, void* p, int level, const char* text) noexcept {
+    auto& self = *static_cast<mqtt_link*>(p);
+    if (text == nullptr) return;
+    try {
+        if ((level & MOSQ_LOG_ERR) != 0) {
+            // TLS failures arrive here ("OpenSSL Error[0]: …"); the disconnect line says it.
+            if (!self.last_lib_error_.empty()) self.last_lib_error_ += "; ";
+            if (self.last_lib_error_.size() < 1024) self.last_lib_error_ += text;
+        } else if ((level & MOSQ_LOG_WARNING) != 0) {
+            log::debug("{}: {}", self.where(), text);
+        }
+    } catch (...) { // logging must never take the link down
+    }
+}
+
+std::error_code mqtt_link::publish(std::string_view topic, std::string_view payload,
+                                   publish_options opts, int* mid) {
+    if (stopping_) return link_errc::stopping;
+    if (!connected_) return link_errc::not_connected;
+    if (opts.qos > 0 && opts.windowed && window_room() == 0) return link_errc::window_full;
+    const std::string t(topic);
+    int m = 0;
+    const int rc =
+        mosquitto_publish_v5(mosq_.get(), &m, t.c_str(), static_cast<int>(payload.size()),
+                             payload.data(), opts.qos, opts.retain, nullptr);
+    // A write error surfaces via on_disconnect; the message itself is queued inside
+    // libmosquitto and resent after the reconnect, so it still counts as handed over.
+    if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN && rc != MOSQ_ERR_CONN_LOST)
+        return make_mosq_error(rc);
+    if (opts.qos > 0) (opts.windowed ? inflight_ : control_).insert(m);
+    if (mid != nullptr) *mid = m;
+    update_interest();
+    return {};
+}
+
+std::error_code mqtt_link::subscribe(const std::string& filter, int qos) {
+    if (!connected_) return link_errc::not_connected;
+    const int rc = mosquitto_subscribe_v5(mosq_.get(), nullptr, filter.c_str(), qos, 0, nullptr);
+    update_interest();
+    return rc == MOSQ_ERR_SUCCESS ? std::error_code{} : make_mosq_error(rc);
+}
+
+void mqtt_link::stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    uv_timer_stop(retry_.get());
+    if (resolving_ != nullptr) {
+        resolving_->owner = nullptr;
+        resolving_ = nullptr;
+    }
+    if (!poll_) {
+        finish_stop();
+        return;
+    }
+    const bool was_up = connected_;
+    const int rc = mosquitto_disconnect_v5(mosq_.get(), 0 /* normal disconnection */, nullptr);
+    if (stopped_) return; // on_disconnect ran inside mosquitto_disconnect
+    if (rc != MOSQ_ERR_SUCCESS || !was_up) {
+        detach_socket();
+        finish_stop();
+        return;
+    }
+    update_interest();
+    uv_timer_start(grace_.get(), &on_grace,
+                   static_cast<std::uint64_t>(settings_.stop_grace.count()), 0);
+}
+
+void mqtt_link::on_grace(uv_timer_t* t) noexcept {
+    auto& self = *static_cast<mqtt_link*>(t->data);
+    log::warn("{}: no clean disconnect within {} ms", self.where(),
+              self.settings_.stop_grace.count());
+    self.connected_ = false;
+    self.detach_socket();
+    self.finish_stop();
+}
+
+void mqtt_link::finish_stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    connected_ = false;
+    uv_timer_stop(misc_.get());
+    uv_timer_stop(retry_.get());
+    uv_timer_stop(grace_.get());
+    // Deferred so that on_stopped never runs inside stop() or inside a libmosquitto call.
+    uv_timer_start(deferred_.get(), &on_deferred_stop, 0, 0);
+}
+
+void mqtt_link::on_deferred_stop(uv_timer_t* t) noexcept {
+    auto& self = *static_cast<mqtt_link*>(t->data);
+    log::info("{}: stopped", self.where());
+    try {
+        if (self.cb_.on_stopped) self.cb_.on_stopped();
+    } catch (const std::exception& e) {
+        log::error("{}: on_stopped failed: {}", self.where(), e.what());
+    }
+}
+
+} // namespace mb::bridge

@@ -1,0 +1,140 @@
+#pragma once
+// One MQTT connection driven by the libuv loop (style.md §4.1): libmosquitto in external-loop
+// mode, no threads. Used by the uplink and by native sources. Loop thread only.
+//
+// The socket is watched by a uv_poll whose write interest follows mosquitto_want_write(); a
+// 1 s timer runs mosquitto_loop_misc() (PINGREQ, keepalive loss). libmosquitto closes the fd
+// before it calls on_disconnect, so that callback is where the poll handle goes; a reconnect
+// gets a new fd and a new poll handle. Reconnects are ours: capped, jittered back-off, reset
+// only after the link stayed up for `stable_after`; AUTH/TLS refusals retry at the cap.
+//
+// Name resolution: an IP literal is used as is. A hostname is resolved with uv_getaddrinfo
+// first, so a dead resolver never stalls the loop. Plain TCP then connects to the address.
+// TLS passes the hostname on to libmosquitto, because it verifies the broker certificate
+// against the string it was given (an IP would be checked against IP SANs and fail); that
+// costs libmosquitto's own blocking getaddrinfo, normally answered from the cache warmed by
+// the asynchronous lookup just before, and bounded by the resolver options (the daemon runs
+// with RES_OPTIONS="timeout:1 attempts:2").
+//
+// QoS 1 messages in flight survive a reconnect inside libmosquitto (it resends them on the
+// same instance), so their mids stay in the window until their PUBACK arrives.
+#include "bridge/link_settings.hpp"
+#include "bridge/uv_handle.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mosquitto.h>
+#include <random>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_set>
+
+namespace mb::bridge {
+
+struct incoming_message {
+    std::string_view topic;
+    std::string_view payload;
+    int qos = 0;
+    bool retain = false;
+};
+
+// The outcome of one QoS 1 publish (style.md rule 4): ok on PUBACK, drop when the broker
+// refused it (PUBACK reason >= 0x80: not authorized, quota, …): sending it again won't help.
+enum class delivery : unsigned char { ok, drop };
+
+struct publish_options {
+    int qos = 1;
+    bool retain = false;
+    // Counts against max_inflight (readings). Control messages (status, meta, results) go
+    // out even when the window is full; libmosquitto queues them past the broker's quota.
+    bool windowed = true;
+};
+
+class mqtt_link {
+public:
+    struct callbacks {
+        std::function<void()> on_connect;                            // CONNACK accepted
+        std::function<void(std::error_code)> on_disconnect;          // link lost (not on stop())
+        std::function<void(int mid, delivery d, int reason)> on_ack; // every QoS 1 PUBACK
+        std::function<void(const incoming_message&)> on_message;
+        std::function<void()> on_stopped; // after stop(): disconnected and quiet
+    };
+
+    mqtt_link(uv_loop_t& loop, link_settings settings, callbacks cb);
+    ~mqtt_link();
+    mqtt_link(const mqtt_link&) = delete;
+    mqtt_link& operator=(const mqtt_link&) = delete;
+
+    // Applies the settings and starts connecting; failures to connect are retried, only
+    // settings libmosquitto refuses (unreadable CA file, …) come back here.
+    std::error_code start();
+    // The mid is set for QoS 1 (its PUBACK comes back through on_ack).
+    std::error_code publish(std::string_view topic, std::string_view payload, publish_options opts,
+                            int* mid = nullptr);
+    std::error_code subscribe(const std::string& filter, int qos);
+    // Sends DISCONNECT (the will is not published), waits up to stop_grace, then on_stopped.
+    void stop();
+
+    [[nodiscard]] bool connected() const { return connected_; }
+    [[nodiscard]] std::size_t inflight() const { return inflight_.size(); }
+    [[nodiscard]] std::size_t window_room() const;
+    [[nodiscard]] const link_settings& settings() const { return settings_; }
+    [[nodiscard]] unsigned attempt_for_test() const { return attempt_; }
+
+private:
+    struct resolve_req;
+    static void on_poll(uv_poll_t* h, int status, int events) noexcept;
+    static void on_misc(uv_timer_t* t) noexcept;
+    static void on_retry(uv_timer_t* t) noexcept;
+    static void on_grace(uv_timer_t* t) noexcept;
+    static void on_deferred_stop(uv_timer_t* t) noexcept;
+    static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept;
+    static void on_connect(mosquitto*, void* self, int rc, int flags,
+                           const mosquitto_property*) noexcept;
+    static void on_disconnect(mosquitto*, void* self, int rc, const mosquitto_property*) noexcept;
+    static void on_publish(mosquitto*, void* self, int mid, int reason,
+                           const mosquitto_property*) noexcept;
+    static void on_message(mosquitto*, void* self, const mosquitto_message* m,
+                           const mosquitto_property*) noexcept;
+    static void on_log(mosquitto*, void* self, int level, const char* text) noexcept;
+
+    std::error_code apply_settings();
+    void begin_attempt();
+    void connect_to(const std::string& host);
+    void attach_socket();
+    void detach_socket();
+    void update_interest();
+    void handle_disconnect(int rc);
+    void schedule_reconnect(const std::string& why);
+    void finish_stop();
+    [[nodiscard]] std::string where() const;
+
+    uv_loop_t& loop_;
+    link_settings settings_;
+    callbacks cb_;
+    std::unique_ptr<mosquitto, void (*)(mosquitto*)> mosq_;
+    std::unordered_set<int> inflight_; // windowed QoS 1 mids awaiting PUBACK
+    std::unordered_set<int> control_;  // other QoS 1 mids awaiting PUBACK
+    std::mt19937_64 rng_;
+    unsigned attempt_ = 0;
+    bool connected_ = false;
+    bool ever_connected_ = false;
+    bool refused_ = false; // the last attempt was refused (AUTH/TLS): retry at the cap
+    bool stopping_ = false;
+    bool stopped_ = false;
+    int interest_ = 0;
+    std::chrono::steady_clock::time_point up_since_{};
+    std::string last_lib_error_; // the last error libmosquitto logged (TLS details)
+    resolve_req* resolving_ = nullptr;
+    // Handles last: closed (uv_close) before mosq_ is destroyed.
+    uv_handle<uv_timer_t> misc_;
+    uv_handle<uv_timer_t> retry_;
+    uv_handle<uv_timer_t> grace_;
+    uv_handle<uv_timer_t> deferred_;
+    uv_handle<uv_poll_t> poll_; // empty while there is no socket
+};
+
+} // namespace mb::bridge

@@ -1,0 +1,128 @@
+#include "bridge/payloads.hpp"
+
+#include "bridge/json_writer.hpp"
+
+namespace mb::bridge {
+namespace {
+
+void put_id(json_writer& w, std::string_view id_json) {
+    w.key("id");
+    if (id_json.empty()) {
+        w.null();
+    } else {
+        w.raw(id_json);
+    }
+}
+
+void put_values(json_writer& w, const std::vector<std::pair<std::string, double>>& values) {
+    w.key("values").begin_object();
+    for (const auto& [name, v] : values)
+        w.key(name).value(v);
+    w.end_object();
+}
+
+} // namespace
+
+std::string reading_payload(const reading& r) {
+    json_writer w;
+    w.begin_object().key("ts").value(r.ts_ms).key("seq").value(r.seq);
+    put_values(w, r.values);
+    return w.end_object().take();
+}
+
+std::string gateway_online_payload(std::int64_t ts_ms, std::string_view version, int devices,
+                                   const buffer_stats& buffer) {
+    json_writer w;
+    w.begin_object().key("state").value("online").key("ts").value(ts_ms);
+    w.key("version").value(version).key("devices").value(devices);
+    w.key("buffer").begin_object().key("readings").value(buffer.readings).key("oldest_ts");
+    if (buffer.oldest_ts) {
+        w.value(*buffer.oldest_ts);
+    } else {
+        w.null();
+    }
+    w.key("dropped").value(buffer.dropped).end_object();
+    return w.end_object().take();
+}
+
+std::string gateway_will_payload() {
+    return R"({"state":"offline"})";
+}
+
+std::string gateway_offline_payload(std::int64_t ts_ms) {
+    json_writer w;
+    w.begin_object().key("state").value("offline").key("ts").value(ts_ms);
+    return w.end_object().take();
+}
+
+std::string meta_payload(const device_info& d) {
+    json_writer w;
+    w.begin_object().key("profile").value(d.profile).key("vendor").value(d.vendor);
+    w.key("model").value(d.model).key("source").value(d.source).key("bus").value(d.bus);
+    w.key("unit").value(d.unit).key("interval_ms").value(d.interval_ms);
+    w.key("units").begin_object();
+    for (const auto& [name, unit] : d.units)
+        w.key(name).value(unit);
+    w.end_object();
+    return w.end_object().take();
+}
+
+std::string_view state_name(device_state s) {
+    switch (s) {
+    case device_state::online:
+        return "online";
+    case device_state::offline:
+        return "offline";
+    case device_state::error:
+        return "error";
+    }
+    return "error";
+}
+
+std::string status_payload(const device_status& s) {
+    json_writer w;
+    w.begin_object().key("state").value(state_name(s.state)).key("ts").value(s.ts_ms);
+    w.key("last_error");
+    if (s.last_error) {
+        w.value(*s.last_error);
+    } else {
+        w.null();
+    }
+    w.key("polls").value(s.polls).key("errors").value(s.errors);
+    return w.end_object().take();
+}
+
+std::string gap_payload(const gap_info& g) {
+    json_writer w;
+    w.begin_object().key("reason").value(g.reason).key("from_seq").value(g.from_seq);
+    w.key("to_seq").value(g.to_seq).key("from_ts").value(g.from_ts).key("to_ts").value(g.to_ts);
+    return w.end_object().take();
+}
+
+std::string cmd_ok_payload(std::string_view id_json) {
+    json_writer w;
+    w.begin_object();
+    put_id(w, id_json);
+    w.key("ok").value(true);
+    return w.end_object().take();
+}
+
+std::string cmd_error_payload(std::string_view id_json, std::string_view error) {
+    json_writer w;
+    w.begin_object();
+    put_id(w, id_json);
+    w.key("ok").value(false).key("error").value(error);
+    return w.end_object().take();
+}
+
+std::string cmd_values_payload(std::string_view id_json,
+                               const std::vector<std::pair<std::string, double>>& values) {
+    json_writer w;
+    w.begin_object();
+    put_id(w, id_json);
+    w.key("ok").value(true);
+    put_values(w, values);
+    return w.end_object().take();
+}
+
+} // namespace mb::bridge
