@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import adw300_image  # noqa: E402
 import rtu_frame  # noqa: E402
+from pymodbus.exceptions import NoSuchSlaveException  # noqa: E402
 from pymodbus.datastore import (ModbusSequentialDataBlock, ModbusServerContext,  # noqa: E402
                                 ModbusSlaveContext)
 from pymodbus.server.async_io import ModbusSerialServer  # noqa: E402
@@ -87,18 +88,19 @@ class image_block(ModbusSequentialDataBlock):
 
 
 class server_context(ModbusServerContext):
-    """Units that are dead are not listed, so the RTU framer ignores frames addressed to them."""
+    """A dead unit raises NoSuchSlaveException when its request is executed; with
+    ignore_missing_slaves the server then stays silent. Checked per request (not in slaves(),
+    which pymodbus evaluates before it waits for the next frame)."""
 
     def __init__(self, slaves, fault):
         super().__init__(slaves=slaves, single=False)
         self.fault = fault
         self.served = {unit: 0 for unit in slaves}
 
-    def slaves(self):
-        self.fault.reload()
-        return [u for u in self._slaves if u not in self.fault.dead]
-
     def __getitem__(self, unit):
+        self.fault.reload()
+        if unit in self.fault.dead:
+            raise NoSuchSlaveException(f"unit {unit} is dead")
         if unit in self.served:
             self.served[unit] += 1
         return super().__getitem__(unit)
@@ -173,6 +175,7 @@ async def serve(args):
     parity = {"none": "N", "even": "E", "odd": "O"}[args.parity]
     server = ModbusSerialServer(context, ModbusRtuFramer, port=args.port, baudrate=args.baud,
                                 parity=parity, stopbits=args.stop_bits, bytesize=8, timeout=0,
+                                ignore_missing_slaves=True,
                                 response_manipulator=make_manipulator(fault, stats))
     await server.start()
     if server.transport is None:
