@@ -1,12 +1,61 @@
+// meterbridge check [-c FILE]: validate the config and the profiles it uses (design.md §7).
 #include "daemon/commands.hpp"
+#include "daemon/config/load_config.hpp"
 
 #include <cstdio>
+#include <fmt/format.h>
+#include <string>
+#include <variant>
 
 namespace mb::daemon {
+namespace {
 
-int check_command(arguments /*args*/) {
-    std::fputs("meterbridge check: not built yet\n", stderr);
-    return 2;
+constexpr const char* check_usage = "usage: meterbridge check [-c FILE]\n"
+                                    "  validates FILE (default /etc/meterbridge/meterbridge.toml) "
+                                    "and the profiles it names; exit 0 when valid, 1 if not\n";
+
+std::string count(std::size_t n, std::string_view one, std::string_view many) {
+    return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+} // namespace
+
+int check_command(arguments args) {
+    std::string file(default_config);
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string_view a = args[i];
+        if ((a == "-c" || a == "--config") && i + 1 < args.size()) {
+            file = args[++i];
+        } else if (a.starts_with("--config=")) {
+            file = a.substr(9);
+        } else if (a == "-h" || a == "--help") {
+            std::fputs(check_usage, stdout);
+            return 0;
+        } else {
+            std::fprintf(stderr, "meterbridge check: unexpected argument '%s'\n%s", args[i],
+                         check_usage);
+            return 2;
+        }
+    }
+    if (file.empty()) {
+        std::fprintf(stderr, "meterbridge check: empty file name\n%s", check_usage);
+        return 2;
+    }
+    const auto result = config::load_config(file);
+    if (const auto* errors = std::get_if<std::vector<config::config_error>>(&result)) {
+        for (const auto& e : *errors)
+            std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        std::fprintf(
+            stderr, "%s\n",
+            count(errors->size(), "error", "errors").append(" in the configuration").c_str());
+        return 1;
+    }
+    const auto& cfg = std::get<config::config>(result);
+    std::printf("config OK: %s, %s, %s, %s (%s)\n", count(cfg.buses.size(), "bus", "buses").c_str(),
+                count(cfg.devices.size(), "device", "devices").c_str(),
+                count(cfg.natives.size(), "native source", "native sources").c_str(),
+                count(cfg.profiles.size(), "profile", "profiles").c_str(), file.c_str());
+    return 0;
 }
 
 } // namespace mb::daemon

@@ -33,10 +33,10 @@ struct broker_url {
 
 struct uplink_config {
     broker_url url;
-    std::string client_id;                 // default "meterbridge-" + gateway.id
+    std::string client_id; // default "meterbridge-" + gateway.id
     std::optional<std::string> username;
     std::optional<std::filesystem::path> password_file;
-    std::string password;                  // read from password_file; never logged
+    std::string password;                         // read from password_file; never logged
     std::optional<std::filesystem::path> ca_file; // mqtts: default system CAs
     std::optional<std::filesystem::path> cert_file;
     std::optional<std::filesystem::path> key_file;

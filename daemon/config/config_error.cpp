@@ -5,7 +5,12 @@
 namespace mb::config {
 
 std::string config_error::to_string() const {
-    return fmt::format("{}:{}:{}: {}: {}", file.string(), line, column, key, message);
+    // Errors about the file as a whole (it cannot be read) have no position and no key.
+    std::string out = file.string();
+    if (line > 0) out += fmt::format(":{}:{}", line, column);
+    if (!key.empty()) out += fmt::format(": {}", key);
+    out += fmt::format(": {}", message);
+    return out;
 }
 
 } // namespace mb::config

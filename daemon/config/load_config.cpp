@@ -1,0 +1,262 @@
+#include "daemon/config/load_config.hpp"
+
+#include "daemon/config/broker_url.hpp"
+#include "daemon/config/config_sections.hpp"
+#include "daemon/config/load_profile.hpp"
+#include "daemon/config/toml_file.hpp"
+
+#include <fmt/format.h>
+#include <fnmatch.h>
+#include <set>
+
+namespace mb::config {
+namespace detail {
+namespace {
+
+// A file the daemon will open later: check now that it can be read.
+std::optional<std::filesystem::path> readable_file(toml_reader& r, std::string_view k,
+                                                   load_context& ctx, std::string* content) {
+    const auto text = r.string(k);
+    if (!text) return std::nullopt;
+    const auto path = resolve(ctx, *text);
+    std::string why;
+    auto data = read_text_file(path, why);
+    if (!data) {
+        r.errors().add(*r.table().get(k), r.key(k),
+                       fmt::format("cannot read \"{}\": {} (a readable file)", path.string(), why));
+        return std::nullopt;
+    }
+    if (content != nullptr) *content = std::move(*data);
+    return path;
+}
+
+bool valid_topic_prefix(std::string_view s) {
+    return !s.empty() && !s.starts_with('/') && !s.ends_with('/') &&
+           s.find_first_of("+#") == std::string_view::npos &&
+           s.find('\0') == std::string_view::npos && s.find("//") == std::string_view::npos;
+}
+
+} // namespace
+
+std::filesystem::path resolve(const load_context& ctx, const std::string& p) {
+    const std::filesystem::path path(p);
+    return path.is_relative() ? ctx.base / path : path;
+}
+
+void read_gateway(toml_reader& root, config& cfg, load_context& ctx) {
+    const auto* table = root.sub_table("gateway");
+    if (table == nullptr) {
+        if (root.table().get("gateway") == nullptr)
+            ctx.errors.add(root.table().source(), "gateway.id",
+                           fmt::format("required key is missing ([gateway] with id = a name: "
+                                       "{})",
+                                       name_syntax));
+        return;
+    }
+    toml_reader r(*table, "gateway", ctx.errors);
+    cfg.gateway.id = r.name("id", true).value_or("");
+    cfg.gateway.level = r.choice<log_level>("log_level", {{"error", log_level::error},
+                                                          {"warn", log_level::warn},
+                                                          {"info", log_level::info},
+                                                          {"debug", log_level::debug}})
+                            .value_or(cfg.gateway.level);
+    if (const auto* dirs = r.array("profile_dirs")) {
+        cfg.gateway.profile_dirs.clear();
+        for (std::size_t i = 0; i < dirs->size(); ++i) {
+            const auto& node = *dirs->get(i);
+            const auto* s = node.as_string();
+            if (s == nullptr || s->get().empty())
+                ctx.errors.add(node, fmt::format("gateway.profile_dirs[{}]", i),
+                               fmt::format("{} where a directory path is expected",
+                                           s == nullptr ? describe(node.type()) : "\"\""));
+            else
+                cfg.gateway.profile_dirs.push_back(resolve(ctx, s->get()));
+        }
+        if (dirs->empty())
+            ctx.errors.add(*dirs, "gateway.profile_dirs",
+                           "empty list (at least one directory to search for profiles)");
+    } else {
+        for (auto& d : cfg.gateway.profile_dirs)
+            d = resolve(ctx, d.string());
+    }
+    r.finish();
+}
+
+void read_uplink(toml_reader& root, config& cfg, load_context& ctx) {
+    const auto* table = root.sub_table("uplink");
+    if (table == nullptr) {
+        if (root.table().get("uplink") == nullptr)
+            ctx.errors.add(
+                root.table().source(), "uplink.url",
+                fmt::format("required key is missing ([uplink] with url = {})", broker_url_syntax));
+        return;
+    }
+    toml_reader r(*table, "uplink", ctx.errors);
+    auto& u = cfg.uplink;
+    if (const auto url = r.string("url", true)) {
+        auto parsed = parse_broker_url(*url);
+        if (parsed.ok())
+            u.url = std::move(parsed.value);
+        else
+            ctx.errors.add(*table->get("url"), "uplink.url",
+                           fmt::format("{} ({})", parsed.error, broker_url_syntax));
+    }
+    u.client_id = r.string("client_id").value_or("meterbridge-" + cfg.gateway.id);
+    if (u.client_id.empty())
+        ctx.errors.add(*table->get("client_id"), "uplink.client_id",
+                       "empty (leave it out for \"meterbridge-\" + gateway.id)");
+    u.username = r.string("username");
+    u.password_file = readable_file(r, "password_file", ctx, &u.password);
+    if (u.password.ends_with('\n')) u.password.pop_back();
+    if (u.password.ends_with('\r')) u.password.pop_back();
+    u.ca_file = readable_file(r, "ca_file", ctx, nullptr);
+    u.cert_file = readable_file(r, "cert_file", ctx, nullptr);
+    u.key_file = readable_file(r, "key_file", ctx, nullptr);
+    if ((table->get("cert_file") != nullptr) != (table->get("key_file") != nullptr)) {
+        const bool has_cert = table->get("cert_file") != nullptr;
+        ctx.errors.add(*table->get(has_cert ? "cert_file" : "key_file"),
+                       has_cert ? "uplink.cert_file" : "uplink.key_file",
+                       has_cert ? "cert_file without key_file (set both or neither)"
+                                : "key_file without cert_file (set both or neither)");
+    }
+    if (const auto p = r.string("topic_prefix")) {
+        if (valid_topic_prefix(*p))
+            u.topic_prefix = *p;
+        else
+            ctx.errors.add(*table->get("topic_prefix"), "uplink.topic_prefix",
+                           fmt::format("\"{}\" is not a usable topic prefix (non-empty, no + or "
+                                       "#, no leading, trailing or double /)",
+                                       *p));
+    }
+    u.keepalive = r.duration("keepalive", std::chrono::seconds(5), std::chrono::seconds(65535))
+                      .value_or(u.keepalive);
+    u.max_inflight = static_cast<int>(r.integer("max_inflight", 1, 65535).value_or(u.max_inflight));
+    u.commands = r.boolean("commands").value_or(u.commands);
+    r.finish();
+}
+
+void read_buffer(toml_reader& root, config& cfg, load_context& ctx) {
+    const auto* table = root.sub_table("buffer");
+    auto& b = cfg.buffer;
+    if (table == nullptr) return;
+    toml_reader r(*table, "buffer", ctx.errors);
+    if (const auto p = r.string("path")) {
+        if (p->empty())
+            ctx.errors.add(*table->get("path"), "buffer.path", "empty (a database file path)");
+        else
+            b.path = resolve(ctx, *p);
+    }
+    b.max_size = r.size("max_size", 64ULL << 10U).value_or(b.max_size);
+    b.max_age = r.duration("max_age", std::chrono::seconds(1)).value_or(b.max_age);
+    b.flush_interval =
+        r.duration("flush_interval", std::chrono::milliseconds(10)).value_or(b.flush_interval);
+    b.sync = r.choice<sync_mode>("sync", {{"normal", sync_mode::normal}, {"full", sync_mode::full}})
+                 .value_or(b.sync);
+    r.finish();
+}
+
+} // namespace detail
+
+namespace {
+using detail::load_context;
+
+// Unique device names across [[device]] and [[native.meter]], unique bus names, and every
+// device pointing at a bus that exists.
+void check_names(const config& cfg, load_context& ctx) {
+    const auto unique = [&](const std::vector<detail::name_mark>& marks, std::string_view what) {
+        for (std::size_t j = 0; j < marks.size(); ++j)
+            for (std::size_t i = 0; i < j; ++i)
+                if (marks[i].name == marks[j].name) {
+                    ctx.errors.add(marks[j].at, marks[j].path + ".name",
+                                   fmt::format("\"{}\" is already used by {} ({} must be unique)",
+                                               marks[j].name, marks[i].path, what));
+                    break;
+                }
+    };
+    unique(ctx.bus_names, "bus names");
+    unique(ctx.device_names, "device names, including native meter names,");
+    std::string buses;
+    for (const auto& b : cfg.buses)
+        buses += (buses.empty() ? "" : ", ") + b.name;
+    for (std::size_t i = 0; i < cfg.devices.size(); ++i) {
+        const auto& d = cfg.devices[i];
+        bool found = false;
+        for (const auto& b : cfg.buses)
+            found = found || b.name == d.bus;
+        if (!found)
+            ctx.errors.add(ctx.devices[i].bus_at, ctx.devices[i].path + ".bus",
+                           fmt::format("no [[bus]] named \"{}\" (defined: {})", d.bus,
+                                       buses.empty() ? "none" : buses));
+    }
+}
+
+// Loads every profile a device names (each once), and checks each device's `only` globs.
+void load_profiles(config& cfg, load_context& ctx, std::vector<config_error>& out) {
+    std::set<std::string> failed;
+    for (std::size_t i = 0; i < cfg.devices.size(); ++i) {
+        const auto& d = cfg.devices[i];
+        const auto& marks = ctx.devices[i];
+        if (cfg.profiles.contains(d.profile) || failed.contains(d.profile)) continue;
+        const auto file = find_profile(d.profile, cfg.gateway.profile_dirs, ctx.base);
+        if (!file) {
+            std::string dirs;
+            for (const auto& dir : cfg.gateway.profile_dirs)
+                dirs += (dirs.empty() ? "" : ", ") + dir.string();
+            ctx.errors.add(marks.profile_at, marks.path + ".profile",
+                           fmt::format("profile \"{}\" not found (a file {}.toml in {})", d.profile,
+                                       d.profile, dirs));
+            continue; // the next device naming it gets its own error
+        }
+        auto loaded = load_profile(*file);
+        if (auto* errs = std::get_if<std::vector<config_error>>(&loaded)) {
+            out.insert(out.end(), errs->begin(), errs->end());
+            failed.insert(d.profile);
+        } else {
+            cfg.profiles.emplace(d.profile, std::move(std::get<drivers::rtu::profile>(loaded)));
+        }
+    }
+    for (std::size_t i = 0; i < cfg.devices.size(); ++i) {
+        const auto& d = cfg.devices[i];
+        const auto it = cfg.profiles.find(d.profile);
+        if (it == cfg.profiles.end() || ctx.devices[i].only == nullptr) continue;
+        for (std::size_t g = 0; g < d.only.size(); ++g) {
+            bool any = false;
+            for (const auto& v : it->second.values)
+                any = any || ::fnmatch(d.only[g].c_str(), v.name.c_str(), 0) == 0;
+            if (!any)
+                ctx.errors.add(*ctx.devices[i].only->get(g),
+                               fmt::format("{}.only[{}]", ctx.devices[i].path, g),
+                               fmt::format("\"{}\" matches no value of profile \"{}\" (a glob "
+                                           "over its value names, e.g. \"voltage_*\")",
+                                           d.only[g], d.profile));
+        }
+    }
+}
+
+} // namespace
+
+load_result load_config(const std::filesystem::path& file) {
+    std::vector<config_error> out;
+    auto root = parse_toml_file(file, out);
+    if (!root) return out;
+    error_list errors(file, out);
+    std::error_code ec;
+    auto absolute = std::filesystem::absolute(file, ec);
+    load_context ctx{errors, (ec ? file : absolute).parent_path(), {}, {}, {}};
+    config cfg;
+    cfg.source = file;
+    toml_reader r(*root, "", errors);
+    detail::read_gateway(r, cfg, ctx);
+    detail::read_uplink(r, cfg, ctx);
+    detail::read_buffer(r, cfg, ctx);
+    detail::read_buses(r, cfg, ctx);
+    detail::read_devices(r, cfg, ctx);
+    detail::read_natives(r, cfg, ctx);
+    r.finish();
+    check_names(cfg, ctx);
+    load_profiles(cfg, ctx, out);
+    if (!out.empty()) return out;
+    return cfg;
+}
+
+} // namespace mb::config

@@ -1,0 +1,281 @@
+// [[bus]], [[device]] and [[native]] of meterbridge.toml (design.md §3).
+#include "bridge/measurements.hpp"
+#include "daemon/config/broker_url.hpp"
+#include "daemon/config/config_sections.hpp"
+
+#include <array>
+#include <cmath>
+#include <fmt/format.h>
+
+namespace mb::config::detail {
+namespace {
+
+constexpr std::array standard_bauds{1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
+
+// A name that must be unique: read it and remember where it was written.
+std::optional<std::string> unique_name(toml_reader& r, std::vector<name_mark>& marks) {
+    auto name = r.name("name", true);
+    if (name) marks.push_back({*name, r.path(), r.table().get("name")->source()});
+    return name;
+}
+
+// MQTT subscription filter rules: '#' only as the whole last level, '+' only as a whole level.
+bool valid_filter(std::string_view f) {
+    if (f.empty() || f.find('\0') != std::string_view::npos) return false;
+    std::size_t start = 0;
+    for (;;) {
+        const auto end = f.find('/', start);
+        const auto level = f.substr(start, end == std::string_view::npos ? f.npos : end - start);
+        if (level.find_first_of("+#") != std::string_view::npos && level.size() != 1) return false;
+        if (level == "#" && end != std::string_view::npos) return false;
+        if (end == std::string_view::npos) return true;
+        start = end + 1;
+    }
+}
+
+// "sn", "data.meter.id" or "topic:N".
+bool valid_field_path(std::string_view p) {
+    if (p.starts_with("topic:")) {
+        const auto n = p.substr(6);
+        return !n.empty() && n.size() <= 3 && n.find_first_not_of("0123456789") == n.npos;
+    }
+    return !p.empty() && !p.starts_with('.') && !p.ends_with('.') &&
+           p.find("..") == std::string_view::npos;
+}
+
+std::optional<broker_url> read_url(toml_reader& r) {
+    const auto text = r.string("url", true);
+    if (!text) return std::nullopt;
+    auto parsed = parse_broker_url(*text);
+    if (parsed.ok()) return std::move(parsed.value);
+    r.errors().add(*r.table().get("url"), r.key("url"),
+                   fmt::format("{} ({})", parsed.error, broker_url_syntax));
+    return std::nullopt;
+}
+
+void read_json_values(const toml::table& values, const std::string& path, native_config& n,
+                      error_list& errors) {
+    for (const auto& [k, node] : values) {
+        const std::string key = fmt::format("{}.{}", path, k.str());
+        if (!bridge::unit_of(k.str()))
+            errors.add(k.source(), key,
+                       fmt::format("\"{}\" is not a measurement name (the names of design.md "
+                                   "§4, e.g. voltage_l1)",
+                                   k.str()));
+        json_field field;
+        if (const auto* s = node.as_string()) {
+            field.path = s->get();
+        } else if (const auto* t = node.as_table()) {
+            toml_reader fr(*t, key, errors);
+            field.path = fr.string("path", true).value_or("");
+            if (const auto scale = fr.number("scale")) {
+                if (*scale == 0 || !std::isfinite(*scale))
+                    errors.add(*t->get("scale"), key + ".scale",
+                               fmt::format("{} is not a usable scale (a finite number other "
+                                           "than 0)",
+                                           *scale));
+                else
+                    field.scale = *scale;
+            }
+            fr.finish();
+            if (!t->contains("path")) continue;
+        } else {
+            errors.add(node, key,
+                       fmt::format("{} where a path string or {{ path = \"...\", scale = N }} is "
+                                   "expected",
+                                   describe(node.type())));
+            continue;
+        }
+        if (!valid_field_path(field.path))
+            errors.add(node, key,
+                       fmt::format("\"{}\" is not a field path (a dot path such as \"data.ua\")",
+                                   field.path));
+        n.values.emplace(k.str(), field);
+    }
+}
+
+void read_json_format(toml_reader& r, native_config& n) {
+    const bool json = n.format == "json";
+    const std::string only_json = "only allowed with format = \"json\"";
+    for (const auto* k : {"serial", "ts", "values"})
+        if (const auto* node = r.get(k); node != nullptr && !json && !n.format.empty())
+            r.errors().add(*node, r.key(k),
+                           fmt::format("{} (remove it, or set format)", only_json));
+    if (!json) return;
+    n.serial_path = r.string("serial", true).value_or("");
+    if (r.table().get("serial") != nullptr && r.table().get("serial")->is_string() &&
+        !valid_field_path(n.serial_path))
+        r.errors().add(*r.table().get("serial"), r.key("serial"),
+                       fmt::format("\"{}\" is not a field path (a dot path such as \"meter.sn\" "
+                                   "or \"topic:N\")",
+                                   n.serial_path));
+    n.ts_path = r.string("ts").value_or("");
+    if (r.table().get("ts") != nullptr && r.table().get("ts")->is_string() &&
+        !valid_field_path(n.ts_path))
+        r.errors().add(
+            *r.table().get("ts"), r.key("ts"),
+            fmt::format("\"{}\" is not a field path (a dot path such as \"time\")", n.ts_path));
+    const auto* node = r.table().get("values");
+    if (node == nullptr) {
+        r.errors().add(r.table().source(), r.key("values"),
+                       "required key is missing ([native.values] with measurement = \"path\")");
+    } else if (const auto* values = node->as_table()) {
+        read_json_values(*values, r.key("values"), n, r.errors());
+        if (values->empty())
+            r.errors().add(*values, r.key("values"), "empty (at least one measurement = \"path\")");
+    } else {
+        r.errors().add(
+            *node, r.key("values"),
+            fmt::format("{} where a table ([native.values]) is expected", describe(node->type())));
+    }
+}
+
+} // namespace
+
+void read_buses(toml_reader& root, config& cfg, load_context& ctx) {
+    for (const auto& [index, table] : root.tables("bus")) {
+        toml_reader r(*table, fmt::format("bus[{}]", index), ctx.errors);
+        bus_config b;
+        const auto name = unique_name(r, ctx.bus_names);
+        const auto port = r.string("port", true);
+        if (port && port->empty())
+            ctx.errors.add(*table->get("port"), r.key("port"), "empty (a serial device path)");
+        if (const auto* node = r.get("baud")) {
+            const auto* i = node->as_integer();
+            bool ok = false;
+            for (int baud : standard_bauds)
+                ok = ok || (i != nullptr && i->get() == baud);
+            if (ok)
+                b.baud = static_cast<int>(i->get());
+            else
+                ctx.errors.add(*node, r.key("baud"),
+                               fmt::format("{} is not a standard baud rate (1200 | 2400 | 4800 | "
+                                           "9600 | 19200 | 38400 | 57600 | 115200)",
+                                           i != nullptr ? std::to_string(i->get())
+                                                        : std::string(describe(node->type()))));
+        }
+        b.parity = r.choice<char>("parity", {{"none", 'N'}, {"even", 'E'}, {"odd", 'O'}})
+                       .value_or(b.parity);
+        b.data_bits = static_cast<int>(r.integer("data_bits", 7, 8).value_or(b.data_bits));
+        b.stop_bits = static_cast<int>(r.integer("stop_bits", 1, 2).value_or(b.stop_bits));
+        b.timeout = r.duration("timeout", std::chrono::milliseconds(10), std::chrono::seconds(60))
+                        .value_or(b.timeout);
+        b.rs485 = r.boolean("rs485").value_or(b.rs485);
+        b.max_gap = static_cast<int>(r.integer("max_gap", 0, 125).value_or(b.max_gap));
+        r.finish();
+        if (!name || !port) continue;
+        b.name = *name;
+        b.port = *port;
+        cfg.buses.push_back(std::move(b));
+    }
+}
+
+void read_devices(toml_reader& root, config& cfg, load_context& ctx) {
+    for (const auto& [index, table] : root.tables("device")) {
+        toml_reader r(*table, fmt::format("device[{}]", index), ctx.errors);
+        device_config d;
+        const auto name = unique_name(r, ctx.device_names);
+        const auto bus = r.string("bus", true);
+        const auto unit = r.integer("unit", 1, 247, true);
+        const auto profile = r.name("profile", true);
+        d.interval = r.duration("interval", std::chrono::milliseconds(100)).value_or(d.interval);
+        for (const auto* k : {"ct_ratio", "pt_ratio"}) {
+            const auto v = r.number(k);
+            if (v && (!(*v > 0) || !std::isfinite(*v)))
+                ctx.errors.add(*table->get(k), r.key(k),
+                               fmt::format("{} is out of range (a number > 0)", *v));
+            else if (v)
+                (std::string_view(k) == "ct_ratio" ? d.ct_ratio : d.pt_ratio) = *v;
+        }
+        const auto* only = r.array("only");
+        if (only != nullptr) {
+            for (std::size_t g = 0; g < only->size(); ++g) {
+                const auto* s = only->get(g)->as_string();
+                if (s != nullptr && !s->get().empty())
+                    d.only.push_back(s->get());
+                else
+                    ctx.errors.add(
+                        *only->get(g), fmt::format("{}.only[{}]", r.path(), g),
+                        fmt::format("{} where a glob such as \"voltage_*\" is expected",
+                                    s != nullptr ? "\"\"" : describe(only->get(g)->type())));
+            }
+            if (only->empty())
+                ctx.errors.add(*only, r.key("only"),
+                               "empty list (leave it out for all values, or list globs)");
+        }
+        r.finish();
+        if (!name || !bus || !unit || !profile) continue;
+        d.name = *name;
+        d.bus = *bus;
+        d.unit = static_cast<int>(*unit);
+        d.profile = *profile;
+        ctx.devices.push_back(
+            {r.path(), table->get("bus")->source(), table->get("profile")->source(),
+             d.only.size() == (only != nullptr ? only->size() : 0) ? only : nullptr});
+        cfg.devices.push_back(std::move(d));
+    }
+}
+
+void read_natives(toml_reader& root, config& cfg, load_context& ctx) {
+    std::vector<name_mark> source_names;
+    for (const auto& [index, table] : root.tables("native")) {
+        toml_reader r(*table, fmt::format("native[{}]", index), ctx.errors);
+        native_config n;
+        const auto name = unique_name(r, source_names);
+        const auto url = read_url(r);
+        const auto subscribe = r.string("subscribe", true);
+        if (subscribe && !valid_filter(*subscribe))
+            ctx.errors.add(*table->get("subscribe"), r.key("subscribe"),
+                           fmt::format("\"{}\" is not an MQTT topic filter (levels split by /, + "
+                                       "and # only as a whole level, # only last)",
+                                       *subscribe));
+        n.format = r.choice<std::string>("format",
+                                         {{"acrel-json-v2", "acrel-json-v2"},
+                                          {"acrel-shadow", "acrel-shadow"},
+                                          {"json", "json"}},
+                                         true)
+                       .value_or("");
+        n.unknown = r.choice<unknown_policy>("unknown", {{"relay", unknown_policy::relay},
+                                                         {"ignore", unknown_policy::ignore}})
+                        .value_or(n.unknown);
+        std::vector<name_mark> serials;
+        for (const auto& [mi, mt] : r.tables("meter")) {
+            toml_reader mr(*mt, fmt::format("{}.meter[{}]", r.path(), mi), ctx.errors);
+            const auto serial = mr.string("serial", true);
+            if (serial && serial->empty())
+                ctx.errors.add(*mt->get("serial"), mr.key("serial"), "empty (the meter's serial)");
+            else if (serial)
+                serials.push_back({*serial, mr.path(), mt->get("serial")->source()});
+            const auto meter_name = unique_name(mr, ctx.device_names);
+            mr.finish();
+            if (serial && meter_name) n.meters.push_back({*serial, *meter_name});
+        }
+        for (std::size_t j = 0; j < serials.size(); ++j)
+            for (std::size_t i = 0; i < j; ++i)
+                if (serials[i].name == serials[j].name) {
+                    ctx.errors.add(serials[j].at, serials[j].path + ".serial",
+                                   fmt::format("serial \"{}\" is already named by {} (each "
+                                               "serial once per source)",
+                                               serials[j].name, serials[i].path));
+                    break;
+                }
+        read_json_format(r, n);
+        r.finish();
+        if (!name || !url || !subscribe) continue;
+        n.name = *name;
+        n.url = *url;
+        n.subscribe = *subscribe;
+        cfg.natives.push_back(std::move(n));
+    }
+    for (std::size_t j = 0; j < source_names.size(); ++j)
+        for (std::size_t i = 0; i < j; ++i)
+            if (source_names[i].name == source_names[j].name) {
+                ctx.errors.add(source_names[j].at, source_names[j].path + ".name",
+                               fmt::format("\"{}\" is already used by {} (native names must be "
+                                           "unique)",
+                                           source_names[j].name, source_names[i].path));
+                break;
+            }
+}
+
+} // namespace mb::config::detail
