@@ -1,0 +1,46 @@
+// Fuzz target for downlink command JSON (design.md §5.4, style.md rule 13): whatever arrives
+// on {p}/{gw}/{dev}/cmd, the parser answers with a command or a reason, never a crash, and an
+// accepted command only ever names writable values within their range.
+#include "bridge/command.hpp"
+#include "bridge/payloads.hpp"
+
+#include <cstdint>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+namespace {
+
+const mb::bridge::device_info& device() {
+    static const mb::bridge::device_info d = [] {
+        mb::bridge::device_info i;
+        i.name = "incomer";
+        i.units = {{"do_1", "1"}, {"do_2", "1"}, {"voltage_l1", "V"}};
+        i.writable = {{"do_1", {0.0, 1.0}}, {"do_2", {std::nullopt, 10.0}}};
+        return i;
+    }();
+    return d;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string_view in(reinterpret_cast<const char*>(data), size);
+    const auto r = mb::bridge::parse_command(in, device());
+    if (r.cmd.has_value() == !r.error.empty()) std::abort(); // exactly one of the two
+    if (r.cmd) {
+        for (const auto& [name, v] : r.cmd->set) {
+            const auto w = device().writable.find(name);
+            if (w == device().writable.end()) std::abort();
+            if ((w->second.min && v < *w->second.min) || (w->second.max && v > *w->second.max))
+                std::abort();
+        }
+        for (const auto& name : r.cmd->read)
+            if (!device().units.contains(name)) std::abort();
+    }
+    // Whatever the answer, the result payload must be valid JSON.
+    const auto answer = r.cmd ? mb::bridge::cmd_ok_payload(r.id_json)
+                              : mb::bridge::cmd_error_payload(r.id_json, r.error);
+    if (!nlohmann::json::accept(answer)) std::abort();
+    return 0;
+}

@@ -1,0 +1,97 @@
+#include "bridge/payloads.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace mb::bridge;
+
+BOOST_AUTO_TEST_SUITE(payloads)
+
+BOOST_AUTO_TEST_CASE(reading_as_in_design_5_1) {
+    reading r;
+    r.device = "incomer";
+    r.ts_ms = 1764095000123;
+    r.seq = 1042;
+    r.values = {{"voltage_l1", 230.1},
+                {"current_l1", 5.03},
+                {"active_power_total", 3456},
+                {"energy_import_total", 12345.67}};
+    BOOST_TEST(reading_payload(r) ==
+               R"({"ts":1764095000123,"seq":1042,"values":{"voltage_l1":230.1,"current_l1":5.03,)"
+               R"("active_power_total":3456,"energy_import_total":12345.67}})");
+}
+
+BOOST_AUTO_TEST_CASE(reading_keeps_read_order_and_may_be_empty) {
+    reading r;
+    r.ts_ms = 1;
+    r.seq = 2;
+    r.values = {{"z", 1}, {"a", -0.5}};
+    BOOST_TEST(reading_payload(r) == R"({"ts":1,"seq":2,"values":{"z":1,"a":-0.5}})");
+    r.values.clear();
+    BOOST_TEST(reading_payload(r) == R"({"ts":1,"seq":2,"values":{}})");
+}
+
+BOOST_AUTO_TEST_CASE(gateway_status_as_in_design_5_2) {
+    BOOST_TEST(gateway_online_payload(1764095000000, "0.1.0", 12, {}) ==
+               R"({"state":"online","ts":1764095000000,"version":"0.1.0","devices":12,)"
+               R"("buffer":{"readings":0,"oldest_ts":null,"dropped":0}})");
+    BOOST_TEST(gateway_online_payload(5, "0.1.0", 1, {7, 1764095000000, 3}) ==
+               R"({"state":"online","ts":5,"version":"0.1.0","devices":1,)"
+               R"("buffer":{"readings":7,"oldest_ts":1764095000000,"dropped":3}})");
+    BOOST_TEST(gateway_will_payload() == R"({"state":"offline"})");
+    BOOST_TEST(gateway_offline_payload(1764095000999) ==
+               R"({"state":"offline","ts":1764095000999})");
+}
+
+BOOST_AUTO_TEST_CASE(meta_as_in_design_5_3) {
+    device_info d;
+    d.name = "incomer";
+    d.profile = "acrel-adw300";
+    d.vendor = "Acrel";
+    d.model = "ADW300";
+    d.source = "rtu";
+    d.bus = "rs485-1";
+    d.unit = 1;
+    d.interval_ms = 10000;
+    d.units = {{"voltage_l1", "V"}, {"energy_import_total", "kWh"}};
+    BOOST_TEST(meta_payload(d) ==
+               R"({"profile":"acrel-adw300","vendor":"Acrel","model":"ADW300","source":"rtu",)"
+               R"("bus":"rs485-1","unit":1,"interval_ms":10000,)"
+               R"("units":{"energy_import_total":"kWh","voltage_l1":"V"}})");
+}
+
+BOOST_AUTO_TEST_CASE(status_as_in_design_5_3) {
+    device_status s;
+    s.device = "incomer";
+    s.state = device_state::online;
+    s.ts_ms = 1764095000123;
+    s.polls = 1520;
+    s.errors = 3;
+    s.timeouts = 9; // not part of the contract payload
+    BOOST_TEST(status_payload(s) == R"({"state":"online","ts":1764095000123,"last_error":null,)"
+                                    R"("polls":1520,"errors":3})");
+    s.state = device_state::error;
+    s.last_error = "exception 2 \"illegal data address\"";
+    BOOST_TEST(status_payload(s) ==
+               R"({"state":"error","ts":1764095000123,)"
+               R"("last_error":"exception 2 \"illegal data address\"","polls":1520,"errors":3})");
+    s.state = device_state::offline;
+    BOOST_TEST(status_payload(s).starts_with(R"({"state":"offline",)"));
+}
+
+BOOST_AUTO_TEST_CASE(gap_as_in_design_6) {
+    BOOST_TEST(gap_payload({"max_size", 1001, 1840, 10, 20}) ==
+               R"({"reason":"max_size","from_seq":1001,"to_seq":1840,"from_ts":10,"to_ts":20})");
+}
+
+BOOST_AUTO_TEST_CASE(command_results_as_in_design_5_4) {
+    BOOST_TEST(cmd_ok_payload(R"("c-17")") == R"({"id":"c-17","ok":true})");
+    BOOST_TEST(cmd_error_payload(R"("c-18")", "do_9: not writable") ==
+               R"({"id":"c-18","ok":false,"error":"do_9: not writable"})");
+    BOOST_TEST(cmd_error_payload("", "malformed JSON") ==
+               R"({"id":null,"ok":false,"error":"malformed JSON"})");
+    BOOST_TEST(cmd_ok_payload("17") == R"({"id":17,"ok":true})");
+    BOOST_TEST(cmd_values_payload(R"("c-19")", {{"energy_import_total", 12345.67}}) ==
+               R"({"id":"c-19","ok":true,"values":{"energy_import_total":12345.67}})");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
