@@ -5,9 +5,11 @@
 #include "daemon/config/load_profile.hpp"
 #include "daemon/config/toml_file.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <fnmatch.h>
 #include <set>
+#include <tuple>
 
 namespace mb::config {
 namespace detail {
@@ -233,6 +235,19 @@ void load_profiles(config& cfg, load_context& ctx, std::vector<config_error>& ou
     }
 }
 
+// In file order: the config file first, then each profile as it was loaded; by line within.
+void sort_by_position(std::vector<config_error>& errors) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : errors)
+        if (std::find(files.begin(), files.end(), e.file) == files.end()) files.push_back(e.file);
+    const auto rank = [&](const config_error& e) {
+        return std::find(files.begin(), files.end(), e.file) - files.begin();
+    };
+    std::stable_sort(errors.begin(), errors.end(), [&](const auto& a, const auto& b) {
+        return std::tuple(rank(a), a.line, a.column) < std::tuple(rank(b), b.line, b.column);
+    });
+}
+
 } // namespace
 
 load_result load_config(const std::filesystem::path& file) {
@@ -255,7 +270,10 @@ load_result load_config(const std::filesystem::path& file) {
     r.finish();
     check_names(cfg, ctx);
     load_profiles(cfg, ctx, out);
-    if (!out.empty()) return out;
+    if (!out.empty()) {
+        sort_by_position(out);
+        return out;
+    }
     return cfg;
 }
 

@@ -99,7 +99,9 @@ std::optional<located_value> read_value(toml_reader& r, const rtu::profile& p) {
         r.errors().add(v.address_at, r.key("address"),
                        fmt::format("{} registers from {} run past 65535", count, v.def.address));
     if (ok && count > p.max_read)
-        r.errors().add(v.address_at, r.key("type"),
+        r.errors().add(r.table().get("type") != nullptr ? r.table().get("type")->source()
+                                                        : v.address_at,
+                       r.key("type"),
                        fmt::format("{} needs {} registers but max_read is {}: it can never be "
                                    "read (raise max_read or use a smaller type)",
                                    rtu::to_string(v.def.type), count, p.max_read));
@@ -110,8 +112,8 @@ std::optional<located_value> read_value(toml_reader& r, const rtu::profile& p) {
 
 std::string register_range(const rtu::value_def& v) {
     const int count = rtu::register_count(v.type);
-    if (count == 1) return fmt::format("register {}", v.address);
-    return fmt::format("registers {}..{}", v.address, v.address + count - 1);
+    if (count == 1) return fmt::format("register {:#x}", v.address);
+    return fmt::format("registers {:#x}..{:#x}", v.address, v.address + count - 1);
 }
 
 // Duplicate names, and values of one function code that share registers (only two `bits`
@@ -137,7 +139,7 @@ void check_values(const std::vector<located_value>& values, error_list& errors) 
                        both_bits ? fmt::format("bit {} of register {} is already read by {} "
                                                "({}) (a different bit or register)",
                                                b.def.bit, b.def.address, a.path, a.def.name)
-                                 : fmt::format("{} overlap {} of {} ({}) (values may not share "
+                                 : fmt::format("{} overlaps {} of {} ({}) (values may not share "
                                                "registers, except two bits values)",
                                                register_range(b.def), register_range(a.def), a.path,
                                                a.def.name));

@@ -163,9 +163,10 @@ void read_buses(toml_reader& root, config& cfg, load_context& ctx) {
         b.rs485 = r.boolean("rs485").value_or(b.rs485);
         b.max_gap = static_cast<int>(r.integer("max_gap", 0, 125).value_or(b.max_gap));
         r.finish();
-        if (!name || !port) continue;
+        // Kept even when other keys are wrong, so that devices naming it are not also reported.
+        if (!name) continue;
         b.name = *name;
-        b.port = *port;
+        b.port = port.value_or("");
         cfg.buses.push_back(std::move(b));
     }
 }
@@ -204,10 +205,11 @@ void read_devices(toml_reader& root, config& cfg, load_context& ctx) {
                                "empty list (leave it out for all values, or list globs)");
         }
         r.finish();
-        if (!name || !bus || !unit || !profile) continue;
-        d.name = *name;
+        // Kept when only other keys are wrong, so its bus and profile are still checked.
+        if (!bus || !profile) continue;
+        d.name = name.value_or("");
         d.bus = *bus;
-        d.unit = static_cast<int>(*unit);
+        d.unit = static_cast<int>(unit.value_or(d.unit));
         d.profile = *profile;
         ctx.devices.push_back(
             {r.path(), table->get("bus")->source(), table->get("profile")->source(),
