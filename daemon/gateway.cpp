@@ -6,13 +6,9 @@
 #include <string_view>
 
 namespace mb::daemon {
-namespace {
-
-std::string count(std::size_t n, std::string_view one, std::string_view many) {
+std::string count_of(std::size_t n, std::string_view one, std::string_view many) {
     return fmt::format("{} {}", n, n == 1 ? one : many);
 }
-
-} // namespace
 
 std::string redact_url(const std::string& url) {
     const auto scheme = url.find("://");
@@ -98,10 +94,10 @@ std::string gateway::summary() const {
                                   : phase_ == phase::stopped ? "stopped"
                                                              : "running";
     std::string line =
-        fmt::format("{}: {} on {}", what, count(cfg_.devices.size(), "device", "devices"),
-                    count(cfg_.buses.size(), "bus", "buses"));
+        fmt::format("{}: {} on {}", what, count_of(cfg_.devices.size(), "device", "devices"),
+                    count_of(cfg_.buses.size(), "bus", "buses"));
     if (!cfg_.natives.empty())
-        line += ", " + count(cfg_.natives.size(), "native source", "native sources");
+        line += ", " + count_of(cfg_.natives.size(), "native source", "native sources");
     return line + ", uplink " + uplink_state();
 }
 

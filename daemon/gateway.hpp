@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <uv.h>
 
 namespace mb::daemon {
@@ -52,6 +53,9 @@ private:
     std::function<void()> stopped_;
     std::function<void()> status_changed_;
 };
+
+// "1 device", "3 devices": counts in log lines and STATUS=.
+[[nodiscard]] std::string count_of(std::size_t n, std::string_view one, std::string_view many);
 
 // "mqtts://user:secret@host:8883" -> "mqtts://host:8883": URLs may carry credentials.
 [[nodiscard]] std::string redact_url(const std::string& url);

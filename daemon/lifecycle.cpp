@@ -55,10 +55,11 @@ std::string_view signal_name(int signum) {
 } // namespace
 
 std::string describe(const config::config& cfg) {
-    return fmt::format("gateway={}, config={}, log_level={}, {} buses, {} devices, "
-                       "{} native sources, uplink={}, buffer={}",
+    return fmt::format("gateway={}, config={}, log_level={}, {}, {}, {}, uplink={}, buffer={}",
                        cfg.gateway.id, cfg.source.string(), level_name(cfg.gateway.level),
-                       cfg.buses.size(), cfg.devices.size(), cfg.natives.size(),
+                       count_of(cfg.buses.size(), "bus", "buses"),
+                       count_of(cfg.devices.size(), "device", "devices"),
+                       count_of(cfg.natives.size(), "native source", "native sources"),
                        redact_url(cfg.uplink.url.text), cfg.buffer.path.string());
 }
 
@@ -100,8 +101,8 @@ void lifecycle::reload() {
         log::set_level(to_log_level(next.gateway.level));
         gateway_.apply(std::move(next));
         const auto& cfg = gateway_.current();
-        log::info("reloaded: {} devices on {} buses, {} native sources ({})", cfg.devices.size(),
-                  cfg.buses.size(), cfg.natives.size(), describe(cfg));
+        log::info("reloaded: {} on {}: {}", count_of(cfg.devices.size(), "device", "devices"),
+                  count_of(cfg.buses.size(), "bus", "buses"), describe(cfg));
     }
     // READY=1 also after a refused reload: the old configuration is still serving.
     notifier_.ready(gateway_.summary());

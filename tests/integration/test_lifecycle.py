@@ -117,7 +117,7 @@ interval = "10s"
         self.assertIn("2 devices on 1 bus", status)
         wait_until(lambda: "starting:" in daemon.output(), 5, what="the start-up line")
         self.assertRegex(daemon.output(), r"meterbridge 0\.1\.0 starting: gateway=gw-alpha, "
-                                          rf"config={re.escape(config)}, .*1 buses, 2 devices, .*"
+                                          rf"config={re.escape(config)}, .*1 bus, 2 devices, .*"
                                           rf"uplink=mqtt://127\.0\.0\.1:{self.uplink_port}")
 
         # A broken file: an unknown key on line 3 and an invalid id. Refused, old one kept.
@@ -145,8 +145,8 @@ interval = "10s"
         ready_again = self.notify.wait_for("READY", "1", start=reloading + 1)
         self.assertIn("1 device on 1 bus", self.notify.snapshot()[ready_again][1].get("STATUS", ""))
         wait_until(lambda: "reloaded:" in daemon.output(), 5, what="the reload line")
-        self.assertRegex(daemon.output(), r"reloaded: 1 devices on 1 buses.*gateway=gw-beta.*"
-                                          r"log_level=debug")
+        self.assertRegex(daemon.output(),
+                         r"reloaded: 1 device on 1 bus: gateway=gw-beta, .*log_level=debug")
 
         # SIGTERM: STOPPING=1, then exit 0 well within the 5 s grace period.
         mark = len(self.notify.snapshot())
