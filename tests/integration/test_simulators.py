@@ -14,12 +14,11 @@ import time
 import tomllib
 import unittest
 
-from mbtest import PROFILES_DIR, PYTHON, SOURCE_DIR, PtyPair, TempDirTest, wait_until
+from mbtest import MB_BIN, PROFILES_DIR, PYTHON, SOURCE_DIR, PtyPair, TempDirTest, run_cli
 
 SIM_DIR = os.path.join(SOURCE_DIR, "scripts", "simulators")
 sys.path.insert(0, SIM_DIR)
 import adw300_image  # noqa: E402
-import rtu_frame  # noqa: E402
 
 WIDTH = {"u16": 1, "i16": 1, "bits": 1, "u32": 2, "i32": 2, "f32": 2, "u64": 4, "i64": 4, "f64": 4}
 
@@ -142,6 +141,42 @@ class ProfileFilesTest(unittest.TestCase):
         for name in ("do_1", "do_2"):
             self.assertEqual((prof[name].get("writable"), prof[name].get("min"), prof[name].get("max")), (True, 0, 1))
         self.assertEqual([v["name"] for v in doc["value"] if v.get("writable")], ["do_1", "do_2"])
+
+
+class ProfileCheckTest(TempDirTest):
+    def config(self, profiles):
+        devices = "".join(f'[[device]]\nname = "d{i}"\nbus = "rs485-1"\nunit = {i}\nprofile = "{p}"\n'
+                          f'interval = "10s"\n\n' for i, p in enumerate(profiles, 1))
+        return self.write("mb.toml", f"""[gateway]
+id = "profile-check"
+profile_dirs = ["{self.tmp}/profiles", "{PROFILES_DIR}"]
+
+[uplink]
+url = "mqtt://127.0.0.1:1883"
+
+[buffer]
+path = "{self.tmp}/buffer.db"
+
+[[bus]]
+name = "rs485-1"
+port = "{self.tmp}/tty"
+baud = 9600
+
+{devices}""")
+
+    @unittest.skipUnless(os.access(MB_BIN, os.X_OK), "meterbridge not built")
+    def test_meterbridge_check_accepts_every_shipped_profile(self):
+        shipped = sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(PROFILES_DIR, "*.toml")))
+        cfg = self.config(shipped)
+        r = run_cli("check", "-c", cfg)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # and the check really reads them: a broken local copy of one is refused
+        with open(os.path.join(PROFILES_DIR, "acrel-adw300.toml")) as f:
+            text = f.read()
+        self.write("profiles/acrel-adw300.toml", text.replace('name = "frequency"', 'name = "frequenzy"'))
+        r = run_cli("check", "-c", cfg)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("frequenzy", r.stdout + r.stderr)
 
 
 class Adw300SimTest(TempDirTest):
