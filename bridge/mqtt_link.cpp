@@ -356,14 +356,14 @@ void mqtt_link::on_publish(mosquitto*, void* p, int mid, int reason,
                            const mosquitto_property*) noexcept {
     auto& self = *static_cast<mqtt_link*>(p);
     try {
-        const bool known = self.inflight_.erase(mid) + self.control_.erase(mid) > 0;
-        if (!known) return; // QoS 0 publishes report here too
+        const bool windowed = self.inflight_.erase(mid) > 0;
+        if (!windowed && self.control_.erase(mid) == 0) return; // QoS 0 reports here too
         const delivery d = reason >= 0x80 ? delivery::drop : delivery::ok;
         if (d == delivery::drop) {
             log::warn("{}: broker refused message {}: {} (reason {})", self.where(), mid,
                       mosquitto_reason_string(reason), reason);
         }
-        if (self.cb_.on_ack) self.cb_.on_ack(mid, d, reason);
+        if (self.cb_.on_ack) self.cb_.on_ack(mid, d, windowed);
     } catch (const std::exception& e) {
         log::error("{}: on_publish failed: {}", self.where(), e.what());
     }

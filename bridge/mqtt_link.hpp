@@ -56,9 +56,9 @@ struct publish_options {
 class mqtt_link {
 public:
     struct callbacks {
-        std::function<void()> on_connect;                            // CONNACK accepted
-        std::function<void(std::error_code)> on_disconnect;          // link lost (not on stop())
-        std::function<void(int mid, delivery d, int reason)> on_ack; // every QoS 1 PUBACK
+        std::function<void()> on_connect;                               // CONNACK accepted
+        std::function<void(std::error_code)> on_disconnect;             // link lost (not on stop())
+        std::function<void(int mid, delivery d, bool windowed)> on_ack; // every QoS 1 PUBACK
         std::function<void(const incoming_message&)> on_message;
         std::function<void()> on_stopped; // after stop(): disconnected and quiet
     };

@@ -1,0 +1,294 @@
+#include "bridge/uplink.hpp"
+
+#include "bridge/errors.hpp"
+#include "daemon/log/log.hpp"
+
+namespace mb::bridge {
+namespace {
+
+link_settings with_will(link_settings s, const topics& t) {
+    s.will = will_message{t.gateway_status(), gateway_will_payload(), 1, true};
+    return s;
+}
+
+} // namespace
+
+uplink::uplink(uv_loop_t& loop, uplink_settings settings, callbacks cb, command_handler handler)
+    : loop_(loop)
+    , settings_(std::move(settings))
+    , cb_(std::move(cb))
+    , handler_(std::move(handler))
+    , topics_(settings_.topic_prefix, settings_.gateway_id)
+    , link_(loop, with_will(settings_.link, topics_), link_callbacks()) {
+    sweep_ = make_uv_handle<uv_timer_t>();
+    stop_timer_ = make_uv_handle<uv_timer_t>();
+    for (uv_timer_t* t : {sweep_.get(), stop_timer_.get()}) {
+        uv_timer_init(&loop_, t);
+        t->data = this;
+    }
+}
+
+uplink::~uplink() {
+    *alive_ = false;
+}
+
+mqtt_link::callbacks uplink::link_callbacks() {
+    mqtt_link::callbacks c;
+    c.on_connect = [this] { handle_connect(); };
+    c.on_disconnect = [this](std::error_code) {
+        if (cb_.on_disconnect) cb_.on_disconnect();
+    };
+    c.on_ack = [this](int mid, delivery d, bool windowed) { handle_ack(mid, d, windowed); };
+    c.on_message = [this](const incoming_message& m) { handle_message(m); };
+    c.on_stopped = [this] {
+        uv_timer_stop(sweep_.get());
+        uv_timer_stop(stop_timer_.get());
+        if (cb_.on_stopped) cb_.on_stopped();
+    };
+    return c;
+}
+
+std::error_code uplink::start() {
+    if (const auto ec = link_.start()) return ec;
+    if (settings_.commands) {
+        const auto period = static_cast<std::uint64_t>(
+            std::clamp<std::int64_t>(settings_.command_timeout.count() / 4, 50, 1000));
+        uv_timer_start(sweep_.get(), &on_sweep, period, period);
+    }
+    return {};
+}
+
+std::int64_t uplink::now_ms() const {
+    if (cb_.now_ms) return cb_.now_ms();
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string uplink::gateway_status_payload() const {
+    const buffer_stats b = cb_.buffer ? cb_.buffer() : buffer_stats{};
+    return gateway_online_payload(now_ms(), settings_.version, static_cast<int>(devices_.size()),
+                                  b);
+}
+
+void uplink::publish_control(const std::string& topic, const std::string& payload, bool retain,
+                             int* mid) {
+    publish_options o;
+    o.qos = 1;
+    o.retain = retain;
+    o.windowed = false;
+    if (const auto ec = link_.publish(topic, payload, o, mid)) {
+        // Not connected: everything retained is sent again on the next connect.
+        log::debug("uplink: {} not published: {}", topic, ec.message());
+    }
+}
+
+void uplink::handle_connect() {
+    // Birth first, then what each device is and how it is, then commands.
+    publish_control(topics_.gateway_status(), gateway_status_payload(), true);
+    for (const auto& [name, d] : devices_) {
+        metas_[name] = meta_payload(d);
+        publish_control(topics_.meta(name), metas_[name], true);
+    }
+    for (const auto& [name, s] : statuses_) {
+        publish_control(topics_.status(name), status_payload(s), true);
+        published_[name] = s;
+    }
+    if (settings_.commands) {
+        if (const auto ec = link_.subscribe(topics_.cmd_filter(), 1))
+            log::error("uplink: cannot subscribe {}: {}", topics_.cmd_filter(), ec.message());
+    }
+    if (cb_.on_connect) cb_.on_connect();
+}
+
+void uplink::handle_ack(int mid, delivery d, bool windowed) {
+    if (mid == stop_mid_) {
+        stop_mid_ = -1;
+        uv_timer_stop(stop_timer_.get());
+        link_.stop();
+        return;
+    }
+    if (windowed && cb_.on_ack) cb_.on_ack(mid, d);
+}
+
+uplink::publish_result uplink::publish_reading(const reading& r) {
+    publish_result res;
+    if (stopping_) {
+        res.ec = link_errc::stopping;
+        return res;
+    }
+    publish_options o; // QoS 1, not retained, counted in the window
+    res.ec = link_.publish(topics_.data(r.device), reading_payload(r), o, &res.mid);
+    return res;
+}
+
+std::error_code uplink::publish_gap(const std::string& device, const gap_info& g) {
+    publish_options o;
+    o.windowed = false;
+    return link_.publish(topics_.gap(device), gap_payload(g), o, nullptr);
+}
+
+bool uplink::same_state(const device_status& a, const device_status& b) {
+    return a.state == b.state && a.last_error == b.last_error;
+}
+
+void uplink::publish_status(const device_status& s) {
+    statuses_[s.device] = s;
+    const auto last = published_.find(s.device);
+    if (last != published_.end() && same_state(last->second, s)) return;
+    if (!link_.connected()) return; // sent on connect
+    publish_control(topics_.status(s.device), status_payload(s), true);
+    published_[s.device] = s;
+}
+
+void uplink::set_devices(std::vector<device_info> devices) {
+    std::map<std::string, device_info> next;
+    for (auto& d : devices) {
+        auto name = d.name;
+        next.emplace(std::move(name), std::move(d));
+    }
+    const bool count_changed = next.size() != devices_.size();
+    for (const auto& [name, old] : devices_) {
+        if (next.contains(name)) continue;
+        // Gone from the config: clear its retained meta and status (empty retained payload).
+        publish_control(topics_.meta(name), "", true);
+        publish_control(topics_.status(name), "", true);
+        metas_.erase(name);
+        statuses_.erase(name);
+        published_.erase(name);
+    }
+    devices_ = std::move(next);
+    for (const auto& [name, d] : devices_) {
+        auto meta = meta_payload(d);
+        const auto it = metas_.find(name);
+        if (it != metas_.end() && it->second == meta) continue;
+        if (link_.connected()) publish_control(topics_.meta(name), meta, true);
+        metas_[name] = std::move(meta);
+    }
+    if (count_changed && link_.connected()) refresh_gateway_status();
+}
+
+void uplink::refresh_gateway_status() {
+    if (link_.connected() && !stopping_)
+        publish_control(topics_.gateway_status(), gateway_status_payload(), true);
+}
+
+void uplink::reply(const std::string& device, const std::string& payload) {
+    publish_control(topics_.cmd_result(device), payload, false);
+}
+
+void uplink::handle_message(const incoming_message& m) {
+    if (!settings_.commands || stopping_) return;
+    const auto device = topics_.device_of_cmd(m.topic);
+    if (!device) return; // not a command topic of ours
+    const auto dev = devices_.find(*device);
+    if (dev == devices_.end()) {
+        const auto parsed = parse_command(m.payload, device_info{});
+        reply(*device, cmd_error_payload(parsed.id_json, *device + ": unknown device"));
+        return;
+    }
+    auto parsed = parse_command(m.payload, dev->second);
+    if (!parsed.cmd) {
+        log::warn("uplink: command for {} refused: {}", *device, parsed.error);
+        reply(*device, cmd_error_payload(parsed.id_json, parsed.error));
+        return;
+    }
+    std::size_t pending = 0;
+    for (const auto& [token, p] : pending_)
+        pending += p.device == *device ? 1 : 0;
+    if (pending >= settings_.max_pending_per_device) {
+        reply(*device,
+              cmd_error_payload(parsed.id_json,
+                                fmt::format("{}: busy, {} commands pending", *device, pending)));
+        return;
+    }
+    dispatch(*device, std::move(*parsed.cmd));
+}
+
+void uplink::dispatch(const std::string& device, command c) {
+    const bool is_set = c.what == command::kind::set;
+    if ((is_set && !handler_.write) || (!is_set && !handler_.read)) {
+        reply(device, cmd_error_payload(c.id_json, is_set ? "set: not supported here"
+                                                          : "read: not supported here"));
+        return;
+    }
+    const std::uint64_t token = next_token_++;
+    pending_[token] = pending_command{
+        device, c.id_json,
+        uv_now(&loop_) + static_cast<std::uint64_t>(settings_.command_timeout.count())};
+    log::info("uplink: command {} for {}: {}", c.id_json, device, is_set ? "set" : "read");
+    std::weak_ptr<bool> alive = alive_;
+    command_handler::done_fn done = [this, alive, token](command_outcome o) {
+        if (alive.expired() || !*alive.lock()) return;
+        finish_command(token, std::move(o));
+    };
+    if (is_set) {
+        handler_.write(device, c.set, std::move(done));
+    } else {
+        handler_.read(device, c.read, std::move(done));
+    }
+}
+
+void uplink::finish_command(std::uint64_t token, command_outcome outcome) {
+    const auto it = pending_.find(token);
+    if (it == pending_.end()) return; // timed out already
+    const pending_command p = std::move(it->second);
+    pending_.erase(it);
+    if (!outcome.ok) {
+        reply(p.device, cmd_error_payload(p.id_json, outcome.error));
+    } else if (!outcome.values.empty()) {
+        reply(p.device, cmd_values_payload(p.id_json, outcome.values));
+    } else {
+        reply(p.device, cmd_ok_payload(p.id_json));
+    }
+}
+
+void uplink::on_sweep(uv_timer_t* t) noexcept {
+    auto& self = *static_cast<uplink*>(t->data);
+    try {
+        const std::uint64_t now = uv_now(&self.loop_);
+        for (auto it = self.pending_.begin(); it != self.pending_.end();) {
+            if (it->second.deadline_ms > now) {
+                ++it;
+                continue;
+            }
+            log::warn("uplink: command {} for {} timed out", it->second.id_json, it->second.device);
+            self.reply(it->second.device,
+                       cmd_error_payload(it->second.id_json,
+                                         fmt::format("timeout after {} ms",
+                                                     self.settings_.command_timeout.count())));
+            it = self.pending_.erase(it);
+        }
+    } catch (const std::exception& e) {
+        log::error("uplink: command sweep failed: {}", e.what());
+    }
+}
+
+void uplink::stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    pending_.clear(); // late answers are ignored
+    uv_timer_stop(sweep_.get());
+    if (!link_.connected()) {
+        link_.stop();
+        return;
+    }
+    int mid = -1;
+    publish_control(topics_.gateway_status(), gateway_offline_payload(now_ms()), true, &mid);
+    if (mid < 0) {
+        link_.stop();
+        return;
+    }
+    stop_mid_ = mid;
+    uv_timer_start(stop_timer_.get(), &on_stop_timeout,
+                   static_cast<std::uint64_t>(settings_.stop_timeout.count()), 0);
+}
+
+void uplink::on_stop_timeout(uv_timer_t* t) noexcept {
+    auto& self = *static_cast<uplink*>(t->data);
+    log::warn("uplink: no PUBACK for the offline status within {} ms",
+              self.settings_.stop_timeout.count());
+    self.stop_mid_ = -1;
+    self.link_.stop();
+}
+
+} // namespace mb::bridge

@@ -1,0 +1,138 @@
+#pragma once
+// The cloud uplink (design.md §5): one mqtt_link, the gateway's birth/death, device meta and
+// status (retained), readings at QoS 1, and downlink commands. Loop thread only.
+//
+// The publish path is shaped for the store-and-forward buffer (design.md §6, style.md §4.1
+// rule 5): a reading goes in through publish_reading() and gets a message id; its PUBACK
+// comes back through on_ack(mid). Readings handed over stay with libmosquitto across a
+// reconnect (it resends them on the same instance), so the buffer must not publish them
+// again; window_room() tells how many more it may hand over now.
+#include "bridge/command.hpp"
+#include "bridge/device_info.hpp"
+#include "bridge/device_status.hpp"
+#include "bridge/mqtt_link.hpp"
+#include "bridge/payloads.hpp"
+#include "bridge/reading.hpp"
+#include "bridge/topics.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace mb::bridge {
+
+struct uplink_settings {
+    link_settings link; // the will is set by the uplink
+    std::string topic_prefix = "meterbridge";
+    std::string gateway_id;
+    std::string version = "0.1.0";
+    bool commands = true;
+    std::size_t max_pending_per_device = 4;
+    std::chrono::milliseconds command_timeout{10'000};
+    std::chrono::milliseconds stop_timeout{3'000}; // wait for the offline status's PUBACK
+};
+
+// What a command produced: ok (with values for a read) or a reason.
+struct command_outcome {
+    bool ok = false;
+    std::string error;
+    std::vector<std::pair<std::string, double>> values;
+};
+
+// Supplied by the daemon: carries accepted commands to the device's source. `done` must be
+// called once, on the loop thread; a call after the timeout is ignored.
+struct command_handler {
+    using done_fn = std::function<void(command_outcome)>;
+    std::function<void(const std::string& device,
+                       const std::vector<std::pair<std::string, double>>& values, done_fn done)>
+        write;
+    std::function<void(const std::string& device, const std::vector<std::string>& names,
+                       done_fn done)>
+        read;
+};
+
+class uplink {
+public:
+    struct callbacks {
+        std::function<void(int mid, delivery d)> on_ack; // a reading's PUBACK
+        std::function<void()> on_connect;                // the window is open again
+        std::function<void()> on_disconnect;
+        std::function<void()> on_stopped;
+        std::function<buffer_stats()> buffer; // for the gateway status; empty: zeros
+        std::function<std::int64_t()> now_ms; // wall clock, Unix ms; empty: system_clock
+    };
+
+    uplink(uv_loop_t& loop, uplink_settings settings, callbacks cb, command_handler handler);
+    ~uplink();
+    uplink(const uplink&) = delete;
+    uplink& operator=(const uplink&) = delete;
+
+    std::error_code start();
+
+    struct publish_result {
+        std::error_code ec; // not_connected / window_full: keep it and try later
+        int mid = 0;
+    };
+    publish_result publish_reading(const reading& r);
+    std::error_code publish_gap(const std::string& device, const gap_info& g);
+    // Remembered for every reconnect; published (retained) when state or last_error changed.
+    void publish_status(const device_status& s);
+    // Republishes meta for new or changed devices and clears it for removed ones.
+    void set_devices(std::vector<device_info> devices);
+    // Republishes the gateway status (e.g. after the buffer counters moved).
+    void refresh_gateway_status();
+    // Publishes {"state":"offline","ts":…} retained, waits for its PUBACK (bounded by
+    // stop_timeout), disconnects, then on_stopped.
+    void stop();
+
+    [[nodiscard]] bool connected() const { return link_.connected(); }
+    [[nodiscard]] std::size_t window_room() const { return link_.window_room(); }
+    [[nodiscard]] const topics& topic_scheme() const { return topics_; }
+
+private:
+    struct pending_command {
+        std::string device;
+        std::string id_json;
+        std::uint64_t deadline_ms = 0; // uv_now
+    };
+
+    static void on_sweep(uv_timer_t* t) noexcept;
+    static void on_stop_timeout(uv_timer_t* t) noexcept;
+    mqtt_link::callbacks link_callbacks();
+    void handle_connect();
+    void handle_ack(int mid, delivery d, bool windowed);
+    void handle_message(const incoming_message& m);
+    void dispatch(const std::string& device, command c);
+    void finish_command(std::uint64_t token, command_outcome outcome);
+    void reply(const std::string& device, const std::string& payload);
+    void publish_control(const std::string& topic, const std::string& payload, bool retain,
+                         int* mid = nullptr);
+    [[nodiscard]] std::string gateway_status_payload() const;
+    [[nodiscard]] std::int64_t now_ms() const;
+    [[nodiscard]] static bool same_state(const device_status& a, const device_status& b);
+
+    uv_loop_t& loop_;
+    uplink_settings settings_;
+    callbacks cb_;
+    command_handler handler_;
+    topics topics_;
+    std::map<std::string, device_info> devices_;
+    std::map<std::string, std::string> metas_;         // device -> meta payload sent
+    std::map<std::string, device_status> statuses_;    // latest per device
+    std::map<std::string, device_status> published_;   // last published per device
+    std::map<std::uint64_t, pending_command> pending_; // by token
+    std::uint64_t next_token_ = 1;
+    int stop_mid_ = -1;
+    bool stopping_ = false;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); // for late `done` calls
+    mqtt_link link_;
+    uv_handle<uv_timer_t> sweep_;
+    uv_handle<uv_timer_t> stop_timer_;
+};
+
+} // namespace mb::bridge
