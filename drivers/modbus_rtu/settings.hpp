@@ -16,7 +16,7 @@ struct device_settings {
     int unit = 1; // Modbus slave id 1..247
     std::chrono::milliseconds interval{10'000};
     std::shared_ptr<const profile> prof;
-    std::vector<std::string> only; // globs over the profile's value names; empty = all
+    std::vector<std::string> only;  // globs over the profile's value names; empty = all
     std::optional<double> pt_ratio; // overrides what the meter reports
     std::optional<double> ct_ratio;
 };
