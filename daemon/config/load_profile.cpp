@@ -38,7 +38,6 @@ std::optional<located_value> read_value(toml_reader& r, const rtu::profile& p) {
                            fmt::format("\"{}\" is not a measurement name (the names of "
                                        "design.md §4, e.g. voltage_l1, energy_import_total)",
                                        *name));
-            ok = false;
         }
     } else {
         ok = false;

@@ -1,0 +1,148 @@
+"""`meterbridge check`: the real binary on the shipped example and on broken files."""
+
+import os
+import re
+import unittest
+
+from mbtest import run_cli, TempDirTest, PROFILES_DIR, SOURCE_DIR
+
+EXAMPLE = os.path.join(SOURCE_DIR, "etc", "meterbridge.toml")
+INSTALLED_DIRS = 'profile_dirs = ["/etc/meterbridge/profiles", "/usr/share/meterbridge/profiles"]'
+
+HEAD = f"""[gateway]
+id = "gw1"
+profile_dirs = ["{PROFILES_DIR}", "profiles"]
+[uplink]
+url = "mqtt://127.0.0.1:1883"
+[[bus]]
+name = "b1"
+port = "/dev/null"
+"""  # 8 lines
+
+DEVICE = """[[device]]
+name = "d1"
+bus = "b1"
+unit = 1
+profile = "acrel-adw300"
+"""  # lines 9..13
+
+
+class CheckTest(TempDirTest):
+    def check(self, text, name="meterbridge.toml"):
+        path = self.write(name, text)
+        return path, run_cli("check", "-c", path)
+
+    def assert_error(self, result, path, line, col, key, text=""):
+        pattern = re.escape(f"{path}:{line}:{col}: {key}: ") + ".*" + re.escape(text)
+        self.assertRegex(result.stderr, pattern, msg=result.stderr)
+
+    def test_shipped_example_passes(self):
+        with open(EXAMPLE) as f:
+            text = f.read()
+        # The installed example points at the installed profile dirs; check it against the
+        # repository's profiles instead.
+        self.assertIn(INSTALLED_DIRS, text)
+        path, r = self.check(text.replace(INSTALLED_DIRS, f'profile_dirs = ["{PROFILES_DIR}"]'))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(),
+                         f"config OK: 2 buses, 3 devices, 1 native source, 3 profiles ({path})")
+        self.assertEqual(r.stderr, "")
+
+    def test_valid_minimal(self):
+        path, r = self.check(HEAD + DEVICE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("config OK: 1 bus, 1 device, 0 native sources, 1 profile", r.stdout)
+
+    def test_every_error_with_location(self):
+        path, r = self.check(HEAD + """colour = "red"
+[[device]]
+name = "d1"
+bus = "b9"
+unit = 300
+profile = "no-such-meter"
+interval = 10
+[[device]]
+name = "d1"
+bus = "b1"
+unit = 2
+profile = "acrel-adw300"
+[buffer]
+max_age = "1.5s"
+""")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout, "")
+        self.assert_error(r, path, 9, 1, "bus[0].colour", "unknown key")
+        self.assert_error(r, path, 12, 7, "device[0].bus", 'no [[bus]] named "b9"')
+        self.assert_error(r, path, 13, 8, "device[0].unit", "300 is out of range (1..247)")
+        self.assert_error(r, path, 14, 11, "device[0].profile", 'profile "no-such-meter" not found')
+        self.assert_error(r, path, 15, 12, "device[0].interval", "an integer where a duration")
+        self.assert_error(r, path, 17, 8, "device[1].name", 'already used by device[0]')
+        self.assert_error(r, path, 22, 11, "buffer.max_age", "not a whole number")
+        error_lines = [l for l in r.stderr.splitlines() if l.startswith(path + ":")]
+        self.assertEqual(len(error_lines), 7, r.stderr)
+
+    def test_bad_url(self):
+        path, r = self.check(HEAD.replace("mqtt://127.0.0.1:1883", "https://broker") + DEVICE)
+        self.assertEqual(r.returncode, 1)
+        self.assert_error(r, path, 5, 7, "uplink.url", "mqtt:// or mqtts://")
+
+    def test_profile_errors_point_into_the_profile(self):
+        self.write("profiles/my-meter.toml", """id = "my-meter"
+[[value]]
+name = "voltage_l1"
+address = 0x10
+type = "u32"
+[[value]]
+name = "volts"
+address = 0x11
+""")
+        path, r = self.check(HEAD + DEVICE.replace("acrel-adw300", "my-meter"))
+        self.assertEqual(r.returncode, 1)
+        profile = os.path.join(self.tmp, "profiles", "my-meter.toml")
+        self.assert_error(r, profile, 7, 8, "value[1].name", '"volts" is not a measurement name')
+        self.assert_error(r, profile, 8, 11, "value[1].address", "overlaps registers 0x10..0x11")
+
+    def test_local_profile_overrides_in_order(self):
+        # The same id in a later dir is never read: the first dir wins.
+        self.write("profiles/acrel-adw300.toml", "this is not toml")
+        path, r = self.check(HEAD + DEVICE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path, r = self.check(HEAD.replace(f'["{PROFILES_DIR}", "profiles"]',
+                                          f'["profiles", "{PROFILES_DIR}"]') + DEVICE)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(os.path.join(self.tmp, "profiles", "acrel-adw300.toml") + ":1:", r.stderr)
+
+    def test_syntax_error(self):
+        path, r = self.check('[gateway]\nid = "gw1\n')
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, re.escape(path) + r":2:\d+: TOML syntax error")
+
+    def test_missing_file_is_one_clear_error(self):
+        missing = os.path.join(self.tmp, "nope.toml")
+        r = run_cli("check", "-c", missing)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"{missing}: cannot read the file: No such file or directory", r.stderr)
+        self.assertEqual(len([l for l in r.stderr.splitlines() if l.startswith(missing)]), 1)
+
+    def test_password_file(self):
+        pw = self.write("uplink.password", "secret\n")
+        os.chmod(pw, 0o600)
+        text = HEAD.replace('url = "mqtt://127.0.0.1:1883"\n',
+                            'url = "mqtt://127.0.0.1:1883"\npassword_file = "uplink.password"\n')
+        path, r = self.check(text + DEVICE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("secret", r.stdout + r.stderr)
+        os.remove(pw)
+        path, r = self.check(text + DEVICE)
+        self.assertEqual(r.returncode, 1)
+        self.assert_error(r, path, 6, 17, "uplink.password_file", "No such file or directory")
+
+    def test_bad_arguments(self):
+        for args in (["check", "-x"], ["check", "-c"], ["check", "a", "b"]):
+            r = run_cli(*args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn("usage: meterbridge check [-c FILE]", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
