@@ -1,12 +1,216 @@
+// meterbridge read [-c FILE] DEVICE: poll one device once and print its values with units,
+// the requests it took and their round trips (design.md §7). A commissioning tool: it opens
+// the bus itself, so it is run while the daemon is stopped (or on a bus it does not use).
+#include "bridge/json_writer.hpp"
+#include "bridge/measurements.hpp"
 #include "daemon/commands.hpp"
+#include "daemon/config/load_config.hpp"
+#include "daemon/config/quantity.hpp"
+#include "daemon/read_poll.hpp"
+#include "daemon/scan_args.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <fmt/format.h>
+#include <map>
+#include <string>
+#include <variant>
 
 namespace mb::daemon {
+namespace {
 
-int read_command(arguments /*args*/) {
-    std::fputs("meterbridge read: not built yet\n", stderr);
-    return 2;
+namespace rtu = drivers::rtu;
+
+constexpr const char* read_usage =
+    "usage: meterbridge read [-c FILE] DEVICE\n"
+    "  opens DEVICE's bus (as configured in FILE, default /etc/meterbridge/meterbridge.toml),\n"
+    "  reads every value of its profile once and prints them with units, then the requests\n"
+    "  and their round trips. Stop the daemon first if it uses the same port.\n"
+    "  Exit 0 when the meter answered at least one request, 1 if not or on a config error,\n"
+    "  2 on bad arguments.\n";
+
+struct read_args {
+    std::string file{default_config};
+    std::string device;
+    bool help = false;
+    std::string error;
+};
+
+read_args parse_args(arguments args) {
+    read_args r;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string_view a = args[i];
+        if ((a == "-c" || a == "--config") && i + 1 < args.size()) {
+            r.file = args[++i];
+        } else if (a.starts_with("--config=")) {
+            r.file = a.substr(9);
+        } else if (a == "-h" || a == "--help") {
+            r.help = true;
+        } else if (a.starts_with("-") || !r.device.empty()) {
+            r.error = fmt::format("unexpected argument '{}'", a);
+            return r;
+        } else {
+            r.device = a;
+        }
+    }
+    if (!r.help && r.device.empty()) r.error = "which DEVICE? (a [[device]] name of the config)";
+    if (r.file.empty()) r.error = "empty file name";
+    return r;
+}
+
+rtu::bus_settings bus_settings_of(const config::bus_config& b) {
+    rtu::bus_settings s;
+    s.name = b.name;
+    s.port = b.port;
+    s.baud = b.baud;
+    s.parity = b.parity;
+    s.data_bits = b.data_bits;
+    s.stop_bits = b.stop_bits;
+    s.timeout = b.timeout;
+    s.rs485 = b.rs485;
+    s.max_gap = b.max_gap;
+    return s;
+}
+
+// Why value `index` of the plan has no number.
+std::string failure_of(std::size_t index, const device_poll& poll) {
+    for (std::size_t k = 0; k < poll.results.size(); ++k) {
+        const auto& r = poll.results[k];
+        if (std::find(r.request.values.begin(), r.request.values.end(), index) ==
+            r.request.values.end())
+            continue;
+        if (!r.ok) return poll.errors[k];
+        return "not a finite number (NaN or infinity)";
+    }
+    return "not requested: the poll ended at the first timeout";
+}
+
+void print_values(const rtu::read_plan& plan, const device_poll& poll,
+                  const rtu::decoded_values& decoded) {
+    std::map<std::string, double, std::less<>> got(decoded.values.begin(), decoded.values.end());
+    struct row {
+        std::string name, value, unit;
+        bool failed = false;
+    };
+    std::vector<row> rows;
+    std::size_t name_w = 4;
+    std::size_t value_w = 5;
+    for (std::size_t i = 0; i < plan.values.size(); ++i) {
+        if (!plan.publish[i]) continue;
+        const auto& name = plan.values[i].name;
+        row r{name, "failed", std::string(bridge::unit_of(name).value_or("?")), false};
+        if (auto it = got.find(name); it != got.end())
+            r.value = bridge::format_number(it->second);
+        else {
+            r.failed = true;
+            r.unit = failure_of(i, poll);
+        }
+        name_w = std::max(name_w, r.name.size());
+        value_w = std::max(value_w, r.value.size());
+        rows.push_back(std::move(r));
+    }
+    std::printf(
+        "%s\n",
+        fmt::format("{:<{}}  {:>{}}  {}", "name", name_w, "value", value_w, "unit").c_str());
+    for (const auto& r : rows)
+        std::printf(
+            "%s\n",
+            fmt::format("{:<{}}  {:>{}}  {}", r.name, name_w, r.value, value_w, r.unit).c_str());
+}
+
+void print_requests(const device_poll& poll) {
+    std::printf("\nrequests:\n  fc    address  count       ms  result\n");
+    for (const auto& a : poll.attempts) {
+        const double ms = std::chrono::duration<double, std::milli>(a.rtt).count();
+        std::printf("%s\n", fmt::format("  FC{:02}  0x{:04X}  {:>5}  {:>7.1f}  {}",
+                                        static_cast<int>(a.request.function), a.request.address,
+                                        a.request.count, ms, a.outcome)
+                                .c_str());
+    }
+}
+
+} // namespace
+
+int read_command(arguments args) {
+    const auto a = parse_args(args);
+    if (!a.error.empty()) {
+        std::fprintf(stderr, "meterbridge read: %s\n%s", a.error.c_str(), read_usage);
+        return 2;
+    }
+    if (a.help) {
+        std::fputs(read_usage, stdout);
+        return 0;
+    }
+    const auto loaded = config::load_config(a.file);
+    if (const auto* errors = std::get_if<std::vector<config::config_error>>(&loaded)) {
+        for (const auto& e : *errors)
+            std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        std::fprintf(stderr, "meterbridge read: %zu error%s in the configuration\n", errors->size(),
+                     errors->size() == 1 ? "" : "s");
+        return 1;
+    }
+    const auto& cfg = std::get<config::config>(loaded);
+    const auto dev = std::find_if(cfg.devices.begin(), cfg.devices.end(),
+                                  [&](const auto& d) { return d.name == a.device; });
+    if (dev == cfg.devices.end()) {
+        std::string names;
+        for (const auto& d : cfg.devices)
+            names += (names.empty() ? "" : ", ") + d.name;
+        std::fprintf(stderr, "meterbridge read: no device \"%s\" in %s; devices: %s\n",
+                     a.device.c_str(), a.file.c_str(), names.empty() ? "(none)" : names.c_str());
+        return 1;
+    }
+    const auto bus = std::find_if(cfg.buses.begin(), cfg.buses.end(),
+                                  [&](const auto& b) { return b.name == dev->bus; });
+    const auto prof = cfg.profiles.find(dev->profile);
+    if (bus == cfg.buses.end() || prof == cfg.profiles.end()) { // load_config checks both
+        std::fprintf(stderr, "meterbridge read: %s: bus or profile missing\n", dev->name.c_str());
+        return 1;
+    }
+    const auto settings = bus_settings_of(*bus);
+    const auto line_name = fmt::format("{} at {} {}", bus->port, bus->baud,
+                                       framing(bus->data_bits, bus->parity, bus->stop_bits));
+    std::printf("%s: %s %s (%s), unit %d on %s\n\n", dev->name.c_str(), prof->second.vendor.c_str(),
+                prof->second.model.c_str(), prof->second.id.c_str(), dev->unit, line_name.c_str());
+    std::fflush(stdout);
+
+    rtu::plan_options opt;
+    opt.max_gap = bus->max_gap;
+    opt.only = dev->only;
+    opt.pt_override = dev->pt_ratio.has_value();
+    opt.ct_override = dev->ct_ratio.has_value();
+    auto plan = rtu::plan_reads(prof->second, opt);
+
+    rtu::bus_line line(settings);
+    if (auto err = line.open(); !err.empty()) {
+        std::fprintf(stderr, "meterbridge read: cannot open %s: %s\n", bus->port.c_str(),
+                     err.c_str());
+        return 1;
+    }
+    const auto poll = poll_device(line, dev->unit, plan);
+    line.close();
+    if (poll.heard) {
+        const auto decoded = rtu::decode_results(plan, poll.results, dev->pt_ratio, dev->ct_ratio);
+        print_values(plan, poll, decoded);
+    }
+    print_requests(poll);
+    std::printf("\ntotal: %s\n", poll.summary().c_str());
+    std::fflush(stdout);
+    if (!poll.heard) {
+        std::fprintf(stderr,
+                     "meterbridge read: no answer from unit %d on %s within %s — check wiring, "
+                     "unit id, baud and parity\n",
+                     dev->unit, line_name.c_str(), config::format_duration(bus->timeout).c_str());
+        return 1;
+    }
+    if (!poll.answered) {
+        std::fprintf(stderr,
+                     "meterbridge read: unit %d on %s answered, but only with errors — check the "
+                     "profile (%s) and the unit id\n",
+                     dev->unit, line_name.c_str(), prof->second.id.c_str());
+        return 1;
+    }
+    return 0;
 }
 
 } // namespace mb::daemon

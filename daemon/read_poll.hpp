@@ -1,0 +1,36 @@
+#pragma once
+// One poll of one device for `meterbridge read`: every request of its read plan on an open
+// line, with each attempt's outcome and round trip kept for the report. Same rules as the
+// bus thread: a multi-value request refused with an exception is split and retried, and a
+// timeout before anything has answered ends the poll.
+#include "drivers/modbus_rtu/bus_line.hpp"
+#include "drivers/modbus_rtu/read_planner.hpp"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace mb::daemon {
+
+struct read_attempt {
+    drivers::rtu::read_request request;
+    drivers::rtu::line_error error = drivers::rtu::line_error::none;
+    std::string outcome; // "ok", "timeout", "exception 2 (illegal data address)", ...
+    std::chrono::microseconds rtt{0};
+};
+
+struct device_poll {
+    std::vector<drivers::rtu::request_result> results; // final requests, for decode_results
+    std::vector<std::string> errors;                   // per result: why it failed
+    std::vector<read_attempt> attempts;                // every request sent, in order
+    bool answered = false;                             // some request got a normal answer
+    bool heard = false; // something answered at all (also exceptions, garbled frames)
+    std::chrono::microseconds took{0};
+
+    // "9 requests, 8 ok, 1 failed, 412.3 ms"
+    [[nodiscard]] std::string summary() const;
+};
+
+device_poll poll_device(drivers::rtu::bus_line& line, int unit, drivers::rtu::read_plan& plan);
+
+} // namespace mb::daemon
