@@ -264,6 +264,15 @@ void mqtt_link::on_poll(uv_poll_t* h, int status, int events) noexcept {
     // rc != 0: libmosquitto already closed the socket and called on_disconnect (detached).
     if (rc == MOSQ_ERR_SUCCESS && self.poll_ && (events & UV_WRITABLE) != 0)
         mosquitto_loop_write(self.mosq_.get(), 1);
+    if (status < 0 && self.poll_) {
+        // POLLERR (libuv reports it as EBADF and has stopped the watcher), yet libmosquitto
+        // read nothing wrong (seen after a peer reset): the socket is broken, so end it. A
+        // DISCONNECT with reason 0x04 keeps the will should it ever reach the broker.
+        mosquitto_disconnect_v5(self.mosq_.get(), 0x04, nullptr);
+        if (self.poll_) mosquitto_loop_write(self.mosq_.get(), 1);
+        if (self.poll_) mosquitto_loop_read(self.mosq_.get(), 1);
+        self.interest_ = 0; // libuv stopped the watcher: re-arm if the socket lives on
+    }
     self.update_interest();
 }
 
@@ -325,6 +334,7 @@ void mqtt_link::handle_disconnect(int rc) {
     if (is_refusal(rc)) refused_ = true;
     std::string why =
         last_lib_error_.empty() ? std::string(mosquitto_strerror(rc)) : last_lib_error_;
+    if (rc == MOSQ_ERR_SUCCESS && last_lib_error_.empty()) why = "socket error";
     if (rc == MOSQ_ERR_ERRNO && last_lib_error_.empty())
         why = std::system_category().message(errno);
     if (was_up && now() - up_since_ >= settings_.stable_after) attempt_ = 0;

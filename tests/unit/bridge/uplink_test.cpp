@@ -1,0 +1,244 @@
+// Component tests: the uplink on a real uv loop against a real mosquitto, observed by an
+// independent subscriber link.
+#include "bridge/uplink.hpp"
+#include "broker_fixture.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace std::chrono_literals;
+using namespace mb::bridge;
+
+namespace {
+
+struct observer {
+    std::vector<std::pair<std::string, std::string>> got;
+    bool up = false;
+    std::unique_ptr<mqtt_link> link;
+
+    observer(uv_loop_t& loop, int port) {
+        link_settings s;
+        s.host = "127.0.0.1";
+        s.port = port;
+        s.client_id = s.name = "observer";
+        mqtt_link::callbacks cb;
+        cb.on_connect = [this] {
+            up = true;
+            BOOST_TEST(!link->subscribe("mb/gw1/#", 1));
+        };
+        cb.on_message = [this](const incoming_message& m) {
+            got.emplace_back(std::string(m.topic), std::string(m.payload));
+        };
+        link = std::make_unique<mqtt_link>(loop, s, cb);
+        BOOST_REQUIRE(!link->start());
+    }
+    [[nodiscard]] std::optional<std::string> last(const std::string& topic) const {
+        std::optional<std::string> p;
+        for (const auto& [t, v] : got)
+            if (t == topic) p = v;
+        return p;
+    }
+    [[nodiscard]] bool has(const std::string& topic, const std::string& payload) const {
+        for (const auto& [t, v] : got)
+            if (t == topic && v == payload) return true;
+        return false;
+    }
+    void publish(const std::string& topic, const std::string& payload) {
+        publish_options o;
+        o.windowed = false;
+        BOOST_REQUIRE(!link->publish(topic, payload, o));
+    }
+};
+
+device_info incomer() {
+    device_info d;
+    d.name = "incomer";
+    d.profile = "acrel-adw300";
+    d.vendor = "Acrel";
+    d.model = "ADW300";
+    d.source = "rtu";
+    d.bus = "rs485-1";
+    d.unit = 1;
+    d.interval_ms = 10000;
+    d.units = {{"do_1", "1"}, {"voltage_l1", "V"}};
+    d.writable = {{"do_1", {0.0, 1.0}}};
+    return d;
+}
+
+uplink_settings settings(int port) {
+    uplink_settings s;
+    s.link.host = "127.0.0.1";
+    s.link.port = port;
+    s.link.client_id = "meterbridge-gw1";
+    s.link.reconnect = {100ms, 400ms};
+    s.topic_prefix = "mb";
+    s.gateway_id = "gw1";
+    s.command_timeout = 300ms;
+    return s;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(uplink_component)
+
+BOOST_AUTO_TEST_CASE(birth_meta_reading_command_and_clean_stop) {
+    mbtest::broker broker;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    {
+        observer obs(loop, broker.port());
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return obs.up; }, 5s));
+
+        std::vector<int> acked;
+        bool up = false;
+        bool stopped = false;
+        uplink::callbacks cb;
+        cb.on_ack = [&](int mid, delivery d) {
+            BOOST_TEST((d == delivery::ok));
+            acked.push_back(mid);
+        };
+        cb.on_connect = [&] { up = true; };
+        cb.on_stopped = [&] { stopped = true; };
+        cb.now_ms = [] { return std::int64_t{1764095000000}; };
+        std::vector<std::string> writes;
+        command_handler h;
+        h.write = [&](const std::string& dev, const std::vector<std::pair<std::string, double>>& v,
+                      command_handler::done_fn done) {
+            writes.push_back(dev + ":" + v.at(0).first);
+            done({true, {}, {}});
+        };
+        // read never answers: the uplink's timeout does
+        h.read = [](const std::string&, const std::vector<std::string>&, command_handler::done_fn) {
+        };
+        uplink up_link(loop, settings(broker.port()), cb, h);
+        up_link.set_devices({incomer()});
+        device_status st;
+        st.device = "incomer";
+        st.state = device_state::online;
+        st.ts_ms = 1764095000123;
+        st.polls = 3;
+        up_link.publish_status(st);
+        BOOST_REQUIRE(!up_link.start());
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return up; }, 5s));
+
+        reading r;
+        r.device = "incomer";
+        r.ts_ms = 1764095000123;
+        r.seq = 1;
+        r.values = {{"voltage_l1", 230.1}};
+        const auto res = up_link.publish_reading(r);
+        BOOST_REQUIRE(!res.ec);
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return !acked.empty(); }, 5s));
+        BOOST_TEST(acked.front() == res.mid);
+
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return obs.last("mb/gw1/incomer/data").has_value(); }, 5s));
+        BOOST_TEST(*obs.last("mb/gw1/incomer/data") ==
+                   R"({"ts":1764095000123,"seq":1,"values":{"voltage_l1":230.1}})");
+        BOOST_TEST(*obs.last("mb/gw1/status") ==
+                   R"({"state":"online","ts":1764095000000,"version":"0.1.0","devices":1,)"
+                   R"("buffer":{"readings":0,"oldest_ts":null,"dropped":0}})");
+        BOOST_TEST(*obs.last("mb/gw1/incomer/meta") == meta_payload(incomer()));
+        BOOST_TEST(*obs.last("mb/gw1/incomer/status") == status_payload(st));
+
+        // Commands: accepted, refused, unknown device, timed out.
+        obs.publish("mb/gw1/incomer/cmd", R"({"id":"c-17","set":{"do_1":1}})");
+        obs.publish("mb/gw1/incomer/cmd", R"({"id":"c-18","set":{"do_9":1}})");
+        obs.publish("mb/gw1/nope/cmd", R"({"id":5,"read":["voltage_l1"]})");
+        obs.publish("mb/gw1/incomer/cmd", R"({"id":"c-19","read":["voltage_l1"]})");
+        const std::string result = "mb/gw1/incomer/cmd/result";
+        BOOST_REQUIRE(mbtest::run_until(
+            loop,
+            [&] {
+                return obs.has(result, R"({"id":"c-17","ok":true})") &&
+                       obs.has(result,
+                               R"({"id":"c-18","ok":false,"error":"do_9: not writable"})") &&
+                       obs.has("mb/gw1/nope/cmd/result",
+                               R"({"id":5,"ok":false,"error":"nope: unknown device"})") &&
+                       obs.has(result,
+                               R"({"id":"c-19","ok":false,"error":"timeout after 300 ms"})");
+            },
+            5s));
+        BOOST_TEST(writes == std::vector<std::string>{"incomer:do_1"},
+                   boost::test_tools::per_element());
+
+        up_link.stop();
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return stopped; }, 5s));
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return obs.last("mb/gw1/status")->find("offline") != std::string::npos; },
+            5s));
+        BOOST_TEST(*obs.last("mb/gw1/status") == R"({"state":"offline","ts":1764095000000})");
+        obs.link->stop();
+        mbtest::run_until(
+            loop, [] { return false; }, 50ms);
+    }
+    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+}
+
+BOOST_AUTO_TEST_CASE(will_says_offline_when_the_link_dies) {
+    mbtest::broker broker;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    {
+        observer obs(loop, broker.port());
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return obs.up; }, 5s));
+        bool up = false;
+        uplink::callbacks cb;
+        cb.on_connect = [&] { up = true; };
+        auto u = std::make_unique<uplink>(loop, settings(broker.port()), cb, command_handler{});
+        BOOST_REQUIRE(!u->start());
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return up; }, 5s));
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return obs.last("mb/gw1/status").has_value(); }, 5s));
+        u.reset(); // the socket closes without DISCONNECT, as after kill -9
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return obs.last("mb/gw1/status") == R"({"state":"offline"})"; }, 5s));
+        obs.link->stop();
+        mbtest::run_until(
+            loop, [] { return false; }, 50ms);
+    }
+    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+}
+
+BOOST_AUTO_TEST_CASE(readings_in_flight_survive_a_broker_restart) {
+    mbtest::broker broker;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    {
+        std::vector<int> acked;
+        int connects = 0;
+        uplink::callbacks cb;
+        cb.on_ack = [&](int mid, delivery) { acked.push_back(mid); };
+        cb.on_connect = [&] { ++connects; };
+        uplink u(loop, settings(broker.port()), cb, command_handler{});
+        BOOST_REQUIRE(!u.start());
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return connects == 1; }, 5s));
+        broker.stop(SIGKILL);
+        reading r;
+        r.device = "incomer";
+        r.seq = 7;
+        r.values = {{"voltage_l1", 231}};
+        // Handed over before the loss is noticed: libmosquitto keeps it and resends it.
+        const auto res = u.publish_reading(r);
+        BOOST_REQUIRE(!res.ec);
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return !u.connected(); }, 5s));
+        broker.start();
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return connects == 2; }, 5s));
+        BOOST_TEST(mbtest::run_until(
+            loop, [&] { return !acked.empty(); }, 5s));
+        if (!acked.empty()) BOOST_TEST(acked.front() == res.mid);
+        BOOST_TEST(u.window_room() == 32U);
+    }
+    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
