@@ -12,20 +12,27 @@
 
 namespace {
 
-const std::filesystem::path& work_dir() {
-    static const std::filesystem::path dir = [] {
+// Created on first use, removed when the process exits normally.
+struct temp_dir {
+    std::filesystem::path path;
+    temp_dir() {
         std::string tmpl = (std::filesystem::temp_directory_path() / "mbfuzz-XXXXXX").string();
-        std::filesystem::path d = ::mkdtemp(tmpl.data());
-        std::filesystem::create_directories(d / "profiles");
-        std::ofstream(d / "profiles" / "meter-a.toml") << "id = \"meter-a\"\n[[value]]\n"
-                                                          "name = \"voltage_l1\"\naddress = 1\n";
-        std::atexit([] {
-            std::error_code ec;
-            std::filesystem::remove_all(work_dir(), ec);
-        });
-        return d;
-    }();
-    return dir;
+        path = ::mkdtemp(tmpl.data());
+        std::filesystem::create_directories(path / "profiles");
+        std::ofstream(path / "profiles" / "meter-a.toml") << "id = \"meter-a\"\n[[value]]\n"
+                                                             "name = \"voltage_l1\"\naddress = 1\n";
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+};
+
+const std::filesystem::path& work_dir() {
+    static const temp_dir dir;
+    return dir.path;
 }
 
 } // namespace
