@@ -24,6 +24,8 @@ int exception_code(const std::string& text) {
     return 0;
 }
 
+} // namespace
+
 std::string outcome_of(const rtu::transaction& t) {
     switch (t.error) {
     case rtu::line_error::none:
@@ -39,8 +41,6 @@ std::string outcome_of(const rtu::transaction& t) {
     }
     return t.text;
 }
-
-} // namespace
 
 std::string device_poll::summary() const {
     const auto ok = std::count_if(attempts.begin(), attempts.end(), [](const read_attempt& a) {

@@ -31,6 +31,10 @@ struct device_poll {
     [[nodiscard]] std::string summary() const;
 };
 
+// How one transaction ended, for people: "ok", "timeout", "exception 2 (illegal data
+// address)", "garbled answer (invalid crc)", "port error (...)".
+std::string outcome_of(const drivers::rtu::transaction& t);
+
 device_poll poll_device(drivers::rtu::bus_line& line, int unit, drivers::rtu::read_plan& plan);
 
 } // namespace mb::daemon

@@ -5,14 +5,13 @@
 // and silence apart.
 #include "daemon/commands.hpp"
 #include "daemon/config/quantity.hpp"
+#include "daemon/read_poll.hpp"
 #include "daemon/scan_args.hpp"
 #include "drivers/modbus_rtu/bus_line.hpp"
 
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <fmt/format.h>
-#include <modbus.h>
 #include <string>
 #include <vector>
 
@@ -38,22 +37,10 @@ enum class probe_kind : std::uint8_t { answers, exception, garbled, silent, port
 struct probe {
     probe_kind kind = probe_kind::silent;
     rtu::function_code function = rtu::function_code::holding;
-    std::uint16_t value = 0; // answers: register 0
-    std::string text;        // libmodbus's message otherwise
+    std::uint16_t value = 0;   // answers: register 0
+    std::string text;          // outcome_of() otherwise
+    bool fc04_refused = false; // exception: FC04 was refused too
 };
-
-// The exception code behind libmodbus's message for it (bus_line reports text only).
-int exception_code(const std::string& text) {
-    for (int c = 1; c <= MODBUS_EXCEPTION_GATEWAY_TARGET; ++c)
-        if (text == modbus_strerror(MODBUS_ENOBASE + c)) return c;
-    return 0;
-}
-
-std::string lower(std::string s) {
-    for (auto& c : s)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
 
 probe probe_unit(rtu::bus_line& line, int unit) {
     rtu::read_request r;
@@ -65,13 +52,16 @@ probe probe_unit(rtu::bus_line& line, int unit) {
         r.function = fc;
         const auto t = line.read(unit, r, regs);
         if (t.error == rtu::line_error::none) return {probe_kind::answers, fc, regs.at(0), {}};
-        if (fc == rtu::function_code::input && p.kind == probe_kind::exception) return p;
+        if (fc == rtu::function_code::input && p.kind == probe_kind::exception) {
+            p.fc04_refused = t.error == rtu::line_error::exception;
+            return p;
+        }
         switch (t.error) {
         case rtu::line_error::exception:
-            p = {probe_kind::exception, fc, 0, t.text};
+            p = {probe_kind::exception, fc, 0, outcome_of(t)};
             continue; // the unit exists: does it answer FC04?
         case rtu::line_error::bad_frame:
-            return {probe_kind::garbled, fc, 0, t.text};
+            return {probe_kind::garbled, fc, 0, outcome_of(t)};
         case rtu::line_error::port:
             return {probe_kind::port, fc, 0, t.text};
         default:
@@ -87,13 +77,11 @@ std::string describe(const probe& p) {
     case probe_kind::answers:
         return fmt::format("answers (FC{:02} register 0 = {})", fc, p.value);
     case probe_kind::exception:
-        return fmt::format("exception {} ({}) to FC03 of register 0, and no FC04 answer: the "
-                           "unit is there",
-                           exception_code(p.text), lower(p.text));
+        return fmt::format("{} to FC03{} of register 0: the unit is there", p.text,
+                           p.fc04_refused ? " and FC04" : ", no FC04 answer");
     case probe_kind::garbled:
-        return fmt::format("garbled answer ({}): something is there, probably at another baud "
-                           "rate or parity",
-                           lower(p.text));
+        return fmt::format("{}: something is there, probably at another baud rate or parity",
+                           p.text);
     default:
         return "silent";
     }
