@@ -1,5 +1,6 @@
 #include "daemon/gateway.hpp"
 
+#include "daemon/component_settings.hpp"
 #include "daemon/log/log.hpp"
 
 #include <fmt/format.h>
@@ -19,51 +20,176 @@ std::string redact_url(const std::string& url) {
     return url.substr(0, host) + url.substr(at + 1);
 }
 
+namespace {
+
+// Everything that makes a different uplink connection: a reload rebuilds the uplink only
+// when this changes, so a reload that touches devices alone keeps the broker session.
+std::string uplink_fingerprint(const bridge::uplink_settings& s) {
+    const auto& l = s.link;
+    return fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", l.host, l.port, l.tls,
+                       l.ca_file.value_or(""), l.cert_file.value_or(""), l.key_file.value_or(""),
+                       l.client_id, l.username.value_or(""), l.password.value_or(""),
+                       l.keepalive.count(), l.max_inflight, s.topic_prefix, s.gateway_id,
+                       s.commands);
+}
+
+} // namespace
+
 gateway::gateway(uv_loop_t& loop, config::config cfg)
     : loop_(loop)
     , cfg_(std::move(cfg)) {}
 
-gateway::~gateway() = default;
+gateway::~gateway() {
+    stop_sources();
+    uplink_.reset();
+    retired_.clear();
+}
 
 void gateway::start() {
     phase_ = phase::running;
-    // HOOK(start): build from cfg_ and start, in this order:
-    //   buffer (open the SQLite store; replay scheduler),
-    //   uplink (mqtt_link: connect_async; status changes -> status_changed_),
-    //   sources (one bus_worker per cfg_.buses entry, one native source per cfg_.natives).
+    start_uplink();
+    start_sources();
+}
+
+void gateway::start_uplink() {
+    bridge::uplink::callbacks cb;
+    cb.on_ack = [this](int mid, bridge::delivery d) {
+        if (d == bridge::delivery::drop)
+            log::error("uplink: the broker refused a reading (message {}); it is dropped", mid);
+        queue_.acked(mid);
+        pump();
+    };
+    cb.on_connect = [this] {
+        pump();
+        changed();
+    };
+    cb.on_disconnect = [this] { changed(); };
+    cb.on_stopped = [this] { component_stopped(); };
+    cb.buffer = [this] { return queue_.stats(); };
+    uplink_ = std::make_unique<bridge::uplink>(loop_, uplink_settings(cfg_), std::move(cb),
+                                               command_handler());
+    if (const auto ec = uplink_->start())
+        log::error("uplink: cannot start: {} (check [uplink] in {})", ec.message(),
+                   cfg_.source.string());
+}
+
+void gateway::start_sources() {
+    drivers::rtu::rtu_source::callbacks cb;
+    cb.on_reading = [this](bridge::reading&& r) {
+        queue_.push(std::move(r));
+        pump();
+    };
+    cb.on_status = [this](const bridge::device_status& s) {
+        if (uplink_) uplink_->publish_status(s);
+        changed();
+    };
+    rtu_ = std::make_unique<drivers::rtu::rtu_source>(loop_, rtu_bus_settings(cfg_), std::move(cb));
+    if (uplink_) uplink_->set_devices(rtu_->devices());
+    rtu_->start();
+}
+
+void gateway::stop_sources() {
+    if (!rtu_) return;
+    rtu_->stop(); // joins the bus threads; results still queued are delivered
+    rtu_.reset();
+}
+
+bridge::command_handler gateway::command_handler() {
+    bridge::command_handler h;
+    h.write = [this](const std::string& device, const drivers::rtu::named_values& values,
+                     bridge::command_handler::done_fn done) {
+        if (!rtu_) return done({false, "stopped", {}});
+        rtu_->write(device, values, [done = std::move(done)](const std::string& error) {
+            done({error.empty(), error, {}});
+        });
+    };
+    h.read = [this](const std::string& device, const std::vector<std::string>& names,
+                    bridge::command_handler::done_fn done) {
+        if (!rtu_) return done({false, "stopped", {}});
+        rtu_->read(
+            device, names,
+            [done = std::move(done)](drivers::rtu::named_values values, const std::string& error) {
+                done({error.empty(), error, std::move(values)});
+            });
+    };
+    return h;
+}
+
+void gateway::pump() {
+    if (!uplink_ || phase_ == phase::stopped) return;
+    queue_.pump([this](const bridge::reading& r) -> std::optional<int> {
+        const auto res = uplink_->publish_reading(r);
+        if (res.ec) return std::nullopt;
+        return res.mid;
+    });
+}
+
+void gateway::changed() {
+    if (status_changed_) status_changed_();
 }
 
 void gateway::apply(config::config next) {
-    // HOOK(reload): diff cfg_ against next and restart only what changed: bus workers whose
-    // bus or devices changed, native sources, and the uplink if [uplink] or gateway.id did.
-    // Until those components exist, the new configuration simply replaces the old one.
+    const bool new_uplink =
+        uplink_fingerprint(uplink_settings(cfg_)) != uplink_fingerprint(uplink_settings(next));
     cfg_ = std::move(next);
-    if (status_changed_) status_changed_();
+    // Bus threads are cheap to restart (at most one request timeout): rebuild them always.
+    stop_sources();
+    if (new_uplink && uplink_) {
+        log::info("reload: uplink settings changed; reconnecting");
+        uplink_->stop(); // publishes offline, disconnects; its handles close on destruction
+        retired_.push_back(std::move(uplink_));
+        queue_.requeue_inflight(); // the new instance sends what the old one held in flight
+        start_uplink();
+    }
+    start_sources();
+    pump();
+    changed();
 }
 
 void gateway::stop(std::function<void()> done) {
     if (phase_ == phase::stopping || phase_ == phase::stopped) return;
     phase_ = phase::stopping;
     stopped_ = std::move(done);
-    // HOOK(stop), design.md §7, each step counted in draining_ and ending in
-    // component_stopped():
-    //   1. stop polling: bus workers request_stop (they finish at most one request);
-    //   2. wait for in-flight PUBACKs, at most stop_grace;
-    //   3. flush the in-memory readings to the buffer, checkpoint it;
-    //   4. publish {"state":"offline","ts":...} retained, then disconnect the uplink.
-    if (draining_ == 0) {
+    // design.md §7: stop polling, wait for in-flight PUBACKs, publish offline, disconnect.
+    stop_sources();
+    if (!uplink_) {
         finish_stop();
         return;
     }
+    draining_ = 1; // the uplink, until on_stopped
     grace_ = make_uv_handle<uv_timer_t>();
     uv_timer_init(&loop_, grace_.get());
     grace_->data = this;
     uv_timer_start(grace_.get(), &on_grace_timeout, static_cast<std::uint64_t>(stop_grace.count()),
                    0);
+    drain_ = make_uv_handle<uv_timer_t>();
+    uv_timer_init(&loop_, drain_.get());
+    drain_->data = this;
+    drain_started_ = uv_now(&loop_);
+    uv_timer_start(drain_.get(), &on_drain_tick, 0, 20);
+}
+
+void gateway::on_drain_tick(uv_timer_t* t) noexcept {
+    auto& self = *static_cast<gateway*>(t->data);
+    try {
+        const bool waited_enough = uv_now(&self.loop_) - self.drain_started_ >=
+                                   static_cast<std::uint64_t>(drain_wait.count());
+        const bool inflight =
+            self.uplink_->connected() &&
+            self.uplink_->window_room() < static_cast<std::size_t>(self.cfg_.uplink.max_inflight);
+        if (inflight && !waited_enough) return;
+        if (inflight)
+            log::warn("stop: {} reading(s) still awaiting PUBACK after {} ms", self.queue_.size(),
+                      drain_wait.count());
+        uv_timer_stop(t);
+        self.uplink_->stop();
+    } catch (...) { // never unwind into libuv
+    }
 }
 
 void gateway::component_stopped() {
-    if (--draining_ <= 0 && phase_ == phase::stopping) finish_stop();
+    if (phase_ != phase::stopping) return; // a retired uplink finished after a reload
+    if (--draining_ <= 0) finish_stop();
 }
 
 void gateway::on_grace_timeout(uv_timer_t* t) noexcept {
@@ -79,14 +205,33 @@ void gateway::on_grace_timeout(uv_timer_t* t) noexcept {
 void gateway::finish_stop() {
     if (phase_ == phase::stopped) return;
     phase_ = phase::stopped;
-    grace_.reset();
-    // HOOK(close): destroy the components here so that their handles close before the loop ends.
-    if (auto done = std::move(stopped_)) done();
+    if (queue_.size() > 0)
+        log::warn("stop: {} reading(s) not acknowledged by the broker are lost (no buffer yet)",
+                  queue_.size());
+    // This may run inside the uplink's own callback: destroy the components from a fresh
+    // loop iteration, so that their handles close before the loop ends.
+    finisher_ = make_uv_handle<uv_timer_t>();
+    uv_timer_init(&loop_, finisher_.get());
+    finisher_->data = this;
+    uv_timer_start(finisher_.get(), &on_finish, 0, 0);
+}
+
+void gateway::on_finish(uv_timer_t* t) noexcept {
+    auto& self = *static_cast<gateway*>(t->data);
+    try {
+        self.uplink_.reset();
+        self.retired_.clear();
+        self.grace_.reset();
+        self.drain_.reset();
+        self.finisher_.reset(); // closes this handle; freed in its close callback
+        if (auto done = std::move(self.stopped_)) done();
+    } catch (...) { // never unwind into libuv
+    }
 }
 
 std::string gateway::uplink_state() const {
-    // HOOK(uplink): the uplink reports connecting | connected | disconnected (retrying in Ns).
-    return "not started";
+    if (!uplink_) return "not started";
+    return uplink_->connected() ? "connected" : "connecting";
 }
 
 std::string gateway::summary() const {

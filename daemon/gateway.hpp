@@ -2,15 +2,20 @@
 // The running daemon: owns every loop-side component built from one `config` (sources, the
 // uplink, the buffer as they land), applies a new config on reload and stops them gracefully.
 // Components plug in at the marked hooks in gateway.cpp. Loop thread only.
+#include "bridge/uplink.hpp"
 #include "bridge/uv_handle.hpp"
+#include "buffer/memory_queue.hpp"
 #include "daemon/config/config.hpp"
+#include "drivers/modbus_rtu/rtu_source.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <uv.h>
+#include <vector>
 
 namespace mb::daemon {
 
@@ -40,7 +45,20 @@ public:
 private:
     enum class phase : std::uint8_t { idle, running, stopping, stopped };
 
+    // Readings held in memory until their PUBACK (until the SQLite buffer lands).
+    static constexpr std::size_t memory_queue_capacity = 100'000;
+    // Longest wait for in-flight PUBACKs before the offline status is published on stop.
+    static constexpr std::chrono::milliseconds drain_wait{2500};
+
     static void on_grace_timeout(uv_timer_t* t) noexcept;
+    static void on_drain_tick(uv_timer_t* t) noexcept;
+    static void on_finish(uv_timer_t* t) noexcept;
+    void start_uplink();
+    void start_sources();
+    void stop_sources();
+    void pump();
+    void changed();
+    bridge::command_handler command_handler();
     void component_stopped(); // each draining component calls this once when it is done
     void finish_stop();
     [[nodiscard]] std::string uplink_state() const;
@@ -49,7 +67,14 @@ private:
     config::config cfg_;
     phase phase_ = phase::idle;
     int draining_ = 0; // components still finishing their stop
+    buffer::memory_queue queue_{memory_queue_capacity};
+    std::unique_ptr<bridge::uplink> uplink_;
+    std::vector<std::unique_ptr<bridge::uplink>> retired_; // replaced on reload, stopping
+    std::unique_ptr<drivers::rtu::rtu_source> rtu_;
+    std::uint64_t drain_started_ = 0;
     uv_handle<uv_timer_t> grace_;
+    uv_handle<uv_timer_t> drain_;
+    uv_handle<uv_timer_t> finisher_;
     std::function<void()> stopped_;
     std::function<void()> status_changed_;
 };

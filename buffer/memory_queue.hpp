@@ -1,0 +1,55 @@
+#pragma once
+// Readings between their source and the broker's PUBACK, held in memory. This is the stand-in
+// for the SQLite store-and-forward buffer (its own issue): same shape — a reading goes in and
+// gets its seq, readings are handed to the uplink while its window has room, a PUBACK for a
+// message id takes one out — but nothing survives a restart and the bound is a count.
+// Loop thread only.
+#include "bridge/payloads.hpp"
+#include "bridge/reading.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace mb::buffer {
+
+class memory_queue {
+public:
+    // Publishes one reading; returns its message id, or nullopt when the uplink cannot take
+    // it now (disconnected, window full).
+    using publish_fn = std::function<std::optional<int>(const bridge::reading&)>;
+
+    explicit memory_queue(std::size_t capacity)
+        : capacity_(capacity) {}
+
+    // Assigns the device's next seq and queues the reading; past capacity the oldest reading
+    // not yet handed to the uplink is dropped and counted.
+    void push(bridge::reading r);
+    // Hands queued readings to `publish` in order until it refuses one.
+    void pump(const publish_fn& publish);
+    // The broker acknowledged (or refused for good) this message id.
+    void acked(int mid);
+    // The uplink instance was recreated: whatever it held in flight must be sent again.
+    void requeue_inflight();
+
+    [[nodiscard]] bridge::buffer_stats stats() const;
+    [[nodiscard]] std::size_t size() const { return entries_.size(); }
+
+private:
+    struct entry {
+        bridge::reading reading;
+        std::optional<int> mid; // set once handed to the uplink
+    };
+
+    std::size_t capacity_;
+    std::uint64_t next_key_ = 1;
+    std::map<std::uint64_t, entry> entries_;        // by arrival order
+    std::unordered_map<int, std::uint64_t> by_mid_; // in flight
+    std::map<std::string, std::uint64_t> last_seq_;
+    std::uint64_t dropped_ = 0;
+};
+
+} // namespace mb::buffer

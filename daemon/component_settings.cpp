@@ -1,0 +1,65 @@
+#include "daemon/component_settings.hpp"
+
+#include <chrono>
+#include <memory>
+
+namespace mb::daemon {
+
+std::vector<drivers::rtu::bus_settings> rtu_bus_settings(const config::config& cfg) {
+    // One shared copy of each profile, however many devices use it.
+    std::map<std::string, std::shared_ptr<const drivers::rtu::profile>> profiles;
+    for (const auto& [id, prof] : cfg.profiles)
+        profiles.emplace(id, std::make_shared<const drivers::rtu::profile>(prof));
+
+    std::vector<drivers::rtu::bus_settings> buses;
+    for (const auto& b : cfg.buses) {
+        drivers::rtu::bus_settings s;
+        s.name = b.name;
+        s.port = b.port;
+        s.baud = b.baud;
+        s.parity = b.parity;
+        s.data_bits = b.data_bits;
+        s.stop_bits = b.stop_bits;
+        s.timeout = b.timeout;
+        s.rs485 = b.rs485;
+        s.max_gap = b.max_gap;
+        for (const auto& d : cfg.devices) {
+            if (d.bus != b.name) continue;
+            drivers::rtu::device_settings ds;
+            ds.name = d.name;
+            ds.unit = d.unit;
+            ds.interval = d.interval;
+            ds.prof = profiles.at(d.profile);
+            ds.only = d.only;
+            ds.pt_ratio = d.pt_ratio;
+            ds.ct_ratio = d.ct_ratio;
+            s.devices.push_back(std::move(ds));
+        }
+        buses.push_back(std::move(s));
+    }
+    return buses;
+}
+
+bridge::uplink_settings uplink_settings(const config::config& cfg) {
+    const auto& u = cfg.uplink;
+    bridge::uplink_settings s;
+    s.link.name = "uplink";
+    s.link.host = u.url.host;
+    s.link.port = u.url.port;
+    s.link.tls = u.url.tls;
+    if (u.ca_file) s.link.ca_file = u.ca_file->string();
+    if (u.cert_file) s.link.cert_file = u.cert_file->string();
+    if (u.key_file) s.link.key_file = u.key_file->string();
+    s.link.client_id = u.client_id;
+    s.link.username = u.username;
+    if (u.password_file) s.link.password = u.password;
+    s.link.keepalive = std::chrono::duration_cast<std::chrono::seconds>(u.keepalive);
+    s.link.max_inflight = u.max_inflight;
+    s.topic_prefix = u.topic_prefix;
+    s.gateway_id = cfg.gateway.id;
+    s.version = MB_VERSION;
+    s.commands = u.commands;
+    return s;
+}
+
+} // namespace mb::daemon

@@ -1,0 +1,15 @@
+#pragma once
+// The daemon's config turned into what each component takes: drivers/ and bridge/ do not
+// see daemon/config types.
+#include "bridge/uplink.hpp"
+#include "daemon/config/config.hpp"
+#include "drivers/modbus_rtu/settings.hpp"
+
+#include <vector>
+
+namespace mb::daemon {
+
+std::vector<drivers::rtu::bus_settings> rtu_bus_settings(const config::config& cfg);
+bridge::uplink_settings uplink_settings(const config::config& cfg);
+
+} // namespace mb::daemon
