@@ -174,18 +174,22 @@ int scan_command(arguments args) {
     auto last_progress = start;
     std::size_t done = 0;
     int found = 0;
+    int garbled = 0;
     for (const int baud : o.bauds) {
         for (const char parity : o.parities) {
             tally t;
             if (!scan_line(o, baud, parity, t, start, last_progress, done, total)) return 1;
             found += t.answers + t.exceptions;
+            garbled += t.garbled;
         }
     }
     if (found == 0) {
+        const auto hint = garbled > 0 ? "garbled answers mean a meter at another baud rate or "
+                                        "parity: try --baud and --parity"
+                                      : "check wiring, A/B polarity, baud and parity";
         std::fprintf(stderr,
-                     "meterbridge scan: no unit answered on %s (%zu probes, %s each) — check "
-                     "wiring, A/B polarity, baud and parity\n",
-                     o.port.c_str(), total, config::format_duration(o.timeout).c_str());
+                     "meterbridge scan: no unit answered on %s (%zu probes, %s each) — %s\n",
+                     o.port.c_str(), total, config::format_duration(o.timeout).c_str(), hint);
         return 1;
     }
     return 0;
