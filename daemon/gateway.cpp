@@ -1,5 +1,6 @@
 #include "daemon/gateway.hpp"
 
+#include "bridge/file_mode.hpp"
 #include "daemon/component_settings.hpp"
 #include "daemon/log/log.hpp"
 
@@ -52,6 +53,10 @@ void gateway::start() {
 }
 
 void gateway::start_uplink() {
+    for (const auto& secret : {cfg_.uplink.password_file, cfg_.uplink.key_file})
+        if (secret)
+            if (auto warning = bridge::secret_file_warning(secret->string()))
+                log::warn("uplink: {}", *warning);
     bridge::uplink::callbacks cb;
     cb.on_ack = [this](int mid, bridge::delivery d) {
         if (d == bridge::delivery::drop)

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -58,6 +59,10 @@ int run_command(arguments args) {
         log::error("{}: {} error(s); not starting", config_path.string(), errors->size());
         return 1;
     }
+
+    // libmosquitto resolves a TLS broker's name with a blocking getaddrinfo() on the loop:
+    // bound that stall (style.md §4.1) unless the operator set resolver options.
+    setenv("RES_OPTIONS", "timeout:1 attempts:2", 0);
 
     // A broken uplink socket must come back as EPIPE on the write, not kill the daemon.
     std::signal(SIGPIPE, SIG_IGN);
