@@ -110,7 +110,7 @@ void print_values(const rtu::read_plan& plan, const device_poll& poll,
         rows.push_back(std::move(r));
     }
     std::printf(
-        "%s\n",
+        "\n%s\n",
         fmt::format("{:<{}}  {:>{}}  {}", "name", name_w, "value", value_w, "unit").c_str());
     for (const auto& r : rows)
         std::printf(
@@ -170,7 +170,7 @@ int read_command(arguments args) {
     const auto settings = bus_settings_of(*bus);
     const auto line_name = fmt::format("{} at {} {}", bus->port, bus->baud,
                                        framing(bus->data_bits, bus->parity, bus->stop_bits));
-    std::printf("%s: %s %s (%s), unit %d on %s\n\n", dev->name.c_str(), prof->second.vendor.c_str(),
+    std::printf("%s: %s %s (%s), unit %d on %s\n", dev->name.c_str(), prof->second.vendor.c_str(),
                 prof->second.model.c_str(), prof->second.id.c_str(), dev->unit, line_name.c_str());
     std::fflush(stdout);
 
