@@ -3,18 +3,25 @@
 
   adw300_sim.py --port /tmp/bus-b --units 1,2,3 --dump-expected expected.json
                 [--dead 2] [--exception-range 0x100-0x110] [--corrupt-crc 0.3 --seed 7]
-                [--control FILE]
+                [--corrupt-units 2]
+                [--control FILE] [--request-log FILE] [--write-log FILE]
 
 Every unit serves the image of adw300_image.py (holding registers 0x0000..0x02FF, FC03 read,
 FC06/FC16 write: DO registers really change). --dump-expected writes, for every unit, the
 exact value the daemon must publish for every measurement (see adw300_image.expected).
 
 Faults, also switchable while running through --control FILE (re-read when it changes;
-lines "dead=2,3", "exception=0x100-0x110", "corrupt=0.3", an empty value clears):
+lines "dead=2,3", "exception=0x100-0x110", "corrupt=0.3", "corrupt_units=2", an empty value
+clears):
   dead units do not answer at all; reads or writes touching an exception range get exception
   2 (illegal data address), so a merged block read fails while smaller reads succeed;
   a fraction of answers get a wrong CRC. Prints "ready" on stdout once the port is open and
   request counts per unit on SIGTERM/SIGINT.
+
+--request-log FILE appends one JSON line per request that reaches the slave, dead units
+included: {"t": Unix s, "unit", "fc", "address", "count", "dead"} (+ "values" for writes);
+--write-log FILE the same for writes (FC06/FC16) only, so a test can prove that no write
+reached the bus.
 """
 
 import argparse
@@ -26,6 +33,7 @@ import random
 import signal
 import struct
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -34,7 +42,7 @@ import rtu_frame  # noqa: E402
 from pymodbus.exceptions import NoSuchSlaveException  # noqa: E402
 from pymodbus.datastore import (ModbusSequentialDataBlock, ModbusServerContext,  # noqa: E402
                                 ModbusSlaveContext)
-from pymodbus.server.async_io import ModbusSerialServer  # noqa: E402
+from pymodbus.server.async_io import ModbusSerialServer, ModbusSingleRequestHandler  # noqa: E402
 from pymodbus.transaction import ModbusRtuFramer  # noqa: E402
 
 
@@ -45,6 +53,7 @@ class faults:
         self.dead = set(args.dead)
         self.exceptions = list(args.exception_range)
         self.corrupt = args.corrupt_crc
+        self.corrupt_units = set(args.corrupt_units)  # empty: every unit
         self.control = args.control
         self.mtime = None
         self.rng = random.Random(args.seed)
@@ -69,6 +78,8 @@ class faults:
                     self.exceptions = [rtu_frame.parse_range(v) for v in value.split(",") if v.strip()]
                 elif key == "corrupt":
                     self.corrupt = float(value or 0)
+                elif key == "corrupt_units":
+                    self.corrupt_units = set(rtu_frame.parse_units(value)) if value else set()
         print(f"control: dead={sorted(self.dead)} exception={self.exceptions} corrupt={self.corrupt}",
               flush=True)
 
@@ -106,11 +117,53 @@ class server_context(ModbusServerContext):
         return super().__getitem__(unit)
 
 
+WRITE_CODES = (5, 6, 15, 16)
+
+
+class request_logger:
+    """Appends every request (and/or every write) as a JSON line, flushed at once."""
+
+    def __init__(self, fault, request_path, write_path):
+        self.fault = fault
+        self.files = [(open(p, "a", buffering=1), writes_only)
+                      for p, writes_only in ((request_path, False), (write_path, True)) if p]
+
+    def log(self, request):
+        if not self.files:
+            return
+        self.fault.reload()
+        fc = request.function_code
+        entry = {"t": time.time(), "unit": request.unit_id, "fc": fc,
+                 "address": getattr(request, "address", None),
+                 "count": getattr(request, "count", 1), "dead": request.unit_id in self.fault.dead}
+        if fc in WRITE_CODES:
+            values = getattr(request, "values", None)
+            entry["values"] = list(values) if values is not None else [getattr(request, "value", None)]
+        line = json.dumps(entry) + "\n"
+        for f, writes_only in self.files:
+            if fc in WRITE_CODES or not writes_only:
+                f.write(line)
+
+
+def make_handler(logger):
+    class logging_handler(ModbusSingleRequestHandler):
+        def execute(self, request, *addr):
+            try:
+                logger.log(request)
+            except Exception as e:  # the log must never stop the slave
+                print(f"request log failed: {e}", flush=True)
+            return super().execute(request, *addr)
+
+    return logging_handler
+
+
 def make_manipulator(fault, stats):
     """Builds the RTU frame itself so that it can flip a CRC byte of some answers."""
 
     def manipulate(response):
-        if fault.corrupt <= 0 or fault.rng.random() >= fault.corrupt:
+        if fault.corrupt <= 0 or (fault.corrupt_units and response.unit_id not in fault.corrupt_units):
+            return response, False
+        if fault.rng.random() >= fault.corrupt:
             return response, False
         body = struct.pack(">BB", response.unit_id, response.function_code) + response.encode()
         frame = bytearray(rtu_frame.with_crc(body))
@@ -132,8 +185,12 @@ def parse_args(argv):
     p.add_argument("--exception-range", type=rtu_frame.parse_range, action="append", default=[],
                    help="registers answered with exception 2, e.g. 0x100-0x110 (repeatable)")
     p.add_argument("--corrupt-crc", type=float, default=0.0, help="fraction of answers with a bad CRC")
+    p.add_argument("--corrupt-units", type=rtu_frame.parse_units, default=[],
+                   help="only these units' answers are corrupted (default: every unit)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--control", help="file re-read when it changes: dead=, exception=, corrupt=")
+    p.add_argument("--request-log", help="append every request received as a JSON line")
+    p.add_argument("--write-log", help="append every write request received as a JSON line")
     p.add_argument("--dump-expected", help="write the expected published values as JSON")
     p.add_argument("--pt-ratio", type=int, help="meter's PT ratio register (default %d)" % adw300_image.PT_RATIO)
     p.add_argument("--ct-ratio", type=int, help="meter's CT ratio register (default %d)" % adw300_image.CT_RATIO)
@@ -176,6 +233,8 @@ async def serve(args):
     server = ModbusSerialServer(context, ModbusRtuFramer, port=args.port, baudrate=args.baud,
                                 parity=parity, stopbits=args.stop_bits, bytesize=8, timeout=0,
                                 ignore_missing_slaves=True,
+                                handler=make_handler(request_logger(fault, args.request_log,
+                                                                    args.write_log)),
                                 response_manipulator=make_manipulator(fault, stats))
     await server.start()
     if server.transport is None:

@@ -1,0 +1,207 @@
+"""The rig of the RTU integration tests (test_rtu_*.py, test_commands.py): a private mosquitto,
+a socat pty pair, the pymodbus ADW300 slave (scripts/simulators/adw300_sim.py) on one end and
+the real meterbridge daemon on the other, and a paho subscriber on meterbridge/<gw>/#.
+Expected values come from the simulator's --dump-expected (reference.md, computed on its own),
+never from the binary."""
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+from mbtest import (MB_BIN, PROFILES_DIR, PYTHON, SOURCE_DIR, Broker, Daemon, PtyPair, Subscriber,
+                    TempDirTest, wait_until)
+
+SIM_DIR = os.path.join(SOURCE_DIR, "scripts", "simulators")
+sys.path.insert(0, SIM_DIR)
+
+GW = "rtu-it"
+PREFIX = "meterbridge"
+
+
+def topic(dev, leaf):
+    return f"{PREFIX}/{GW}/{dev}/{leaf}"
+
+
+def shortest(v):
+    """The shortest text that reads back as v, without a trailing ".0" (design.md §5.1)."""
+    text = repr(float(v))
+    return text[:-2] if text.endswith(".0") else text
+
+
+class Slave:
+    """A simulator process that prints "ready" once it listens on its pty."""
+
+    def __init__(self, script, *args):
+        self.proc = subprocess.Popen([PYTHON, script, *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        r, _, _ = select.select([self.proc.stdout], [], [], 20)
+        line = self.proc.stdout.readline() if r else ""
+        if line.strip() != "ready":
+            self.proc.kill()
+            raise AssertionError(f"{script} did not start: {line}{self.proc.stdout.read()}")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        """Stops it; returns its final statistics line (JSON) or None."""
+        out = ""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                out, _ = self.proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                out, _ = self.proc.communicate()
+        for line in reversed((out or "").splitlines()):
+            if line.startswith("{"):
+                return json.loads(line)
+        return None
+
+
+def read_json_lines(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+class RtuRig(TempDirTest):
+    """setUp starts a broker and a pty pair; start() adds the simulator, daemon, subscriber."""
+
+    def setUp(self):
+        super().setUp()
+        self.broker = Broker(self.tmp).start()
+        self.cleanup(self.broker.stop)
+        self.bus = PtyPair(self.tmp)
+        self.cleanup(self.bus.stop)
+        self.request_log = os.path.join(self.tmp, "requests.jsonl")
+        self.write_log = os.path.join(self.tmp, "writes.jsonl")
+        self.control = os.path.join(self.tmp, "control")
+        self.expected_path = os.path.join(self.tmp, "expected.json")
+
+    def sim(self, *args, units="1", port=None):
+        s = Slave(os.path.join(SIM_DIR, "adw300_sim.py"), "--port", port or self.bus.b,
+                  "--units", units, "--dump-expected", self.expected_path,
+                  "--request-log", self.request_log, "--write-log", self.write_log,
+                  "--control", self.control, *args)
+        self.cleanup(s.stop)
+        with open(self.expected_path) as f:
+            self.expected = json.load(f)
+        return s
+
+    def config(self, devices, interval="1s", timeout="300ms", port=None, uplink_extra=""):
+        """devices: [(name, unit)] or [(name, unit, extra toml lines)]."""
+        tables = []
+        for d in devices:
+            name, unit, extra = (*d, "")[:3]
+            tables.append(f'[[device]]\nname = "{name}"\nbus = "rs485-1"\nunit = {unit}\n'
+                          f'profile = "acrel-adw300"\ninterval = "{interval}"\n{extra}\n')
+        return self.write("meterbridge.toml", f"""[gateway]
+id = "{GW}"
+log_level = "info"
+profile_dirs = ["{PROFILES_DIR}"]
+
+[uplink]
+url = "{self.broker.url()}"
+keepalive = "5s"
+{uplink_extra}
+[buffer]
+path = "{self.tmp}/buffer.db"
+
+[[bus]]
+name = "rs485-1"
+port = "{port or self.bus.a}"
+baud = 9600
+timeout = "{timeout}"
+
+{"".join(tables)}""")
+
+    def subscribe(self):
+        self.sub = Subscriber(self.broker.port, topics=(f"{PREFIX}/{GW}/#",))
+        self.cleanup(self.sub.close)
+        return self.sub
+
+    def daemon(self, config_path):
+        self.mb = Daemon(self.tmp, config_path).start()
+        self.cleanup(self.mb.stop)
+        return self.mb
+
+    def start(self, devices, sim_args=(), units=None, subscribe_first=True, **cfg):
+        """Simulator, subscriber, then the daemon (so that no data message is missed)."""
+        self.slave = self.sim(*sim_args, units=units or ",".join(str(d[1]) for d in devices))
+        if subscribe_first:
+            self.subscribe()
+        self.daemon(self.config(devices, **cfg))
+
+    def set_faults(self, text):
+        """Rewrites the simulator's control file (re-read on its next request)."""
+        tmp = self.control + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, self.control)
+
+    # --- what was published ---------------------------------------------------------------
+
+    def data(self, dev):
+        """[(parsed payload, raw text)] of every reading of dev so far."""
+        return [(json.loads(p), p) for _t, p, _r in self.sub.on(topic(dev, "data"))]
+
+    def wait_data(self, dev, count=1, timeout=20.0):
+        wait_until(lambda: len(self.data(dev)) >= count, timeout,
+                   what=f"{count} reading(s) of {dev}; daemon log:\n{self.log_tail()}")
+        return self.data(dev)
+
+    def statuses(self, dev):
+        return [(json.loads(p), r) for _t, p, r in self.sub.on(topic(dev, "status"))]
+
+    def wait_status(self, dev, state, timeout=20.0, after=0):
+        """The first status of dev with this state among the messages from index `after`."""
+        def found():
+            for s, _r in self.statuses(dev)[after:]:
+                if s["state"] == state:
+                    return s
+            return None
+        return wait_until(found, timeout, what=f"{dev} {state}; statuses "
+                          f"{[s for s, _ in self.statuses(dev)]}; log:\n{self.log_tail()}")
+
+    def results(self, dev):
+        return [json.loads(p) for _t, p, _r in self.sub.on(topic(dev, "cmd/result"))]
+
+    def command(self, dev, payload, want_id, timeout=15.0):
+        """Publishes a command and waits for the result carrying want_id."""
+        text = payload if isinstance(payload, str) else json.dumps(payload)
+        self.sub.publish(topic(dev, "cmd"), text)
+
+        def answered():
+            return next((r for r in self.results(dev) if r.get("id") == want_id), None)
+        return wait_until(answered, timeout, what=f"cmd/result {want_id} on {dev}; "
+                          f"results {self.results(dev)}; log:\n{self.log_tail()}")
+
+    def log_tail(self, n=30):
+        try:
+            return "\n".join(self.mb.output().splitlines()[-n:])
+        except Exception:  # no daemon yet
+            return ""
+
+    def requests(self):
+        return read_json_lines(self.request_log)
+
+    def writes(self):
+        return read_json_lines(self.write_log)
+
+    def assert_running(self):
+        self.assertIsNone(self.mb.proc.poll(), f"the daemon died:\n{self.log_tail(60)}")
+
+    @staticmethod
+    def wait(seconds):
+        time.sleep(seconds)
+
+
+def skip_unless_built():
+    import unittest
+    return unittest.skipUnless(os.access(MB_BIN, os.X_OK), "meterbridge not built")
