@@ -5,6 +5,20 @@
 
 namespace mb::daemon {
 
+drivers::rtu::bus_settings rtu_line_settings(const config::bus_config& b) {
+    drivers::rtu::bus_settings s;
+    s.name = b.name;
+    s.port = b.port;
+    s.baud = b.baud;
+    s.parity = b.parity;
+    s.data_bits = b.data_bits;
+    s.stop_bits = b.stop_bits;
+    s.timeout = b.timeout;
+    s.rs485 = b.rs485;
+    s.max_gap = b.max_gap;
+    return s;
+}
+
 std::vector<drivers::rtu::bus_settings> rtu_bus_settings(const config::config& cfg) {
     // One shared copy of each profile, however many devices use it.
     std::map<std::string, std::shared_ptr<const drivers::rtu::profile>> profiles;
@@ -13,16 +27,7 @@ std::vector<drivers::rtu::bus_settings> rtu_bus_settings(const config::config& c
 
     std::vector<drivers::rtu::bus_settings> buses;
     for (const auto& b : cfg.buses) {
-        drivers::rtu::bus_settings s;
-        s.name = b.name;
-        s.port = b.port;
-        s.baud = b.baud;
-        s.parity = b.parity;
-        s.data_bits = b.data_bits;
-        s.stop_bits = b.stop_bits;
-        s.timeout = b.timeout;
-        s.rs485 = b.rs485;
-        s.max_gap = b.max_gap;
+        auto s = rtu_line_settings(b);
         for (const auto& d : cfg.devices) {
             if (d.bus != b.name) continue;
             drivers::rtu::device_settings ds;

@@ -9,7 +9,10 @@
 
 namespace mb::daemon {
 
+// Every bus with its devices.
 std::vector<drivers::rtu::bus_settings> rtu_bus_settings(const config::config& cfg);
+// One bus's line settings, without devices.
+drivers::rtu::bus_settings rtu_line_settings(const config::bus_config& bus);
 bridge::uplink_settings uplink_settings(const config::config& cfg);
 
 } // namespace mb::daemon

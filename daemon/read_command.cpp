@@ -4,6 +4,7 @@
 #include "bridge/json_writer.hpp"
 #include "bridge/measurements.hpp"
 #include "daemon/commands.hpp"
+#include "daemon/component_settings.hpp"
 #include "daemon/config/load_config.hpp"
 #include "daemon/config/quantity.hpp"
 #include "daemon/read_poll.hpp"
@@ -56,20 +57,6 @@ read_args parse_args(arguments args) {
     if (!r.help && r.device.empty()) r.error = "which DEVICE? (a [[device]] name of the config)";
     if (r.file.empty()) r.error = "empty file name";
     return r;
-}
-
-rtu::bus_settings bus_settings_of(const config::bus_config& b) {
-    rtu::bus_settings s;
-    s.name = b.name;
-    s.port = b.port;
-    s.baud = b.baud;
-    s.parity = b.parity;
-    s.data_bits = b.data_bits;
-    s.stop_bits = b.stop_bits;
-    s.timeout = b.timeout;
-    s.rs485 = b.rs485;
-    s.max_gap = b.max_gap;
-    return s;
 }
 
 // Why value `index` of the plan has no number.
@@ -167,7 +154,7 @@ int read_command(arguments args) {
         std::fprintf(stderr, "meterbridge read: %s: bus or profile missing\n", dev->name.c_str());
         return 1;
     }
-    const auto settings = bus_settings_of(*bus);
+    const auto settings = rtu_line_settings(*bus);
     const auto line_name = fmt::format("{} at {} {}", bus->port, bus->baud,
                                        framing(bus->data_bits, bus->parity, bus->stop_bits));
     std::printf("%s: %s %s (%s), unit %d on %s\n", dev->name.c_str(), prof->second.vendor.c_str(),
