@@ -44,10 +44,11 @@ transaction bus_line::classify(int err) {
     transaction t{line_error::none, modbus_strerror(err)};
     if (err == ETIMEDOUT)
         t.error = line_error::timeout;
-    else if (err > MODBUS_ENOBASE && err <= MODBUS_ENOBASE + MODBUS_EXCEPTION_GATEWAY_TARGET)
+    else if (err > MODBUS_ENOBASE && err <= MODBUS_ENOBASE + MODBUS_EXCEPTION_GATEWAY_TARGET) {
         t.error = line_error::exception;
-    else if (err == EMBBADCRC || err == EMBBADDATA || err == EMBBADEXC || err == EMBMDATA ||
-             err == EMBBADSLAVE || err == EMBUNKEXC || err == EINVAL)
+        t.exception = err - MODBUS_ENOBASE;
+    } else if (err == EMBBADCRC || err == EMBBADDATA || err == EMBBADEXC || err == EMBMDATA ||
+               err == EMBBADSLAVE || err == EMBUNKEXC || err == EINVAL)
         t.error = line_error::bad_frame;
     else
         t.error = line_error::port;

@@ -32,7 +32,8 @@ enum class line_error : std::uint8_t {
 
 struct transaction {
     line_error error = line_error::none;
-    std::string text; // libmodbus's message when error != none
+    std::string text;  // libmodbus's message when error != none
+    int exception = 0; // the exception code when error == exception (2: illegal address)
 };
 
 class bus_line {

@@ -21,12 +21,19 @@ milliseconds since(steady::time_point t) {
     return std::chrono::duration_cast<milliseconds>(steady::now() - t);
 }
 
+// Illegal function or data address: the meter lacks the register, asking again will not help.
+bool refused_for_good(const transaction& t) {
+    return t.error == line_error::exception && (t.exception == 1 || t.exception == 2);
+}
+
 // Runs every request of `plan` against the line. With `split` set, a multi-value request
-// answered with an exception is split (and the split kept in the plan) and retried, so one
+// answered with an exception is split (and the split kept in the plan) and retried, and a
+// single value the meter refuses for good is left out of the next polls, so one
 // missing register cannot blank its neighbours. A timeout before anything has answered ends
 // the poll: a dead meter costs one timeout, not one per request.
 void run_plan(bus_line& line, const bus_settings& bus, const device_settings& dev, read_plan& plan,
               bool split, poll_result& out) {
+    if (split) plan.tick(); // refused requests due for a retry come back
     bool any_answer = false;
     for (std::size_t i = 0; i < plan.requests.size();) {
         request_result rr{plan.requests[i], {}, false};
@@ -49,6 +56,17 @@ void run_plan(bus_line& line, const bus_settings& bus, const device_settings& de
         out.error = t.text;
         if (t.error == line_error::exception) ++out.exceptions;
         if (t.error == line_error::exception || t.error == line_error::bad_frame) any_answer = true;
+        if (split && refused_for_good(t)) {
+            // One value the meter does not have: asking every poll would fail every poll.
+            log::warn("rtu[{}] {}(unit {}): registers {}..{} refused ({}); not read again for {} "
+                      "polls",
+                      bus.name, dev.name, dev.unit, rr.request.address,
+                      rr.request.address + rr.request.count - 1, t.text,
+                      read_plan::retry_refused_after);
+            out.requests.push_back(std::move(rr));
+            plan.refuse(i);
+            continue; // requests[i] is now the next one
+        }
         out.requests.push_back(std::move(rr));
         if (t.error == line_error::port) {
             out.port_open = false;

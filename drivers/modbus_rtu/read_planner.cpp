@@ -120,6 +120,27 @@ bool read_plan::split(std::size_t i) {
     return true;
 }
 
+void read_plan::refuse(std::size_t i) {
+    if (i >= requests.size()) return;
+    refused.push_back({std::move(requests[i]), retry_refused_after});
+    requests.erase(requests.begin() + static_cast<std::ptrdiff_t>(i));
+}
+
+void read_plan::tick() {
+    for (auto it = refused.begin(); it != refused.end();) {
+        if (--it->polls_left > 0) {
+            ++it;
+            continue;
+        }
+        auto r = std::move(it->request);
+        it = refused.erase(it);
+        const auto pos = std::find_if(requests.begin(), requests.end(), [&](const auto& q) {
+            return q.function != r.function ? r.function < q.function : r.address < q.address;
+        });
+        requests.insert(pos, std::move(r));
+    }
+}
+
 namespace {
 
 std::span<const std::uint16_t> slice(const request_result& r, const value_def& v) {
@@ -130,30 +151,41 @@ std::span<const std::uint16_t> slice(const request_result& r, const value_def& v
                                                           static_cast<std::size_t>(n));
 }
 
-// The meter's own ratio value named `name`, when it was read in these results.
-std::optional<double> meter_ratio(const read_plan& plan, std::span<const request_result> results,
-                                  std::string_view name) {
+// The ratio a value marked with it gets: the override, else the meter's own value read in
+// these results (a value <= 0 means 1), else the one last read, else 1 when the plan does not
+// read it at all. nullopt: the plan reads it, but it is not known (its request failed).
+std::optional<double> ratio_of(const read_plan& plan, std::span<const request_result> results,
+                               std::string_view name, std::optional<double> override_value,
+                               std::optional<double>* known) {
+    if (override_value) return override_value;
+    bool planned = false;
+    for (const auto& v : plan.values)
+        planned = planned || v.name == name;
+    if (!planned) return 1.0;
     for (const auto& r : results) {
         if (!r.ok) continue;
         for (std::size_t i : r.request.values) {
             if (i >= plan.values.size() || plan.values[i].name != name) continue;
             auto v = decode_value(slice(r, plan.values[i]), plan.values[i], plan.order);
-            if (v && *v > 0.0) return v;
+            const double ratio = v && *v > 0.0 ? *v : 1.0;
+            if (known != nullptr) *known = ratio;
+            return ratio;
         }
     }
+    if (known != nullptr && known->has_value()) return *known;
     return std::nullopt;
 }
 
 } // namespace
 
 decoded_values decode_results(const read_plan& plan, std::span<const request_result> results,
-                              std::optional<double> pt_override,
-                              std::optional<double> ct_override) {
-    double pt = 1.0;
-    double ct = 1.0;
+                              std::optional<double> pt_override, std::optional<double> ct_override,
+                              meter_ratios* known) {
+    std::optional<double> pt = 1.0;
+    std::optional<double> ct = 1.0;
     if (plan.secondary) {
-        pt = pt_override ? *pt_override : meter_ratio(plan, results, "pt_ratio").value_or(1.0);
-        ct = ct_override ? *ct_override : meter_ratio(plan, results, "ct_ratio").value_or(1.0);
+        pt = ratio_of(plan, results, "pt_ratio", pt_override, known ? &known->pt : nullptr);
+        ct = ratio_of(plan, results, "ct_ratio", ct_override, known ? &known->ct : nullptr);
     }
     decoded_values out;
     for (const auto& r : results) {
@@ -161,7 +193,11 @@ decoded_values decode_results(const read_plan& plan, std::span<const request_res
         for (std::size_t i : r.request.values) {
             if (i >= plan.values.size() || !plan.publish[i]) continue;
             const auto& def = plan.values[i];
-            const double ratio = plan.secondary ? ratio_factor(def.ratio, pt, ct) : 1.0;
+            if (plan.secondary && ((wants_ratio(def, ratio_kind::pt) && !pt) ||
+                                   (wants_ratio(def, ratio_kind::ct) && !ct)))
+                continue; // its ratio's request failed: absent, like the failed values
+            const double ratio =
+                plan.secondary ? ratio_factor(def.ratio, pt.value_or(1.0), ct.value_or(1.0)) : 1.0;
             auto v = decode_value(slice(r, def), def, plan.order, ratio);
             if (!v) {
                 ++out.bad_values;

@@ -30,10 +30,23 @@ struct read_plan {
     word_order order = word_order::high_first;
     bool secondary = false;
 
+    // Requests the meter refused for good (illegal address or function on a single value):
+    // left out of the polls, asked again after retry_refused_after polls.
+    struct refused_request {
+        read_request request;
+        int polls_left = 0;
+    };
+    static constexpr int retry_refused_after = 100;
+    std::vector<refused_request> refused;
+
     // Replaces requests[i] by two smaller requests over halves of its values, in place
     // (the first half at i, the second at i + 1), so the split is remembered for later polls.
     // False when the request holds a single value and cannot be split.
     bool split(std::size_t i);
+    // Takes requests[i] out of the polls (into `refused`); requests[i + 1] moves to i.
+    void refuse(std::size_t i);
+    // Once per poll: counts refused requests down and puts those due back, in address order.
+    void tick();
 };
 
 struct plan_options {
@@ -55,15 +68,26 @@ struct request_result {
     bool ok = false;
 };
 
+// The meter's own PT/CT ratios as last read. A poll whose ratio request failed decodes with
+// these, so one bad answer never publishes secondary values as if they were primary.
+struct meter_ratios {
+    std::optional<double> pt;
+    std::optional<double> ct;
+};
+
 struct decoded_values {
     std::vector<std::pair<std::string, double>> values; // published values, in plan order
     int bad_values = 0; // NaN, infinity or short answers: counted as errors
 };
 
 // Decodes every answered request. The device's PT/CT override wins, else the meter's own
-// pt_ratio/ct_ratio values read in these results, else 1 (profiles with ratios = "secondary").
+// pt_ratio/ct_ratio values read in these results (stored in `known`), else those in `known`,
+// else 1 when the plan does not read the meter's ratio at all (profiles with ratios =
+// "secondary"). A value whose ratio the plan reads but could not get is left out: absent,
+// never published without its ratio.
 decoded_values decode_results(const read_plan& plan, std::span<const request_result> results,
                               std::optional<double> pt_override = std::nullopt,
-                              std::optional<double> ct_override = std::nullopt);
+                              std::optional<double> ct_override = std::nullopt,
+                              meter_ratios* known = nullptr);
 
 } // namespace mb::drivers::rtu

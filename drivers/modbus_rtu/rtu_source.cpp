@@ -147,7 +147,10 @@ void rtu_source::on_result(std::size_t bus, poll_result&& r) {
     auto done = std::move(it->second);
     pending_reads_.erase(it);
     named_values values;
-    if (r.plan) values = decode_results(*r.plan, r.requests, dev.pt_ratio, dev.ct_ratio).values;
+    if (r.plan)
+        values = decode_results(*r.plan, r.requests, dev.pt_ratio, dev.ct_ratio,
+                                &states_[bus][r.device].ratios)
+                     .values;
     const std::string error = values.empty() && r.failed > 0 ? r.error : std::string{};
     if (done) done(std::move(values), error);
 }
@@ -156,7 +159,7 @@ void rtu_source::on_poll(std::size_t bus, poll_result& r) {
     auto& st = states_[bus][r.device];
     const auto& dev = buses_[bus].devices[r.device];
     const auto& plan = workers_[bus]->decode_plan(r.device);
-    auto decoded = decode_results(plan, r.requests, dev.pt_ratio, dev.ct_ratio);
+    auto decoded = decode_results(plan, r.requests, dev.pt_ratio, dev.ct_ratio, &st.ratios);
     st.status.polls = r.counters.polls;
     st.status.timeouts = r.counters.timeouts;
     st.status.skipped = r.counters.skipped;

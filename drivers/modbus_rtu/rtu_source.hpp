@@ -53,7 +53,8 @@ private:
     };
     struct device_state {
         bridge::device_status status;
-        bool seen = false; // a status was ever published
+        bool seen = false;   // a status was ever published
+        meter_ratios ratios; // the meter's PT/CT as last read
     };
 
     void on_result(std::size_t bus, poll_result&& r);

@@ -200,6 +200,66 @@ BOOST_AUTO_TEST_CASE(meter_ratio_missing_means_one) {
     BOOST_TEST(d.values[0].second == 7.0);
 }
 
+BOOST_AUTO_TEST_CASE(failed_ratio_request_never_publishes_unscaled_values) {
+    profile p;
+    p.secondary = true;
+    p.values = {val("pt_ratio", 14), val("ct_ratio", 15), val("voltage_l1", 50),
+                val("current_l1", 51), val("frequency", 52)};
+    p.values[2].ratio = ratio_kind::pt;
+    p.values[3].ratio = ratio_kind::ct;
+    auto plan = plan_reads(p, {});
+    check_requests(plan, {{H, 14, 2}, {H, 50, 3}});
+    const std::map<int, std::uint16_t> img{{14, 2}, {15, 50}, {50, 2301}, {51, 503}, {52, 5002}};
+    auto res = answer(plan, img);
+    res[0].ok = false; // the ratios' answer had a bad CRC
+    res[0].regs.clear();
+    // never read: values that need a ratio are absent, the others are there
+    auto d = decode_results(plan, res);
+    BOOST_TEST_REQUIRE(d.values.size() == 1U);
+    BOOST_TEST(d.values[0].first == "frequency");
+    BOOST_TEST(d.bad_values == 0);
+    meter_ratios known;
+    d = decode_results(plan, res, std::nullopt, std::nullopt, &known);
+    BOOST_TEST(d.values.size() == 1U);
+    BOOST_TEST(!known.pt.has_value());
+    // read once: remembered, and used when a later poll's ratio request fails
+    d = decode_results(plan, answer(plan, img), std::nullopt, std::nullopt, &known);
+    BOOST_TEST(d.values.size() == 5U);
+    BOOST_TEST((known.pt == 2.0 && known.ct == 50.0));
+    d = decode_results(plan, res, std::nullopt, std::nullopt, &known);
+    std::map<std::string, double> got(d.values.begin(), d.values.end());
+    BOOST_TEST(got.size() == 3U);
+    BOOST_TEST(got["voltage_l1"] == 4602.0);
+    BOOST_TEST(got["current_l1"] == 25150.0);
+    // an override needs no reading of the meter's ratio
+    d = decode_results(plan, res, 10.0, 1.0);
+    got = {d.values.begin(), d.values.end()};
+    BOOST_TEST(got["voltage_l1"] == 23010.0);
+    BOOST_TEST(got["current_l1"] == 503.0);
+}
+
+BOOST_AUTO_TEST_CASE(refused_request_leaves_the_polls_and_comes_back_later) {
+    profile p;
+    p.values = {val("a", 0), val("b", 1), val("c", 2), val("d", 40)};
+    auto plan = plan_reads(p, {});
+    check_requests(plan, {{H, 0, 3}, {H, 40, 1}});
+    BOOST_TEST(plan.split(0));
+    check_requests(plan, {{H, 0, 1}, {H, 1, 2}, {H, 40, 1}});
+    plan.refuse(0); // "a": illegal data address
+    check_requests(plan, {{H, 1, 2}, {H, 40, 1}});
+    BOOST_TEST_REQUIRE(plan.refused.size() == 1U);
+    for (int i = 1; i < read_plan::retry_refused_after; ++i)
+        plan.tick();
+    check_requests(plan, {{H, 1, 2}, {H, 40, 1}});
+    plan.tick(); // due: back in address order
+    check_requests(plan, {{H, 0, 1}, {H, 1, 2}, {H, 40, 1}});
+    BOOST_TEST(plan.refused.empty());
+    plan.refuse(2);
+    plan.refuse(7); // out of range: nothing happens
+    check_requests(plan, {{H, 0, 1}, {H, 1, 2}});
+    BOOST_TEST(plan.refused.size() == 1U);
+}
+
 BOOST_AUTO_TEST_CASE(split_down_to_single_values) {
     profile p;
     p.values = {val("a", 0), val("b", 1), val("c", 2, value_type::u32), val("d", 10), val("e", 12)};
