@@ -213,8 +213,10 @@ void mqtt_link::connect_to(const std::string& host) {
         mosquitto_connect_bind_async(mosq_.get(), host.c_str(), settings_.port, keepalive, nullptr);
     if (rc != MOSQ_ERR_SUCCESS) {
         detach_socket();
-        const std::string detail =
-            rc == MOSQ_ERR_ERRNO ? std::system_category().message(errno) : mosquitto_strerror(rc);
+        // libmosquitto logged the TLS details (unknown CA, host name) through on_log.
+        const std::string detail = !last_lib_error_.empty() ? last_lib_error_
+                                   : rc == MOSQ_ERR_ERRNO   ? std::system_category().message(errno)
+                                                            : mosquitto_strerror(rc);
         refused_ = is_refusal(rc);
         schedule_reconnect(fmt::format("connect to {} failed: {}", host, detail));
         return;
@@ -261,9 +263,10 @@ void mqtt_link::on_poll(uv_poll_t* h, int status, int events) noexcept {
     int rc = MOSQ_ERR_SUCCESS;
     if ((events & (UV_READABLE | UV_DISCONNECT)) != 0)
         rc = mosquitto_loop_read(self.mosq_.get(), 1);
-    // rc != 0: libmosquitto already closed the socket and called on_disconnect (detached).
+    // rc != 0: libmosquitto closed the socket and (mostly) called on_disconnect (detached).
     if (rc == MOSQ_ERR_SUCCESS && self.poll_ && (events & UV_WRITABLE) != 0)
-        mosquitto_loop_write(self.mosq_.get(), 1);
+        rc = mosquitto_loop_write(self.mosq_.get(), 1);
+    if (self.closed_silently(rc)) return;
     if (status < 0 && self.poll_) {
         // POLLERR (libuv reports it as EBADF and has stopped the watcher), yet libmosquitto
         // read nothing wrong (seen after a peer reset): the socket is broken, so end it. A
@@ -278,9 +281,22 @@ void mqtt_link::on_poll(uv_poll_t* h, int status, int events) noexcept {
 
 void mqtt_link::on_misc(uv_timer_t* t) noexcept {
     auto& self = *static_cast<mqtt_link*>(t->data);
-    if (!self.poll_) return;               // disconnected: the retry timer owns the link
-    mosquitto_loop_misc(self.mosq_.get()); // PINGREQ, or keepalive loss -> on_disconnect
+    if (!self.poll_) return; // disconnected: the retry timer owns the link
+    // PINGREQ, or keepalive loss -> on_disconnect
+    if (self.closed_silently(mosquitto_loop_misc(self.mosq_.get()))) return;
     self.update_interest();
+}
+
+bool mqtt_link::closed_silently(int rc) noexcept {
+    // libmosquitto 2.0 ends a failed TLS handshake (unknown CA, host name mismatch) by closing
+    // the socket without calling on_disconnect: without this the link would wait forever.
+    if (!poll_ || mosquitto_socket(mosq_.get()) >= 0) return false;
+    try {
+        handle_disconnect(rc != MOSQ_ERR_SUCCESS ? rc : MOSQ_ERR_CONN_LOST);
+    } catch (const std::exception& e) {
+        log::error("{}: disconnect handling failed: {}", where(), e.what());
+    }
+    return true;
 }
 
 void mqtt_link::on_retry(uv_timer_t* t) noexcept {

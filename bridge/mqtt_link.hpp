@@ -108,6 +108,8 @@ private:
     void detach_socket();
     void update_interest();
     void handle_disconnect(int rc);
+    // The socket is gone but on_disconnect never came: handle it now. True if it did.
+    bool closed_silently(int rc) noexcept;
     void schedule_reconnect(const std::string& why);
     void finish_stop();
     [[nodiscard]] std::string where() const;

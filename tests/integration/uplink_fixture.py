@@ -8,6 +8,7 @@ import re
 import select
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -189,8 +190,19 @@ interval = "{interval}"
                           f"meterbridge exited ({daemon.proc.returncode}):\n{daemon.output()}")
 
 
+def broker_readable(path):
+    """mosquitto started as root drops to its own user before it reads certificates and
+    password files: let that user reach a file in the test's private directory."""
+    os.chmod(path, 0o644)
+    d = os.path.dirname(path)
+    while d and d != "/" and d.startswith(tempfile.gettempdir() + "/"):
+        os.chmod(d, os.stat(d).st_mode | 0o711)
+        d = os.path.dirname(d)
+
+
 class Certs:
-    """Throwaway CAs and certificates made with openssl in `workdir`."""
+    """Throwaway CAs and certificates made with openssl in `workdir`. Everything but the
+    keys is readable by the broker; call broker_readable() on a key the broker uses."""
 
     def __init__(self, workdir):
         self.dir = os.path.join(workdir, "pki")
@@ -210,6 +222,8 @@ class Certs:
                   "-days", "2", "-subj", f"/CN={name} test CA",
                   "-addext", "basicConstraints=critical,CA:TRUE",
                   "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        os.chmod(key, 0o600)
+        broker_readable(crt)
         return crt
 
     def leaf(self, name, ca, cn, san=None, client=False):
@@ -227,4 +241,5 @@ class Certs:
                   "-CAkey", self.path(f"{ca}.key"), "-CAcreateserial", "-out", crt,
                   "-days", "2", "-extfile", ext)
         os.chmod(key, 0o600)
+        broker_readable(crt)
         return crt, key
