@@ -195,9 +195,10 @@ void rtu_source::write(std::string_view device, const named_values& set, write_d
     bus_command c;
     c.what = bus_command::kind::write;
     c.device = ref.index;
-    for (const auto& [name, value] : set) {
+    for (const auto& entry : set) {
+        const auto& [name, value] = entry; // clang 14 cannot capture a structured binding
         auto it = std::find_if(dev->prof->values.begin(), dev->prof->values.end(),
-                               [&](const auto& v) { return v.name == name; });
+                               [&](const auto& v) { return v.name == entry.first; });
         if (it == dev->prof->values.end()) return fail(name + ": unknown value");
         if (!it->writable) return fail(name + ": not writable");
         if ((it->min && value < *it->min) || (it->max && value > *it->max))
