@@ -31,6 +31,12 @@ bool is_refusal(int rc) {
            rc == MOSQ_ERR_TLS_HANDSHAKE;
 }
 
+// What libmosquitto logs when a handshake fails (certificate, host name, alerts).
+bool is_tls_failure(const std::string& lib_error) {
+    return lib_error.find("OpenSSL Error") != std::string::npos ||
+           lib_error.find("host name verification failed") != std::string::npos;
+}
+
 std::chrono::steady_clock::time_point now() {
     return std::chrono::steady_clock::now();
 }
@@ -217,7 +223,7 @@ void mqtt_link::connect_to(const std::string& host) {
         const std::string detail = !last_lib_error_.empty() ? last_lib_error_
                                    : rc == MOSQ_ERR_ERRNO   ? std::system_category().message(errno)
                                                             : mosquitto_strerror(rc);
-        refused_ = is_refusal(rc);
+        refused_ = is_refusal(rc) || is_tls_failure(last_lib_error_);
         schedule_reconnect(fmt::format("connect to {} failed: {}", host, detail));
         return;
     }
@@ -348,6 +354,9 @@ void mqtt_link::handle_disconnect(int rc) {
         return;
     }
     if (is_refusal(rc)) refused_ = true;
+    // A TLS failure before CONNACK is a refusal too, whatever code it surfaced with (TLS 1.3
+    // reports a missing client certificate only on the first read, as a protocol error).
+    if (!was_up && is_tls_failure(last_lib_error_)) refused_ = true;
     std::string why =
         last_lib_error_.empty() ? std::string(mosquitto_strerror(rc)) : last_lib_error_;
     if (rc == MOSQ_ERR_SUCCESS && last_lib_error_.empty()) why = "socket error";

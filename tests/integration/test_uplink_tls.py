@@ -1,0 +1,97 @@
+"""The uplink over TLS against a real mosquitto with throwaway certificates made by openssl at
+run time: the right CA connects; a wrong CA, a certificate for another host name and a
+missing client certificate are refused with the reason in the log while the daemon keeps
+running and retrying; a client certificate signed by the CA is accepted and its CN becomes
+the broker-side user name."""
+
+import os
+import re
+import time
+import unittest
+
+from mbtest import MB_BIN, Broker, free_port, wait_until
+from uplink_fixture import Certs, Client, UplinkTest, broker_readable
+
+DATA = "meterbridge/gw-uplink/incomer/data"
+
+
+@unittest.skipUnless(os.access(MB_BIN, os.X_OK), "meterbridge not built")
+class UplinkTlsTest(UplinkTest):
+
+    def setUp(self):
+        super().setUp()
+        self.certs = Certs(self.tmp)
+        self.ca = self.certs.ca("ca")
+
+    def tls_broker(self, server_cn="localhost", san="DNS:localhost,IP:127.0.0.1", extra=""):
+        """mosquitto with a TLS listener, plus a plain one for the test's subscriber."""
+        crt, key = self.certs.leaf(f"server-{server_cn}", "ca", server_cn, san)
+        broker_readable(key)
+        self.plain_port = free_port()
+        broker = Broker(self.tmp, listener_options=(
+            f"cafile {self.ca}\ncertfile {crt}\nkeyfile {key}\ntls_version tlsv1.2\n{extra}"),
+            extra=f"listener {self.plain_port} 127.0.0.1\n")
+        broker.start()
+        self.cleanup(broker.stop)
+        return broker
+
+    def run_daemon(self, broker, uplink_extra):
+        config = self.config(f"mqtts://localhost:{broker.port}", uplink_extra)
+        return self.start_daemon(config)
+
+    def assert_refused(self, broker, daemon, reason):
+        """No reading gets through, the log says why, and the daemon keeps going."""
+        sub = Client(self.plain_port, topics=(DATA,))
+        self.cleanup(sub.close)
+        wait_until(lambda: re.search(reason, daemon.output()), 15, what=f"log line matching {reason}")
+        time.sleep(3)  # still alive and still without a connection several seconds later
+        self.assert_alive(daemon)
+        self.assertEqual(sub.on(DATA), [])
+        self.assertNotRegex(daemon.output(), r"mqtt\[uplink\] \S+: connected")
+        self.assertRegex(daemon.output(), r"error .*mqtt\[uplink\].*retry in \d+\.\ds")
+
+    def test_right_ca_connects_and_readings_arrive(self):
+        broker = self.tls_broker()
+        sub = Client(self.plain_port, topics=(DATA,))
+        self.cleanup(sub.close)
+        daemon = self.run_daemon(broker, f'ca_file = "{self.ca}"\n')
+        sub.wait_for(DATA, count=2, timeout=20)
+        self.assertRegex(daemon.output(), r"mqtt\[uplink\] localhost:\d+: connected")
+        self.assertEqual(daemon.stop(), 0)
+
+    def test_wrong_ca_is_refused_with_the_reason(self):
+        broker = self.tls_broker()
+        other = self.certs.ca("other")
+        daemon = self.run_daemon(broker, f'ca_file = "{other}"\n')
+        self.assert_refused(broker, daemon, r"certificate verify failed")
+
+    def test_certificate_for_another_host_is_refused_with_the_reason(self):
+        broker = self.tls_broker(server_cn="otherhost", san="DNS:otherhost")
+        daemon = self.run_daemon(broker, f'ca_file = "{self.ca}"\n')
+        self.assert_refused(broker, daemon, r"(?i)host ?name (verification failed|mismatch)")
+
+    def test_client_certificate_required(self):
+        extra = "require_certificate true\nuse_identity_as_username true\n"
+        broker = self.tls_broker(extra=extra)
+        daemon = self.run_daemon(broker, f'ca_file = "{self.ca}"\n')
+        # The broker ends the handshake; the daemon says the TLS connection failed.
+        self.assert_refused(broker, daemon, r"(?i)(certificate required|handshake failure|"
+                            r"tls error|ssl routines)")
+        daemon.stop()
+
+        crt, key = self.certs.leaf("client", "ca", "gw-uplink-client", client=True)
+        sub = Client(self.plain_port, topics=(DATA,))
+        self.cleanup(sub.close)
+        daemon = self.run_daemon(broker, f'ca_file = "{self.ca}"\ncert_file = "{crt}"\n'
+                                 f'key_file = "{key}"\n')
+        sub.wait_for(DATA, count=1, timeout=20)
+        with open(broker.log_path) as f:
+            log = f.read()
+        # use_identity_as_username: the certificate's CN is the user the broker sees.
+        self.assertRegex(log, r"New client connected from 127\.0\.0\.1:\d+ as meterbridge-gw-uplink "
+                         r"\(p5, c1, k10, u'gw-uplink-client'\)")
+        self.assertEqual(daemon.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
