@@ -369,7 +369,9 @@ void mqtt_link::handle_disconnect(int rc) {
 
 void mqtt_link::schedule_reconnect(const std::string& why) {
     if (stopping_) return;
-    if (refused_) attempt_ = std::max(attempt_, cap_attempt(settings_.reconnect));
+    // Refusals (AUTH/TLS) climb the same back-off to the cap, logged at error level: a fixed
+    // credential or certificate on the broker side is picked up within a minute at most, and
+    // the jitter keeps a refused fleet from reconnecting in step.
     const auto delay = reconnect_delay(settings_.reconnect, attempt_, rng_);
     if (attempt_ < 1000) ++attempt_;
     const double secs = static_cast<double>(delay.count()) / 1000.0;

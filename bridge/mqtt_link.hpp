@@ -6,7 +6,7 @@
 // 1 s timer runs mosquitto_loop_misc() (PINGREQ, keepalive loss). libmosquitto closes the fd
 // before it calls on_disconnect, so that callback is where the poll handle goes; a reconnect
 // gets a new fd and a new poll handle. Reconnects are ours: capped, jittered back-off, reset
-// only after the link stayed up for `stable_after`; AUTH/TLS refusals retry at the cap.
+// only after the link stayed up for `stable_after`; AUTH/TLS refusals too, at error level.
 //
 // Name resolution: an IP literal is used as is. A hostname is resolved with uv_getaddrinfo
 // first, so a dead resolver never stalls the loop. Plain TCP then connects to the address.
@@ -124,7 +124,7 @@ private:
     unsigned attempt_ = 0;
     bool connected_ = false;
     bool ever_connected_ = false;
-    bool refused_ = false; // the last attempt was refused (AUTH/TLS): retry at the cap
+    bool refused_ = false; // the last attempt was refused (AUTH/TLS): logged as an error
     bool stopping_ = false;
     bool stopped_ = false;
     int interest_ = 0;
