@@ -131,10 +131,13 @@ bool uplink::same_state(const device_status& a, const device_status& b) {
     return a.state == b.state && a.last_error == b.last_error;
 }
 
-void uplink::publish_status(const device_status& s) {
+void uplink::publish_status(const device_status& s, status_change change) {
     statuses_[s.device] = s;
     const auto last = published_.find(s.device);
-    if (last != published_.end() && same_state(last->second, s)) return;
+    if (last != published_.end() && same_state(last->second, s) &&
+        (change == status_change::state ||
+         (last->second.polls == s.polls && last->second.errors == s.errors)))
+        return;
     if (!link_.connected()) return; // sent on connect
     publish_control(topics_.status(s.device), status_payload(s), true);
     published_[s.device] = s;

@@ -80,8 +80,11 @@ public:
     };
     publish_result publish_reading(const reading& r);
     std::error_code publish_gap(const std::string& device, const gap_info& g);
-    // Remembered for every reconnect; published (retained) when state or last_error changed.
-    void publish_status(const device_status& s);
+    // Remembered for every reconnect; published (retained) when state or last_error changed,
+    // or with status_change::counters also when polls/errors moved (a periodic refresh, so a
+    // device that stays online with errors does not show stale counters forever).
+    enum class status_change : std::uint8_t { state, counters };
+    void publish_status(const device_status& s, status_change change = status_change::state);
     // Republishes meta for new or changed devices and clears it for removed ones.
     void set_devices(std::vector<device_info> devices);
     // Republishes the gateway status (e.g. after the buffer counters moved).

@@ -50,6 +50,22 @@ void gateway::start() {
     phase_ = phase::running;
     start_uplink();
     start_sources();
+    status_refresh_ = make_uv_handle<uv_timer_t>();
+    uv_timer_init(&loop_, status_refresh_.get());
+    status_refresh_->data = this;
+    const auto period = static_cast<std::uint64_t>(status_refresh_period.count());
+    uv_timer_start(status_refresh_.get(), &on_status_refresh, period, period);
+}
+
+void gateway::on_status_refresh(uv_timer_t* t) noexcept {
+    auto& self = *static_cast<gateway*>(t->data);
+    try {
+        if (!self.rtu_ || !self.uplink_) return;
+        for (const auto& d : self.rtu_->devices())
+            if (const auto* s = self.rtu_->status(d.name))
+                self.uplink_->publish_status(*s, bridge::uplink::status_change::counters);
+    } catch (...) { // never unwind into libuv
+    }
 }
 
 void gateway::start_uplink() {
@@ -156,6 +172,7 @@ void gateway::stop(std::function<void()> done) {
     phase_ = phase::stopping;
     stopped_ = std::move(done);
     // design.md §7: stop polling, wait for in-flight PUBACKs, publish offline, disconnect.
+    status_refresh_.reset();
     stop_sources();
     if (!uplink_) {
         finish_stop();
@@ -228,6 +245,7 @@ void gateway::on_finish(uv_timer_t* t) noexcept {
         self.retired_.clear();
         self.grace_.reset();
         self.drain_.reset();
+        self.status_refresh_.reset();
         self.finisher_.reset(); // closes this handle; freed in its close callback
         if (auto done = std::move(self.stopped_)) done();
     } catch (...) { // never unwind into libuv

@@ -49,10 +49,14 @@ private:
     static constexpr std::size_t memory_queue_capacity = 100'000;
     // Longest wait for in-flight PUBACKs before the offline status is published on stop.
     static constexpr std::chrono::milliseconds drain_wait{2500};
+    // How often device status counters (polls, errors) are republished when they moved; state
+    // changes go out at once.
+    static constexpr std::chrono::milliseconds status_refresh_period{60'000};
 
     static void on_grace_timeout(uv_timer_t* t) noexcept;
     static void on_drain_tick(uv_timer_t* t) noexcept;
     static void on_finish(uv_timer_t* t) noexcept;
+    static void on_status_refresh(uv_timer_t* t) noexcept;
     void start_uplink();
     void start_sources();
     void stop_sources();
@@ -75,6 +79,7 @@ private:
     uv_handle<uv_timer_t> grace_;
     uv_handle<uv_timer_t> drain_;
     uv_handle<uv_timer_t> finisher_;
+    uv_handle<uv_timer_t> status_refresh_;
     std::function<void()> stopped_;
     std::function<void()> status_changed_;
 };
