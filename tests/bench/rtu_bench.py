@@ -313,7 +313,17 @@ def run_coalesced(tmp, args, prof, best, best_s):
     n_values = len(prof["values"])
     complete = [r for r in win if r[2] == n_values]
     per_dev = {d["name"]: sum(1 for r in complete if r[1] == d["name"]) for d in devices}
-    out = {"plan_daemon": got, "plan_ok": got == best, "wall_s": wall, "readings": len(complete),
+    # Fairness without the window's granularity: each meter's mean time between readings
+    # (over every reading that began in [t0, t1]) and its longest wait.
+    periods, longest = {}, {}
+    for d in devices:
+        ts = sorted(r[0] for r in m["readings"]
+                    if r[1] == d["name"] and m["t0_ms"] <= r[0] <= m["t1_ms"])
+        if len(ts) >= 2:
+            periods[d["name"]] = (ts[-1] - ts[0]) / (len(ts) - 1) / 1000
+            longest[d["name"]] = max(b - a for a, b in zip(ts, ts[1:])) / 1000
+    out = {"periods_s": periods, "longest_wait_s": longest,
+           "plan_daemon": got, "plan_ok": got == best, "wall_s": wall, "readings": len(complete),
            "incomplete": len(win) - len(complete), "per_device": per_dev, "cpu_pct": m["cpu_pct"],
            "vmhwm_kib": m["vmhwm_kib"], "vmrss_kib": m["vmrss_kib"], "alive": m["alive"],
            "slave": slave_window(*m["slave"], len(best))}
@@ -406,6 +416,11 @@ def report_a(a, best_s):
     print(f"  readings/s {a['readings_per_s']:.3f}; per meter least {least}, most {most} "
           f"(fairness {least / max(most, 1):.2f}); incomplete readings {a['incomplete']}; "
           f"polls due every {INTERVAL}: {due}, so {due - a['readings']} skipped")
+    if a["periods_s"]:
+        per = a["periods_s"]
+        print(f"  time between readings of one meter: mean per meter {min(per.values()):.2f} .. "
+              f"{max(per.values()):.2f} s (fairness {min(per.values()) / max(per.values()):.2f})"
+              f", longest wait {max(a['longest_wait_s'].values()):.2f} s")
     sr = a["slave"]["readings"]
     print(f"  slave's count (requests / {len(a['plan_daemon'])}): per meter least "
           f"{min(sr.values()):.2f}, most {max(sr.values()):.2f}")
@@ -428,6 +443,10 @@ def report_b(b, best_s, n_devices):
     print(f"  readings/s {b['readings_per_s']:.3f}; every value of the 8 meters once takes "
           f"{b['round_s']:.0f} s (coalesced: {len(UNITS) * best_s:.1f} s at line rate); failed "
           f"polls {b['failed']}")
+    pm = b["per_meter_values"]
+    print(f"  values per meter in the window: {' '.join(str(pm[u]) for u in UNITS)} (each "
+          f"value is its own device, served round robin: one round takes longer than the "
+          f"window, so per-meter fairness shows only over a whole round)")
     print(f"  daemon CPU {b['cpu_pct']:.2f} %, peak RSS (VmHWM) {b['vmhwm_kib'] / 1024:.1f} MiB")
     for line in slave_lines(b["slave"]):
         print(line)
