@@ -486,6 +486,8 @@ def main():
             failures.append("the daemon's plan differs from the computed best plan")
         if a.get("ratio", 0) < 0.95:
             failures.append(f"ratio (a) {a.get('ratio', 0):.3f} < 0.95")
+        if a.get("ratio", 0) > 1.0:  # faster than the wire: the slave or this model is wrong
+            failures.append(f"ratio (a) {a['ratio']:.3f} > 1: the line model is broken")
         if a["incomplete"] or not a["alive"]:
             failures.append("incomplete readings, or the daemon died")
         if not args.skip_per_value:
