@@ -60,13 +60,17 @@ read_args parse_args(arguments args) {
 }
 
 // Why value `index` of the plan has no number.
-std::string failure_of(std::size_t index, const device_poll& poll) {
+std::string failure_of(std::size_t index, const rtu::read_plan& plan, const device_poll& poll) {
     for (std::size_t k = 0; k < poll.results.size(); ++k) {
         const auto& r = poll.results[k];
         if (std::find(r.request.values.begin(), r.request.values.end(), index) ==
             r.request.values.end())
             continue;
         if (!r.ok) return poll.errors[k];
+        // Read fine but not published: a secondary value whose PT/CT read failed is left out
+        // rather than published unscaled.
+        if (plan.values[index].ratio != rtu::ratio_kind::none)
+            return "its PT/CT ratio could not be read";
         return "not a finite number (NaN or infinity)";
     }
     return "not requested: the poll ended at the first timeout";
@@ -90,7 +94,7 @@ void print_values(const rtu::read_plan& plan, const device_poll& poll,
             r.value = bridge::format_number(it->second);
         else {
             r.failed = true;
-            r.unit = failure_of(i, poll);
+            r.unit = failure_of(i, plan, poll);
         }
         name_w = std::max(name_w, r.name.size());
         value_w = std::max(value_w, r.value.size());
