@@ -15,15 +15,15 @@ struct writable_range {
 
 struct device_info {
     std::string name;
-    std::string profile;  // profile id, or the native format
+    std::string profile; // profile id, or the native format
     std::string vendor;
     std::string model;
-    std::string source;   // "rtu" | "native"
-    std::string bus;      // rtu: bus name; native: source name
-    int unit = 0;         // rtu: Modbus unit id; 0 for native
+    std::string source; // "rtu" | "native"
+    std::string bus;    // rtu: bus name; native: source name
+    int unit = 0;       // rtu: Modbus unit id; 0 for native
     std::int64_t interval_ms = 0;
-    std::map<std::string, std::string> units;           // every value it can publish -> unit
-    std::map<std::string, writable_range> writable;     // values commands may set
+    std::map<std::string, std::string> units;       // every value it can publish -> unit
+    std::map<std::string, writable_range> writable; // values commands may set
 };
 
 } // namespace mb::bridge

@@ -16,8 +16,8 @@ struct device_status {
     std::uint64_t polls = 0;
     std::uint64_t errors = 0;
     std::uint64_t timeouts = 0;
-    std::uint64_t skipped = 0;             // polls skipped because the bus could not keep up
-    std::int64_t last_rtt_ms = -1;         // last round-trip time; -1 before the first answer
+    std::uint64_t skipped = 0;     // polls skipped because the bus could not keep up
+    std::int64_t last_rtt_ms = -1; // last round-trip time; -1 before the first answer
 };
 
 } // namespace mb::bridge

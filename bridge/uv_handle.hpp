@@ -17,6 +17,8 @@ template <typename T> struct uv_handle_closer {
 
 template <typename T> using uv_handle = std::unique_ptr<T, uv_handle_closer<T>>;
 
-template <typename T> uv_handle<T> make_uv_handle() { return uv_handle<T>(new T{}); }
+template <typename T> uv_handle<T> make_uv_handle() {
+    return uv_handle<T>(new T{});
+}
 
 } // namespace mb

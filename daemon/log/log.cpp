@@ -13,20 +13,28 @@ std::mutex write_mu;
 // journald reads "<N>" (syslog priority) at the start of each line of a stream it owns.
 int syslog_priority(level l) {
     switch (l) {
-    case level::error: return 3;
-    case level::warn: return 4;
-    case level::info: return 6;
-    case level::debug: return 7;
+    case level::error:
+        return 3;
+    case level::warn:
+        return 4;
+    case level::info:
+        return 6;
+    case level::debug:
+        return 7;
     }
     return 6;
 }
 
 std::string_view name_of(level l) {
     switch (l) {
-    case level::error: return "error";
-    case level::warn: return "warn";
-    case level::info: return "info";
-    case level::debug: return "debug";
+    case level::error:
+        return "error";
+    case level::warn:
+        return "warn";
+    case level::info:
+        return "info";
+    case level::debug:
+        return "debug";
     }
     return "info";
 }
@@ -38,9 +46,13 @@ bool under_journald() {
 
 } // namespace
 
-void set_level(level l) { current.store(l, std::memory_order_relaxed); }
+void set_level(level l) {
+    current.store(l, std::memory_order_relaxed);
+}
 
-bool enabled(level l) { return l <= current.load(std::memory_order_relaxed); }
+bool enabled(level l) {
+    return l <= current.load(std::memory_order_relaxed);
+}
 
 void write(level l, std::string_view message) {
     std::string line;

@@ -39,8 +39,8 @@ public:
     explicit rate_limiter(std::chrono::milliseconds period = std::chrono::seconds(30))
         : period_(period) {}
     // Returns the number suppressed since the last allowed line, or -1 to suppress this one.
-    long allow(const std::string& key, std::chrono::steady_clock::time_point now =
-                                           std::chrono::steady_clock::now());
+    long allow(const std::string& key,
+               std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
 
 private:
     struct slot {

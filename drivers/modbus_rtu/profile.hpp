@@ -18,22 +18,25 @@ constexpr int register_count(value_type t) {
     switch (t) {
     case value_type::u32:
     case value_type::i32:
-    case value_type::f32: return 2;
+    case value_type::f32:
+        return 2;
     case value_type::u64:
     case value_type::i64:
-    case value_type::f64: return 4;
-    default: return 1;
+    case value_type::f64:
+        return 4;
+    default:
+        return 1;
     }
 }
 
 struct value_def {
-    std::string name;         // measurement name from the vocabulary (bridge/measurements.hpp)
+    std::string name; // measurement name from the vocabulary (bridge/measurements.hpp)
     std::uint16_t address = 0;
     value_type type = value_type::u16;
     function_code function = function_code::holding;
-    double scale = 1.0;       // multiplier applied to the raw value
+    double scale = 1.0; // multiplier applied to the raw value
     ratio_kind ratio = ratio_kind::none;
-    int bit = 0;              // bits: 0 = least significant
+    int bit = 0; // bits: 0 = least significant
     bool writable = false;
     std::optional<double> min; // writable values: accepted range for commands
     std::optional<double> max;
@@ -46,7 +49,7 @@ struct profile {
     function_code function = function_code::holding;
     word_order order = word_order::high_first;
     int max_read = 125;
-    bool secondary = false;   // ratios = "secondary": multiply by PT/CT
+    bool secondary = false; // ratios = "secondary": multiply by PT/CT
     std::vector<value_def> values;
 };
 

@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
     constexpr int random_inputs = 20000;
     for (int n = 0; n < random_inputs; ++n) {
         std::vector<std::uint8_t> bytes(static_cast<std::size_t>(len(rng)));
-        for (auto& b : bytes) b = static_cast<std::uint8_t>(byte(rng));
+        for (auto& b : bytes)
+            b = static_cast<std::uint8_t>(byte(rng));
         LLVMFuzzerTestOneInput(bytes.data(), bytes.size());
     }
     std::printf("replayed %zu corpus files and %d random inputs\n", files, random_inputs);
