@@ -40,7 +40,10 @@ std::string_view name_of(level l) {
 }
 
 bool under_journald() {
-    static const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
+    static const bool journal = [] {
+        const char* stream = std::getenv("JOURNAL_STREAM");
+        return stream != nullptr && *stream != '\0';
+    }();
     return journal;
 }
 

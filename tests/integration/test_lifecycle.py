@@ -237,6 +237,24 @@ url = "mqtt://127.0.0.1:{self.uplink_port}"
         self.assertRegex(result.stderr, rf"{re.escape(config)}:2:\d+: gateway\.id")
         self.assertIsNone(self.notify.find("READY"), "never ready with a bad config")
 
+    def test_log_lines_carry_journald_priorities_under_systemd(self):
+        config = self.write("bad.toml", f"""[gateway]
+id = "Not A Valid Id"
+
+[uplink]
+url = "mqtt://127.0.0.1:{self.uplink_port}"
+""")
+        # systemd sets JOURNAL_STREAM when stderr is the journal: "<3>" marks an error line.
+        under_systemd = run_cli("run", "-c", config, timeout=10, env={"JOURNAL_STREAM": "8:12345"})
+        lines = under_systemd.stderr.strip().splitlines()
+        self.assertTrue(lines)
+        for line in lines:
+            self.assertRegex(line, r"^<3>", "every line of a failed start is an error")
+        # On a terminal: a UTC timestamp and the level word instead.
+        plain = run_cli("run", "-c", config, timeout=10, env={"JOURNAL_STREAM": ""})
+        for line in plain.stderr.strip().splitlines():
+            self.assertRegex(line, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z error ")
+
     def test_missing_config_exits_1(self):
         missing = os.path.join(self.tmp, "nope.toml")
         result = run_cli("run", "-c", missing, timeout=10)
