@@ -2,10 +2,12 @@
 // Readings between their source and the broker's PUBACK, held in memory. This is the stand-in
 // for the SQLite store-and-forward buffer (its own issue): same shape — a reading goes in and
 // gets its seq, readings are handed to the uplink while its window has room, a PUBACK for a
-// message id takes one out — but nothing survives a restart and the bound is a count.
+// message id takes one out — but nothing survives a restart and the bound is the memory the
+// readings take.
 // Loop thread only.
 #include "bridge/payloads.hpp"
 #include "bridge/reading.hpp"
+#include "daemon/log/log.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -22,21 +24,26 @@ public:
     // it now (disconnected, window full).
     using publish_fn = std::function<std::optional<int>(const bridge::reading&)>;
 
-    explicit memory_queue(std::size_t capacity)
-        : capacity_(capacity) {}
+    explicit memory_queue(std::size_t capacity_bytes)
+        : capacity_bytes_(capacity_bytes) {}
 
-    // Assigns the device's next seq and queues the reading; past capacity the oldest reading
-    // not yet handed to the uplink is dropped and counted.
+    // Assigns the device's next seq and queues the reading; past capacity the oldest readings
+    // not yet handed to the uplink are dropped and counted.
     void push(bridge::reading r);
     // Hands queued readings to `publish` in order until it refuses one.
     void pump(const publish_fn& publish);
-    // The broker acknowledged (or refused for good) this message id.
+    // The broker acknowledged this message id.
     void acked(int mid);
+    // The broker refused this message id for good (PUBACK reason >= 0x80): dropped, counted.
+    void refused(int mid);
     // The uplink instance was recreated: whatever it held in flight must be sent again.
     void requeue_inflight();
 
     [[nodiscard]] bridge::buffer_stats stats() const;
     [[nodiscard]] std::size_t size() const { return entries_.size(); }
+    [[nodiscard]] std::size_t bytes() const { return bytes_; }
+    // Heap and object bytes one reading holds (an estimate that errs high).
+    [[nodiscard]] static std::size_t footprint(const bridge::reading& r);
 
 private:
     struct entry {
@@ -44,12 +51,16 @@ private:
         std::optional<int> mid; // set once handed to the uplink
     };
 
-    std::size_t capacity_;
+    void erase(std::map<std::uint64_t, entry>::iterator it);
+
+    std::size_t capacity_bytes_;
+    std::size_t bytes_ = 0;
     std::uint64_t next_key_ = 1;
     std::map<std::uint64_t, entry> entries_;        // by arrival order
     std::unordered_map<int, std::uint64_t> by_mid_; // in flight
     std::map<std::string, std::uint64_t> last_seq_;
     std::uint64_t dropped_ = 0;
+    log::rate_limiter drop_log_;
 };
 
 } // namespace mb::buffer

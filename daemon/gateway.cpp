@@ -38,12 +38,13 @@ std::string uplink_fingerprint(const bridge::uplink_settings& s) {
 
 gateway::gateway(uv_loop_t& loop, config::config cfg)
     : loop_(loop)
-    , cfg_(std::move(cfg)) {}
+    , cfg_(std::move(cfg))
+    , deferred_(loop) {}
 
 gateway::~gateway() {
     stop_sources();
     uplink_.reset();
-    retired_.clear();
+    retired_.reset();
 }
 
 void gateway::start() {
@@ -73,25 +74,58 @@ void gateway::start_uplink() {
         if (secret)
             if (auto warning = bridge::secret_file_warning(secret->string()))
                 log::warn("uplink: {}", *warning);
+    // Callbacks of an uplink replaced on reload must not touch the queue: its message ids
+    // belong to another libmosquitto instance. Each instance knows its generation.
+    const auto gen = ++uplink_gen_;
     bridge::uplink::callbacks cb;
-    cb.on_ack = [this](int mid, bridge::delivery d) {
-        if (d == bridge::delivery::drop)
-            log::error("uplink: the broker refused a reading (message {}); it is dropped", mid);
-        queue_.acked(mid);
+    cb.on_ack = [this, gen](int mid, bridge::delivery d) {
+        if (gen != uplink_gen_) return;
+        if (d == bridge::delivery::drop) {
+            if (const long held = refusals_.allow("refused"); held >= 0)
+                log::error("uplink: the broker refused a reading (message {}); it is dropped{}",
+                           mid, held > 0 ? fmt::format(" ({} more since)", held) : "");
+            queue_.refused(mid);
+        } else {
+            queue_.acked(mid);
+        }
         pump();
     };
-    cb.on_connect = [this] {
-        pump();
+    // libmosquitto resends the messages it held in flight only after on_connect returns:
+    // pump on the next iteration so that older readings go out before newer ones.
+    cb.on_connect = [this, gen] {
+        if (gen != uplink_gen_) return;
+        deferred_.post([this] { pump(); });
         changed();
     };
-    cb.on_disconnect = [this] { changed(); };
-    cb.on_stopped = [this] { component_stopped(); };
+    cb.on_disconnect = [this, gen] {
+        if (gen == uplink_gen_) changed();
+    };
+    cb.on_stopped = [this, gen] {
+        if (gen == uplink_gen_) return component_stopped();
+        deferred_.post([this] { retired_stopped(); });
+    };
     cb.buffer = [this] { return queue_.stats(); };
     uplink_ = std::make_unique<bridge::uplink>(loop_, uplink_settings(cfg_), std::move(cb),
                                                command_handler());
     if (const auto ec = uplink_->start())
         log::error("uplink: cannot start: {} (check [uplink] in {})", ec.message(),
                    cfg_.source.string());
+    if (rtu_) feed_uplink();
+}
+
+// The uplink learns every device and its current status (meta and status on connect).
+void gateway::feed_uplink() {
+    uplink_->set_devices(rtu_->devices());
+    for (const auto& d : rtu_->devices())
+        if (const auto* s = rtu_->status(d.name)) uplink_->publish_status(*s);
+}
+
+void gateway::retired_stopped() {
+    retired_.reset();
+    if (phase_ != phase::running || uplink_) return;
+    start_uplink();
+    pump();
+    changed();
 }
 
 void gateway::start_sources() {
@@ -105,28 +139,29 @@ void gateway::start_sources() {
         changed();
     };
     rtu_ = std::make_unique<drivers::rtu::rtu_source>(loop_, rtu_bus_settings(cfg_), std::move(cb));
-    if (uplink_) uplink_->set_devices(rtu_->devices());
+    if (uplink_) feed_uplink();
     rtu_->start();
 }
 
 void gateway::stop_sources() {
     if (!rtu_) return;
-    rtu_->stop(); // joins the bus threads; results still queued are delivered
+    rtu_->stop(); // joins the bus threads (at most one request each); queued results delivered
     rtu_.reset();
+    uv_update_time(&loop_); // the join took loop time: timers armed next must see it
 }
 
 bridge::command_handler gateway::command_handler() {
     bridge::command_handler h;
     h.write = [this](const std::string& device, const drivers::rtu::named_values& values,
                      bridge::command_handler::done_fn done) {
-        if (!rtu_) return done({false, "stopped", {}});
+        if (!rtu_) return done({false, "the gateway is reloading or stopping", {}});
         rtu_->write(device, values, [done = std::move(done)](const std::string& error) {
             done({error.empty(), error, {}});
         });
     };
     h.read = [this](const std::string& device, const std::vector<std::string>& names,
                     bridge::command_handler::done_fn done) {
-        if (!rtu_) return done({false, "stopped", {}});
+        if (!rtu_) return done({false, "the gateway is reloading or stopping", {}});
         rtu_->read(
             device, names,
             [done = std::move(done)](drivers::rtu::named_values values, const std::string& error) {
@@ -155,12 +190,14 @@ void gateway::apply(config::config next) {
     cfg_ = std::move(next);
     // Bus threads are cheap to restart (at most one request timeout): rebuild them always.
     stop_sources();
-    if (new_uplink && uplink_) {
+    if (new_uplink && uplink_ && !retired_) {
+        // The old session ends (offline status, DISCONNECT) before the new one starts, so the
+        // broker never sees two clients with one id; readings wait in the queue meanwhile.
         log::info("reload: uplink settings changed; reconnecting");
-        uplink_->stop(); // publishes offline, disconnects; its handles close on destruction
-        retired_.push_back(std::move(uplink_));
-        queue_.requeue_inflight(); // the new instance sends what the old one held in flight
-        start_uplink();
+        retired_ = std::move(uplink_);
+        ++uplink_gen_;             // its acks no longer touch the queue …
+        queue_.requeue_inflight(); // … and the new instance sends what it held in flight
+        retired_->stop();
     }
     start_sources();
     pump();
@@ -210,14 +247,15 @@ void gateway::on_drain_tick(uv_timer_t* t) noexcept {
 }
 
 void gateway::component_stopped() {
-    if (phase_ != phase::stopping) return; // a retired uplink finished after a reload
+    if (phase_ != phase::stopping) return;
     if (--draining_ <= 0) finish_stop();
 }
 
 void gateway::on_grace_timeout(uv_timer_t* t) noexcept {
     auto& self = *static_cast<gateway*>(t->data);
     try {
-        log::warn("stop: {} component(s) still busy after {} ms; stopping anyway", self.draining_,
+        log::warn("stop: the uplink did not finish within {} ms (offline status and PUBACKs); "
+                  "stopping anyway",
                   stop_grace.count());
         self.finish_stop();
     } catch (...) { // never unwind into libuv
@@ -232,24 +270,15 @@ void gateway::finish_stop() {
                   queue_.size());
     // This may run inside the uplink's own callback: destroy the components from a fresh
     // loop iteration, so that their handles close before the loop ends.
-    finisher_ = make_uv_handle<uv_timer_t>();
-    uv_timer_init(&loop_, finisher_.get());
-    finisher_->data = this;
-    uv_timer_start(finisher_.get(), &on_finish, 0, 0);
-}
-
-void gateway::on_finish(uv_timer_t* t) noexcept {
-    auto& self = *static_cast<gateway*>(t->data);
-    try {
-        self.uplink_.reset();
-        self.retired_.clear();
-        self.grace_.reset();
-        self.drain_.reset();
-        self.status_refresh_.reset();
-        self.finisher_.reset(); // closes this handle; freed in its close callback
-        if (auto done = std::move(self.stopped_)) done();
-    } catch (...) { // never unwind into libuv
-    }
+    deferred_.post([this] {
+        uplink_.reset();
+        retired_.reset();
+        grace_.reset();
+        drain_.reset();
+        status_refresh_.reset();
+        deferred_.close();
+        if (auto done = std::move(stopped_)) done();
+    });
 }
 
 std::string gateway::uplink_state() const {

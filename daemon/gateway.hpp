@@ -6,6 +6,8 @@
 #include "bridge/uv_handle.hpp"
 #include "buffer/memory_queue.hpp"
 #include "daemon/config/config.hpp"
+#include "daemon/deferred_calls.hpp"
+#include "daemon/log/log.hpp"
 #include "drivers/modbus_rtu/rtu_source.hpp"
 
 #include <chrono>
@@ -46,7 +48,7 @@ private:
     enum class phase : std::uint8_t { idle, running, stopping, stopped };
 
     // Readings held in memory until their PUBACK (until the SQLite buffer lands).
-    static constexpr std::size_t memory_queue_capacity = 100'000;
+    static constexpr std::size_t memory_queue_bytes = 64U << 20U;
     // Longest wait for in-flight PUBACKs before the offline status is published on stop.
     static constexpr std::chrono::milliseconds drain_wait{2500};
     // How often device status counters (polls, errors) are republished when they moved; state
@@ -55,10 +57,11 @@ private:
 
     static void on_grace_timeout(uv_timer_t* t) noexcept;
     static void on_drain_tick(uv_timer_t* t) noexcept;
-    static void on_finish(uv_timer_t* t) noexcept;
     static void on_status_refresh(uv_timer_t* t) noexcept;
     void start_uplink();
     void start_sources();
+    void feed_uplink();
+    void retired_stopped();
     void stop_sources();
     void pump();
     void changed();
@@ -71,15 +74,17 @@ private:
     config::config cfg_;
     phase phase_ = phase::idle;
     int draining_ = 0; // components still finishing their stop
-    buffer::memory_queue queue_{memory_queue_capacity};
+    buffer::memory_queue queue_{memory_queue_bytes};
     std::unique_ptr<bridge::uplink> uplink_;
-    std::vector<std::unique_ptr<bridge::uplink>> retired_; // replaced on reload, stopping
+    std::unique_ptr<bridge::uplink> retired_; // replaced on reload, still stopping
+    std::uint64_t uplink_gen_ = 0;            // which uplink's callbacks are current
+    log::rate_limiter refusals_;
     std::unique_ptr<drivers::rtu::rtu_source> rtu_;
     std::uint64_t drain_started_ = 0;
     uv_handle<uv_timer_t> grace_;
     uv_handle<uv_timer_t> drain_;
-    uv_handle<uv_timer_t> finisher_;
     uv_handle<uv_timer_t> status_refresh_;
+    deferred_calls deferred_;
     std::function<void()> stopped_;
     std::function<void()> status_changed_;
 };
