@@ -27,10 +27,32 @@ void append_number(std::string& out, double v) {
     out.append(buf.data(), res.ptr);
 }
 
+namespace {
+
+bool needs_escape(char c) {
+    return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+}
+
+template <typename Int> void append_integer(std::string& out, Int v) {
+    std::array<char, 24> buf{};
+    const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+    out.append(buf.data(), res.ptr);
+}
+
+} // namespace
+
 void append_string(std::string& out, std::string_view s) {
     static constexpr std::string_view hex = "0123456789abcdef";
     out += '"';
-    for (const char c : s) {
+    // Names and values rarely need escaping: copy the plain runs whole, not char by char.
+    while (!s.empty()) {
+        std::size_t run = 0;
+        while (run < s.size() && !needs_escape(s[run]))
+            ++run;
+        out.append(s.data(), run);
+        if (run == s.size()) break;
+        const char c = s[run];
+        s.remove_prefix(run + 1);
         const auto u = static_cast<unsigned char>(c);
         switch (c) {
         case '"':
@@ -48,17 +70,18 @@ void append_string(std::string& out, std::string_view s) {
         case '\t':
             out += "\\t";
             break;
-        default:
-            if (u < 0x20) {
-                out += "\\u00";
-                out += hex[u >> 4U];
-                out += hex[u & 0xFU];
-            } else {
-                out += c;
-            }
+        default: // the other control characters
+            out += "\\u00";
+            out += hex[u >> 4U];
+            out += hex[u & 0xFU];
         }
     }
     out += '"';
+}
+
+json_writer::json_writer(std::string buf)
+    : out_(std::move(buf)) {
+    out_.clear();
 }
 
 void json_writer::separate() {
@@ -114,13 +137,13 @@ json_writer& json_writer::value(double v) {
 
 json_writer& json_writer::value(std::int64_t v) {
     separate();
-    out_ += std::to_string(v);
+    append_integer(out_, v);
     return *this;
 }
 
 json_writer& json_writer::value(std::uint64_t v) {
     separate();
-    out_ += std::to_string(v);
+    append_integer(out_, v);
     return *this;
 }
 

@@ -19,6 +19,11 @@ void append_string(std::string& out, std::string_view s);
 
 class json_writer {
 public:
+    json_writer() = default;
+    // Writes into `buf`, emptied first: a caller that hands the same string back each time
+    // (take(), then again here) formats without allocating.
+    explicit json_writer(std::string buf);
+
     json_writer& begin_object();
     json_writer& end_object();
     json_writer& begin_array();

@@ -61,6 +61,7 @@ mqtt_link::mqtt_link(uv_loop_t& loop, link_settings settings, callbacks cb)
     , settings_(std::move(settings))
     , cb_(std::move(cb))
     , mosq_(nullptr, &mosquitto_destroy)
+    , mids_(std::size_t{65536}, mid_kind::none)
     , rng_(std::random_device{}()) {
     lib_init();
     mosq_.reset(mosquitto_new(settings_.client_id.empty() ? nullptr : settings_.client_id.c_str(),
@@ -94,7 +95,7 @@ std::string mqtt_link::where() const {
 
 std::size_t mqtt_link::window_room() const {
     const auto max = static_cast<std::size_t>(std::max(settings_.max_inflight, 1));
-    return inflight_.size() >= max ? 0 : max - inflight_.size();
+    return windowed_ >= max ? 0 : max - windowed_;
 }
 
 std::error_code mqtt_link::apply_settings() {
@@ -263,14 +264,40 @@ void mqtt_link::update_interest() {
     }
 }
 
+int mqtt_link::read_socket() {
+    reading_ = true;
+    const int rc = mosquitto_loop_read(mosq_.get(), 1);
+    reading_ = false;
+    return rc;
+}
+
+void mqtt_link::deliver_acks() noexcept {
+    // Index, not iterators: on_ack may publish or stop, and a disconnect callback inside that
+    // re-enters here to hand over the rest first, in order.
+    while (ack_next_ < acks_.size()) {
+        const queued_ack a = acks_[ack_next_++];
+        try {
+            if (cb_.on_ack) cb_.on_ack(a.mid, a.d, a.windowed);
+        } catch (const std::exception& e) {
+            log::error("{}: on_ack failed: {}", where(), e.what());
+        }
+    }
+    acks_.clear();
+    ack_next_ = 0;
+}
+
 void mqtt_link::on_poll(uv_poll_t* h, int status, int events) noexcept {
     auto& self = *static_cast<mqtt_link*>(h->data);
     if (status < 0) events = UV_READABLE; // let libmosquitto read the error
     int rc = MOSQ_ERR_SUCCESS;
-    if ((events & (UV_READABLE | UV_DISCONNECT)) != 0)
-        rc = mosquitto_loop_read(self.mosq_.get(), 1);
+    if ((events & (UV_READABLE | UV_DISCONNECT)) != 0) rc = self.read_socket();
+    // Outside libmosquitto now: what on_ack publishes is written at once.
+    self.deliver_acks();
     // rc != 0: libmosquitto closed the socket and (mostly) called on_disconnect (detached).
-    if (rc == MOSQ_ERR_SUCCESS && self.poll_ && (events & UV_WRITABLE) != 0)
+    // Once connected, what callbacks queued (replies, birth) is written now rather than
+    // after a round trip through epoll; EAGAIN leaves it queued and arms UV_WRITABLE.
+    const bool queued = self.connected_ && mosquitto_want_write(self.mosq_.get());
+    if (rc == MOSQ_ERR_SUCCESS && self.poll_ && ((events & UV_WRITABLE) != 0 || queued))
         rc = mosquitto_loop_write(self.mosq_.get(), 1);
     if (self.closed_silently(rc)) return;
     if (status < 0 && self.poll_) {
@@ -279,7 +306,8 @@ void mqtt_link::on_poll(uv_poll_t* h, int status, int events) noexcept {
         // DISCONNECT with reason 0x04 keeps the will should it ever reach the broker.
         mosquitto_disconnect_v5(self.mosq_.get(), 0x04, nullptr);
         if (self.poll_) mosquitto_loop_write(self.mosq_.get(), 1);
-        if (self.poll_) mosquitto_loop_read(self.mosq_.get(), 1);
+        if (self.poll_) self.read_socket();
+        self.deliver_acks();
         self.interest_ = 0; // libuv stopped the watcher: re-arm if the socket lives on
     }
     self.update_interest();
@@ -316,6 +344,7 @@ void mqtt_link::on_retry(uv_timer_t* t) noexcept {
 
 void mqtt_link::on_connect(mosquitto*, void* p, int rc, int, const mosquitto_property*) noexcept {
     auto& self = *static_cast<mqtt_link*>(p);
+    self.deliver_acks(); // what was read before it keeps its order
     try {
         if (rc != 0) {
             // The broker refused the CONNECT; it closes the link next (on_disconnect).
@@ -338,6 +367,7 @@ void mqtt_link::on_connect(mosquitto*, void* p, int rc, int, const mosquitto_pro
 
 void mqtt_link::on_disconnect(mosquitto*, void* p, int rc, const mosquitto_property*) noexcept {
     auto& self = *static_cast<mqtt_link*>(p);
+    self.deliver_acks(); // PUBACKs read before the link went down come first
     try {
         self.handle_disconnect(rc);
     } catch (const std::exception& e) {
@@ -393,12 +423,20 @@ void mqtt_link::on_publish(mosquitto*, void* p, int mid, int reason,
                            const mosquitto_property*) noexcept {
     auto& self = *static_cast<mqtt_link*>(p);
     try {
-        const bool windowed = self.inflight_.erase(mid) > 0;
-        if (!windowed && self.control_.erase(mid) == 0) return; // QoS 0 reports here too
+        if (mid <= 0 || static_cast<std::size_t>(mid) >= self.mids_.size()) return;
+        const mid_kind kind = self.mids_[static_cast<std::size_t>(mid)];
+        if (kind == mid_kind::none) return; // QoS 0 reports here too
+        self.mids_[static_cast<std::size_t>(mid)] = mid_kind::none;
+        const bool windowed = kind == mid_kind::windowed;
+        if (windowed) --self.windowed_;
         const delivery d = reason >= 0x80 ? delivery::drop : delivery::ok;
         if (d == delivery::drop) {
             log::warn("{}: broker refused message {}: {} (reason {})", self.where(), mid,
                       mosquitto_reason_string(reason), reason);
+        }
+        if (self.reading_) {
+            self.acks_.push_back(queued_ack{mid, d, windowed}); // given after loop_read
+            return;
         }
         if (self.cb_.on_ack) self.cb_.on_ack(mid, d, windowed);
     } catch (const std::exception& e) {
@@ -409,6 +447,7 @@ void mqtt_link::on_publish(mosquitto*, void* p, int mid, int reason,
 void mqtt_link::on_message(mosquitto*, void* p, const mosquitto_message* m,
                            const mosquitto_property*) noexcept {
     auto& self = *static_cast<mqtt_link*>(p);
+    self.deliver_acks();
     try {
         if (!self.cb_.on_message || m == nullptr || m->topic == nullptr) return;
         incoming_message in;
@@ -444,16 +483,21 @@ std::error_code mqtt_link::publish(std::string_view topic, std::string_view payl
     if (stopping_) return link_errc::stopping;
     if (!connected_) return link_errc::not_connected;
     if (opts.qos > 0 && opts.windowed && window_room() == 0) return link_errc::window_full;
-    const std::string t(topic);
+    topic_buf_.assign(topic); // NUL-terminated, its capacity reused
     int m = 0;
     const int rc =
-        mosquitto_publish_v5(mosq_.get(), &m, t.c_str(), static_cast<int>(payload.size()),
+        mosquitto_publish_v5(mosq_.get(), &m, topic_buf_.c_str(), static_cast<int>(payload.size()),
                              payload.data(), opts.qos, opts.retain, nullptr);
     // A write error surfaces via on_disconnect; the message itself is queued inside
     // libmosquitto and resent after the reconnect, so it still counts as handed over.
     if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN && rc != MOSQ_ERR_CONN_LOST)
         return make_mosq_error(rc);
-    if (opts.qos > 0) (opts.windowed ? inflight_ : control_).insert(m);
+    if (opts.qos > 0 && m > 0 && static_cast<std::size_t>(m) < mids_.size()) {
+        auto& kind = mids_[static_cast<std::size_t>(m)];
+        if (kind == mid_kind::windowed) --windowed_; // a mid reused before its PUBACK
+        kind = opts.windowed ? mid_kind::windowed : mid_kind::control;
+        if (opts.windowed) ++windowed_;
+    }
     if (mid != nullptr) *mid = m;
     update_interest();
     return {};

@@ -18,6 +18,13 @@
 //
 // QoS 1 messages in flight survive a reconnect inside libmosquitto (it resends them on the
 // same instance), so their mids stay in the window until their PUBACK arrives.
+//
+// Throughput (tests/bench/uplink_bench.cpp): PUBACKs read by one mosquitto_loop_read are
+// handed to on_ack after it returns, not from inside libmosquitto's callback. A publish made
+// inside a callback is only queued, and its wake-up write to libmosquitto's internal socket
+// pair (unread in external-loop mode) fails with EAGAIN, which ends loop_read after one
+// packet: one epoll round trip and two uv_poll re-arms (EPOLL_CTL_DEL + ADD) per reading.
+// Outside the callback the publish is written at once and the write interest stays off.
 #include "bridge/link_settings.hpp"
 #include "bridge/uv_handle.hpp"
 
@@ -30,7 +37,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <unordered_set>
+#include <vector>
 
 namespace mb::bridge {
 
@@ -79,7 +86,7 @@ public:
     void stop();
 
     [[nodiscard]] bool connected() const { return connected_; }
-    [[nodiscard]] std::size_t inflight() const { return inflight_.size(); }
+    [[nodiscard]] std::size_t inflight() const { return windowed_; }
     [[nodiscard]] std::size_t window_room() const;
     [[nodiscard]] const link_settings& settings() const { return settings_; }
     [[nodiscard]] unsigned attempt_for_test() const { return attempt_; }
@@ -107,6 +114,8 @@ private:
     void attach_socket();
     void detach_socket();
     void update_interest();
+    int read_socket();
+    void deliver_acks() noexcept;
     void handle_disconnect(int rc);
     // The socket is gone but on_disconnect never came: handle it now. True if it did.
     bool closed_silently(int rc) noexcept;
@@ -118,8 +127,19 @@ private:
     link_settings settings_;
     callbacks cb_;
     std::unique_ptr<mosquitto, void (*)(mosquitto*)> mosq_;
-    std::unordered_set<int> inflight_; // windowed QoS 1 mids awaiting PUBACK
-    std::unordered_set<int> control_;  // other QoS 1 mids awaiting PUBACK
+    // QoS 1 mids awaiting PUBACK (libmosquitto's mids are 1..65535), by kind: a flat table
+    // rather than a node-based set, which allocated once per message.
+    enum class mid_kind : unsigned char { none, windowed, control };
+    std::vector<mid_kind> mids_;
+    std::size_t windowed_ = 0; // mids_ entries that are mid_kind::windowed
+    struct queued_ack {
+        int mid;
+        delivery d;
+        bool windowed;
+    };
+    std::vector<queued_ack> acks_; // read by mosquitto_loop_read, not yet given to on_ack
+    std::size_t ack_next_ = 0;     // the next one to give (deliver_acks may be re-entered)
+    bool reading_ = false;         // inside mosquitto_loop_read: PUBACKs go to acks_
     std::mt19937_64 rng_;
     unsigned attempt_ = 0;
     bool connected_ = false;
@@ -130,6 +150,7 @@ private:
     int interest_ = 0;
     std::chrono::steady_clock::time_point up_since_{};
     std::string last_lib_error_; // the last error libmosquitto logged (TLS details)
+    std::string topic_buf_;      // publish(): the topic as a C string
     resolve_req* resolving_ = nullptr;
     // Handles last: closed (uv_close) before mosq_ is destroyed.
     uv_handle<uv_timer_t> misc_;

@@ -23,11 +23,21 @@ void put_values(json_writer& w, const std::vector<std::pair<std::string, double>
 
 } // namespace
 
-std::string reading_payload(const reading& r) {
-    json_writer w;
+void reading_payload_into(std::string& out, const reading& r) {
+    json_writer w(std::move(out));
     w.begin_object().key("ts").value(r.ts_ms).key("seq").value(r.seq);
     put_values(w, r.values);
-    return w.end_object().take();
+    out = w.end_object().take();
+}
+
+std::string reading_payload(const reading& r) {
+    std::string out;
+    std::size_t guess = 64; // ts, seq, braces
+    for (const auto& [name, v] : r.values)
+        guess += name.size() + 24; // quotes, colon, comma and a number
+    out.reserve(guess);
+    reading_payload_into(out, r);
+    return out;
 }
 
 std::string gateway_online_payload(std::int64_t ts_ms, std::string_view version, int devices,

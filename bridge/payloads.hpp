@@ -15,6 +15,8 @@ namespace mb::bridge {
 
 // §5.1 {"ts":…,"seq":…,"values":{…}}, values in read order.
 std::string reading_payload(const reading& r);
+// The same bytes into `out` (replaced), reusing its capacity: the uplink's per-reading path.
+void reading_payload_into(std::string& out, const reading& r);
 
 struct buffer_stats {
     std::uint64_t readings = 0;

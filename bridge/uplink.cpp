@@ -116,8 +116,13 @@ uplink::publish_result uplink::publish_reading(const reading& r) {
         res.ec = link_errc::stopping;
         return res;
     }
+    if (data_topic_.empty() || data_topic_device_ != r.device) {
+        data_topic_ = topics_.data(r.device);
+        data_topic_device_ = r.device;
+    }
+    reading_payload_into(payload_buf_, r);
     publish_options o; // QoS 1, not retained, counted in the window
-    res.ec = link_.publish(topics_.data(r.device), reading_payload(r), o, &res.mid);
+    res.ec = link_.publish(data_topic_, payload_buf_, o, &res.mid);
     return res;
 }
 

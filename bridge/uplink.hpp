@@ -133,6 +133,11 @@ private:
     int stop_mid_ = -1;
     bool stopping_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); // for late `done` calls
+    // publish_reading(): formatted into reused buffers, the data topic kept for the last
+    // device (a source publishes its readings in a row).
+    std::string payload_buf_;
+    std::string data_topic_device_;
+    std::string data_topic_;
     mqtt_link link_;
     uv_handle<uv_timer_t> sweep_;
     uv_handle<uv_timer_t> stop_timer_;
