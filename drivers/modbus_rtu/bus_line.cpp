@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <linux/serial.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <thread>
 
@@ -17,6 +18,14 @@ std::string bus_line::open() {
     modbus_set_response_timeout(ctx.get(), static_cast<std::uint32_t>(us / 1'000'000),
                                 static_cast<std::uint32_t>(us % 1'000'000));
     if (modbus_connect(ctx.get()) != 0) return modbus_strerror(errno);
+    // TIOCEXCL does not stop root; flock does, and the kernel drops it with the descriptor.
+    if (flock(modbus_get_socket(ctx.get()), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            return "port " + s_.port +
+                   " is in use by another process (is the meterbridge service running? stop it "
+                   "first)";
+        return std::string("cannot lock the port: ") + modbus_strerror(errno);
+    }
     if (s_.rs485) {
         // libmodbus sets TIOCSRS485 itself; some drivers want the ioctl without RTS flags.
         if (modbus_rtu_set_serial_mode(ctx.get(), MODBUS_RTU_RS485) != 0) {
@@ -41,7 +50,7 @@ void bus_line::before_request(int unit) {
 
 transaction bus_line::classify(int err) {
     last_frame_ = std::chrono::steady_clock::now();
-    transaction t{line_error::none, modbus_strerror(err)};
+    transaction t{line_error::none, modbus_strerror(err), 0, err};
     if (err == ETIMEDOUT)
         t.error = line_error::timeout;
     else if (err > MODBUS_ENOBASE && err <= MODBUS_ENOBASE + MODBUS_EXCEPTION_GATEWAY_TARGET) {
@@ -78,8 +87,11 @@ transaction bus_line::write(int unit, std::uint16_t address,
                             const std::vector<std::uint16_t>& regs) {
     if (!ctx_) return {line_error::port, "port not open"};
     before_request(unit);
-    const int rc =
-        modbus_write_registers(ctx_.get(), address, static_cast<int>(regs.size()), regs.data());
+    if (regs.empty()) return {};
+    const int rc = regs.size() == 1
+                       ? modbus_write_register(ctx_.get(), address, regs.front())
+                       : modbus_write_registers(ctx_.get(), address, static_cast<int>(regs.size()),
+                                                regs.data());
     if (rc == static_cast<int>(regs.size())) {
         last_frame_ = std::chrono::steady_clock::now();
         return {};

@@ -34,6 +34,7 @@ struct transaction {
     line_error error = line_error::none;
     std::string text;  // libmodbus's message when error != none
     int exception = 0; // the exception code when error == exception (2: illegal address)
+    int errnum = 0;    // errno or libmodbus EMB* code behind it (EMBBADCRC: CRC mismatch)
 };
 
 class bus_line {
@@ -42,12 +43,14 @@ public:
         : s_(s)
         , gap_(inter_frame_gap(s.baud)) {}
 
-    // Opens the port; error text when it cannot be opened.
+    // Opens and locks the port (flock, so that `meterbridge read` next to the running daemon
+    // cannot corrupt its line); error text when it cannot be opened or is in use.
     std::string open();
     void close() { ctx_.reset(); }
     [[nodiscard]] bool is_open() const { return ctx_ != nullptr; }
 
     transaction read(int unit, const read_request& r, std::vector<std::uint16_t>& regs);
+    // One register: FC06 (write single register), more: FC16 (write multiple registers).
     transaction write(int unit, std::uint16_t address, const std::vector<std::uint16_t>& regs);
 
 private:

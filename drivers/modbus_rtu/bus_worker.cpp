@@ -2,6 +2,8 @@
 
 #include "daemon/log/log.hpp"
 #include "drivers/modbus_rtu/bus_line.hpp"
+#include "drivers/modbus_rtu/failure_text.hpp"
+#include "drivers/modbus_rtu/poll_runner.hpp"
 
 #include <algorithm>
 
@@ -19,68 +21,6 @@ std::int64_t unix_ms() {
 
 milliseconds since(steady::time_point t) {
     return std::chrono::duration_cast<milliseconds>(steady::now() - t);
-}
-
-// Illegal function or data address: the meter lacks the register, asking again will not help.
-bool refused_for_good(const transaction& t) {
-    return t.error == line_error::exception && (t.exception == 1 || t.exception == 2);
-}
-
-// Runs every request of `plan` against the line. With `split` set, a multi-value request
-// answered with an exception is split (and the split kept in the plan) and retried, and a
-// single value the meter refuses for good is left out of the next polls, so one
-// missing register cannot blank its neighbours. A timeout before anything has answered ends
-// the poll: a dead meter costs one timeout, not one per request.
-void run_plan(bus_line& line, const bus_settings& bus, const device_settings& dev, read_plan& plan,
-              bool split, poll_result& out) {
-    if (split) plan.tick(); // refused requests due for a retry come back
-    bool any_answer = false;
-    for (std::size_t i = 0; i < plan.requests.size();) {
-        request_result rr{plan.requests[i], {}, false};
-        const auto t = line.read(dev.unit, rr.request, rr.regs);
-        if (t.error == line_error::none) {
-            rr.ok = true;
-            any_answer = true;
-            out.requests.push_back(std::move(rr));
-            ++i;
-            continue;
-        }
-        if (t.error == line_error::exception && split && plan.split(i)) {
-            log::info("rtu[{}] {}(unit {}): exception for registers {}..{} ({}), split", bus.name,
-                      dev.name, dev.unit, rr.request.address,
-                      rr.request.address + rr.request.count - 1, t.text);
-            any_answer = true;
-            continue; // retry the first half at the same index
-        }
-        ++out.failed;
-        out.error = t.text;
-        if (t.error == line_error::exception) ++out.exceptions;
-        if (t.error == line_error::exception || t.error == line_error::bad_frame) any_answer = true;
-        if (split && refused_for_good(t)) {
-            // One value the meter does not have: asking every poll would fail every poll.
-            log::warn("rtu[{}] {}(unit {}): registers {}..{} refused ({}); not read again for {} "
-                      "polls",
-                      bus.name, dev.name, dev.unit, rr.request.address,
-                      rr.request.address + rr.request.count - 1, t.text,
-                      read_plan::retry_refused_after);
-            out.requests.push_back(std::move(rr));
-            plan.refuse(i);
-            continue; // requests[i] is now the next one
-        }
-        out.requests.push_back(std::move(rr));
-        if (t.error == line_error::port) {
-            out.port_open = false;
-            break;
-        }
-        if (t.error == line_error::timeout && !any_answer) break;
-        ++i;
-    }
-    if (!any_answer)
-        out.outcome = poll_outcome::no_answer;
-    else if (out.failed > 0)
-        out.outcome = poll_outcome::partial;
-    else
-        out.outcome = poll_outcome::answered;
 }
 
 } // namespace
@@ -117,14 +57,19 @@ bool bus_worker::submit(bus_command c) {
     return true;
 }
 
-void bus_worker::stop() {
-    if (stopped_) return;
+void bus_worker::request_stop() {
     {
         std::lock_guard lk(mu_);
+        if (stopped_) return;
         stopped_ = true;
     }
     thread_.request_stop();
     cv_.notify_all();
+}
+
+void bus_worker::stop() {
+    if (!async_) return; // stopped already
+    request_stop();
     if (thread_.joinable()) thread_.join();
     drain();
     async_.reset(); // uv_close; freed in its close callback
@@ -160,64 +105,113 @@ void bus_worker::drain() noexcept {
     }
 }
 
+bool bus_worker::open_line(bus_line& line, const std::stop_token& st) {
+    const auto err = line.open();
+    if (err.empty()) {
+        log::info("rtu[{}]: {} open at {} {}{}{}{}", settings_.name, settings_.port, settings_.baud,
+                  settings_.data_bits, settings_.parity, settings_.stop_bits,
+                  settings_.rs485 ? " rs485" : "");
+        if (reported_down_) {
+            poll_result r;
+            r.what = poll_result::kind::port_state;
+            push(std::move(r));
+        } else if (!lost_why_.empty()) {
+            log::warn("rtu[{}]: port {} failed ({}) and was reopened at once", settings_.name,
+                      settings_.port, lost_why_);
+        }
+        reported_down_ = false;
+        lost_why_.clear();
+        return true;
+    }
+    if (!reported_down_) {
+        // Once per outage: every device of the bus goes offline with this as its last_error.
+        const auto every = pretty_duration(settings_.reopen_every);
+        auto why = lost_why_.empty() ? fmt::format("cannot open port {}: {}; retrying every {}",
+                                                   settings_.port, err, every)
+                                     : fmt::format("port {} lost: {}; reopening every {}",
+                                                   settings_.port, err, every);
+        log::error("rtu[{}]: {}", settings_.name, why);
+        poll_result r;
+        r.what = poll_result::kind::port_state;
+        r.port_open = false;
+        r.error = std::move(why);
+        push(std::move(r));
+        reported_down_ = true;
+    }
+    // Commands cannot wait for a port that is gone: fail them now.
+    std::deque<bus_command> failed;
+    {
+        std::unique_lock lk(mu_);
+        failed.swap(commands_);
+        cv_.wait_until(lk, st, steady::now() + settings_.reopen_every,
+                       [&] { return !commands_.empty(); });
+    }
+    for (auto& c : failed) {
+        poll_result r;
+        r.what =
+            c.what == bus_command::kind::read ? poll_result::kind::read : poll_result::kind::write;
+        r.command_id = c.id;
+        r.device = c.device;
+        r.failed = 1;
+        r.last = {line_error::port, "port " + settings_.port + " is not open: " + err};
+        r.error = r.last.text;
+        if (!c.writes.empty()) r.subject = c.writes.front().name;
+        r.outcome = poll_outcome::no_answer;
+        push(std::move(r));
+    }
+    return false;
+}
+
+void bus_worker::run_command(bus_line& line, bus_command& cmd, const std::stop_token& st,
+                             poll_result& r) {
+    r.command_id = cmd.id;
+    r.device = cmd.device;
+    const auto& dev = settings_.devices.at(cmd.device);
+    if (cmd.what == bus_command::kind::read) {
+        r.what = poll_result::kind::read;
+        r.plan = cmd.plan;
+        auto plan = cmd.plan ? *cmd.plan : read_plan{};
+        const poll_context ctx{settings_.name, dev.name, dev.unit, settings_.timeout};
+        run_plan([&](const read_request& q,
+                     std::vector<std::uint16_t>& regs) { return line.read(dev.unit, q, regs); },
+                 ctx, plan, false, st, r);
+        return;
+    }
+    r.what = poll_result::kind::write;
+    for (const auto& w : cmd.writes) {
+        if (st.stop_requested()) {
+            r.interrupted = true;
+            return;
+        }
+        const auto t = line.write(dev.unit, w.address, w.regs);
+        if (t.error == line_error::none) {
+            r.written += (r.written.empty() ? "" : ", ") + w.name;
+            continue;
+        }
+        ++r.failed;
+        r.last = t;
+        r.error = short_failure(t, settings_.timeout);
+        r.subject = w.name;
+        if (t.error == line_error::port) r.port_open = false;
+        return;
+    }
+}
+
 void bus_worker::run(std::stop_token st) {
     bus_line line(settings_);
     std::vector<milliseconds> intervals;
     for (const auto& d : settings_.devices)
         intervals.push_back(d.interval);
     poll_schedule sched(intervals, steady::now());
-    bool logged_down = false;
-    auto port_state = [&](bool open, const std::string& why) {
-        poll_result r;
-        r.what = poll_result::kind::port_state;
-        r.port_open = open;
-        r.error = why;
-        push(std::move(r));
-    };
 
     while (!st.stop_requested()) {
-        if (!line.is_open()) {
-            const auto err = line.open();
-            if (!err.empty()) {
-                if (!logged_down) {
-                    log::error("rtu[{}]: cannot open {}: {}; retrying every {} ms", settings_.name,
-                               settings_.port, err, settings_.reopen_every.count());
-                    port_state(false, err);
-                    logged_down = true;
-                }
-                // Commands cannot wait for a port that is gone: fail them now.
-                std::deque<bus_command> failed;
-                {
-                    std::unique_lock lk(mu_);
-                    failed.swap(commands_);
-                    cv_.wait_until(lk, st, steady::now() + settings_.reopen_every,
-                                   [&] { return !commands_.empty(); });
-                }
-                for (auto& c : failed) {
-                    poll_result r;
-                    r.what = c.what == bus_command::kind::read ? poll_result::kind::read
-                                                               : poll_result::kind::write;
-                    r.command_id = c.id;
-                    r.device = c.device;
-                    r.failed = 1;
-                    r.error = "port " + settings_.port + " is not open";
-                    r.outcome = poll_outcome::no_answer;
-                    push(std::move(r));
-                }
-                continue;
-            }
-            log::info("rtu[{}]: {} open at {} {}{}{}{}", settings_.name, settings_.port,
-                      settings_.baud, settings_.data_bits, settings_.parity, settings_.stop_bits,
-                      settings_.rs485 ? " rs485" : "");
-            if (logged_down) port_state(true, {});
-            logged_down = false;
-        }
+        if (!line.is_open() && !open_line(line, st)) continue;
 
         std::optional<bus_command> cmd;
         {
             std::unique_lock lk(mu_);
             cv_.wait_until(lk, st, sched.next_due(), [&] { return !commands_.empty(); });
-            if (st.stop_requested()) break;
+            if (st.stop_requested()) break; // queued commands get "stopped" from the loop
             if (!commands_.empty()) {
                 cmd = std::move(commands_.front());
                 commands_.pop_front();
@@ -227,46 +221,32 @@ void bus_worker::run(std::stop_token st) {
         const auto began = steady::now();
         r.ts_ms = unix_ms();
         if (cmd) {
-            r.command_id = cmd->id;
-            r.device = cmd->device;
-            const auto& dev = settings_.devices.at(cmd->device);
-            if (cmd->what == bus_command::kind::read) {
-                r.what = poll_result::kind::read;
-                r.plan = cmd->plan;
-                auto plan = cmd->plan ? *cmd->plan : read_plan{};
-                run_plan(line, settings_, dev, plan, false, r);
-            } else {
-                r.what = poll_result::kind::write;
-                for (const auto& w : cmd->writes) {
-                    const auto t = line.write(dev.unit, w.address, w.regs);
-                    if (t.error == line_error::none) continue;
-                    ++r.failed;
-                    r.error = t.text;
-                    if (t.error == line_error::port) r.port_open = false;
-                    break;
-                }
-            }
+            run_command(line, *cmd, st, r);
         } else {
             auto due = sched.next(steady::now());
             if (!due) continue; // woke early
+            const auto& dev = settings_.devices[*due];
             r.device = *due;
-            run_plan(line, settings_, settings_.devices[*due], plans_[*due], true, r);
+            const poll_context ctx{settings_.name, dev.name, dev.unit, settings_.timeout};
+            run_plan([&](const read_request& q,
+                         std::vector<std::uint16_t>& regs) { return line.read(dev.unit, q, regs); },
+                     ctx, plans_[*due], true, st, r);
+            if (r.interrupted) break; // stopping: half a poll is neither data nor a miss
             r.rtt = since(began);
             sched.finished(*due, r.outcome, r.rtt);
             r.counters = sched.counters(*due);
             r.offline = sched.offline(*due);
+            r.misses = sched.misses(*due);
+            r.retry_in = std::chrono::duration_cast<milliseconds>(
+                std::max(sched.due(*due) - steady::now(), steady::duration::zero()));
         }
+        if (r.interrupted) break;
         r.rtt = since(began);
         const bool port_failed = !r.port_open;
         r.port_open = true;
+        if (port_failed) lost_why_ = r.last.text;
         push(std::move(r));
-        if (port_failed) {
-            line.close();
-            log::error("rtu[{}]: {} failed; reopening every {} ms", settings_.name, settings_.port,
-                       settings_.reopen_every.count());
-            port_state(false, "port failed");
-            logged_down = true;
-        }
+        if (port_failed) line.close(); // reopened at once by open_line, which reports it
     }
     // `line` (modbus_close + modbus_free) is destroyed here, on the bus thread.
 }

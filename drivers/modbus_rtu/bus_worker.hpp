@@ -3,6 +3,7 @@
 // devices and hands every finished poll to the loop thread with uv_async_send. The loop
 // thread never touches the line. Commands (writes, "read now") jump the poll queue.
 #include "bridge/uv_handle.hpp"
+#include "drivers/modbus_rtu/poll_result.hpp"
 #include "drivers/modbus_rtu/poll_schedule.hpp"
 #include "drivers/modbus_rtu/read_planner.hpp"
 #include "drivers/modbus_rtu/settings.hpp"
@@ -21,40 +22,6 @@
 
 namespace mb::drivers::rtu {
 
-// One register write (FC16) of a command.
-struct write_op {
-    std::uint16_t address = 0;
-    std::vector<std::uint16_t> regs;
-};
-
-struct bus_command {
-    enum class kind : std::uint8_t { read, write };
-    kind what = kind::read;
-    std::uint64_t id = 0;
-    std::size_t device = 0;
-    std::shared_ptr<const read_plan> plan; // read: what to read
-    std::vector<write_op> writes;          // write
-};
-
-// What a poll or a command produced; only data crosses the threads.
-struct poll_result {
-    enum class kind : std::uint8_t { poll, read, write, port_state };
-    kind what = kind::poll;
-    std::uint64_t command_id = 0;
-    std::size_t device = 0;
-    std::int64_t ts_ms = 0;                // Unix ms UTC when the poll began
-    std::chrono::milliseconds rtt{0};      // whole poll, first request to last answer
-    std::vector<request_result> requests;  // poll/read: one per request
-    std::shared_ptr<const read_plan> plan; // read: the plan the command carried
-    poll_outcome outcome = poll_outcome::answered;
-    int failed = 0;         // requests (or writes) that failed
-    int exceptions = 0;     // of which exception answers
-    std::string error;      // the last failure, as text
-    poll_counters counters; // the device's counters after this poll
-    bool offline = false;   // the schedule's view after this poll
-    bool port_open = true;  // port_state: the line's new state
-};
-
 class bus_worker {
 public:
     using deliver_fn = std::function<void(poll_result&&)>;
@@ -68,7 +35,10 @@ public:
 
     // Loop thread: queue a command ahead of the polls. False when the queue is full.
     bool submit(bus_command c);
-    // Loop thread: stop polling, finish the current request, join, deliver what is left.
+    // Loop thread: asks the bus thread to stop after its current request (no wait), so that
+    // several buses stop in parallel.
+    void request_stop();
+    // Loop thread: request_stop, join (at most one request timeout), deliver what is left.
     void stop();
 
     [[nodiscard]] const bus_settings& settings() const { return settings_; }
@@ -79,6 +49,9 @@ public:
 
 private:
     void run(std::stop_token st);
+    // Bus thread helpers of run().
+    bool open_line(bus_line& line, const std::stop_token& st);
+    void run_command(bus_line& line, bus_command& cmd, const std::stop_token& st, poll_result& r);
     void push(poll_result&& r);
     static void on_async(uv_async_t* a) noexcept;
     void drain() noexcept;
@@ -93,7 +66,11 @@ private:
     std::vector<poll_result> results_; // filled by the bus thread, swapped out by on_async
     uv_handle<uv_async_t> async_;
     bool stopped_ = false;
-    std::jthread thread_; // declared last: starts last, joins first
+    // bus thread: the line's state as last reported
+    bool ever_open_ = false;
+    bool reported_down_ = false;
+    std::string lost_why_; // the I/O error that closed the line, until it is reopened
+    std::jthread thread_;  // declared last: starts last, joins first
 };
 
 } // namespace mb::drivers::rtu

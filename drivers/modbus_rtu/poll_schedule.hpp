@@ -47,6 +47,8 @@ public:
     [[nodiscard]] bool offline(std::size_t device) const {
         return devices_[device].misses >= offline_after;
     }
+    // Polls without an answer in a row.
+    [[nodiscard]] int misses(std::size_t device) const { return devices_[device].misses; }
     [[nodiscard]] sched_clock::time_point due(std::size_t device) const {
         return devices_[device].due;
     }

@@ -3,9 +3,11 @@
 #include "bridge/measurements.hpp"
 #include "daemon/log/log.hpp"
 #include "drivers/modbus_rtu/codec.hpp"
+#include "drivers/modbus_rtu/failure_text.hpp"
 
 #include <algorithm>
 #include <chrono>
+#include <fmt/format.h>
 
 namespace mb::drivers::rtu {
 namespace {
@@ -16,16 +18,13 @@ std::int64_t unix_ms() {
         .count();
 }
 
-std::string_view state_name(bridge::device_state s) {
-    switch (s) {
-    case bridge::device_state::online:
-        return "online";
-    case bridge::device_state::offline:
-        return "offline";
-    case bridge::device_state::error:
-        return "error";
-    }
-    return "?";
+// "a, b, c" of at most five names, then "and N more".
+std::string name_list(const std::vector<std::string>& names) {
+    std::string out;
+    for (std::size_t i = 0; i < names.size() && i < 5; ++i)
+        out += (i == 0 ? "" : ", ") + names[i];
+    if (names.size() > 5) out += fmt::format(" and {} more", names.size() - 5);
+    return out;
 }
 
 } // namespace
@@ -61,6 +60,8 @@ void rtu_source::start() {
 }
 
 void rtu_source::stop() {
+    for (auto& w : workers_) // every bus at once: stopping costs one request timeout, not N
+        w->request_stop();
     for (auto& w : workers_)
         w->stop();
     workers_.clear();
@@ -115,43 +116,91 @@ std::vector<bridge::device_info> rtu_source::devices() const {
     return out;
 }
 
-void rtu_source::set_state(device_state& d, bridge::device_state s, const std::string& error) {
+void rtu_source::set_state(std::size_t bus, std::size_t index, bridge::device_state s,
+                           const std::string& error, const std::string& detail) {
+    auto& d = states_[bus][index];
     if (!error.empty()) d.status.last_error = error;
     if (d.seen && d.status.state == s) return;
+    const auto now = std::chrono::steady_clock::now();
+    const bool again = d.seen && d.status.state != bridge::device_state::online;
+    const auto away = std::chrono::duration_cast<std::chrono::milliseconds>(now - d.since);
     d.seen = true;
     d.status.state = s;
     d.status.ts_ms = unix_ms();
-    log::info("rtu: {} is {}{}{}", d.status.device, state_name(s), error.empty() ? "" : ": ",
-              error);
+    d.since = now;
+    const auto& dev = buses_[bus].devices[index];
+    const auto prefix = fmt::format("rtu[{}] {}(unit {})", buses_[bus].name, dev.name, dev.unit);
+    switch (s) {
+    case bridge::device_state::online:
+        if (again)
+            log::info("{}: online again after {}", prefix, pretty_duration(away));
+        else
+            log::info("{}: online", prefix);
+        break;
+    case bridge::device_state::offline:
+        log::warn("{}: offline: {}", prefix, detail.empty() ? error : detail);
+        break;
+    case bridge::device_state::error:
+        log::warn("{}: error: {}", prefix, detail.empty() ? error : detail);
+        break;
+    }
     if (cb_.on_status) cb_.on_status(d.status);
 }
 
 void rtu_source::on_result(std::size_t bus, poll_result&& r) {
-    if (r.what == poll_result::kind::port_state) return; // the bus worker logged it
-    if (bus >= workers_.size() || r.device >= states_[bus].size()) return;
+    if (bus >= workers_.size()) return;
+    if (r.what == poll_result::kind::port_state) return on_port_state(bus, r);
+    if (r.device >= states_[bus].size()) return;
     const auto& dev = buses_[bus].devices[r.device];
-    if (r.what == poll_result::kind::poll) {
-        on_poll(bus, r);
-        return;
+    if (r.what == poll_result::kind::poll) return on_poll(bus, r);
+    if (r.what == poll_result::kind::read) return on_read(bus, r);
+    auto it = pending_writes_.find(r.command_id);
+    if (it == pending_writes_.end()) return;
+    auto done = std::move(it->second);
+    pending_writes_.erase(it);
+    std::string error;
+    if (r.failed > 0) {
+        error = r.subject + ": " +
+                command_failure(r.last, dev.name, dev.unit, buses_[bus].timeout, "write");
+        if (!r.written.empty()) error += "; written before it: " + r.written;
     }
-    if (r.what == poll_result::kind::write) {
-        auto it = pending_writes_.find(r.command_id);
-        if (it == pending_writes_.end()) return;
-        auto done = std::move(it->second);
-        pending_writes_.erase(it);
-        if (done) done(r.failed == 0 ? std::string{} : r.error);
-        return;
-    }
+    if (done) done(error);
+}
+
+void rtu_source::on_port_state(std::size_t bus, const poll_result& r) {
+    if (r.port_open) return; // devices come back online with their first answer
+    // The line is gone: no device on it can answer, say so at once rather than 3 polls later.
+    for (std::size_t i = 0; i < states_[bus].size(); ++i)
+        set_state(bus, i, bridge::device_state::offline, r.error);
+}
+
+void rtu_source::on_read(std::size_t bus, poll_result& r) {
     auto it = pending_reads_.find(r.command_id);
     if (it == pending_reads_.end()) return;
     auto done = std::move(it->second);
     pending_reads_.erase(it);
+    const auto& dev = buses_[bus].devices[r.device];
     named_values values;
-    if (r.plan)
+    std::vector<std::string> missing;
+    if (r.plan) {
         values = decode_results(*r.plan, r.requests, dev.pt_ratio, dev.ct_ratio,
                                 &states_[bus][r.device].ratios)
                      .values;
-    const std::string error = values.empty() && r.failed > 0 ? r.error : std::string{};
+        for (std::size_t i = 0; i < r.plan->values.size(); ++i) {
+            const auto& name = r.plan->values[i].name;
+            if (r.plan->publish[i] && std::none_of(values.begin(), values.end(),
+                                                   [&](auto& v) { return v.first == name; }))
+                missing.push_back(name);
+        }
+    }
+    // Nothing read: fail, naming what and why. Some read: ok with those (absent = failed).
+    std::string error;
+    if (values.empty()) {
+        const auto why =
+            r.failed > 0 ? command_failure(r.last, dev.name, dev.unit, buses_[bus].timeout, "read")
+                         : std::string("no valid value in the answer");
+        error = (missing.empty() ? std::string("read") : name_list(missing)) + ": " + why;
+    }
     if (done) done(std::move(values), error);
 }
 
@@ -167,15 +216,17 @@ void rtu_source::on_poll(std::size_t bus, poll_result& r) {
     if (r.outcome != poll_outcome::no_answer) st.status.last_rtt_ms = r.rtt.count();
 
     if (r.offline) {
-        set_state(st, bridge::device_state::offline, r.error);
+        set_state(bus, r.device, bridge::device_state::offline, r.error,
+                  fmt::format("{} ({} polls); retry in {}", r.error, r.misses,
+                              pretty_duration(r.retry_in)));
     } else if (r.outcome == poll_outcome::no_answer) {
         // not offline yet (fewer than 3 polls without an answer): keep the state
         if (!r.error.empty()) st.status.last_error = r.error;
     } else if (decoded.values.empty() || r.exceptions == static_cast<int>(r.requests.size())) {
-        set_state(st, bridge::device_state::error,
+        set_state(bus, r.device, bridge::device_state::error,
                   r.error.empty() ? std::string("no valid value") : r.error);
     } else {
-        set_state(st, bridge::device_state::online, {});
+        set_state(bus, r.device, bridge::device_state::online, {});
     }
     if (decoded.values.empty()) return;
     bridge::reading reading;
@@ -183,6 +234,13 @@ void rtu_source::on_poll(std::size_t bus, poll_result& r) {
     reading.ts_ms = r.ts_ms;
     reading.values = std::move(decoded.values);
     if (cb_.on_reading) cb_.on_reading(std::move(reading));
+}
+
+std::string rtu_source::offline_error(const device_ref& ref, std::string_view what) const {
+    const auto& st = states_[ref.bus][ref.index];
+    const auto& dev = buses_[ref.bus].devices[ref.index];
+    return fmt::format("{}: {} (unit {}) is offline ({}); not sent", what, dev.name, dev.unit,
+                       st.status.last_error.value_or("no answer"));
 }
 
 void rtu_source::write(std::string_view device, const named_values& set, write_done done) {
@@ -205,12 +263,12 @@ void rtu_source::write(std::string_view device, const named_values& set, write_d
             return fail(name + ": out of range");
         auto enc = encode_value(value, *it, dev->prof->order);
         if (!enc.ok()) return fail(name + ": " + enc.error);
-        c.writes.push_back({it->address, std::move(enc.regs)});
+        c.writes.push_back({name, it->address, std::move(enc.regs)});
     }
     if (c.writes.empty()) return fail("nothing to set");
     if (states_[ref.bus][ref.index].status.state == bridge::device_state::offline &&
         states_[ref.bus][ref.index].seen)
-        return fail(std::string(device) + ": timeout (device offline)");
+        return fail(offline_error(ref, c.writes.front().name));
     if (ref.bus >= workers_.size()) return fail("not running");
     c.id = next_command_++;
     const auto id = c.id;
@@ -232,8 +290,9 @@ void rtu_source::read(std::string_view device, const std::vector<std::string>& n
         if (it == dev->prof->values.end()) return fail(n + ": unknown value");
     }
     if (states_[ref.bus][ref.index].status.state == bridge::device_state::offline &&
-        states_[ref.bus][ref.index].seen)
-        return fail(std::string(device) + ": timeout (device offline)");
+        states_[ref.bus][ref.index].seen) {
+        return fail(offline_error(ref, names.empty() ? std::string("read") : name_list(names)));
+    }
     if (ref.bus >= workers_.size()) return fail("not running");
     plan_options opt;
     opt.max_gap = buses_[ref.bus].max_gap;

@@ -8,6 +8,7 @@
 #include "drivers/modbus_rtu/bus_worker.hpp"
 #include "drivers/modbus_rtu/settings.hpp"
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -53,13 +54,20 @@ private:
     };
     struct device_state {
         bridge::device_status status;
-        bool seen = false;   // a status was ever published
-        meter_ratios ratios; // the meter's PT/CT as last read
+        bool seen = false;                             // a status was ever published
+        meter_ratios ratios;                           // the meter's PT/CT as last read
+        std::chrono::steady_clock::time_point since{}; // of the current state
     };
 
     void on_result(std::size_t bus, poll_result&& r);
     void on_poll(std::size_t bus, poll_result& r);
-    void set_state(device_state& d, bridge::device_state s, const std::string& error);
+    void on_port_state(std::size_t bus, const poll_result& r);
+    void on_read(std::size_t bus, poll_result& r);
+    // Publishes and logs a change of state (only changes); `detail` goes into the log line.
+    void set_state(std::size_t bus, std::size_t index, bridge::device_state s,
+                   const std::string& error, const std::string& detail = {});
+    // A command for a device the polls found offline fails at once, naming `what`.
+    [[nodiscard]] std::string offline_error(const device_ref& ref, std::string_view what) const;
     const device_settings* find(std::string_view device, device_ref& ref) const;
 
     uv_loop_t& loop_;

@@ -182,7 +182,9 @@ BOOST_AUTO_TEST_CASE(live_and_dead_units_on_one_pty_bus) {
             source.write("m1", {{"do_1", 2}}, [&](const std::string& e) { write_error = e; });
             BOOST_TEST(write_error == "do_1: out of range");
             source.write("m2", {{"do_1", 1}}, [&](const std::string& e) { write_error = e; });
-            BOOST_TEST(write_error.find("timeout") != std::string::npos);
+            BOOST_TEST(write_error ==
+                       "do_1: m2 (unit 2) is offline (no answer within 200ms); not sent");
+            BOOST_TEST(source.status("m2")->last_error.value_or("") == "no answer within 200ms");
 
             // m2 was reported offline once, on the change
             const auto m2_changes = std::count_if(changes.begin(), changes.end(),
@@ -192,7 +194,13 @@ BOOST_AUTO_TEST_CASE(live_and_dead_units_on_one_pty_bus) {
             BOOST_TEST(infos.size() == 2U);
             BOOST_TEST(infos[0].units.at("voltage_l1") == "V");
             BOOST_TEST(infos[0].writable.count("do_1") == 1U);
+            // stop returns within one request timeout (200 ms), whatever the bus is doing
+            const auto stop_began = std::chrono::steady_clock::now();
             source.stop();
+            const auto stop_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - stop_began)
+                                     .count();
+            BOOST_TEST(stop_ms < 200 + 250);
         }
         uv_run(&loop, UV_RUN_DEFAULT); // close callbacks
         BOOST_TEST(uv_loop_close(&loop) == 0);
