@@ -4,6 +4,7 @@ is answered with its reason while no write reaches the bus (the simulator logs e
 receives)."""
 
 import json
+import os
 import unittest
 
 from mbtest import wait_until
@@ -71,20 +72,112 @@ class CommandsTest(RtuRig):
         self.assertEqual(d["values"]["do_1"], 0)
         self.assert_running()
 
-    def test_a_command_for_an_offline_device_fails_with_a_timeout(self):
-        self.wait_status("spare", "offline", timeout=15)
+    def test_a_command_for_an_offline_device_fails_at_once_naming_value_and_device(self):
+        # offline as found by its polls (the gateway's first status carries no error yet)
+        wait_until(lambda: any(s["state"] == "offline" and s["last_error"]
+                               for s, _ in self.statuses("spare")), 15,
+                   what=f"spare offline by its polls: {self.statuses('spare')}")
         res = self.command("spare", {"id": "o-1", "set": {"do_1": 1}}, "o-1")
+        self.assertEqual(res, {"id": "o-1", "ok": False, "error": "do_1: spare (unit 7) is "
+                               "offline (no answer within 200ms); not sent"})
+        res = self.command("spare", {"id": "o-2", "read": ["do_1", "voltage_l1"]}, "o-2")
         self.assertIs(res["ok"], False)
-        self.assertIn("timeout", res["error"])
-        res = self.command("spare", {"id": "o-2", "read": ["do_1"]}, "o-2")
-        self.assertIs(res["ok"], False)
-        self.assertIn("timeout", res["error"])
+        self.assertEqual(res["error"], "do_1, voltage_l1: spare (unit 7) is offline "
+                                       "(no answer within 200ms); not sent")
         self.assertEqual(self.writes(), [])
+        self.assert_running()
+
+    def test_a_meter_that_stops_answering_fails_the_command_with_its_timeout(self):
+        self.set_faults("dead=1,7\n")  # not offline yet: that takes three polls
+        res = self.command("incomer", {"id": "t-1", "set": {"do_1": 1}}, "t-1")
+        self.assertEqual(res, {"id": "t-1", "ok": False,
+                               "error": "do_1: no answer from incomer (unit 1) within 200ms"})
+        res = self.command("incomer", {"id": "t-2", "read": ["voltage_l1"]}, "t-2")
+        self.assertEqual(res, {"id": "t-2", "ok": False, "error": "voltage_l1: no answer from "
+                               "incomer (unit 1) within 200ms"})
+        self.assertEqual([(w["unit"], w["dead"]) for w in self.writes()], [(1, True)],
+                         "the write reached the bus once and went unanswered")
+        self.assert_running()
+
+    def test_a_refused_write_or_read_says_what_the_meter_answered(self):
+        self.set_faults(f"exception={DO_1:#x}-{DO_1:#x}\n")
+        res = self.command("incomer", {"id": "e-1", "set": {"do_1": 1}}, "e-1")
+        self.assertEqual(res, {"id": "e-1", "ok": False, "error": "do_1: meter refused the "
+                               "write: illegal data address (exception 2)"})
+        # a read of which nothing could be read fails, naming the value
+        res = self.command("incomer", {"id": "e-2", "read": ["do_1"]}, "e-2")
+        self.assertEqual(res, {"id": "e-2", "ok": False, "error": "do_1: meter refused the "
+                               "read: illegal data address (exception 2)"})
+        # a partial read is ok with what was read; the refused value is absent
+        res = self.command("incomer", {"id": "e-3", "read": ["do_1", "voltage_l1"]}, "e-3")
+        self.assertEqual(res, {"id": "e-3", "ok": True, "values": {"voltage_l1": 460.2}})
+        self.set_faults("exception=\n")
+        res = self.command("incomer", {"id": "e-4", "read": ["do_1", "voltage_l1"]}, "e-4")
+        self.assertEqual(res, {"id": "e-4", "ok": True, "values": {"do_1": 0, "voltage_l1": 460.2}})
+        self.assert_running()
+
+    def test_one_register_is_written_with_fc06(self):
+        res = self.command("incomer", {"id": "f-1", "set": {"do_1": 1, "do_2": 1}}, "f-1")
+        self.assertEqual(res, {"id": "f-1", "ok": True})
+        self.assertEqual([(w["fc"], w["address"], w["values"]) for w in self.writes()],
+                         [(6, DO_1, [1]), (6, DO_1 + 1, [1])])
         self.assert_running()
 
     def wait_until_result(self, dev, pred, timeout=15.0):
         return wait_until(lambda: next((r for r in self.results(dev) if pred(r)), None), timeout,
                           what=f"a matching cmd/result on {dev}: {self.results(dev)}")
+
+
+
+WIDE_PROFILE = """id = "test-wide"
+vendor = "Test"
+model = "wide"
+function = "holding"
+word_order = "high_first"
+
+[[value]]
+name = "do_1"
+address = 0x1C2
+type = "u16"
+writable = true
+min = 0
+max = 1
+
+[[value]]
+name = "demand_active_import_max"
+address = 0x2F0
+type = "u32"
+writable = true
+min = 0
+max = 100000
+"""
+
+
+@skip_unless_built()
+class WideWriteTest(RtuRig):
+    """A value of two registers is written with one FC16 (a profile of the test's own)."""
+
+    def test_two_registers_are_written_with_fc16(self):
+        self.slave = self.sim(units="1")
+        self.subscribe()
+        profiles = os.path.dirname(self.write("profiles/test-wide.toml", WIDE_PROFILE))
+        path = self.config([("incomer", 1)], timeout="200ms")
+        with open(path) as f:
+            text = f.read()
+        text = text.replace('profile = "acrel-adw300"', 'profile = "test-wide"')
+        text = text.replace("profile_dirs = [", f'profile_dirs = ["{profiles}", ')
+        path = self.write("meterbridge.toml", text)
+        self.daemon(path)
+        self.wait_data("incomer", 1)
+        res = self.command("incomer", {"id": "w-1", "set": {"demand_active_import_max": 70000}},
+                           "w-1")
+        self.assertEqual(res, {"id": "w-1", "ok": True})
+        self.assertEqual([(w["fc"], w["address"], w["values"]) for w in self.writes()],
+                         [(16, 0x2F0, [70000 >> 16, 70000 & 0xFFFF])])
+        res = self.command("incomer", {"id": "w-2", "read": ["demand_active_import_max"]}, "w-2")
+        self.assertEqual(res, {"id": "w-2", "ok": True,
+                               "values": {"demand_active_import_max": 70000}})
+        self.assert_running()
 
 
 if __name__ == "__main__":

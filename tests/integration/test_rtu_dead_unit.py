@@ -26,9 +26,12 @@ class DeadUnitTest(RtuRig):
         self.start(devices, sim_args=("--dead", str(DEAD_UNIT)), units="1,2,3,4",
                    interval="1s", timeout="200ms")
 
-        offline = self.wait_status("dead4", "offline", timeout=15)
-        self.assertIsNotNone(offline["last_error"])
-        self.assertIn("timed out", offline["last_error"].lower())
+        # the gateway announces every device offline until it answers; this one is found
+        # offline by its polls, with their reason
+        offline = wait_until(lambda: next((s for s, _ in self.statuses("dead4")
+                                           if s["state"] == "offline" and s["last_error"]), None),
+                             15, what=f"dead4 offline by its polls: {self.statuses('dead4')}")
+        self.assertEqual(offline["last_error"], "no answer within 200ms")
         self.assertGreaterEqual(offline["polls"], 3, "offline after 3 unanswered polls")
         # retained: a subscriber arriving now sees the device is offline
         late = Subscriber(self.broker.port, topics=(topic("dead4", "status"),))
@@ -49,7 +52,11 @@ class DeadUnitTest(RtuRig):
         for i in range(2, len(gaps)):  # then it waits longer each time, up to the cap
             self.assertGreaterEqual(gaps[i], min(2 ** (i - 1) * INTERVAL, CAP) * 0.9, f"gaps {gaps}")
             self.assertLessEqual(gaps[i], CAP * 1.1 + TIMEOUT, f"gaps {gaps}")
-        self.assertEqual(self.mb.output().count("dead4 is offline"), 1, "logged once")
+        # logged once, with the bus, unit, reason, misses and the back-off (style.md rule 5)
+        lines = [ln for ln in self.mb.output().splitlines() if "dead4(unit 4): offline" in ln]
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], r"rtu\[rs485-1\] dead4\(unit 4\): offline: no answer within "
+                                   r"200ms \(3 polls\); retry in \d+(ms|s|\.\d+s)$")
 
         # the live meters kept their interval within 10 % all along, and skipped nothing
         for dev in LIVE:
@@ -83,6 +90,7 @@ class DeadUnitTest(RtuRig):
         _t, text, retained = late.wait_for(topic("dead4", "status"))[0]
         self.assertEqual(json.loads(text)["state"], "online")
         self.assertTrue(retained)
+        self.assertRegex(self.mb.output(), r"dead4\(unit 4\): online again after \d+(\.\d)?s")
         self.assert_running()
 
 
