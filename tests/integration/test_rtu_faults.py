@@ -2,11 +2,13 @@
 or exceptions costs only its own values, and a serial port that disappears and comes back is
 reopened by the daemon itself."""
 
+import json
+import re
 import time
 import unittest
 
-from mbtest import PtyPair, wait_until
-from rtu_rig import RtuRig, skip_unless_built
+from mbtest import PtyPair, Subscriber
+from rtu_rig import RtuRig, skip_unless_built, topic
 
 EXC_FIRST, EXC_LAST = 0x64, 0x65  # demand_active_import_max, inside the first merged block
 
@@ -92,32 +94,56 @@ class RtuFaultsTest(RtuRig):
                                         f"{len(later)} more in 4 polls")
         self.assert_running()
 
-    def test_a_port_that_disappears_is_logged_once_and_reopened(self):
-        self.start([("incomer", 1)], interval="1s")
+    def test_a_port_that_disappears_is_logged_once_reported_offline_and_reopened(self):
+        self.start([("incomer", 1), ("second", 2)], units="1,2", interval="1s")
         self.wait_data("incomer", 2, timeout=30)
+        self.wait_status("second", "online", timeout=15)
+        before = {dev: len(self.statuses(dev)) for dev in ("incomer", "second")}
         self.bus.stop()  # the USB adapter is unplugged: both ends of the pty pair vanish
         self.slave.stop()
         lost_at = time.monotonic()
-        wait_until(lambda: "failed" in self.mb.output() or "cannot open" in self.mb.output(), 10,
-                   what=f"the loss in the log:\n{self.log_tail()}")
+        port = self.bus.a
+        lost_re = (rf"^port {re.escape(port)} lost: No such file or directory; "
+                   rf"reopening every 3s$")
+        # every device on the bus goes offline at once, naming the port and the errno reason
+        for dev in ("incomer", "second"):
+            st = self.wait_status(dev, "offline", timeout=5, after=before[dev])
+            self.assertRegex(st["last_error"], lost_re)
+        self.assertLess(time.monotonic() - lost_at, 3, "at once, not after three polls")
         time.sleep(7)  # a few reopen periods without a port
         self.assert_running()
         out = self.mb.output()
-        lost = [line for line in out.splitlines() if "rtu[rs485-1]" in line
-                and ("failed" in line or "cannot open" in line)]
+        lost = [line for line in out.splitlines() if "rtu[rs485-1]: port" in line]
         self.assertEqual(len(lost), 1, "the loss is logged once:\n" + "\n".join(lost))
+        self.assertRegex(lost[0].split("rtu[rs485-1]: ", 1)[1], lost_re)
+        # retained: a subscriber arriving during the outage sees it offline, with the reason
+        late = Subscriber(self.broker.port, topics=(topic("incomer", "status"),))
+        self.cleanup(late.close)
+        _t, text, retained = late.wait_for(topic("incomer", "status"))[0]
+        self.assertTrue(retained)
+        self.assertEqual(json.loads(text)["state"], "offline")
+        self.assertRegex(json.loads(text)["last_error"], lost_re)
         n = len(self.data("incomer"))
+        offline_count = {dev: len(self.statuses(dev)) for dev in ("incomer", "second")}
 
         self.bus = PtyPair(self.tmp)  # plugged back: same link path
         self.cleanup(self.bus.stop)
-        self.slave = self.sim()
+        self.slave = self.sim(units="1,2")
         back = self.wait_data("incomer", n + 2, timeout=15)
         self.assertLess(time.monotonic() - lost_at, 7 + 15)
+        for dev in ("incomer", "second"):
+            self.wait_status(dev, "online", timeout=10, after=offline_count[dev])
         seqs = [d["seq"] for d, _ in back]
         self.assertEqual(seqs, list(range(1, len(seqs) + 1)), "seq goes on across the outage")
         self.assert_exact("incomer", 1, back[n:])
         opens = [line for line in self.mb.output().splitlines() if " open at " in line]
         self.assertEqual(len(opens), 2, "\n".join(opens))
+        late2 = Subscriber(self.broker.port, topics=(topic("incomer", "status"),))
+        self.cleanup(late2.close)
+        _t, text, retained = late2.wait_for(topic("incomer", "status"))[0]
+        self.assertTrue(retained)
+        self.assertEqual(json.loads(text)["state"], "online")
+        self.assertRegex(self.mb.output(), r"incomer\(unit 1\): online again after \d+(\.\d)?s")
         self.assert_running()
 
 
