@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 
 namespace mb::bridge {
 
@@ -12,12 +13,50 @@ std::string format_number(double v) {
     return out;
 }
 
+namespace {
+
+// Meter values carry a few decimals. When |v| is exactly the double nearest to n / 10^k for
+// the smallest k <= 6, "n with k decimals" is the shortest text that reads back as v, i.e.
+// what to_chars prints, found in a fraction of the time (60 numbers a reading). Below 1e9
+// doubles lie far closer together than 10^-6, so no other k-decimal text reads back as v,
+// and n is the integer nearest to |v| * 10^k despite that product's rounding.
+bool append_short_decimal(std::string& out, double v) {
+    static constexpr std::array<double, 7> pow10{1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    static constexpr std::array<std::uint64_t, 7> ipow10{1, 10, 100, 1000, 10000, 100000, 1000000};
+    const double mag = std::fabs(v);
+    if (!(mag >= 1e-5 && mag < 1e9)) return false;
+    for (std::size_t k = 0; k < pow10.size(); ++k) {
+        const double scaled = std::round(mag * pow10[k]);
+        if (scaled / pow10[k] != mag) continue; // correctly rounded, as a parser would
+        const auto n = static_cast<std::uint64_t>(scaled);
+        std::array<char, 32> buf{};
+        char* p = buf.data();
+        if (v < 0) *p++ = '-';
+        p = std::to_chars(p, buf.data() + buf.size(), n / ipow10[k]).ptr;
+        if (k > 0) {
+            *p++ = '.';
+            std::uint64_t frac = n % ipow10[k];
+            for (std::size_t i = k; i > 0; --i) {
+                p[i - 1] = static_cast<char>('0' + frac % 10);
+                frac /= 10;
+            }
+            p += k;
+        }
+        out.append(buf.data(), p);
+        return true;
+    }
+    return false;
+}
+
+} // namespace
+
 void append_number(std::string& out, double v) {
     if (!std::isfinite(v)) {
         out += "null";
         return;
     }
     if (v == 0.0) v = 0.0; // -0 -> 0
+    if (append_short_decimal(out, v)) return;
     std::array<char, 64> buf{};
     const double mag = std::fabs(v);
     // Shortest round-trip; plain decimal in the range meters report, exponent form outside.
