@@ -8,14 +8,14 @@ namespace {
 
 class mosq_category_impl final : public std::error_category {
 public:
-    const char* name() const noexcept override { return "mosquitto"; }
-    std::string message(int rc) const override { return mosquitto_strerror(rc); }
+    [[nodiscard]] const char* name() const noexcept override { return "mosquitto"; }
+    [[nodiscard]] std::string message(int rc) const override { return mosquitto_strerror(rc); }
 };
 
 class link_category_impl final : public std::error_category {
 public:
-    const char* name() const noexcept override { return "mqtt_link"; }
-    std::string message(int e) const override {
+    [[nodiscard]] const char* name() const noexcept override { return "mqtt_link"; }
+    [[nodiscard]] std::string message(int e) const override {
         switch (static_cast<link_errc>(e)) {
         case link_errc::not_connected:
             return "not connected";

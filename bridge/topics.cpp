@@ -1,5 +1,7 @@
 #include "bridge/topics.hpp"
 
+#include <algorithm>
+
 namespace mb::bridge {
 
 topics::topics(std::string prefix, std::string gateway_id)
@@ -51,9 +53,8 @@ bool valid_name(std::string_view name) {
     if (name.empty() || name.size() > 64) return false;
     auto lower_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
     if (!lower_digit(name.front())) return false;
-    for (const char c : name)
-        if (!lower_digit(c) && c != '_' && c != '-') return false;
-    return true;
+    return std::ranges::all_of(name,
+                               [&](char c) { return lower_digit(c) || c == '_' || c == '-'; });
 }
 
 } // namespace mb::bridge

@@ -225,9 +225,9 @@ void uplink::dispatch(const std::string& device, command c) {
         uv_now(&loop_) + static_cast<std::uint64_t>(settings_.command_timeout.count())};
     log::info("uplink: command {} for {}: {}", c.id_json, device, is_set ? "set" : "read");
     std::weak_ptr<bool> alive = alive_;
-    command_handler::done_fn done = [this, alive, token](command_outcome o) {
+    command_handler::done_fn done = [this, alive, token](const command_outcome& o) {
         if (alive.expired() || !*alive.lock()) return;
-        finish_command(token, std::move(o));
+        finish_command(token, o);
     };
     if (is_set) {
         handler_.write(device, c.set, std::move(done));
@@ -236,7 +236,7 @@ void uplink::dispatch(const std::string& device, command c) {
     }
 }
 
-void uplink::finish_command(std::uint64_t token, command_outcome outcome) {
+void uplink::finish_command(std::uint64_t token, const command_outcome& outcome) {
     const auto it = pending_.find(token);
     if (it == pending_.end()) return; // timed out already
     const pending_command p = std::move(it->second);

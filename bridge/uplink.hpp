@@ -111,7 +111,7 @@ private:
     void handle_ack(int mid, delivery d, bool windowed);
     void handle_message(const incoming_message& m);
     void dispatch(const std::string& device, command c);
-    void finish_command(std::uint64_t token, command_outcome outcome);
+    void finish_command(std::uint64_t token, const command_outcome& outcome);
     void reply(const std::string& device, const std::string& payload);
     void publish_control(const std::string& topic, const std::string& payload, bool retain,
                          int* mid = nullptr);
