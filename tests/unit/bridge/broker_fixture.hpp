@@ -16,8 +16,6 @@
 #include <unistd.h>
 #include <uv.h>
 
-extern char** environ;
-
 namespace mbtest {
 
 inline int free_port() {
@@ -25,10 +23,11 @@ inline int free_port() {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
     socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                       ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
     ::close(fd);
+    BOOST_REQUIRE_MESSAGE(bound, "no free port on 127.0.0.1");
     return ntohs(a.sin_port);
 }
 
@@ -65,16 +64,17 @@ public:
         std::ofstream(conf) << "listener " << port_ << " 127.0.0.1\n"
                             << "persistence false\n"
                             << (extra_.empty() ? "allow_anonymous true\n" : extra_);
-        const std::string conf_s = conf.string();
+        std::string conf_s = conf.string(); // argv wants char*, not const char*
         const std::string log_s = (dir_ / "broker.log").string();
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 1, log_s.c_str(), O_WRONLY | O_CREAT | O_APPEND,
                                          0600);
         posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        const char* argv[] = {"mosquitto", "-c", conf_s.c_str(), nullptr};
-        const int rc = posix_spawn(&pid_, "/usr/sbin/mosquitto", &fa, nullptr,
-                                   const_cast<char**>(argv), environ);
+        std::string prog = "mosquitto";
+        std::string opt_c = "-c";
+        char* argv[] = {prog.data(), opt_c.data(), conf_s.data(), nullptr};
+        const int rc = posix_spawn(&pid_, "/usr/sbin/mosquitto", &fa, nullptr, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         BOOST_REQUIRE_EQUAL(rc, 0);
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);

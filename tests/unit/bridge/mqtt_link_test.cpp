@@ -31,7 +31,7 @@ struct recorder {
     bool up = false;
     std::unique_ptr<mqtt_link> link;
 
-    recorder(uv_loop_t& loop, int port, std::string filter) {
+    recorder(uv_loop_t& loop, int port, const std::string& filter) {
         mqtt_link::callbacks cb;
         cb.on_connect = [this, filter] {
             up = true;

@@ -3,6 +3,7 @@
 #include "bridge/uplink.hpp"
 #include "broker_fixture.hpp"
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
@@ -39,11 +40,10 @@ struct observer {
         return p;
     }
     [[nodiscard]] bool has(const std::string& topic, const std::string& payload) const {
-        for (const auto& [t, v] : got)
-            if (t == topic && v == payload) return true;
-        return false;
+        return std::ranges::any_of(
+            got, [&](const auto& m) { return m.first == topic && m.second == payload; });
     }
-    void publish(const std::string& topic, const std::string& payload) {
+    void publish(const std::string& topic, const std::string& payload) const {
         publish_options o;
         o.windowed = false;
         BOOST_REQUIRE(!link->publish(topic, payload, o));
@@ -104,13 +104,13 @@ BOOST_AUTO_TEST_CASE(birth_meta_reading_command_and_clean_stop) {
         std::vector<std::string> writes;
         command_handler h;
         h.write = [&](const std::string& dev, const std::vector<std::pair<std::string, double>>& v,
-                      command_handler::done_fn done) {
+                      const command_handler::done_fn& done) {
             writes.push_back(dev + ":" + v.at(0).first);
             done({true, {}, {}});
         };
         // read never answers: the uplink's timeout does
-        h.read = [](const std::string&, const std::vector<std::string>&, command_handler::done_fn) {
-        };
+        h.read = [](const std::string&, const std::vector<std::string>&,
+                    const command_handler::done_fn&) {};
         uplink up_link(loop, settings(broker.port()), cb, h);
         up_link.set_devices({incomer()});
         device_status st;
