@@ -1,6 +1,7 @@
 #include "daemon/config/broker_url.hpp"
 
 #include <fmt/format.h>
+#include <optional>
 
 namespace mb::config {
 namespace {
@@ -13,6 +14,18 @@ bool host_char(char c) {
 bool ipv6_char(char c) {
     return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') || c == ':' ||
            c == '.';
+}
+
+// Digits only, 1..65535.
+std::optional<int> parse_port(std::string_view port) {
+    if (port.empty() || port.size() > 5) return std::nullopt;
+    int n = 0;
+    for (const char c : port) {
+        if (c < '0' || c > '9') return std::nullopt;
+        n = n * 10 + (c - '0');
+    }
+    if (n < 1 || n > 65535) return std::nullopt;
+    return n;
 }
 
 } // namespace
@@ -76,19 +89,12 @@ parsed<broker_url> parse_broker_url(std::string_view text) {
         }
     }
     if (has_port) {
-        int n = 0;
-        bool ok = !port.empty() && port.size() <= 5;
-        for (char c : port) {
-            if (c < '0' || c > '9')
-                ok = false;
-            else
-                n = n * 10 + (c - '0');
-        }
-        if (!ok || n < 1 || n > 65535) {
-            r.error = fmt::format("\"{}\" has a bad port \"{}\" (1..65535)", text, port);
+        const auto n = parse_port(port);
+        if (!n) {
+            r.error = fmt::format(R"("{}" has a bad port "{}" (1..65535))", text, port);
             return r;
         }
-        r.value.port = n;
+        r.value.port = *n;
     }
     return r;
 }

@@ -160,7 +160,7 @@ profile_result load_profile(const std::filesystem::path& file) {
         p.id = *id;
         if (p.id != file.stem().string())
             errors.add(*root->get("id"), "id",
-                       fmt::format("\"{}\" does not match the file name (id = \"{}\")", p.id,
+                       fmt::format(R"("{}" does not match the file name (id = "{}"))", p.id,
                                    file.stem().string()));
     }
     p.vendor = r.string("vendor").value_or("");

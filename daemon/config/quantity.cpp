@@ -60,7 +60,7 @@ parsed<T> parse_with_units(std::string_view text,
     if (unit.front() == '.' || unit.front() == ',')
         r.error = fmt::format("\"{}\" is not a whole number", text);
     else
-        r.error = fmt::format("\"{}\" has an unknown unit \"{}\"", text, unit);
+        r.error = fmt::format(R"("{}" has an unknown unit "{}")", text, unit);
     return r;
 }
 

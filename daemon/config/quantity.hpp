@@ -10,10 +10,9 @@ namespace mb::config {
 
 // What the error messages tell the user would be accepted.
 inline constexpr std::string_view duration_syntax =
-    "a whole number followed by ms, s, m, h or d, e.g. \"500ms\", \"10s\", \"5m\", \"24h\", "
-    "\"30d\"";
+    R"(a whole number followed by ms, s, m, h or d, e.g. "500ms", "10s", "5m", "24h", "30d")";
 inline constexpr std::string_view size_syntax =
-    "a whole number followed by B, KiB, MiB or GiB, e.g. \"64KiB\", \"256MiB\", \"1GiB\"";
+    R"(a whole number followed by B, KiB, MiB or GiB, e.g. "64KiB", "256MiB", "1GiB")";
 
 // A parsed value or, when error is not empty, why the text is not one ("what is wrong").
 template <typename T> struct parsed {

@@ -25,7 +25,8 @@ bool valid_filter(std::string_view f) {
     std::size_t start = 0;
     for (;;) {
         const auto end = f.find('/', start);
-        const auto level = f.substr(start, end == std::string_view::npos ? f.npos : end - start);
+        const auto level =
+            f.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
         if (level.find_first_of("+#") != std::string_view::npos && level.size() != 1) return false;
         if (level == "#" && end != std::string_view::npos) return false;
         if (end == std::string_view::npos) return true;
@@ -37,7 +38,8 @@ bool valid_filter(std::string_view f) {
 bool valid_field_path(std::string_view p) {
     if (p.starts_with("topic:")) {
         const auto n = p.substr(6);
-        return !n.empty() && n.size() <= 3 && n.find_first_not_of("0123456789") == n.npos;
+        return !n.empty() && n.size() <= 3 &&
+               n.find_first_not_of("0123456789") == std::string_view::npos;
     }
     return !p.empty() && !p.starts_with('.') && !p.ends_with('.') &&
            p.find("..") == std::string_view::npos;
@@ -88,7 +90,7 @@ void read_json_values(const toml::table& values, const std::string& path, native
         }
         if (!valid_field_path(field.path))
             errors.add(node, key,
-                       fmt::format("\"{}\" is not a field path (a dot path such as \"data.ua\")",
+                       fmt::format(R"("{}" is not a field path (a dot path such as "data.ua"))",
                                    field.path));
         n.values.emplace(k.str(), field);
     }
@@ -114,7 +116,7 @@ void read_json_format(toml_reader& r, native_config& n) {
         !valid_field_path(n.ts_path))
         r.errors().add(
             *r.table().get("ts"), r.key("ts"),
-            fmt::format("\"{}\" is not a field path (a dot path such as \"time\")", n.ts_path));
+            fmt::format(R"("{}" is not a field path (a dot path such as "time"))", n.ts_path));
     const auto* node = r.table().get("values");
     if (node == nullptr) {
         r.errors().add(r.table().source(), r.key("values"),
