@@ -184,9 +184,10 @@ int scan_command(arguments args) {
         }
     }
     if (found == 0) {
-        const auto hint = garbled > 0 ? "garbled answers mean a meter at another baud rate or "
-                                        "parity: try --baud and --parity"
-                                      : "check wiring, A/B polarity, baud and parity";
+        const char* const hint = garbled > 0
+                                     ? "garbled answers mean a meter at another baud rate or "
+                                       "parity: try --baud and --parity"
+                                     : "check wiring, A/B polarity, baud and parity";
         std::fprintf(stderr,
                      "meterbridge scan: no unit answered on %s (%zu probes, %s each) — %s\n",
                      o.port.c_str(), total, config::format_duration(o.timeout).c_str(), hint);

@@ -34,8 +34,7 @@ systemd_notifier::systemd_notifier(uv_loop_t& loop)
 void systemd_notifier::send(const std::string& state) {
     const int rc = sd_notify(0, state.c_str());
     if (rc < 0) { // only with NOTIFY_SOCKET set and broken; the daemon keeps running
-        static log::rate_limiter limiter;
-        if (limiter.allow("sd_notify") >= 0)
+        if (send_errors_.allow("sd_notify") >= 0)
             log::warn("systemd: sd_notify failed: {}", std::generic_category().message(-rc));
     }
 }

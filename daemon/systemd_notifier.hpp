@@ -3,6 +3,7 @@
 // watchdog fed from a timer on the loop, so that a stuck loop stops feeding it and systemd
 // restarts us. Without NOTIFY_SOCKET every call is a cheap no-op. Loop thread only.
 #include "bridge/uv_handle.hpp"
+#include "daemon/log/log.hpp"
 
 #include <chrono>
 #include <string>
@@ -30,6 +31,7 @@ private:
     void send(const std::string& state);
 
     uv_loop_t& loop_;
+    log::rate_limiter send_errors_; // sd_notify failures repeat on every call
     uv_handle<uv_timer_t> watchdog_;
 };
 
