@@ -87,7 +87,9 @@ BOOST_AUTO_TEST_CASE(saturated_bus_is_fair) {
     std::vector<milliseconds> iv(8, 100ms);
     poll_schedule s(iv, t0);
     auto starts = simulate(s, 40ms, 60s);
-    std::size_t least = SIZE_MAX, most = 0, total = 0;
+    std::size_t least = SIZE_MAX;
+    std::size_t most = 0;
+    std::size_t total = 0;
     for (std::size_t i = 0; i < 8; ++i) {
         least = std::min(least, starts[i].size());
         most = std::max(most, starts[i].size());

@@ -21,8 +21,6 @@ using namespace mb::drivers::rtu;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-extern char** environ;
-
 namespace {
 
 // A child process, terminated and reaped when the test ends.
@@ -30,6 +28,7 @@ struct child {
     pid_t pid = -1;
     explicit child(std::vector<std::string> argv, const fs::path& out = "/dev/null") {
         std::vector<char*> args;
+        args.reserve(argv.size() + 1);
         for (auto& a : argv)
             args.push_back(a.data());
         args.push_back(nullptr);
