@@ -116,8 +116,11 @@ bool bus_worker::open_line(bus_line& line, const std::stop_token& st) {
             r.what = poll_result::kind::port_state;
             push(std::move(r));
         } else if (!lost_why_.empty()) {
-            log::warn("rtu[{}]: port {} failed ({}) and was reopened at once", settings_.name,
-                      settings_.port, lost_why_);
+            if (const auto quiet = flap_log_.allow(lost_why_); quiet >= 0)
+                log::warn("rtu[{}]: port {} failed ({}) and was reopened at once{}", settings_.name,
+                          settings_.port, lost_why_,
+                          quiet > 0 ? fmt::format(" ({} more since the last report)", quiet)
+                                    : std::string{});
         }
         reported_down_ = false;
         lost_why_.clear();

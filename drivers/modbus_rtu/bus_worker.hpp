@@ -3,6 +3,7 @@
 // devices and hands every finished poll to the loop thread with uv_async_send. The loop
 // thread never touches the line. Commands (writes, "read now") jump the poll queue.
 #include "bridge/uv_handle.hpp"
+#include "daemon/log/log.hpp"
 #include "drivers/modbus_rtu/poll_result.hpp"
 #include "drivers/modbus_rtu/poll_schedule.hpp"
 #include "drivers/modbus_rtu/read_planner.hpp"
@@ -69,8 +70,9 @@ private:
     // bus thread: the line's state as last reported
     bool ever_open_ = false;
     bool reported_down_ = false;
-    std::string lost_why_; // the I/O error that closed the line, until it is reopened
-    std::jthread thread_;  // declared last: starts last, joins first
+    std::string lost_why_;       // the I/O error that closed the line, until it is reopened
+    log::rate_limiter flap_log_; // a port that fails and reopens at once, again and again
+    std::jthread thread_;        // declared last: starts last, joins first
 };
 
 } // namespace mb::drivers::rtu
