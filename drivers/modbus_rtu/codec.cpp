@@ -60,7 +60,7 @@ double clean_float(float f) {
     if (!std::isfinite(f)) return static_cast<double>(f);
     std::array<char, 64> buf{};
     auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), f);
-    double d = static_cast<double>(f);
+    auto d = static_cast<double>(f);
     if (ec == std::errc{}) std::from_chars(buf.data(), end, d);
     return d;
 }

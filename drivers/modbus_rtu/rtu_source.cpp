@@ -118,7 +118,7 @@ std::vector<bridge::device_info> rtu_source::devices() const {
 
 void rtu_source::set_state(std::size_t bus, std::size_t index, bridge::device_state s,
                            const std::string& error, const std::string& detail) {
-    auto& d = states_[bus][index];
+    device_state& d = states_[bus][index];
     if (!error.empty()) d.status.last_error = error;
     if (d.seen && d.status.state == s) return;
     const auto now = std::chrono::steady_clock::now();
