@@ -174,11 +174,16 @@ int read_command(arguments args) {
 
     rtu::bus_line line(settings);
     if (auto err = line.open(); !err.empty()) {
-        std::fprintf(stderr, "meterbridge read: cannot open %s: %s\n", bus->port.c_str(),
-                     err.c_str());
+        // bus_line's reasons that name the port already ("port /dev/ttyS1 is in use …").
+        if (err.starts_with("port ") || err.starts_with("cannot open"))
+            std::fprintf(stderr, "meterbridge read: %s\n", err.c_str());
+        else
+            std::fprintf(stderr, "meterbridge read: cannot open %s: %s\n", bus->port.c_str(),
+                         err.c_str());
         return 1;
     }
-    const auto poll = poll_device(line, dev->unit, plan);
+    const rtu::poll_context ctx{bus->name, dev->name, dev->unit, bus->timeout};
+    const auto poll = poll_device(line, ctx, plan);
     line.close();
     if (poll.heard) {
         const auto decoded = rtu::decode_results(plan, poll.results, dev->pt_ratio, dev->ct_ratio);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cctype>
 #include <fmt/format.h>
-#include <modbus.h>
 
 namespace mb::daemon {
 namespace {
@@ -17,13 +16,6 @@ std::string lower(std::string s) {
     return s;
 }
 
-// The exception code behind libmodbus's message for it (bus_line reports text only).
-int exception_code(const std::string& text) {
-    for (int c = 1; c <= MODBUS_EXCEPTION_GATEWAY_TARGET; ++c)
-        if (text == modbus_strerror(MODBUS_ENOBASE + c)) return c;
-    return 0;
-}
-
 } // namespace
 
 std::string outcome_of(const rtu::transaction& t) {
@@ -33,7 +25,7 @@ std::string outcome_of(const rtu::transaction& t) {
     case rtu::line_error::timeout:
         return "timeout";
     case rtu::line_error::exception:
-        return fmt::format("exception {} ({})", exception_code(t.text), lower(t.text));
+        return fmt::format("exception {} ({})", t.exception, lower(t.text));
     case rtu::line_error::bad_frame:
         return fmt::format("garbled answer ({})", lower(t.text));
     case rtu::line_error::port:
@@ -51,38 +43,41 @@ std::string device_poll::summary() const {
                        std::chrono::duration<double, std::milli>(took).count());
 }
 
-device_poll poll_device(rtu::bus_line& line, int unit, rtu::read_plan& plan) {
+device_poll poll_device(rtu::bus_line& line, const rtu::poll_context& ctx, rtu::read_plan& plan) {
+    // The bus thread's own poll rules (run_plan); the line is wrapped to keep every attempt.
     device_poll out;
     const auto began = steady::now();
-    for (std::size_t i = 0; i < plan.requests.size();) {
-        rtu::request_result rr{plan.requests[i], {}, false};
+    const auto read = [&](const rtu::read_request& r, std::vector<std::uint16_t>& regs) {
         const auto t0 = steady::now();
-        const auto t = line.read(unit, rr.request, rr.regs);
-        read_attempt a{rr.request, t.error, outcome_of(t),
-                       std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - t0)};
+        auto t = line.read(ctx.unit, r, regs);
+        out.attempts.push_back(
+            {r, t.error, outcome_of(t),
+             std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - t0)});
         if (t.error != rtu::line_error::timeout && t.error != rtu::line_error::port)
             out.heard = true;
-        if (t.error == rtu::line_error::none) {
-            rr.ok = true;
-            out.answered = true;
-            out.attempts.push_back(std::move(a));
-            out.results.push_back(std::move(rr));
-            out.errors.emplace_back();
-            ++i;
-            continue;
-        }
-        if (t.error == rtu::line_error::exception && plan.split(i)) {
-            a.outcome += ": split and retried";
-            out.attempts.push_back(std::move(a));
-            continue; // the first half now sits at i
-        }
-        out.errors.push_back(a.outcome);
-        out.attempts.push_back(std::move(a));
-        out.results.push_back(std::move(rr));
-        if (t.error == rtu::line_error::port) break;
-        if (t.error == rtu::line_error::timeout && !out.heard) break;
-        ++i;
+        if (t.error == rtu::line_error::none) out.answered = true;
+        return t;
+    };
+    rtu::poll_result result;
+    const std::stop_source never;
+    rtu::run_plan(read, ctx, plan, true, never.get_token(), result);
+    out.results = std::move(result.requests);
+    // Each final request's outcome is its last attempt's; earlier attempts of a range that is
+    // not among the final requests were split.
+    const auto same = [](const rtu::read_request& a, const rtu::read_request& b) {
+        return a.function == b.function && a.address == b.address && a.count == b.count;
+    };
+    for (const auto& r : out.results) {
+        const auto it =
+            std::find_if(out.attempts.rbegin(), out.attempts.rend(),
+                         [&](const read_attempt& a) { return same(a.request, r.request); });
+        out.errors.push_back(r.ok || it == out.attempts.rend() ? std::string{} : it->outcome);
     }
+    for (auto& a : out.attempts)
+        if (a.error == rtu::line_error::exception &&
+            std::none_of(out.results.begin(), out.results.end(),
+                         [&](const auto& r) { return same(a.request, r.request); }))
+            a.outcome += ": split and retried";
     out.took = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - began);
     return out;
 }

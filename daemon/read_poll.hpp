@@ -1,9 +1,10 @@
 #pragma once
 // One poll of one device for `meterbridge read`: every request of its read plan on an open
-// line, with each attempt's outcome and round trip kept for the report. Same rules as the
-// bus thread: a multi-value request refused with an exception is split and retried, and a
-// timeout before anything has answered ends the poll.
+// line, with each attempt's outcome and round trip kept for the report. The bus thread's own
+// rules (drivers/modbus_rtu/poll_runner.hpp): a merged request refused because a register is
+// missing is split and retried, and a timeout ends the poll.
 #include "drivers/modbus_rtu/bus_line.hpp"
+#include "drivers/modbus_rtu/poll_runner.hpp"
 #include "drivers/modbus_rtu/read_planner.hpp"
 
 #include <chrono>
@@ -35,6 +36,7 @@ struct device_poll {
 // address)", "garbled answer (invalid crc)", "port error (...)".
 std::string outcome_of(const drivers::rtu::transaction& t);
 
-device_poll poll_device(drivers::rtu::bus_line& line, int unit, drivers::rtu::read_plan& plan);
+device_poll poll_device(drivers::rtu::bus_line& line, const drivers::rtu::poll_context& ctx,
+                        drivers::rtu::read_plan& plan);
 
 } // namespace mb::daemon
