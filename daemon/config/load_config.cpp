@@ -130,7 +130,7 @@ void read_uplink(toml_reader& root, config& cfg, load_context& ctx) {
                                        "#, no leading, trailing or double /)",
                                        *p));
     }
-    u.keepalive = r.duration("keepalive", std::chrono::seconds(5), std::chrono::seconds(65535))
+    u.keepalive = r.duration("keepalive", std::chrono::seconds(10), std::chrono::seconds(65535))
                       .value_or(u.keepalive);
     u.max_inflight = static_cast<int>(r.integer("max_inflight", 1, 65535).value_or(u.max_inflight));
     u.commands = r.boolean("commands").value_or(u.commands);

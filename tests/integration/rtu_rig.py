@@ -108,7 +108,7 @@ profile_dirs = ["{PROFILES_DIR}"]
 
 [uplink]
 url = "{self.broker.url()}"
-keepalive = "5s"
+keepalive = "10s"
 {uplink_extra}
 [buffer]
 path = "{self.tmp}/buffer.db"

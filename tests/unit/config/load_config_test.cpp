@@ -199,7 +199,7 @@ id = "gw1"
 profile_dirs = ["profiles"]
 [uplink]
 url = "mqtt://127.0.0.1"
-keepalive = "4s"
+keepalive = "9s"
 max_inflight = 0
 [[bus]]
 name = "b1"
@@ -218,7 +218,7 @@ interval = "99ms"
 ct_ratio = 0
 pt_ratio = -1.5
 )");
-    expect_error(e, "uplink.keepalive", 6, 13, "out of range (5s..65535s)");
+    expect_error(e, "uplink.keepalive", 6, 13, "out of range (10s..65535s)");
     expect_error(e, "uplink.max_inflight", 7, 16, "1..65535");
     expect_error(e, "bus[0].baud", 11, 8, "9600");
     expect_error(e, "bus[0].data_bits", 12, 13, "7..8");
