@@ -110,14 +110,20 @@ void gateway::start_uplink() {
     if (const auto ec = uplink_->start())
         log::error("uplink: cannot start: {} (check [uplink] in {})", ec.message(),
                    cfg_.source.string());
+    // A new instance after a reload first learns what the old one published, so that the
+    // retained meta of devices the reload removed gets cleared.
+    if (!devices_.empty()) uplink_->set_devices(devices_);
     if (rtu_) feed_uplink();
 }
 
-// The uplink learns every device and its current status (meta and status on connect).
+// The uplink learns every device and its current status (meta and status on connect). A
+// device not polled yet has no status to tell.
 void gateway::feed_uplink() {
-    uplink_->set_devices(rtu_->devices());
-    for (const auto& d : rtu_->devices())
-        if (const auto* s = rtu_->status(d.name)) uplink_->publish_status(*s);
+    devices_ = rtu_->devices();
+    uplink_->set_devices(devices_);
+    for (const auto& d : devices_)
+        if (const auto* s = rtu_->status(d.name); s != nullptr && s->polls > 0)
+            uplink_->publish_status(*s);
 }
 
 void gateway::retired_stopped() {

@@ -76,8 +76,9 @@ private:
     int draining_ = 0; // components still finishing their stop
     buffer::memory_queue queue_{memory_queue_bytes};
     std::unique_ptr<bridge::uplink> uplink_;
-    std::unique_ptr<bridge::uplink> retired_; // replaced on reload, still stopping
-    std::uint64_t uplink_gen_ = 0;            // which uplink's callbacks are current
+    std::unique_ptr<bridge::uplink> retired_;  // replaced on reload, still stopping
+    std::uint64_t uplink_gen_ = 0;             // which uplink's callbacks are current
+    std::vector<bridge::device_info> devices_; // last told to the uplink
     log::rate_limiter refusals_;
     std::unique_ptr<drivers::rtu::rtu_source> rtu_;
     std::uint64_t drain_started_ = 0;
