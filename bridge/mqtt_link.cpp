@@ -342,8 +342,9 @@ void mqtt_link::on_retry(uv_timer_t* t) noexcept {
     }
 }
 
-void mqtt_link::on_connect(mosquitto*, void* p, int rc, int, const mosquitto_property*) noexcept {
-    auto& self = *static_cast<mqtt_link*>(p);
+void mqtt_link::on_connect(mosquitto* /*mosq*/, void* obj, int rc, int /*flags*/,
+                           const mosquitto_property* /*props*/) noexcept {
+    auto& self = *static_cast<mqtt_link*>(obj);
     self.deliver_acks(); // what was read before it keeps its order
     try {
         if (rc != 0) {
@@ -365,8 +366,9 @@ void mqtt_link::on_connect(mosquitto*, void* p, int rc, int, const mosquitto_pro
     }
 }
 
-void mqtt_link::on_disconnect(mosquitto*, void* p, int rc, const mosquitto_property*) noexcept {
-    auto& self = *static_cast<mqtt_link*>(p);
+void mqtt_link::on_disconnect(mosquitto* /*mosq*/, void* obj, int rc,
+                              const mosquitto_property* /*props*/) noexcept {
+    auto& self = *static_cast<mqtt_link*>(obj);
     self.deliver_acks(); // PUBACKs read before the link went down come first
     try {
         self.handle_disconnect(rc);
@@ -419,9 +421,9 @@ void mqtt_link::schedule_reconnect(const std::string& why) {
     uv_timer_start(retry_.get(), &on_retry, static_cast<std::uint64_t>(delay.count()), 0);
 }
 
-void mqtt_link::on_publish(mosquitto*, void* p, int mid, int reason,
-                           const mosquitto_property*) noexcept {
-    auto& self = *static_cast<mqtt_link*>(p);
+void mqtt_link::on_publish(mosquitto* /*mosq*/, void* obj, int mid, int reason,
+                           const mosquitto_property* /*props*/) noexcept {
+    auto& self = *static_cast<mqtt_link*>(obj);
     try {
         if (mid <= 0 || static_cast<std::size_t>(mid) >= self.mids_.size()) return;
         const mid_kind kind = self.mids_[static_cast<std::size_t>(mid)];
@@ -444,9 +446,9 @@ void mqtt_link::on_publish(mosquitto*, void* p, int mid, int reason,
     }
 }
 
-void mqtt_link::on_message(mosquitto*, void* p, const mosquitto_message* m,
-                           const mosquitto_property*) noexcept {
-    auto& self = *static_cast<mqtt_link*>(p);
+void mqtt_link::on_message(mosquitto* /*mosq*/, void* obj, const mosquitto_message* m,
+                           const mosquitto_property* /*props*/) noexcept {
+    auto& self = *static_cast<mqtt_link*>(obj);
     self.deliver_acks();
     try {
         if (!self.cb_.on_message || m == nullptr || m->topic == nullptr) return;
@@ -463,8 +465,8 @@ void mqtt_link::on_message(mosquitto*, void* p, const mosquitto_message* m,
     }
 }
 
-void mqtt_link::on_log(mosquitto*, void* p, int level, const char* text) noexcept {
-    auto& self = *static_cast<mqtt_link*>(p);
+void mqtt_link::on_log(mosquitto* /*mosq*/, void* obj, int level, const char* text) noexcept {
+    auto& self = *static_cast<mqtt_link*>(obj);
     if (text == nullptr) return;
     try {
         if ((level & MOSQ_LOG_ERR) != 0) {

@@ -99,14 +99,15 @@ private:
     static void on_grace(uv_timer_t* t) noexcept;
     static void on_deferred_stop(uv_timer_t* t) noexcept;
     static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept;
-    static void on_connect(mosquitto*, void* self, int rc, int flags,
-                           const mosquitto_property*) noexcept;
-    static void on_disconnect(mosquitto*, void* self, int rc, const mosquitto_property*) noexcept;
-    static void on_publish(mosquitto*, void* self, int mid, int reason,
-                           const mosquitto_property*) noexcept;
-    static void on_message(mosquitto*, void* self, const mosquitto_message* m,
-                           const mosquitto_property*) noexcept;
-    static void on_log(mosquitto*, void* self, int level, const char* text) noexcept;
+    static void on_connect(mosquitto* /*mosq*/, void* obj, int rc, int /*flags*/,
+                           const mosquitto_property* /*props*/) noexcept;
+    static void on_disconnect(mosquitto* /*mosq*/, void* obj, int rc,
+                              const mosquitto_property* /*props*/) noexcept;
+    static void on_publish(mosquitto* /*mosq*/, void* obj, int mid, int reason,
+                           const mosquitto_property* /*props*/) noexcept;
+    static void on_message(mosquitto* /*mosq*/, void* obj, const mosquitto_message* m,
+                           const mosquitto_property* /*props*/) noexcept;
+    static void on_log(mosquitto* /*mosq*/, void* obj, int level, const char* text) noexcept;
 
     std::error_code apply_settings();
     void begin_attempt();
