@@ -20,14 +20,13 @@
 #include <mutex>
 #include <netinet/in.h>
 #include <spawn.h>
+#include <stdexcept>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 #include <uv.h>
 #include <vector>
-
-extern char** environ;
 
 namespace {
 
@@ -40,10 +39,11 @@ int free_port() {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
     socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                       ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
     ::close(fd);
+    if (!bound) throw std::runtime_error("no free port on 127.0.0.1");
     return ntohs(a.sin_port);
 }
 
@@ -65,17 +65,18 @@ public:
         : port_(free_port()) {
         char tmpl[] = "/tmp/mb-bench-XXXXXX";
         dir_ = ::mkdtemp(tmpl);
-        const auto conf = (dir_ / "mosquitto.conf").string();
+        auto conf = (dir_ / "mosquitto.conf").string(); // argv wants char*, not const char*
         std::ofstream(conf) << "listener " << port_ << " 127.0.0.1\nallow_anonymous true\n"
                             << "persistence false\nmax_inflight_messages 0\n"
                             << "max_queued_messages 100000\n";
-        const char* argv[] = {"mosquitto", "-c", conf.c_str(), nullptr};
+        std::string prog = "mosquitto";
+        std::string opt_c = "-c";
+        char* argv[] = {prog.data(), opt_c.data(), conf.data(), nullptr};
         posix_spawn_file_actions_t fa; // the broker's own log would garble the table
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
         posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        const int rc = posix_spawn(&pid_, "/usr/sbin/mosquitto", &fa, nullptr,
-                                   const_cast<char**>(argv), environ);
+        const int rc = posix_spawn(&pid_, "/usr/sbin/mosquitto", &fa, nullptr, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         if (rc != 0) throw std::runtime_error("cannot start mosquitto");
         for (int i = 0; i < 250 && !port_open(port_); ++i)
@@ -244,11 +245,7 @@ result run_bare(int port, int max_inflight) {
     return res;
 }
 
-} // namespace
-
-// Optional argument "uplink" or "bare": run only that side (to profile one of them).
-int main(int argc, char** argv) {
-    const std::string only = argc > 1 ? argv[1] : "";
+int run(const std::string& only) {
     mb::log::set_level(mb::log::level::warn);
     mosquitto_lib_init();
     int status = 0;
@@ -271,4 +268,16 @@ int main(int argc, char** argv) {
     }
     mosquitto_lib_cleanup();
     return status;
+}
+
+} // namespace
+
+// Optional argument "uplink" or "bare": run only that side (to profile one of them).
+int main(int argc, char** argv) {
+    try {
+        return run(argc > 1 ? argv[1] : "");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "uplink_bench: %s\n", e.what());
+        return 1;
+    }
 }
