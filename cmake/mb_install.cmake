@@ -16,15 +16,8 @@ install(FILES ${mb_shipped_profiles}
   DESTINATION ${CMAKE_INSTALL_DATADIR}/meterbridge/profiles)
 
 # The annotated example becomes the live config: a conffile, so upgrades keep local edits.
-set(mb_example_config ${PROJECT_SOURCE_DIR}/etc/meterbridge.toml)
-if(EXISTS ${mb_example_config})
-  install(FILES ${mb_example_config} DESTINATION /etc/meterbridge)
-else()
-  message(WARNING "etc/meterbridge.toml is missing: the package will have no default config")
-endif()
-if(EXISTS ${PROJECT_SOURCE_DIR}/README.md)
-  install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
-endif()
+install(FILES ${PROJECT_SOURCE_DIR}/etc/meterbridge.toml DESTINATION /etc/meterbridge)
+install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # --- CPack: one Debian package -------------------------------------------------------------
 set(CPACK_PACKAGE_NAME meterbridge)
@@ -44,23 +37,16 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # systemd-sysusers and systemd-tmpfiles run from postinst.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd")
 
-# Maintainer scripts and conffiles; configure_file() so the list follows what is installed.
+# Maintainer scripts and conffiles.
 set(mb_deb_dir ${PROJECT_BINARY_DIR}/deb)
-set(MB_CONFFILES "")
-if(EXISTS ${mb_example_config})
-  set(MB_CONFFILES "/etc/meterbridge/meterbridge.toml\n")
-endif()
-file(WRITE ${mb_deb_dir}/conffiles "${MB_CONFFILES}")
+file(WRITE ${mb_deb_dir}/conffiles "/etc/meterbridge/meterbridge.toml\n")
 foreach(script postinst prerm postrm)
   configure_file(${PROJECT_SOURCE_DIR}/cmake/deb/${script} ${mb_deb_dir}/${script} @ONLY
     FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
     WORLD_READ WORLD_EXECUTE)
 endforeach()
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
-  ${mb_deb_dir}/postinst ${mb_deb_dir}/prerm ${mb_deb_dir}/postrm)
-if(MB_CONFFILES)
-  list(APPEND CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${mb_deb_dir}/conffiles)
-endif()
+  ${mb_deb_dir}/postinst ${mb_deb_dir}/prerm ${mb_deb_dir}/postrm ${mb_deb_dir}/conffiles)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 
 include(CPack)
