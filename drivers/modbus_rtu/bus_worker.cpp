@@ -23,24 +23,31 @@ milliseconds since(steady::time_point t) {
     return std::chrono::duration_cast<milliseconds>(steady::now() - t);
 }
 
+std::vector<read_plan> plan_devices(const bus_settings& settings) {
+    std::vector<read_plan> plans;
+    plans.reserve(settings.devices.size());
+    for (const auto& d : settings.devices) {
+        plan_options opt;
+        opt.max_gap = settings.max_gap;
+        opt.only = d.only;
+        opt.pt_override = d.pt_ratio.has_value();
+        opt.ct_override = d.ct_ratio.has_value();
+        plans.push_back(d.prof ? plan_reads(*d.prof, opt) : read_plan{});
+    }
+    return plans;
+}
+
 } // namespace
 
 bus_worker::bus_worker(uv_loop_t& loop, bus_settings settings, deliver_fn deliver)
     : settings_(std::move(settings))
     , deliver_(std::move(deliver))
+    , plans_(plan_devices(settings_))
+    , decode_plans_(plans_)
     , async_(make_uv_handle<uv_async_t>()) {
-    for (const auto& d : settings_.devices) {
-        plan_options opt;
-        opt.max_gap = settings_.max_gap;
-        opt.only = d.only;
-        opt.pt_override = d.pt_ratio.has_value();
-        opt.ct_override = d.ct_ratio.has_value();
-        plans_.push_back(d.prof ? plan_reads(*d.prof, opt) : read_plan{});
-    }
-    decode_plans_ = plans_;
     uv_async_init(&loop, async_.get(), &bus_worker::on_async);
     async_->data = this;
-    thread_ = std::jthread([this](std::stop_token st) { run(std::move(st)); });
+    thread_ = std::jthread([this](const std::stop_token& st) { run(st); });
 }
 
 bus_worker::~bus_worker() {
@@ -200,7 +207,7 @@ void bus_worker::run_command(bus_line& line, bus_command& cmd, const std::stop_t
     }
 }
 
-void bus_worker::run(std::stop_token st) {
+void bus_worker::run(const std::stop_token& st) {
     bus_line line(settings_);
     std::vector<milliseconds> intervals;
     for (const auto& d : settings_.devices)

@@ -49,7 +49,7 @@ public:
     }
 
 private:
-    void run(std::stop_token st);
+    void run(const std::stop_token& st);
     // Bus thread helpers of run().
     bool open_line(bus_line& line, const std::stop_token& st);
     void run_command(bus_line& line, bus_command& cmd, const std::stop_token& st, poll_result& r);
@@ -68,7 +68,6 @@ private:
     uv_handle<uv_async_t> async_;
     bool stopped_ = false;
     // bus thread: the line's state as last reported
-    bool ever_open_ = false;
     bool reported_down_ = false;
     std::string lost_why_;       // the I/O error that closed the line, until it is reopened
     log::rate_limiter flap_log_; // a port that fails and reopens at once, again and again
