@@ -1,6 +1,8 @@
 #pragma once
 // error_code categories for the MQTT side (style.md rule 4): MOSQ_ERR_* from libmosquitto, and
 // the link's own refusals (not connected, window full, stopping).
+#include <chrono>
+#include <string>
 #include <system_error>
 
 namespace mb::bridge {
@@ -19,6 +21,14 @@ enum class link_errc {
 };
 
 const std::error_category& link_category() noexcept;
+
+// What a log line says when libmosquitto ends a connection with `rc` (its on_disconnect code:
+// a MOSQ_ERR_* value, or an MQTT v5 reason code >= 0x80 from the broker's DISCONNECT).
+// `err` is errno at the time (for MOSQ_ERR_ERRNO). Never "Unknown error.".
+std::string disconnect_text(int rc, std::chrono::seconds keepalive, int err);
+
+// errno values that end a TCP connect (refused, unreachable, timed out, reset).
+bool is_connect_errno(int err) noexcept;
 inline std::error_code make_error_code(link_errc e) noexcept {
     return {static_cast<int>(e), link_category()};
 }

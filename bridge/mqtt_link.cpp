@@ -3,7 +3,6 @@
 #include "bridge/errors.hpp"
 #include "daemon/log/log.hpp"
 
-#include <arpa/inet.h>
 #include <mutex>
 #include <unistd.h>
 
@@ -18,43 +17,11 @@ void lib_init() {
     std::call_once(once, [] { mosquitto_lib_init(); });
 }
 
-bool is_ip_literal(const std::string& host) {
-    unsigned char buf[sizeof(in6_addr)];
-    return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
-           inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
-// CONNACK refusals and TLS failures will not heal by retrying fast.
-bool is_refusal(int rc) {
-    return rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_AUTH || rc == MOSQ_ERR_ACL_DENIED ||
-           rc == MOSQ_ERR_CONN_REFUSED || rc == MOSQ_ERR_NOT_SUPPORTED ||
-           rc == MOSQ_ERR_TLS_HANDSHAKE;
-}
-
-// What libmosquitto logs when a handshake fails (certificate, host name, alerts).
-bool is_tls_failure(const std::string& lib_error) {
-    return lib_error.find("OpenSSL Error") != std::string::npos ||
-           lib_error.find("host name verification failed") != std::string::npos;
-}
-
 std::chrono::steady_clock::time_point now() {
     return std::chrono::steady_clock::now();
 }
 
-log::rate_limiter& limiter() {
-    // Per-process limiter for repeated connection errors (keys name the link).
-    static log::rate_limiter rl;
-    return rl;
-}
-
 } // namespace
-
-// A uv_getaddrinfo request outlives the link if the link is destroyed while it runs: the
-// request frees itself in its callback and only reaches the link while `owner` is set.
-struct mqtt_link::resolve_req {
-    uv_getaddrinfo_t req{};
-    mqtt_link* owner = nullptr;
-};
 
 mqtt_link::mqtt_link(uv_loop_t& loop, link_settings settings, callbacks cb)
     : loop_(loop)
@@ -161,92 +128,6 @@ std::error_code mqtt_link::start() {
     return {};
 }
 
-void mqtt_link::begin_attempt() {
-    if (stopping_) return;
-    if (is_ip_literal(settings_.host)) {
-        connect_to(settings_.host);
-        return;
-    }
-    auto* r = new resolve_req{};
-    r->owner = this;
-    r->req.data = r;
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    const int rc =
-        uv_getaddrinfo(&loop_, &r->req, &on_resolved, settings_.host.c_str(), nullptr, &hints);
-    if (rc != 0) {
-        delete r;
-        schedule_reconnect(fmt::format("cannot resolve {}: {}", settings_.host, uv_strerror(rc)));
-        return;
-    }
-    resolving_ = r;
-}
-
-void mqtt_link::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
-    std::unique_ptr<resolve_req> r(static_cast<resolve_req*>(req->data));
-    std::unique_ptr<addrinfo, void (*)(addrinfo*)> info(res, &uv_freeaddrinfo);
-    mqtt_link* self = r->owner;
-    if (self == nullptr) return; // the link is gone
-    self->resolving_ = nullptr;
-    if (self->stopping_) return;
-    try {
-        if (status != 0 || res == nullptr) {
-            self->schedule_reconnect(
-                fmt::format("cannot resolve {}: {}", self->settings_.host, uv_strerror(status)));
-            return;
-        }
-        if (self->settings_.tls) {
-            self->connect_to(self->settings_.host); // certificate checks need the name
-            return;
-        }
-        char ip[INET6_ADDRSTRLEN] = {};
-        if (res->ai_family == AF_INET6) {
-            uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(res->ai_addr), ip, sizeof ip);
-        } else {
-            uv_ip4_name(reinterpret_cast<const sockaddr_in*>(res->ai_addr), ip, sizeof ip);
-        }
-        self->connect_to(ip);
-    } catch (const std::exception& e) {
-        log::error("mqtt: resolve callback failed: {}", e.what());
-    }
-}
-
-void mqtt_link::connect_to(const std::string& host) {
-    last_lib_error_.clear();
-    refused_ = false;
-    const int keepalive = static_cast<int>(std::max<std::int64_t>(settings_.keepalive.count(), 10));
-    const int rc =
-        mosquitto_connect_bind_async(mosq_.get(), host.c_str(), settings_.port, keepalive, nullptr);
-    if (rc != MOSQ_ERR_SUCCESS) {
-        detach_socket();
-        // libmosquitto logged the TLS details (unknown CA, host name) through on_log.
-        const std::string detail = !last_lib_error_.empty() ? last_lib_error_
-                                   : rc == MOSQ_ERR_ERRNO   ? std::system_category().message(errno)
-                                                            : mosquitto_strerror(rc);
-        refused_ = is_refusal(rc) || is_tls_failure(last_lib_error_);
-        schedule_reconnect(fmt::format("connect to {} failed: {}", host, detail));
-        return;
-    }
-    attach_socket(); // CONNECT waits for POLLOUT: want_write() is true now
-}
-
-void mqtt_link::attach_socket() {
-    detach_socket();
-    const int fd = mosquitto_socket(mosq_.get());
-    if (fd < 0) return;
-    poll_ = make_uv_handle<uv_poll_t>();
-    if (uv_poll_init(&loop_, poll_.get(), fd) != 0) {
-        // Rare (fd not pollable); drop the attempt and let the retry timer try again.
-        delete poll_.release();
-        schedule_reconnect("cannot poll the socket");
-        return;
-    }
-    poll_->data = this;
-    interest_ = 0;
-    update_interest();
-}
-
 void mqtt_link::detach_socket() {
     if (!poll_) return;
     uv_poll_stop(poll_.get()); // the fd may already be closed: drop it from epoll now
@@ -256,8 +137,8 @@ void mqtt_link::detach_socket() {
 
 void mqtt_link::update_interest() {
     if (!poll_) return;
-    const int want =
-        UV_READABLE | UV_DISCONNECT | (mosquitto_want_write(mosq_.get()) ? UV_WRITABLE : 0);
+    const bool write = mosquitto_want_write(mosq_.get()) || (!connected_ && !tcp_up_);
+    const int want = UV_READABLE | UV_DISCONNECT | (write ? UV_WRITABLE : 0);
     if (want != interest_) {
         uv_poll_start(poll_.get(), want, &on_poll);
         interest_ = want;
@@ -288,6 +169,14 @@ void mqtt_link::deliver_acks() noexcept {
 
 void mqtt_link::on_poll(uv_poll_t* h, int status, int events) noexcept {
     auto& self = *static_cast<mqtt_link*>(h->data);
+    if (!self.connected_ && !self.stopping_ && !self.tcp_up_) {
+        try {
+            self.poll_connecting(status);
+        } catch (const std::exception& e) {
+            log::error("{}: connect handling failed: {}", self.where(), e.what());
+        }
+        return;
+    }
     if (status < 0) events = UV_READABLE; // let libmosquitto read the error
     int rc = MOSQ_ERR_SUCCESS;
     if ((events & (UV_READABLE | UV_DISCONNECT)) != 0) rc = self.read_socket();
@@ -310,12 +199,28 @@ void mqtt_link::on_poll(uv_poll_t* h, int status, int events) noexcept {
         self.deliver_acks();
         self.interest_ = 0; // libuv stopped the watcher: re-arm if the socket lives on
     }
+    // Before CONNACK a reset that libmosquitto took for "try again" (TLS) ends the attempt.
+    try {
+        if (!self.connected_ && !self.stopping_ && self.poll_ && self.connect_failed(0)) return;
+    } catch (const std::exception& e) {
+        log::error("{}: connect handling failed: {}", self.where(), e.what());
+    }
     self.update_interest();
 }
 
 void mqtt_link::on_misc(uv_timer_t* t) noexcept {
     auto& self = *static_cast<mqtt_link*>(t->data);
     if (!self.poll_) return; // disconnected: the retry timer owns the link
+    if (!self.connected_) {
+        // Nothing for loop_misc before CONNACK (its keepalive check would end the attempt as
+        // "Unknown error."): the connect timeout is ours.
+        try {
+            if (!self.stopping_) self.check_connect_time();
+        } catch (const std::exception& e) {
+            log::error("{}: connect timeout handling failed: {}", self.where(), e.what());
+        }
+        return;
+    }
     // PINGREQ, or keepalive loss -> on_disconnect
     if (self.closed_silently(mosquitto_loop_misc(self.mosq_.get()))) return;
     self.update_interest();
@@ -375,50 +280,6 @@ void mqtt_link::on_disconnect(mosquitto* /*mosq*/, void* obj, int rc,
     } catch (const std::exception& e) {
         log::error("{}: on_disconnect failed: {}", self.where(), e.what());
     }
-}
-
-void mqtt_link::handle_disconnect(int rc) {
-    const bool was_up = connected_;
-    connected_ = false;
-    detach_socket(); // fd is already closed: stop polling now
-    if (stopping_) {
-        finish_stop();
-        return;
-    }
-    if (is_refusal(rc)) refused_ = true;
-    // A TLS failure before CONNACK is a refusal too, whatever code it surfaced with (TLS 1.3
-    // reports a missing client certificate only on the first read, as a protocol error).
-    if (!was_up && is_tls_failure(last_lib_error_)) refused_ = true;
-    std::string why =
-        last_lib_error_.empty() ? std::string(mosquitto_strerror(rc)) : last_lib_error_;
-    if (rc == MOSQ_ERR_SUCCESS && last_lib_error_.empty()) why = "socket error";
-    if (rc == MOSQ_ERR_ERRNO && last_lib_error_.empty())
-        why = std::system_category().message(errno);
-    if (was_up && now() - up_since_ >= settings_.stable_after) attempt_ = 0;
-    if (was_up && cb_.on_disconnect) cb_.on_disconnect(make_mosq_error(rc));
-    schedule_reconnect(was_up ? "connection lost: " + why : why);
-}
-
-void mqtt_link::schedule_reconnect(const std::string& why) {
-    if (stopping_) return;
-    // Refusals (AUTH/TLS) climb the same back-off to the cap, logged at error level: a fixed
-    // credential or certificate on the broker side is picked up within a minute at most, and
-    // the jitter keeps a refused fleet from reconnecting in step.
-    const auto delay = reconnect_delay(settings_.reconnect, attempt_, rng_);
-    if (attempt_ < 1000) ++attempt_;
-    const double secs = static_cast<double>(delay.count()) / 1000.0;
-    // The first failure of a kind is logged; repeats at most every 30 s.
-    const long held = limiter().allow(settings_.name + ":" + why);
-    if (held >= 0) {
-        const std::string more = held > 0 ? fmt::format(" ({} more suppressed)", held) : "";
-        if (refused_) {
-            log::error("{}: {}; retry in {:.1f}s{}", where(), why, secs, more);
-        } else {
-            log::warn("{}: {}; retry in {:.1f}s{}", where(), why, secs, more);
-        }
-    }
-    last_lib_error_.clear();
-    uv_timer_start(retry_.get(), &on_retry, static_cast<std::uint64_t>(delay.count()), 0);
 }
 
 void mqtt_link::on_publish(mosquitto* /*mosq*/, void* obj, int mid, int reason,
@@ -505,9 +366,10 @@ std::error_code mqtt_link::publish(std::string_view topic, std::string_view payl
     return {};
 }
 
-std::error_code mqtt_link::subscribe(const std::string& filter, int qos) {
+std::error_code mqtt_link::subscribe(const std::string& filter, int qos, int options) {
     if (!connected_) return link_errc::not_connected;
-    const int rc = mosquitto_subscribe_v5(mosq_.get(), nullptr, filter.c_str(), qos, 0, nullptr);
+    const int rc =
+        mosquitto_subscribe_v5(mosq_.get(), nullptr, filter.c_str(), qos, options, nullptr);
     update_interest();
     return rc == MOSQ_ERR_SUCCESS ? std::error_code{} : make_mosq_error(rc);
 }

@@ -2,8 +2,10 @@
 // One MQTT connection driven by the libuv loop (style.md §4.1): libmosquitto in external-loop
 // mode, no threads. Used by the uplink and by native sources. Loop thread only.
 //
-// The socket is watched by a uv_poll whose write interest follows mosquitto_want_write(); a
-// 1 s timer runs mosquitto_loop_misc() (PINGREQ, keepalive loss). libmosquitto closes the fd
+// The socket is watched by a uv_poll whose write interest follows mosquitto_want_write() once
+// the TCP connect is done (before that, always: mqtt_link_connect.cpp says why); a 1 s timer
+// runs mosquitto_loop_misc() (PINGREQ, keepalive loss) once connected, and before CONNACK
+// ends an attempt that takes longer than min(10 s, keepalive). libmosquitto closes the fd
 // before it calls on_disconnect, so that callback is where the poll handle goes; a reconnect
 // gets a new fd and a new poll handle. Reconnects are ours: capped, jittered back-off, reset
 // only after the link stayed up for `stable_after`; AUTH/TLS refusals too, at error level.
@@ -81,7 +83,8 @@ public:
     // The mid is set for QoS 1 (its PUBACK comes back through on_ack).
     std::error_code publish(std::string_view topic, std::string_view payload, publish_options opts,
                             int* mid = nullptr);
-    std::error_code subscribe(const std::string& filter, int qos);
+    // options: MQTT v5 subscription options (MQTT_SUB_OPT_*), e.g. SEND_RETAIN_NEVER.
+    std::error_code subscribe(const std::string& filter, int qos, int options = 0);
     // Sends DISCONNECT (the will is not published), waits up to stop_grace, then on_stopped.
     void stop();
 
@@ -92,7 +95,12 @@ public:
     [[nodiscard]] unsigned attempt_for_test() const { return attempt_; }
 
 private:
-    struct resolve_req;
+    // A uv_getaddrinfo request outlives the link if the link is destroyed while it runs: the
+    // request frees itself in its callback and only reaches the link while `owner` is set.
+    struct resolve_req {
+        uv_getaddrinfo_t req{};
+        mqtt_link* owner = nullptr;
+    };
     static void on_poll(uv_poll_t* h, int status, int events) noexcept;
     static void on_misc(uv_timer_t* t) noexcept;
     static void on_retry(uv_timer_t* t) noexcept;
@@ -113,6 +121,12 @@ private:
     void begin_attempt();
     void connect_to(const std::string& host);
     void attach_socket();
+    // Before CONNACK: a failed or closed TCP connect ends the attempt (true) with its reason.
+    bool connect_failed(int errno_hint);
+    void fail_attempt(const std::string& why);
+    void poll_connecting(int status);
+    void check_connect_time();
+    [[nodiscard]] std::chrono::seconds keepalive() const; // as given to libmosquitto
     void detach_socket();
     void update_interest();
     int read_socket();
@@ -149,6 +163,9 @@ private:
     bool stopping_ = false;
     bool stopped_ = false;
     int interest_ = 0;
+    bool tcp_up_ = false; // this attempt's TCP connect is done (write interest may follow lib)
+    std::chrono::steady_clock::time_point attempt_since_{};
+    std::string target_; // the address (or TLS host name) of this attempt
     std::chrono::steady_clock::time_point up_since_{};
     std::string last_lib_error_; // the last error libmosquitto logged (TLS details)
     std::string topic_buf_;      // publish(): the topic as a C string

@@ -1,0 +1,265 @@
+// mqtt_link, the connecting half: name resolution, the TCP/TLS connect up to CONNACK, its
+// failures and timeout, disconnects and the reconnect back-off (mqtt_link.cpp has the rest).
+//
+// Before CONNACK the socket is watched for writability too, whatever libmosquitto wants:
+// with TLS, libmosquitto 2.0.11 starts the handshake on a socket whose connect is still
+// pending, takes a failed write (ECONNREFUSED) as "try again" and then reports want_write
+// false, so a refused connect went unnoticed (the socket sat in epoll as HUP, read again and
+// again) until its keepalive check ended it as "Unknown error.". Here a pending error
+// (SO_ERROR) or a socket the kernel already closed ends the attempt at once with its reason,
+// and an attempt without CONNACK after min(10 s, keepalive) ends as a timeout.
+#include "bridge/errors.hpp"
+#include "bridge/mqtt_link.hpp"
+#include "daemon/log/log.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+namespace mb::bridge {
+namespace {
+
+constexpr std::chrono::seconds max_connect_time{10};
+
+bool is_ip_literal(const std::string& host) {
+    unsigned char buf[sizeof(in6_addr)];
+    return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+           inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// CONNACK refusals and TLS failures will not heal by retrying fast.
+bool is_refusal(int rc) {
+    return rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_AUTH || rc == MOSQ_ERR_ACL_DENIED ||
+           rc == MOSQ_ERR_CONN_REFUSED || rc == MOSQ_ERR_NOT_SUPPORTED ||
+           rc == MOSQ_ERR_TLS_HANDSHAKE;
+}
+
+// What libmosquitto logs when a handshake fails (certificate, host name, alerts).
+bool is_tls_failure(const std::string& lib_error) {
+    return lib_error.find("OpenSSL Error") != std::string::npos ||
+           lib_error.find("host name verification failed") != std::string::npos;
+}
+
+log::rate_limiter& limiter() {
+    // Per-process limiter for repeated connection errors (keys name the link).
+    static log::rate_limiter rl;
+    return rl;
+}
+
+// The kernel's view of a connecting socket.
+struct socket_state {
+    int error = 0;            // SO_ERROR: a connect that failed, not yet reported
+    bool closed = false;      // TCP_CLOSE: refused or reset (the error may be consumed)
+    bool established = false; // past SYN_SENT
+};
+
+socket_state probe(int fd) {
+    socket_state s;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0) s.error = err;
+    tcp_info info{};
+    len = sizeof info;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0) {
+        s.closed = info.tcpi_state == TCP_CLOSE;
+        s.established = !s.closed && info.tcpi_state != TCP_SYN_SENT;
+    }
+    return s;
+}
+
+} // namespace
+
+void mqtt_link::begin_attempt() {
+    if (stopping_) return;
+    if (is_ip_literal(settings_.host)) {
+        connect_to(settings_.host);
+        return;
+    }
+    auto* r = new resolve_req{};
+    r->owner = this;
+    r->req.data = r;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    const int rc =
+        uv_getaddrinfo(&loop_, &r->req, &on_resolved, settings_.host.c_str(), nullptr, &hints);
+    if (rc != 0) {
+        delete r;
+        schedule_reconnect(fmt::format("cannot resolve {}: {}", settings_.host, uv_strerror(rc)));
+        return;
+    }
+    resolving_ = r;
+}
+
+void mqtt_link::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
+    std::unique_ptr<resolve_req> r(static_cast<resolve_req*>(req->data));
+    std::unique_ptr<addrinfo, void (*)(addrinfo*)> info(res, &uv_freeaddrinfo);
+    mqtt_link* self = r->owner;
+    if (self == nullptr) return; // the link is gone
+    self->resolving_ = nullptr;
+    if (self->stopping_) return;
+    try {
+        if (status != 0 || res == nullptr) {
+            self->schedule_reconnect(
+                fmt::format("cannot resolve {}: {}", self->settings_.host, uv_strerror(status)));
+            return;
+        }
+        if (self->settings_.tls) {
+            self->connect_to(self->settings_.host); // certificate checks need the name
+            return;
+        }
+        char ip[INET6_ADDRSTRLEN] = {};
+        if (res->ai_family == AF_INET6) {
+            uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(res->ai_addr), ip, sizeof ip);
+        } else {
+            uv_ip4_name(reinterpret_cast<const sockaddr_in*>(res->ai_addr), ip, sizeof ip);
+        }
+        self->connect_to(ip);
+    } catch (const std::exception& e) {
+        log::error("mqtt: resolve callback failed: {}", e.what());
+    }
+}
+
+std::chrono::seconds mqtt_link::keepalive() const {
+    return std::max(settings_.keepalive, std::chrono::seconds{10});
+}
+
+void mqtt_link::connect_to(const std::string& host) {
+    last_lib_error_.clear();
+    refused_ = false;
+    target_ = host;
+    tcp_up_ = false;
+    attempt_since_ = std::chrono::steady_clock::now();
+    log::debug("{}: attempt {}: connecting to {}", where(), attempt_ + 1, host);
+    const int rc = mosquitto_connect_bind_async(mosq_.get(), host.c_str(), settings_.port,
+                                                static_cast<int>(keepalive().count()), nullptr);
+    const int err = errno; // a TLS write that failed on the pending connect leaves it here
+    if (rc != MOSQ_ERR_SUCCESS) {
+        detach_socket();
+        // libmosquitto logged the TLS details (unknown CA, host name) through on_log.
+        const std::string detail = !last_lib_error_.empty() ? last_lib_error_
+                                   : rc == MOSQ_ERR_ERRNO   ? std::system_category().message(err)
+                                                            : disconnect_text(rc, keepalive(), err);
+        refused_ = is_refusal(rc) || is_tls_failure(last_lib_error_);
+        schedule_reconnect(fmt::format("connect to {} failed: {}", host, detail));
+        return;
+    }
+    if (connect_failed(err)) return;
+    attach_socket();
+}
+
+void mqtt_link::attach_socket() {
+    detach_socket();
+    const int fd = mosquitto_socket(mosq_.get());
+    if (fd < 0) return;
+    poll_ = make_uv_handle<uv_poll_t>();
+    if (uv_poll_init(&loop_, poll_.get(), fd) != 0) {
+        // Rare (fd not pollable); drop the attempt and let the retry timer try again.
+        delete poll_.release();
+        schedule_reconnect("cannot poll the socket");
+        return;
+    }
+    poll_->data = this;
+    interest_ = 0;
+    update_interest();
+}
+
+bool mqtt_link::connect_failed(int errno_hint) {
+    const int fd = mosquitto_socket(mosq_.get());
+    if (fd < 0) return false;
+    const socket_state s = probe(fd);
+    std::string why;
+    if ((s.error != 0 || s.closed) && !last_lib_error_.empty()) {
+        why = last_lib_error_; // what libmosquitto saw (TLS alert)
+    } else if (s.error != 0) {
+        why = std::system_category().message(s.error);
+    } else if (s.closed && tcp_up_) {
+        why = "the broker reset the connection before CONNACK";
+    } else if (s.closed) {
+        // The error went to libmosquitto's first write, which took it for "try again".
+        why = is_connect_errno(errno_hint) ? std::system_category().message(errno_hint)
+                                           : "connection refused or reset";
+    } else {
+        if (s.established) tcp_up_ = true;
+        return false;
+    }
+    fail_attempt(fmt::format("connect to {} failed: {}", target_, why));
+    return true;
+}
+
+void mqtt_link::fail_attempt(const std::string& why) {
+    // libmosquitto keeps the dead socket until the next attempt closes it; nothing polls it.
+    detach_socket();
+    refused_ = is_tls_failure(last_lib_error_);
+    schedule_reconnect(why);
+}
+
+void mqtt_link::poll_connecting(int status) {
+    // Until the TCP connect is done only the kernel can say how it ended.
+    if (status < 0) interest_ = 0; // libuv stopped the watcher (POLLERR)
+    if (connect_failed(0)) return;
+    // Connected now: a TLS handshake step and the queued CONNECT go out. libmosquitto drives
+    // a pending handshake from its read side only, so read on a writable wake-up too.
+    int rc = read_socket();
+    deliver_acks();
+    if (rc == MOSQ_ERR_SUCCESS && poll_ && mosquitto_want_write(mosq_.get()))
+        rc = mosquitto_loop_write(mosq_.get(), 1);
+    if (closed_silently(rc) || !poll_) return; // on_disconnect ran
+    if (!connected_ && connect_failed(0)) return;
+    update_interest();
+}
+
+void mqtt_link::check_connect_time() {
+    const auto limit = std::min(keepalive(), max_connect_time);
+    if (std::chrono::steady_clock::now() - attempt_since_ < limit) return;
+    if (connect_failed(0)) return;
+    fail_attempt(fmt::format("no answer from {} within {}s ({})", target_, limit.count(),
+                             tcp_up_ ? "TLS handshake or CONNACK" : "TCP connect"));
+}
+
+void mqtt_link::handle_disconnect(int rc) {
+    const int err = errno;
+    const bool was_up = connected_;
+    connected_ = false;
+    detach_socket(); // fd is already closed: stop polling now
+    if (stopping_) {
+        finish_stop();
+        return;
+    }
+    if (is_refusal(rc)) refused_ = true;
+    // A TLS failure before CONNACK is a refusal too, whatever code it surfaced with (TLS 1.3
+    // reports a missing client certificate only on the first read, as a protocol error).
+    if (!was_up && is_tls_failure(last_lib_error_)) refused_ = true;
+    const std::string why =
+        last_lib_error_.empty() ? disconnect_text(rc, keepalive(), err) : last_lib_error_;
+    if (was_up && std::chrono::steady_clock::now() - up_since_ >= settings_.stable_after)
+        attempt_ = 0;
+    if (was_up && cb_.on_disconnect) cb_.on_disconnect(make_mosq_error(rc));
+    schedule_reconnect(was_up ? "connection lost: " + why : why);
+}
+
+void mqtt_link::schedule_reconnect(const std::string& why) {
+    if (stopping_) return;
+    // Refusals (AUTH/TLS) climb the same back-off to the cap, logged at error level: a fixed
+    // credential or certificate on the broker side is picked up within a minute at most, and
+    // the jitter keeps a refused fleet from reconnecting in step.
+    const auto delay = reconnect_delay(settings_.reconnect, attempt_, rng_);
+    if (attempt_ < 1000) ++attempt_;
+    const double secs = static_cast<double>(delay.count()) / 1000.0;
+    // The first failure of a kind is logged; repeats at most every 30 s.
+    const long held = limiter().allow(settings_.name + ":" + why);
+    if (held >= 0) {
+        const std::string more = held > 0 ? fmt::format(" ({} more suppressed)", held) : "";
+        if (refused_) {
+            log::error("{}: {}; retry in {:.1f}s{}", where(), why, secs, more);
+        } else {
+            log::warn("{}: {}; retry in {:.1f}s{}", where(), why, secs, more);
+        }
+    }
+    last_lib_error_.clear();
+    uv_timer_start(retry_.get(), &on_retry, static_cast<std::uint64_t>(delay.count()), 0);
+}
+
+} // namespace mb::bridge
