@@ -3,6 +3,8 @@
 #include "bridge/errors.hpp"
 #include "daemon/log/log.hpp"
 
+#include <mqtt_protocol.h>
+
 namespace mb::bridge {
 namespace {
 
@@ -94,7 +96,10 @@ void uplink::handle_connect() {
         published_[name] = s;
     }
     if (settings_.commands) {
-        if (const auto ec = link_.subscribe(topics_.cmd_filter(), 1))
+        // Retained commands are never sent to us (MQTT v5 retain handling): one published
+        // with the retain flag would otherwise switch a relay again on every (re)connect.
+        if (const auto ec =
+                link_.subscribe(topics_.cmd_filter(), 1, MQTT_SUB_OPT_SEND_RETAIN_NEVER))
             log::error("uplink: cannot subscribe {}: {}", topics_.cmd_filter(), ec.message());
     }
     if (cb_.on_connect) cb_.on_connect();
@@ -188,6 +193,17 @@ void uplink::handle_message(const incoming_message& m) {
     if (!settings_.commands || stopping_) return;
     const auto device = topics_.device_of_cmd(m.topic);
     if (!device) return; // not a command topic of ours
+    if (m.retain) {
+        // Only a broker that ignores retain handling sends these: a stored command, not a
+        // live one. Not answered either (it would repeat on every connect).
+        const long held = retained_log_.allow(*device);
+        if (held >= 0) {
+            log::warn("uplink: retained command for {} ignored: publish commands without the "
+                      "retain flag{}",
+                      *device, held > 0 ? fmt::format(" ({} more ignored)", held) : "");
+        }
+        return;
+    }
     const auto dev = devices_.find(*device);
     if (dev == devices_.end()) {
         const auto parsed = parse_command(m.payload, device_info{});

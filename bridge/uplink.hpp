@@ -14,6 +14,7 @@
 #include "bridge/payloads.hpp"
 #include "bridge/reading.hpp"
 #include "bridge/topics.hpp"
+#include "daemon/log/log.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -130,6 +131,7 @@ private:
     std::map<std::string, device_status> published_;   // last published per device
     std::map<std::uint64_t, pending_command> pending_; // by token
     std::uint64_t next_token_ = 1;
+    log::rate_limiter retained_log_; // retained commands ignored, per device
     int stop_mid_ = -1;
     bool stopping_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); // for late `done` calls

@@ -1,0 +1,77 @@
+"""A command published with the retain flag is stored by the broker; it must never reach a
+meter when the daemon (re)connects or restarts, while live commands keep working. The
+simulator logs every write it receives (--write-log)."""
+
+import json
+import time
+
+from mbtest import Daemon, Subscriber, wait_until
+from rtu_rig import RtuRig, skip_unless_built, topic
+
+DO_1 = 0x1C2
+
+
+@skip_unless_built()
+class RetainedCommandsTest(RtuRig):
+
+    def test_retained_command_is_not_executed_on_connect_or_restart(self):
+        # A dashboard published "close the relay" with retain, before the gateway came up.
+        dashboard = Subscriber(self.broker.port, topics=())
+        self.cleanup(dashboard.close)
+        wait_until(lambda: dashboard.client.is_connected(), 10, what="dashboard connected")
+        dashboard.publish(topic("incomer", "cmd"), json.dumps({"id": "ret-1", "set": {"do_1": 1}}),
+                          retain=True)
+
+        self.start([("incomer", 1)], units="1", interval="1s", timeout="200ms")
+        first = self.wait_data("incomer", 1)
+        self.assertEqual(first[0][0]["values"]["do_1"], 0)
+        wait_until(lambda: "connected" in self.mb.output(), 10, what="uplink connected")
+        self.wait_data("incomer", len(self.data("incomer")) + 2)  # ~2 s after subscribing
+        self.assertEqual(self.writes(), [], "the retained command reached the meter")
+        self.assertFalse([r for r in self.results("incomer") if r.get("id") == "ret-1"],
+                         "the retained command was answered (so it was taken as live)")
+
+        # A live command still works, and it is the only write.
+        res = self.command("incomer", {"id": "c-1", "set": {"do_1": 1}}, "c-1")
+        self.assertEqual(res, {"id": "c-1", "ok": True})
+        self.assertEqual([(w["address"], w["values"]) for w in self.writes()], [(DO_1, [1])])
+        res = self.command("incomer", {"id": "c-2", "set": {"do_1": 0}}, "c-2")
+        self.assertEqual(res, {"id": "c-2", "ok": True})
+
+        # Restart the daemon: the retained command is still on the broker, still not run.
+        self.assertEqual(self.mb.stop(), 0)
+        n = len(self.data("incomer"))
+        self.mb = Daemon(self.tmp, self.mb.config_path).start()
+        self.cleanup(self.mb.stop)
+        self.wait_data("incomer", n + 3)
+        self.assertEqual([(w["address"], w["values"]) for w in self.writes()],
+                         [(DO_1, [1]), (DO_1, [0])], "a write after the restart")
+        self.assertEqual(self.data("incomer")[-1][0]["values"]["do_1"], 0)
+        self.assertNotIn("Unknown error", self.mb.output())
+        self.assert_running()
+
+    def test_a_retained_publish_while_connected_runs_once(self):
+        # Live delivery clears the retain flag (MQTT v5, retain-as-published off): a command
+        # sent with retain while the gateway is up is a live command and runs once.
+        self.start([("incomer", 1)], units="1", interval="1s", timeout="200ms")
+        self.wait_data("incomer", 1)
+        wait_until(lambda: "connected" in self.mb.output(), 10, what="uplink connected")
+        time.sleep(0.5)  # the subscription is made right after CONNACK
+        self.sub.publish(topic("incomer", "cmd"), json.dumps({"id": "r-1", "set": {"do_1": 1}}),
+                         retain=True)
+        wait_until(lambda: [r for r in self.results("incomer") if r.get("id") == "r-1"], 15,
+                   what=f"result r-1: {self.results('incomer')}\n{self.log_tail()}")
+        self.assertEqual(len(self.writes()), 1)
+        # The uplink drops and comes back (the daemon restarts): not run again.
+        self.assertEqual(self.mb.stop(), 0)
+        n = len(self.data("incomer"))
+        self.mb = Daemon(self.tmp, self.mb.config_path).start()
+        self.cleanup(self.mb.stop)
+        self.wait_data("incomer", n + 3)
+        self.assertEqual(len(self.writes()), 1, self.writes())
+        self.assert_running()
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
