@@ -72,7 +72,7 @@ std::string uplink::gateway_status_payload() const {
                                   b);
 }
 
-void uplink::publish_control(const std::string& topic, const std::string& payload, bool retain,
+bool uplink::publish_control(const std::string& topic, const std::string& payload, bool retain,
                              int* mid) {
     publish_options o;
     o.qos = 1;
@@ -81,12 +81,26 @@ void uplink::publish_control(const std::string& topic, const std::string& payloa
     if (const auto ec = link_.publish(topic, payload, o, mid)) {
         // Not connected: everything retained is sent again on the next connect.
         log::debug("uplink: {} not published: {}", topic, ec.message());
+        return false;
+    }
+    return true;
+}
+
+void uplink::flush_clears() {
+    // Handed over at QoS 1 they survive a reconnect inside libmosquitto, like readings.
+    for (auto it = to_clear_.begin(); it != to_clear_.end() && link_.connected();) {
+        if (!publish_control(topics_.meta(*it), "", true) ||
+            !publish_control(topics_.status(*it), "", true))
+            return;
+        log::info("uplink: retained meta and status of removed device {} cleared", *it);
+        it = to_clear_.erase(it);
     }
 }
 
 void uplink::handle_connect() {
     // Birth first, then what each device is and how it is, then commands.
     publish_control(topics_.gateway_status(), gateway_status_payload(), true);
+    flush_clears();
     for (const auto& [name, d] : devices_) {
         metas_[name] = meta_payload(d);
         publish_control(topics_.meta(name), metas_[name], true);
@@ -162,14 +176,17 @@ void uplink::set_devices(std::vector<device_info> devices) {
     const bool count_changed = next.size() != devices_.size();
     for (const auto& [name, old] : devices_) {
         if (next.contains(name)) continue;
-        // Gone from the config: clear its retained meta and status (empty retained payload).
-        publish_control(topics_.meta(name), "", true);
-        publish_control(topics_.status(name), "", true);
+        // Gone from the config: its retained meta and status are cleared (empty retained
+        // payloads) now or on the next connect.
+        to_clear_.insert(name);
         metas_.erase(name);
         statuses_.erase(name);
         published_.erase(name);
     }
     devices_ = std::move(next);
+    for (const auto& [name, d] : devices_)
+        to_clear_.erase(name); // back again: its meta is published below
+    flush_clears();
     for (const auto& [name, d] : devices_) {
         auto meta = meta_payload(d);
         const auto it = metas_.find(name);

@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -114,8 +115,10 @@ private:
     void dispatch(const std::string& device, command c);
     void finish_command(std::uint64_t token, const command_outcome& outcome);
     void reply(const std::string& device, const std::string& payload);
-    void publish_control(const std::string& topic, const std::string& payload, bool retain,
+    // True when handed over (false: not connected; retained state is sent on connect).
+    bool publish_control(const std::string& topic, const std::string& payload, bool retain,
                          int* mid = nullptr);
+    void flush_clears();
     [[nodiscard]] std::string gateway_status_payload() const;
     [[nodiscard]] std::int64_t now_ms() const;
     [[nodiscard]] static bool same_state(const device_status& a, const device_status& b);
@@ -126,9 +129,13 @@ private:
     command_handler handler_;
     topics topics_;
     std::map<std::string, device_info> devices_;
-    std::map<std::string, std::string> metas_;         // device -> meta payload sent
-    std::map<std::string, device_status> statuses_;    // latest per device
-    std::map<std::string, device_status> published_;   // last published per device
+    std::map<std::string, std::string> metas_;       // device -> meta payload sent
+    std::map<std::string, device_status> statuses_;  // latest per device
+    std::map<std::string, device_status> published_; // last published per device
+    // Removed devices whose retained meta/status are not cleared yet (the link was down).
+    // The daemon hands a new uplink the previous device list first, so a removal made
+    // across a reload is cleared too.
+    std::set<std::string> to_clear_;
     std::map<std::uint64_t, pending_command> pending_; // by token
     std::uint64_t next_token_ = 1;
     log::rate_limiter retained_log_; // retained commands ignored, per device

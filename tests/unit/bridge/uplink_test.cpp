@@ -241,4 +241,65 @@ BOOST_AUTO_TEST_CASE(readings_in_flight_survive_a_broker_restart) {
     BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
 }
 
+BOOST_AUTO_TEST_CASE(a_device_removed_while_down_is_cleared_on_the_next_connect) {
+    mbtest::broker broker;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    {
+        const std::string meta = "mb/gw1/incomer/meta";
+        const std::string status = "mb/gw1/incomer/status";
+        device_status st;
+        st.device = "incomer";
+        st.state = device_state::online;
+        {
+            bool up = false;
+            bool stopped = false;
+            uplink::callbacks cb;
+            cb.on_connect = [&] { up = true; };
+            cb.on_stopped = [&] { stopped = true; };
+            uplink first(loop, settings(broker.port()), cb, command_handler{});
+            first.set_devices({incomer()});
+            first.publish_status(st);
+            BOOST_REQUIRE(!first.start());
+            BOOST_REQUIRE(mbtest::run_until(
+                loop, [&] { return up; }, 5s));
+            observer before(loop, broker.port());
+            BOOST_REQUIRE(mbtest::run_until(
+                loop, [&] { return before.last(meta) && before.last(status); }, 5s));
+            first.stop();
+            BOOST_REQUIRE(mbtest::run_until(
+                loop, [&] { return stopped; }, 5s));
+            before.link->stop();
+        }
+        // A new uplink (a reload) learns the old list, then the new one without the device,
+        // before it is connected: the clearing waits for the connect.
+        observer obs(loop, broker.port());
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return obs.up && obs.last(meta); }, 5s)); // retained, from before
+        bool up = false;
+        uplink::callbacks cb;
+        cb.on_connect = [&] { up = true; };
+        uplink second(loop, settings(broker.port()), cb, command_handler{});
+        second.set_devices({incomer()});
+        second.set_devices({});
+        BOOST_REQUIRE(!second.start());
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return up && obs.last(meta) == "" && obs.last(status) == ""; }, 5s));
+        // What a new subscriber finds: nothing retained for the removed device.
+        observer fresh(loop, broker.port());
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return fresh.last("mb/gw1/status").has_value(); }, 5s));
+        mbtest::run_until(
+            loop, [] { return false; }, 300ms);
+        BOOST_TEST(!fresh.last(meta).has_value());
+        BOOST_TEST(!fresh.last(status).has_value());
+        obs.link->stop();
+        fresh.link->stop();
+        second.stop();
+        mbtest::run_until(
+            loop, [] { return false; }, 100ms);
+    }
+    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
