@@ -109,7 +109,9 @@ std::error_code mqtt_link::apply_settings() {
                        settings_.key_file.value_or("none"), mosquitto_strerror(rc));
             return make_mosq_error(rc);
         }
-        // SSL_VERIFY_PEER (1), TLS 1.2 or newer; hostname verification stays on.
+        // SSL_VERIFY_PEER (1), TLS 1.2 or newer: libmosquitto 2.0.11 turns "tlsv1.2" into
+        // SSL_OP_NO_SSLv3|TLSv1|TLSv1_1 only, so 1.3 stays allowed (test_uplink_tls: a
+        // tlsv1.3-only broker is accepted). Hostname verification stays on.
         rc = mosquitto_tls_opts_set(m, 1, "tlsv1.2", nullptr);
         if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(m, false);
         if (rc != MOSQ_ERR_SUCCESS) return make_mosq_error(rc);

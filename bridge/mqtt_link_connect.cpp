@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 namespace mb::bridge {
@@ -169,6 +170,10 @@ void mqtt_link::attach_socket() {
 bool mqtt_link::connect_failed(int errno_hint) {
     const int fd = mosquitto_socket(mosq_.get());
     if (fd < 0) return false;
+    // Bytes still to read (a TLS alert, a refusing CONNACK) say more than the reset behind
+    // them: libmosquitto reads them first. (Reading SO_ERROR would also consume the error.)
+    int unread = 0;
+    if (tcp_up_ && ::ioctl(fd, FIONREAD, &unread) == 0 && unread > 0) return false;
     const socket_state s = probe(fd);
     std::string why;
     if ((s.error != 0 || s.closed) && !last_lib_error_.empty()) {

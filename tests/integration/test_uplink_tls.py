@@ -23,13 +23,15 @@ class UplinkTlsTest(UplinkTest):
         self.certs = Certs(self.tmp)
         self.ca = self.certs.ca("ca")
 
-    def tls_broker(self, server_cn="localhost", san="DNS:localhost,IP:127.0.0.1", extra=""):
+    def tls_broker(self, server_cn="localhost", san="DNS:localhost,IP:127.0.0.1", extra="",
+                   tls_version="tlsv1.2"):
         """mosquitto with a TLS listener, plus a plain one for the test's subscriber."""
         crt, key = self.certs.leaf(f"server-{server_cn}", "ca", server_cn, san)
         broker_readable(key)
         self.plain_port = free_port()
         broker = Broker(self.tmp, listener_options=(
-            f"cafile {self.ca}\ncertfile {crt}\nkeyfile {key}\ntls_version tlsv1.2\n{extra}"),
+            f"cafile {self.ca}\ncertfile {crt}\nkeyfile {key}\ntls_version {tls_version}\n"
+            f"{extra}"),
             extra=f"listener {self.plain_port} 127.0.0.1\n")
         broker.start()
         self.cleanup(broker.stop)
@@ -56,6 +58,16 @@ class UplinkTlsTest(UplinkTest):
         self.cleanup(sub.close)
         daemon = self.run_daemon(broker, f'ca_file = "{self.ca}"\n')
         sub.wait_for(DATA, count=2, timeout=20)
+        self.assertRegex(daemon.output(), r"mqtt\[uplink\] localhost:\d+: connected")
+        self.assertEqual(daemon.stop(), 0)
+
+    def test_a_tls_1_3_only_broker_is_accepted(self):
+        # The uplink asks for "TLS 1.2 or newer", not exactly 1.2.
+        broker = self.tls_broker(tls_version="tlsv1.3")
+        sub = Client(self.plain_port, topics=(DATA,))
+        self.cleanup(sub.close)
+        daemon = self.run_daemon(broker, f'ca_file = "{self.ca}"\n')
+        sub.wait_for(DATA, count=1, timeout=20)
         self.assertRegex(daemon.output(), r"mqtt\[uplink\] localhost:\d+: connected")
         self.assertEqual(daemon.stop(), 0)
 
