@@ -1,0 +1,26 @@
+// disconnect_text(): every way a connection ends has words of its own, never "Unknown error.".
+#include "bridge/errors.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <cerrno>
+#include <mosquitto.h>
+
+using namespace std::chrono_literals;
+using mb::bridge::disconnect_text;
+
+BOOST_AUTO_TEST_SUITE(errors)
+
+BOOST_AUTO_TEST_CASE(disconnect_reasons_are_worded) {
+    BOOST_TEST(disconnect_text(MOSQ_ERR_KEEPALIVE, 45s, 0) ==
+               "no answer from the broker within 45s (keepalive)");
+    BOOST_TEST(disconnect_text(MOSQ_ERR_CONN_LOST, 30s, 0) == "the broker closed the connection");
+    BOOST_TEST(disconnect_text(MOSQ_ERR_ERRNO, 30s, ECONNRESET) == "Connection reset by peer");
+    // The broker's DISCONNECT reason (0x8B server shutting down, 0x8E session taken over).
+    BOOST_TEST(disconnect_text(0x8B, 30s, 0) ==
+               "the broker ended the session: Server shutting down (reason 0x8b)");
+    BOOST_TEST(disconnect_text(0x8E, 30s, 0).find("reason 0x8e") != std::string::npos);
+    for (int rc = 0; rc < 0x100; ++rc)
+        BOOST_TEST(disconnect_text(rc, 30s, 0).find("Unknown error") == std::string::npos, rc);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
