@@ -1,7 +1,9 @@
 """Shared helpers for integration tests: real processes only (meterbridge, mosquitto,
 socat pty pairs, pymodbus slaves), on loopback and temporary directories."""
 
+import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -101,6 +103,37 @@ class PtyPair:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(5)
+
+
+class Slave:
+    """A simulator process that prints "ready" once it listens on its pty."""
+
+    def __init__(self, script, *args):
+        self.proc = subprocess.Popen([PYTHON, script, *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        r, _, _ = select.select([self.proc.stdout], [], [], 20)
+        line = self.proc.stdout.readline() if r else ""
+        if line.strip() != "ready":
+            self.proc.kill()
+            raise AssertionError(f"{script} did not start: {line}{self.proc.stdout.read()}")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        """Stops it; returns its final statistics line (JSON) or None."""
+        out = ""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                out, _ = self.proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                out, _ = self.proc.communicate()
+        for line in reversed((out or "").splitlines()):
+            if line.startswith("{"):
+                return json.loads(line)
+        return None
 
 
 class Daemon:

@@ -6,13 +6,10 @@ never from the binary."""
 
 import json
 import os
-import select
-import signal
-import subprocess
 import sys
 import time
 
-from mbtest import (MB_BIN, PROFILES_DIR, PYTHON, SOURCE_DIR, Broker, Daemon, PtyPair, Subscriber,
+from mbtest import (MB_BIN, PROFILES_DIR, SOURCE_DIR, Broker, Daemon, PtyPair, Slave, Subscriber,
                     TempDirTest, wait_until)
 
 SIM_DIR = os.path.join(SOURCE_DIR, "scripts", "simulators")
@@ -30,37 +27,6 @@ def shortest(v):
     """The shortest text that reads back as v, without a trailing ".0" (design.md §5.1)."""
     text = repr(float(v))
     return text[:-2] if text.endswith(".0") else text
-
-
-class Slave:
-    """A simulator process that prints "ready" once it listens on its pty."""
-
-    def __init__(self, script, *args):
-        self.proc = subprocess.Popen([PYTHON, script, *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        r, _, _ = select.select([self.proc.stdout], [], [], 20)
-        line = self.proc.stdout.readline() if r else ""
-        if line.strip() != "ready":
-            self.proc.kill()
-            raise AssertionError(f"{script} did not start: {line}{self.proc.stdout.read()}")
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self):
-        """Stops it; returns its final statistics line (JSON) or None."""
-        out = ""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                out, _ = self.proc.communicate(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                out, _ = self.proc.communicate()
-        for line in reversed((out or "").splitlines()):
-            if line.startswith("{"):
-                return json.loads(line)
-        return None
 
 
 def read_json_lines(path):

@@ -7,15 +7,12 @@ import json
 import math
 import os
 import re
-import select
-import signal
-import subprocess
 import sys
 import time
 import tomllib
 import unittest
 
-from mbtest import MB_BIN, PROFILES_DIR, PYTHON, SOURCE_DIR, PtyPair, TempDirTest, run_cli
+from mbtest import MB_BIN, PROFILES_DIR, SOURCE_DIR, PtyPair, Slave, TempDirTest, run_cli
 
 SIM_DIR = os.path.join(SOURCE_DIR, "scripts", "simulators")
 sys.path.insert(0, SIM_DIR)
@@ -45,29 +42,6 @@ def parse_values(stdout):
 
 def parse_requests(stdout):
     return [m.groups() for m in map(REQUEST_LINE.match, stdout.splitlines()) if m]
-
-
-class Slave:
-    """A simulator process that prints "ready" once it listens on its pty."""
-
-    def __init__(self, script, *args):
-        self.proc = subprocess.Popen([PYTHON, script, *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        r, _, _ = select.select([self.proc.stdout], [], [], 15)
-        line = self.proc.stdout.readline() if r else ""
-        if line.strip() != "ready":
-            self.proc.kill()
-            raise AssertionError(f"{script} did not start: {line}{self.proc.stdout.read()}")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
 
 
 @unittest.skipUnless(os.access(MB_BIN, os.X_OK), "meterbridge not built")

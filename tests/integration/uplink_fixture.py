@@ -5,14 +5,12 @@ written out on their own (not taken from the binary), and throwaway certificates
 import json
 import os
 import re
-import select
-import signal
 import subprocess
 import tempfile
 import threading
 import time
 
-from mbtest import (PROFILES_DIR, PYTHON, SOURCE_DIR, Daemon, PtyPair, TempDirTest, wait_until)
+from mbtest import PROFILES_DIR, SOURCE_DIR, Daemon, PtyPair, Slave, TempDirTest, wait_until
 
 SIM = os.path.join(SOURCE_DIR, "scripts", "simulators", "adw300_sim.py")
 
@@ -45,29 +43,6 @@ def expected_unit(name):
         if re.fullmatch(pattern, name):
             return unit
     return None
-
-
-class Simulator:
-    """adw300_sim.py on one end of a pty pair; prints "ready" once it listens."""
-
-    def __init__(self, port, units="1"):
-        self.proc = subprocess.Popen([PYTHON, SIM, "--port", port, "--units", units],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        r, _, _ = select.select([self.proc.stdout], [], [], 15)
-        line = self.proc.stdout.readline() if r else ""
-        if line.strip() != "ready":
-            self.proc.kill()
-            raise AssertionError(f"simulator did not start: {line}{self.proc.stdout.read()}")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
 
 
 class Client:
@@ -150,7 +125,7 @@ class UplinkTest(TempDirTest):
         super().setUp()
         self.bus = PtyPair(self.tmp)
         self.cleanup(self.bus.stop)
-        self.sim = Simulator(self.bus.b)
+        self.sim = Slave(SIM, "--port", self.bus.b, "--units", "1")
         self.cleanup(self.sim.stop)
 
     def config(self, url, uplink_extra="", prefix=None, interval="1s", name="meterbridge.toml"):
