@@ -107,13 +107,13 @@ void gateway::start_uplink() {
     cb.buffer = [this] { return queue_.stats(); };
     uplink_ = std::make_unique<bridge::uplink>(loop_, uplink_settings(cfg_), std::move(cb),
                                                command_handler());
+    // A new instance after a reload first learns what the old one published, so that the
+    // retained meta of devices the reload removed gets cleared when it connects.
+    if (!devices_.empty()) uplink_->set_devices(devices_);
+    if (rtu_) feed_uplink();
     if (const auto ec = uplink_->start())
         log::error("uplink: cannot start: {} (check [uplink] in {})", ec.message(),
                    cfg_.source.string());
-    // A new instance after a reload first learns what the old one published, so that the
-    // retained meta of devices the reload removed gets cleared.
-    if (!devices_.empty()) uplink_->set_devices(devices_);
-    if (rtu_) feed_uplink();
 }
 
 // The uplink learns every device and its current status (meta and status on connect). A
