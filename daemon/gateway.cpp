@@ -62,8 +62,8 @@ void gateway::on_status_refresh(uv_timer_t* t) noexcept {
     auto& self = *static_cast<gateway*>(t->data);
     try {
         if (!self.rtu_ || !self.uplink_) return;
-        for (const auto& d : self.rtu_->devices())
-            if (const auto* s = self.rtu_->status(d.name))
+        for (const auto& d : self.devices_)
+            if (const auto* s = self.rtu_->status(d.name); s != nullptr && s->polls > 0)
                 self.uplink_->publish_status(*s, bridge::uplink::status_change::counters);
     } catch (...) { // never unwind into libuv
     }
