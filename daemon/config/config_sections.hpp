@@ -5,7 +5,9 @@
 #include "daemon/config/toml_reader.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mb::config::detail {
@@ -39,6 +41,12 @@ void read_buffer(toml_reader& root, config& cfg, load_context& ctx);
 void read_buses(toml_reader& root, config& cfg, load_context& ctx);
 void read_devices(toml_reader& root, config& cfg, load_context& ctx);
 void read_natives(toml_reader& root, config& cfg, load_context& ctx);
+
+// Reports each mark whose name an earlier mark already has, once, at the later one, under
+// key "<its path><key_suffix>" with the text `message(repeat, first)`.
+void report_repeats(const std::vector<name_mark>& marks, load_context& ctx,
+                    std::string_view key_suffix,
+                    const std::function<std::string(const name_mark&, const name_mark&)>& message);
 
 // Relative to ctx.base unless absolute.
 std::filesystem::path resolve(const load_context& ctx, const std::string& p);

@@ -157,6 +157,18 @@ void read_buffer(toml_reader& root, config& cfg, load_context& ctx) {
     r.finish();
 }
 
+void report_repeats(const std::vector<name_mark>& marks, load_context& ctx,
+                    std::string_view key_suffix,
+                    const std::function<std::string(const name_mark&, const name_mark&)>& message) {
+    for (std::size_t j = 0; j < marks.size(); ++j)
+        for (std::size_t i = 0; i < j; ++i)
+            if (marks[i].name == marks[j].name) {
+                ctx.errors.add(marks[j].at, marks[j].path + std::string(key_suffix),
+                               message(marks[j], marks[i]));
+                break;
+            }
+}
+
 } // namespace detail
 
 namespace {
@@ -166,14 +178,10 @@ using detail::load_context;
 // device pointing at a bus that exists.
 void check_names(const config& cfg, load_context& ctx) {
     const auto unique = [&](const std::vector<detail::name_mark>& marks, std::string_view what) {
-        for (std::size_t j = 0; j < marks.size(); ++j)
-            for (std::size_t i = 0; i < j; ++i)
-                if (marks[i].name == marks[j].name) {
-                    ctx.errors.add(marks[j].at, marks[j].path + ".name",
-                                   fmt::format("\"{}\" is already used by {} ({} must be unique)",
-                                               marks[j].name, marks[i].path, what));
-                    break;
-                }
+        detail::report_repeats(marks, ctx, ".name", [&](const auto& repeat, const auto& first) {
+            return fmt::format("\"{}\" is already used by {} ({} must be unique)", repeat.name,
+                               first.path, what);
+        });
     };
     unique(ctx.bus_names, "bus names");
     unique(ctx.device_names, "device names, including native meter names,");

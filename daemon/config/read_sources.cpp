@@ -254,15 +254,10 @@ void read_natives(toml_reader& root, config& cfg, load_context& ctx) {
             mr.finish();
             if (serial && meter_name) n.meters.push_back({*serial, *meter_name});
         }
-        for (std::size_t j = 0; j < serials.size(); ++j)
-            for (std::size_t i = 0; i < j; ++i)
-                if (serials[i].name == serials[j].name) {
-                    ctx.errors.add(serials[j].at, serials[j].path + ".serial",
-                                   fmt::format("serial \"{}\" is already named by {} (each "
-                                               "serial once per source)",
-                                               serials[j].name, serials[i].path));
-                    break;
-                }
+        report_repeats(serials, ctx, ".serial", [](const auto& repeat, const auto& first) {
+            return fmt::format("serial \"{}\" is already named by {} (each serial once per source)",
+                               repeat.name, first.path);
+        });
         read_json_format(r, n);
         r.finish();
         if (!name || !url || !subscribe) continue;
@@ -271,15 +266,10 @@ void read_natives(toml_reader& root, config& cfg, load_context& ctx) {
         n.subscribe = *subscribe;
         cfg.natives.push_back(std::move(n));
     }
-    for (std::size_t j = 0; j < source_names.size(); ++j)
-        for (std::size_t i = 0; i < j; ++i)
-            if (source_names[i].name == source_names[j].name) {
-                ctx.errors.add(source_names[j].at, source_names[j].path + ".name",
-                               fmt::format("\"{}\" is already used by {} (native names must be "
-                                           "unique)",
-                                           source_names[j].name, source_names[i].path));
-                break;
-            }
+    report_repeats(source_names, ctx, ".name", [](const auto& repeat, const auto& first) {
+        return fmt::format("\"{}\" is already used by {} (native names must be unique)",
+                           repeat.name, first.path);
+    });
 }
 
 } // namespace mb::config::detail

@@ -287,6 +287,29 @@ name = "d1"
     expect_error(e, "native[0].meter[0].name", 29, 8, "already used by device[0]");
 }
 
+BOOST_AUTO_TEST_CASE(duplicate_native_sources_and_serials) {
+    temp_dir t;
+    const auto e = t.errors(head + R"([[native]]
+name = "lan"
+url = "mqtt://127.0.0.1"
+subscribe = "x/#"
+format = "acrel-json-v2"
+[[native.meter]]
+serial = "7"
+name = "m1"
+[[native.meter]]
+serial = "7"
+name = "m2"
+[[native]]
+name = "lan"
+url = "mqtt://127.0.0.1"
+subscribe = "y/#"
+format = "acrel-json-v2"
+)");
+    expect_error(e, "native[0].meter[1].serial", 18, 10, "already named by native[0].meter[0]");
+    expect_error(e, "native[1].name", 21, 8, "already used by native[0]");
+}
+
 BOOST_AUTO_TEST_CASE(missing_bus_and_missing_profile) {
     temp_dir t;
     const auto e = t.errors(head + R"([[device]]
