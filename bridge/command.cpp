@@ -10,7 +10,7 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string range_text(const writable_range& r) {
+std::string range_text(const model::writable_range& r) {
     std::string s;
     if (r.min) s += format_number(*r.min);
     s += "..";
@@ -19,7 +19,7 @@ std::string range_text(const writable_range& r) {
 }
 
 // Empty string: accepted.
-std::string check_set(const json& set, const device_info& device, command& out) {
+std::string check_set(const json& set, const model::device_info& device, command& out) {
     if (!set.is_object()) return "set: must be an object of name: number";
     if (set.empty()) return "set: names no value";
     if (set.size() > max_command_names) return "set: too many values";
@@ -36,7 +36,7 @@ std::string check_set(const json& set, const device_info& device, command& out) 
     return {};
 }
 
-std::string check_read(const json& read, const device_info& device, command& out) {
+std::string check_read(const json& read, const model::device_info& device, command& out) {
     if (!read.is_array()) return "read: must be an array of names";
     if (read.empty()) return "read: names no value";
     if (read.size() > max_command_names) return "read: too many values";
@@ -49,7 +49,7 @@ std::string check_read(const json& read, const device_info& device, command& out
     return {};
 }
 
-command_parse parse(std::string_view payload, const device_info& device) {
+command_parse parse(std::string_view payload, const model::device_info& device) {
     command_parse res;
     if (payload.size() > max_command_bytes) {
         res.error = fmt::format("command too large ({} bytes, at most {})", payload.size(),
@@ -98,7 +98,7 @@ command_parse parse(std::string_view payload, const device_info& device) {
 
 } // namespace
 
-command_parse parse_command(std::string_view payload, const device_info& device) noexcept {
+command_parse parse_command(std::string_view payload, const model::device_info& device) noexcept {
     try {
         return parse(payload, device);
     } catch (const std::exception& e) {

@@ -1,7 +1,7 @@
 #pragma once
 // Downlink commands (design.md §5.4): {"id":…,"set":{name:value,…}} or {"id":…,"read":[…]},
 // checked against what the device allows before anything can reach a meter.
-#include "bridge/device_info.hpp"
+#include "bridge/model/device_info.hpp"
 
 #include <cstddef>
 #include <optional>
@@ -30,6 +30,6 @@ inline constexpr std::size_t max_command_bytes = 4096;
 inline constexpr std::size_t max_command_names = 32;
 
 // Never throws; every refusal comes back as `error`.
-command_parse parse_command(std::string_view payload, const device_info& device) noexcept;
+command_parse parse_command(std::string_view payload, const model::device_info& device) noexcept;
 
 } // namespace mb::bridge

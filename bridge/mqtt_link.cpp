@@ -1,7 +1,7 @@
 #include "bridge/mqtt_link.hpp"
 
 #include "bridge/errors.hpp"
-#include "daemon/log/log.hpp"
+#include "bridge/model/log.hpp"
 
 #include <mutex>
 #include <unistd.h>

@@ -28,7 +28,7 @@
 // packet: one epoll round trip and two uv_poll re-arms (EPOLL_CTL_DEL + ADD) per reading.
 // Outside the callback the publish is written at once and the write interest stays off.
 #include "bridge/link_settings.hpp"
-#include "bridge/uv_handle.hpp"
+#include "bridge/model/uv_handle.hpp"
 
 #include <chrono>
 #include <cstddef>

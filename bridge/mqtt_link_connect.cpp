@@ -9,8 +9,8 @@
 // (SO_ERROR) or a socket the kernel already closed ends the attempt at once with its reason,
 // and an attempt without CONNACK after min(10 s, keepalive) ends as a timeout.
 #include "bridge/errors.hpp"
+#include "bridge/model/log.hpp"
 #include "bridge/mqtt_link.hpp"
-#include "daemon/log/log.hpp"
 
 #include <arpa/inet.h>
 #include <cerrno>

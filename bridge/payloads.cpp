@@ -23,14 +23,14 @@ void put_values(json_writer& w, const std::vector<std::pair<std::string, double>
 
 } // namespace
 
-void reading_payload_into(std::string& out, const reading& r) {
+void reading_payload_into(std::string& out, const model::reading& r) {
     json_writer w(std::move(out));
     w.begin_object().key("ts").value(r.ts_ms).key("seq").value(r.seq);
     put_values(w, r.values);
     out = w.end_object().take();
 }
 
-std::string reading_payload(const reading& r) {
+std::string reading_payload(const model::reading& r) {
     std::string out;
     std::size_t guess = 64; // ts, seq, braces
     for (const auto& [name, v] : r.values)
@@ -41,7 +41,7 @@ std::string reading_payload(const reading& r) {
 }
 
 std::string gateway_online_payload(std::int64_t ts_ms, std::string_view version, int devices,
-                                   const buffer_stats& buffer) {
+                                   const model::buffer_stats& buffer) {
     json_writer w;
     w.begin_object().key("state").value("online").key("ts").value(ts_ms);
     w.key("version").value(version).key("devices").value(devices);
@@ -65,7 +65,7 @@ std::string gateway_offline_payload(std::int64_t ts_ms) {
     return w.end_object().take();
 }
 
-std::string meta_payload(const device_info& d) {
+std::string meta_payload(const model::device_info& d) {
     json_writer w;
     w.begin_object().key("profile").value(d.profile).key("vendor").value(d.vendor);
     w.key("model").value(d.model).key("source").value(d.source).key("bus").value(d.bus);
@@ -77,19 +77,19 @@ std::string meta_payload(const device_info& d) {
     return w.end_object().take();
 }
 
-std::string_view state_name(device_state s) {
+std::string_view state_name(model::device_state s) {
     switch (s) {
-    case device_state::online:
+    case model::device_state::online:
         return "online";
-    case device_state::offline:
+    case model::device_state::offline:
         return "offline";
-    case device_state::error:
+    case model::device_state::error:
         return "error";
     }
     return "error";
 }
 
-std::string status_payload(const device_status& s) {
+std::string status_payload(const model::device_status& s) {
     json_writer w;
     w.begin_object().key("state").value(state_name(s.state)).key("ts").value(s.ts_ms);
     w.key("last_error");
@@ -102,9 +102,13 @@ std::string status_payload(const device_status& s) {
     return w.end_object().take();
 }
 
-std::string gap_payload(const gap_info& g) {
+std::string gap_payload(const model::gap& g) {
     json_writer w;
-    w.begin_object().key("reason").value(g.reason).key("from_seq").value(g.from_seq);
+    w.begin_object()
+        .key("reason")
+        .value(model::reason_name(g.reason))
+        .key("from_seq")
+        .value(g.from_seq);
     w.key("to_seq").value(g.to_seq).key("from_ts").value(g.from_ts).key("to_ts").value(g.to_ts);
     return w.end_object().take();
 }

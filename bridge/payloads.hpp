@@ -1,8 +1,10 @@
 #pragma once
 // The payloads of design.md §5 (a contract), as pure functions: same input, same bytes.
-#include "bridge/device_info.hpp"
-#include "bridge/device_status.hpp"
-#include "bridge/reading.hpp"
+#include "bridge/model/buffer_stats.hpp"
+#include "bridge/model/device_info.hpp"
+#include "bridge/model/device_status.hpp"
+#include "bridge/model/gap.hpp"
+#include "bridge/model/reading.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -14,19 +16,13 @@
 namespace mb::bridge {
 
 // §5.1 {"ts":…,"seq":…,"values":{…}}, values in read order.
-std::string reading_payload(const reading& r);
+std::string reading_payload(const model::reading& r);
 // The same bytes into `out` (replaced), reusing its capacity: the uplink's per-reading path.
-void reading_payload_into(std::string& out, const reading& r);
-
-struct buffer_stats {
-    std::uint64_t readings = 0;
-    std::optional<std::int64_t> oldest_ts; // null when the buffer is empty
-    std::uint64_t dropped = 0;
-};
+void reading_payload_into(std::string& out, const model::reading& r);
 
 // §5.2 {"state":"online","ts":…,"version":…,"devices":N,"buffer":{…}}
 std::string gateway_online_payload(std::int64_t ts_ms, std::string_view version, int devices,
-                                   const buffer_stats& buffer);
+                                   const model::buffer_stats& buffer);
 // §5.2 the will: {"state":"offline"}
 std::string gateway_will_payload();
 // §5.2 a clean stop: {"state":"offline","ts":…}
@@ -34,20 +30,13 @@ std::string gateway_offline_payload(std::int64_t ts_ms);
 
 // §5.3 meta: {"profile":…,"vendor":…,"model":…,"source":…,"bus":…,"unit":…,"interval_ms":…,
 // "units":{…}}
-std::string meta_payload(const device_info& d);
+std::string meta_payload(const model::device_info& d);
 // §5.3 status: {"state":…,"ts":…,"last_error":…,"polls":…,"errors":…}
-std::string status_payload(const device_status& s);
-std::string_view state_name(device_state s);
+std::string status_payload(const model::device_status& s);
+std::string_view state_name(model::device_state s);
 
 // §6 {"reason":…,"from_seq":…,"to_seq":…,"from_ts":…,"to_ts":…}
-struct gap_info {
-    std::string reason; // "max_size" | "max_age"
-    std::uint64_t from_seq = 0;
-    std::uint64_t to_seq = 0;
-    std::int64_t from_ts = 0;
-    std::int64_t to_ts = 0;
-};
-std::string gap_payload(const gap_info& g);
+std::string gap_payload(const model::gap& g);
 
 // §5.4 results. `id_json` is the command's id as encoded JSON ("\"c-17\"", "17"), or empty
 // when it could not be read (then "id":null).

@@ -1,7 +1,7 @@
 #include "bridge/uplink.hpp"
 
 #include "bridge/errors.hpp"
-#include "daemon/log/log.hpp"
+#include "bridge/model/log.hpp"
 
 #include <mqtt_protocol.h>
 
@@ -67,7 +67,7 @@ std::int64_t uplink::now_ms() const {
 }
 
 std::string uplink::gateway_status_payload() const {
-    const buffer_stats b = cb_.buffer ? cb_.buffer() : buffer_stats{};
+    const model::buffer_stats b = cb_.buffer ? cb_.buffer() : model::buffer_stats{};
     return gateway_online_payload(now_ms(), settings_.version, static_cast<int>(devices_.size()),
                                   b);
 }
@@ -129,7 +129,7 @@ void uplink::handle_ack(int mid, delivery d, bool windowed) {
     if (windowed && cb_.on_ack) cb_.on_ack(mid, d);
 }
 
-uplink::publish_result uplink::publish_reading(const reading& r) {
+uplink::publish_result uplink::publish_reading(const model::reading& r) {
     publish_result res;
     if (stopping_) {
         res.ec = link_errc::stopping;
@@ -145,17 +145,17 @@ uplink::publish_result uplink::publish_reading(const reading& r) {
     return res;
 }
 
-std::error_code uplink::publish_gap(const std::string& device, const gap_info& g) {
+std::error_code uplink::publish_gap(const std::string& device, const model::gap& g) {
     publish_options o;
     o.windowed = false;
     return link_.publish(topics_.gap(device), gap_payload(g), o, nullptr);
 }
 
-bool uplink::same_state(const device_status& a, const device_status& b) {
+bool uplink::same_state(const model::device_status& a, const model::device_status& b) {
     return a.state == b.state && a.last_error == b.last_error;
 }
 
-void uplink::publish_status(const device_status& s, status_change change) {
+void uplink::publish_status(const model::device_status& s, status_change change) {
     statuses_[s.device] = s;
     const auto last = published_.find(s.device);
     if (last != published_.end() && same_state(last->second, s) &&
@@ -167,8 +167,8 @@ void uplink::publish_status(const device_status& s, status_change change) {
     published_[s.device] = s;
 }
 
-void uplink::set_devices(std::vector<device_info> devices) {
-    std::map<std::string, device_info> next;
+void uplink::set_devices(std::vector<model::device_info> devices) {
+    std::map<std::string, model::device_info> next;
     for (auto& d : devices) {
         auto name = d.name;
         next.emplace(std::move(name), std::move(d));
@@ -223,7 +223,7 @@ void uplink::handle_message(const incoming_message& m) {
     }
     const auto dev = devices_.find(*device);
     if (dev == devices_.end()) {
-        const auto parsed = parse_command(m.payload, device_info{});
+        const auto parsed = parse_command(m.payload, model::device_info{});
         reply(*device, cmd_error_payload(parsed.id_json, *device + ": unknown device"));
         return;
     }
@@ -258,7 +258,7 @@ void uplink::dispatch(const std::string& device, command c) {
         uv_now(&loop_) + static_cast<std::uint64_t>(settings_.command_timeout.count())};
     log::info("uplink: command {} for {}: {}", c.id_json, device, is_set ? "set" : "read");
     std::weak_ptr<bool> alive = alive_;
-    command_handler::done_fn done = [this, alive, token](const command_outcome& o) {
+    command_handler::done_fn done = [this, alive, token](const model::command_outcome& o) {
         if (alive.expired() || !*alive.lock()) return;
         finish_command(token, o);
     };
@@ -269,7 +269,7 @@ void uplink::dispatch(const std::string& device, command c) {
     }
 }
 
-void uplink::finish_command(std::uint64_t token, const command_outcome& outcome) {
+void uplink::finish_command(std::uint64_t token, const model::command_outcome& outcome) {
     const auto it = pending_.find(token);
     if (it == pending_.end()) return; // timed out already
     const pending_command p = std::move(it->second);

@@ -8,13 +8,14 @@
 // reconnect (it resends them on the same instance), so the buffer must not publish them
 // again; window_room() tells how many more it may hand over now.
 #include "bridge/command.hpp"
-#include "bridge/device_info.hpp"
-#include "bridge/device_status.hpp"
+#include "bridge/model/command_outcome.hpp"
+#include "bridge/model/device_info.hpp"
+#include "bridge/model/device_status.hpp"
+#include "bridge/model/log.hpp"
+#include "bridge/model/reading.hpp"
 #include "bridge/mqtt_link.hpp"
 #include "bridge/payloads.hpp"
-#include "bridge/reading.hpp"
 #include "bridge/topics.hpp"
-#include "daemon/log/log.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -39,17 +40,10 @@ struct uplink_settings {
     std::chrono::milliseconds stop_timeout{3'000}; // wait for the offline status's PUBACK
 };
 
-// What a command produced: ok (with values for a read) or a reason.
-struct command_outcome {
-    bool ok = false;
-    std::string error;
-    std::vector<std::pair<std::string, double>> values;
-};
-
 // Supplied by the daemon: carries accepted commands to the device's source. `done` must be
 // called once, on the loop thread; a call after the timeout is ignored.
 struct command_handler {
-    using done_fn = std::function<void(command_outcome)>;
+    using done_fn = std::function<void(model::command_outcome)>;
     std::function<void(const std::string& device,
                        const std::vector<std::pair<std::string, double>>& values, done_fn done)>
         write;
@@ -65,8 +59,8 @@ public:
         std::function<void()> on_connect;                // the window is open again
         std::function<void()> on_disconnect;
         std::function<void()> on_stopped;
-        std::function<buffer_stats()> buffer; // for the gateway status; empty: zeros
-        std::function<std::int64_t()> now_ms; // wall clock, Unix ms; empty: system_clock
+        std::function<model::buffer_stats()> buffer; // for the gateway status; empty: zeros
+        std::function<std::int64_t()> now_ms;        // wall clock, Unix ms; empty: system_clock
     };
 
     uplink(uv_loop_t& loop, uplink_settings settings, callbacks cb, command_handler handler);
@@ -80,15 +74,15 @@ public:
         std::error_code ec; // not_connected / window_full: keep it and try later
         int mid = 0;
     };
-    publish_result publish_reading(const reading& r);
-    std::error_code publish_gap(const std::string& device, const gap_info& g);
+    publish_result publish_reading(const model::reading& r);
+    std::error_code publish_gap(const std::string& device, const model::gap& g);
     // Remembered for every reconnect; published (retained) when state or last_error changed,
     // or with status_change::counters also when polls/errors moved (a periodic refresh, so a
     // device that stays online with errors does not show stale counters forever).
     enum class status_change : std::uint8_t { state, counters };
-    void publish_status(const device_status& s, status_change change = status_change::state);
+    void publish_status(const model::device_status& s, status_change change = status_change::state);
     // Republishes meta for new or changed devices and clears it for removed ones.
-    void set_devices(std::vector<device_info> devices);
+    void set_devices(std::vector<model::device_info> devices);
     // Republishes the gateway status (e.g. after the buffer counters moved).
     void refresh_gateway_status();
     // Publishes {"state":"offline","ts":…} retained, waits for its PUBACK (bounded by
@@ -113,7 +107,7 @@ private:
     void handle_ack(int mid, delivery d, bool windowed);
     void handle_message(const incoming_message& m);
     void dispatch(const std::string& device, command c);
-    void finish_command(std::uint64_t token, const command_outcome& outcome);
+    void finish_command(std::uint64_t token, const model::command_outcome& outcome);
     void reply(const std::string& device, const std::string& payload);
     // True when handed over (false: not connected; retained state is sent on connect).
     bool publish_control(const std::string& topic, const std::string& payload, bool retain,
@@ -121,17 +115,18 @@ private:
     void flush_clears();
     [[nodiscard]] std::string gateway_status_payload() const;
     [[nodiscard]] std::int64_t now_ms() const;
-    [[nodiscard]] static bool same_state(const device_status& a, const device_status& b);
+    [[nodiscard]] static bool same_state(const model::device_status& a,
+                                         const model::device_status& b);
 
     uv_loop_t& loop_;
     uplink_settings settings_;
     callbacks cb_;
     command_handler handler_;
     topics topics_;
-    std::map<std::string, device_info> devices_;
-    std::map<std::string, std::string> metas_;       // device -> meta payload sent
-    std::map<std::string, device_status> statuses_;  // latest per device
-    std::map<std::string, device_status> published_; // last published per device
+    std::map<std::string, model::device_info> devices_;
+    std::map<std::string, std::string> metas_;              // device -> meta payload sent
+    std::map<std::string, model::device_status> statuses_;  // latest per device
+    std::map<std::string, model::device_status> published_; // last published per device
     // Removed devices whose retained meta/status are not cleared yet (the link was down).
     // The daemon hands a new uplink the previous device list first, so a removal made
     // across a reload is cleared too.

@@ -1,10 +1,10 @@
 #include "buffer/memory_queue.hpp"
 
-#include "daemon/log/log.hpp"
+#include "bridge/model/log.hpp"
 
 namespace mb::buffer {
 
-std::size_t memory_queue::footprint(const bridge::reading& r) {
+std::size_t memory_queue::footprint(const model::reading& r) {
     // A map node, the reading, and each value's pair plus its name when it does not fit the
     // string's inline buffer.
     constexpr std::size_t node_overhead = 64;
@@ -20,7 +20,7 @@ void memory_queue::erase(std::map<std::uint64_t, entry>::iterator it) {
     entries_.erase(it);
 }
 
-void memory_queue::push(bridge::reading r) {
+void memory_queue::push(model::reading r) {
     r.seq = ++last_seq_[r.device];
     const std::size_t need = footprint(r);
     for (auto it = entries_.begin(); bytes_ + need > capacity_bytes_ && it != entries_.end();) {
@@ -68,8 +68,8 @@ void memory_queue::requeue_inflight() {
     by_mid_.clear();
 }
 
-bridge::buffer_stats memory_queue::stats() const {
-    bridge::buffer_stats s;
+model::buffer_stats memory_queue::stats() const {
+    model::buffer_stats s;
     s.readings = entries_.size();
     if (!entries_.empty()) s.oldest_ts = entries_.begin()->second.reading.ts_ms;
     s.dropped = dropped_;

@@ -5,9 +5,9 @@
 // message id takes one out — but nothing survives a restart and the bound is the memory the
 // readings take.
 // Loop thread only.
-#include "bridge/payloads.hpp"
-#include "bridge/reading.hpp"
-#include "daemon/log/log.hpp"
+#include "bridge/model/buffer_stats.hpp"
+#include "bridge/model/log.hpp"
+#include "bridge/model/reading.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -22,14 +22,14 @@ class memory_queue {
 public:
     // Publishes one reading; returns its message id, or nullopt when the uplink cannot take
     // it now (disconnected, window full).
-    using publish_fn = std::function<std::optional<int>(const bridge::reading&)>;
+    using publish_fn = std::function<std::optional<int>(const model::reading&)>;
 
     explicit memory_queue(std::size_t capacity_bytes)
         : capacity_bytes_(capacity_bytes) {}
 
     // Assigns the device's next seq and queues the reading; past capacity the oldest readings
     // not yet handed to the uplink are dropped and counted.
-    void push(bridge::reading r);
+    void push(model::reading r);
     // Hands queued readings to `publish` in order until it refuses one.
     void pump(const publish_fn& publish);
     // The broker acknowledged this message id.
@@ -39,15 +39,15 @@ public:
     // The uplink instance was recreated: whatever it held in flight must be sent again.
     void requeue_inflight();
 
-    [[nodiscard]] bridge::buffer_stats stats() const;
+    [[nodiscard]] model::buffer_stats stats() const;
     [[nodiscard]] std::size_t size() const { return entries_.size(); }
     [[nodiscard]] std::size_t bytes() const { return bytes_; }
     // Heap and object bytes one reading holds (an estimate that errs high).
-    [[nodiscard]] static std::size_t footprint(const bridge::reading& r);
+    [[nodiscard]] static std::size_t footprint(const model::reading& r);
 
 private:
     struct entry {
-        bridge::reading reading;
+        model::reading reading;
         std::optional<int> mid; // set once handed to the uplink
     };
 

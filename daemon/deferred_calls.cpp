@@ -1,6 +1,6 @@
 #include "daemon/deferred_calls.hpp"
 
-#include "daemon/log/log.hpp"
+#include "bridge/model/log.hpp"
 
 #include <exception>
 

@@ -2,7 +2,7 @@
 // Runs functions on the next loop iteration, in order. For work that must not happen inside
 // the callback that asks for it: destroying the object whose callback is running, or
 // publishing after libmosquitto has finished handling a CONNACK. Loop thread only.
-#include "bridge/uv_handle.hpp"
+#include "bridge/model/uv_handle.hpp"
 
 #include <functional>
 #include <uv.h>

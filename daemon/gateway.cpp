@@ -1,8 +1,8 @@
 #include "daemon/gateway.hpp"
 
 #include "bridge/file_mode.hpp"
+#include "bridge/model/log.hpp"
 #include "daemon/component_settings.hpp"
-#include "daemon/log/log.hpp"
 
 #include <fmt/format.h>
 #include <string_view>
@@ -136,11 +136,11 @@ void gateway::retired_stopped() {
 
 void gateway::start_sources() {
     drivers::rtu::rtu_source::callbacks cb;
-    cb.on_reading = [this](bridge::reading&& r) {
+    cb.on_reading = [this](model::reading&& r) {
         queue_.push(std::move(r));
         pump();
     };
-    cb.on_status = [this](const bridge::device_status& s) {
+    cb.on_status = [this](const model::device_status& s) {
         if (uplink_) uplink_->publish_status(s);
         changed();
     };
@@ -179,7 +179,7 @@ bridge::command_handler gateway::command_handler() {
 
 void gateway::pump() {
     if (!uplink_ || phase_ == phase::stopped) return;
-    queue_.pump([this](const bridge::reading& r) -> std::optional<int> {
+    queue_.pump([this](const model::reading& r) -> std::optional<int> {
         const auto res = uplink_->publish_reading(r);
         if (res.ec) return std::nullopt;
         return res.mid;

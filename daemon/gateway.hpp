@@ -2,12 +2,12 @@
 // The running daemon: owns every loop-side component built from one `config` (sources, the
 // uplink, the buffer as they land), applies a new config on reload and stops them gracefully.
 // Components plug in at the marked hooks in gateway.cpp. Loop thread only.
+#include "bridge/model/log.hpp"
+#include "bridge/model/uv_handle.hpp"
 #include "bridge/uplink.hpp"
-#include "bridge/uv_handle.hpp"
 #include "buffer/memory_queue.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/deferred_calls.hpp"
-#include "daemon/log/log.hpp"
 #include "drivers/modbus_rtu/rtu_source.hpp"
 
 #include <chrono>
@@ -76,9 +76,9 @@ private:
     int draining_ = 0; // components still finishing their stop
     buffer::memory_queue queue_{memory_queue_bytes};
     std::unique_ptr<bridge::uplink> uplink_;
-    std::unique_ptr<bridge::uplink> retired_;  // replaced on reload, still stopping
-    std::uint64_t uplink_gen_ = 0;             // which uplink's callbacks are current
-    std::vector<bridge::device_info> devices_; // last told to the uplink
+    std::unique_ptr<bridge::uplink> retired_; // replaced on reload, still stopping
+    std::uint64_t uplink_gen_ = 0;            // which uplink's callbacks are current
+    std::vector<model::device_info> devices_; // last told to the uplink
     log::rate_limiter refusals_;
     std::unique_ptr<drivers::rtu::rtu_source> rtu_;
     std::uint64_t drain_started_ = 0;

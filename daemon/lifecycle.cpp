@@ -1,7 +1,7 @@
 #include "daemon/lifecycle.hpp"
 
+#include "bridge/model/log.hpp"
 #include "daemon/config/load_config.hpp"
-#include "daemon/log/log.hpp"
 
 #include <csignal>
 #include <fmt/format.h>

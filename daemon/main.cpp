@@ -1,4 +1,5 @@
 #include "daemon/commands.hpp"
+#include "daemon/log/journal_sink.hpp"
 
 #include <cstdio>
 #include <string_view>
@@ -17,6 +18,7 @@ constexpr const char* usage = R"(usage:
 } // namespace
 
 int main(int argc, char** argv) {
+    mb::daemon::install_journal_sink();
     if (argc < 2) {
         std::fputs(usage, stderr);
         return 2;

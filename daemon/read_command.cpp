@@ -2,7 +2,7 @@
 // the requests it took and their round trips (design.md §7). A commissioning tool: it opens
 // the bus itself, so it is run while the daemon is stopped (or on a bus it does not use).
 #include "bridge/json_writer.hpp"
-#include "bridge/measurements.hpp"
+#include "bridge/model/measurements.hpp"
 #include "daemon/commands.hpp"
 #include "daemon/component_settings.hpp"
 #include "daemon/config/load_config.hpp"
@@ -89,7 +89,7 @@ void print_values(const rtu::read_plan& plan, const device_poll& poll,
     for (std::size_t i = 0; i < plan.values.size(); ++i) {
         if (!plan.publish[i]) continue;
         const auto& name = plan.values[i].name;
-        row r{name, "failed", std::string(bridge::unit_of(name).value_or("?")), false};
+        row r{name, "failed", std::string(model::unit_of(name).value_or("?")), false};
         if (auto it = got.find(name); it != got.end())
             r.value = bridge::format_number(it->second);
         else {

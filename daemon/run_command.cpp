@@ -1,7 +1,7 @@
+#include "bridge/model/log.hpp"
 #include "daemon/commands.hpp"
 #include "daemon/config/load_config.hpp"
 #include "daemon/lifecycle.hpp"
-#include "daemon/log/log.hpp"
 
 #include <csignal>
 #include <cstdio>

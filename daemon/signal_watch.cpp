@@ -1,6 +1,6 @@
 #include "daemon/signal_watch.hpp"
 
-#include "daemon/log/log.hpp"
+#include "bridge/model/log.hpp"
 
 #include <exception>
 

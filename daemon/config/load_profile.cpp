@@ -1,6 +1,6 @@
 #include "daemon/config/load_profile.hpp"
 
-#include "bridge/measurements.hpp"
+#include "bridge/model/measurements.hpp"
 #include "daemon/config/toml_file.hpp"
 #include "daemon/config/toml_reader.hpp"
 
@@ -33,7 +33,7 @@ std::optional<located_value> read_value(toml_reader& r, const rtu::profile& p) {
     if (const auto name = r.string("name", true)) {
         v.def.name = *name;
         v.name_at = r.table().get("name")->source();
-        if (!bridge::unit_of(*name)) {
+        if (!model::unit_of(*name)) {
             r.errors().add(*r.table().get("name"), r.key("name"),
                            fmt::format("\"{}\" is not a measurement name (the names of "
                                        "design.md §4, e.g. voltage_l1, energy_import_total)",

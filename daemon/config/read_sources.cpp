@@ -1,5 +1,5 @@
 // [[bus]], [[device]] and [[native]] of meterbridge.toml (design.md §3).
-#include "bridge/measurements.hpp"
+#include "bridge/model/measurements.hpp"
 #include "daemon/config/broker_url.hpp"
 #include "daemon/config/config_sections.hpp"
 
@@ -59,7 +59,7 @@ void read_json_values(const toml::table& values, const std::string& path, native
                       error_list& errors) {
     for (const auto& [k, node] : values) {
         const std::string key = fmt::format("{}.{}", path, k.str());
-        if (!bridge::unit_of(k.str()))
+        if (!model::unit_of(k.str()))
             errors.add(k.source(), key,
                        fmt::format("\"{}\" is not a measurement name (the names of design.md "
                                    "§4, e.g. voltage_l1)",

@@ -1,6 +1,6 @@
 #include "drivers/modbus_rtu/bus_worker.hpp"
 
-#include "daemon/log/log.hpp"
+#include "bridge/model/log.hpp"
 #include "drivers/modbus_rtu/bus_line.hpp"
 #include "drivers/modbus_rtu/failure_text.hpp"
 #include "drivers/modbus_rtu/poll_runner.hpp"

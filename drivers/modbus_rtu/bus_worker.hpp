@@ -2,8 +2,8 @@
 // One serial line: a std::jthread that owns the modbus_t, runs the poll schedule of the bus's
 // devices and hands every finished poll to the loop thread with uv_async_send. The loop
 // thread never touches the line. Commands (writes, "read now") jump the poll queue.
-#include "bridge/uv_handle.hpp"
-#include "daemon/log/log.hpp"
+#include "bridge/model/log.hpp"
+#include "bridge/model/uv_handle.hpp"
 #include "drivers/modbus_rtu/poll_result.hpp"
 #include "drivers/modbus_rtu/poll_schedule.hpp"
 #include "drivers/modbus_rtu/read_planner.hpp"

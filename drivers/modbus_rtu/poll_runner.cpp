@@ -1,6 +1,6 @@
 #include "drivers/modbus_rtu/poll_runner.hpp"
 
-#include "daemon/log/log.hpp"
+#include "bridge/model/log.hpp"
 #include "drivers/modbus_rtu/failure_text.hpp"
 
 namespace mb::drivers::rtu {

@@ -1,7 +1,7 @@
 #include "drivers/modbus_rtu/rtu_source.hpp"
 
-#include "bridge/measurements.hpp"
-#include "daemon/log/log.hpp"
+#include "bridge/model/log.hpp"
+#include "bridge/model/measurements.hpp"
 #include "drivers/modbus_rtu/codec.hpp"
 #include "drivers/modbus_rtu/failure_text.hpp"
 
@@ -40,7 +40,7 @@ rtu_source::rtu_source(uv_loop_t& loop, std::vector<bus_settings> buses, callbac
             by_name_.emplace(d.name, device_ref{b, i});
             device_state st;
             st.status.device = d.name;
-            st.status.state = bridge::device_state::offline; // until it first answers
+            st.status.state = model::device_state::offline; // until it first answers
             st.status.ts_ms = unix_ms();
             states_[b].push_back(std::move(st));
         }
@@ -81,17 +81,17 @@ const device_settings* rtu_source::find(std::string_view device, device_ref& ref
     return &buses_[ref.bus].devices[ref.index];
 }
 
-const bridge::device_status* rtu_source::status(std::string_view device) const {
+const model::device_status* rtu_source::status(std::string_view device) const {
     device_ref ref{};
     if (find(device, ref) == nullptr) return nullptr;
     return &states_[ref.bus][ref.index].status;
 }
 
-std::vector<bridge::device_info> rtu_source::devices() const {
-    std::vector<bridge::device_info> out;
+std::vector<model::device_info> rtu_source::devices() const {
+    std::vector<model::device_info> out;
     for (const auto& bus : buses_) {
         for (const auto& d : bus.devices) {
-            bridge::device_info info;
+            model::device_info info;
             info.name = d.name;
             info.source = "rtu";
             info.bus = bus.name;
@@ -106,8 +106,8 @@ std::vector<bridge::device_info> rtu_source::devices() const {
                                         std::any_of(d.only.begin(), d.only.end(),
                                                     [&](auto& g) { return glob_match(g, v.name); });
                     if (wanted)
-                        info.units[v.name] = std::string(bridge::unit_of(v.name).value_or(""));
-                    if (v.writable) info.writable[v.name] = bridge::writable_range{v.min, v.max};
+                        info.units[v.name] = std::string(model::unit_of(v.name).value_or(""));
+                    if (v.writable) info.writable[v.name] = model::writable_range{v.min, v.max};
                 }
             }
             out.push_back(std::move(info));
@@ -116,13 +116,13 @@ std::vector<bridge::device_info> rtu_source::devices() const {
     return out;
 }
 
-void rtu_source::set_state(std::size_t bus, std::size_t index, bridge::device_state s,
+void rtu_source::set_state(std::size_t bus, std::size_t index, model::device_state s,
                            const std::string& error, const std::string& detail) {
     device_state& d = states_[bus][index];
     if (!error.empty()) d.status.last_error = error;
     if (d.seen && d.status.state == s) return;
     const auto now = std::chrono::steady_clock::now();
-    const bool again = d.seen && d.status.state != bridge::device_state::online;
+    const bool again = d.seen && d.status.state != model::device_state::online;
     const auto away = std::chrono::duration_cast<std::chrono::milliseconds>(now - d.since);
     d.seen = true;
     d.status.state = s;
@@ -131,16 +131,16 @@ void rtu_source::set_state(std::size_t bus, std::size_t index, bridge::device_st
     const auto& dev = buses_[bus].devices[index];
     const auto prefix = fmt::format("rtu[{}] {}(unit {})", buses_[bus].name, dev.name, dev.unit);
     switch (s) {
-    case bridge::device_state::online:
+    case model::device_state::online:
         if (again)
             log::info("{}: online again after {}", prefix, pretty_duration(away));
         else
             log::info("{}: online", prefix);
         break;
-    case bridge::device_state::offline:
+    case model::device_state::offline:
         log::warn("{}: offline: {}", prefix, detail.empty() ? error : detail);
         break;
-    case bridge::device_state::error:
+    case model::device_state::error:
         log::warn("{}: error: {}", prefix, detail.empty() ? error : detail);
         break;
     }
@@ -171,7 +171,7 @@ void rtu_source::on_port_state(std::size_t bus, const poll_result& r) {
     if (r.port_open) return; // devices come back online with their first answer
     // The line is gone: no device on it can answer, say so at once rather than 3 polls later.
     for (std::size_t i = 0; i < states_[bus].size(); ++i)
-        set_state(bus, i, bridge::device_state::offline, r.error);
+        set_state(bus, i, model::device_state::offline, r.error);
 }
 
 void rtu_source::on_read(std::size_t bus, poll_result& r) {
@@ -216,20 +216,20 @@ void rtu_source::on_poll(std::size_t bus, poll_result& r) {
     if (r.outcome != poll_outcome::no_answer) st.status.last_rtt_ms = r.rtt.count();
 
     if (r.offline) {
-        set_state(bus, r.device, bridge::device_state::offline, r.error,
+        set_state(bus, r.device, model::device_state::offline, r.error,
                   fmt::format("{} ({} polls); retry in {}", r.error, r.misses,
                               pretty_duration(r.retry_in)));
     } else if (r.outcome == poll_outcome::no_answer) {
         // not offline yet (fewer than 3 polls without an answer): keep the state
         if (!r.error.empty()) st.status.last_error = r.error;
     } else if (decoded.values.empty() || r.exceptions == static_cast<int>(r.requests.size())) {
-        set_state(bus, r.device, bridge::device_state::error,
+        set_state(bus, r.device, model::device_state::error,
                   r.error.empty() ? std::string("no valid value") : r.error);
     } else {
-        set_state(bus, r.device, bridge::device_state::online, {});
+        set_state(bus, r.device, model::device_state::online, {});
     }
     if (decoded.values.empty()) return;
-    bridge::reading reading;
+    model::reading reading;
     reading.device = dev.name;
     reading.ts_ms = r.ts_ms;
     reading.values = std::move(decoded.values);
@@ -266,7 +266,7 @@ void rtu_source::write(std::string_view device, const named_values& set, write_d
         c.writes.push_back({name, it->address, std::move(enc.regs)});
     }
     if (c.writes.empty()) return fail("nothing to set");
-    if (states_[ref.bus][ref.index].status.state == bridge::device_state::offline &&
+    if (states_[ref.bus][ref.index].status.state == model::device_state::offline &&
         states_[ref.bus][ref.index].seen)
         return fail(offline_error(ref, c.writes.front().name));
     if (ref.bus >= workers_.size()) return fail("not running");
@@ -289,7 +289,7 @@ void rtu_source::read(std::string_view device, const std::vector<std::string>& n
                                [&](const auto& v) { return v.name == n; });
         if (it == dev->prof->values.end()) return fail(n + ": unknown value");
     }
-    if (states_[ref.bus][ref.index].status.state == bridge::device_state::offline &&
+    if (states_[ref.bus][ref.index].status.state == model::device_state::offline &&
         states_[ref.bus][ref.index].seen) {
         return fail(offline_error(ref, names.empty() ? std::string("read") : name_list(names)));
     }

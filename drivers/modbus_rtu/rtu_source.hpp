@@ -2,9 +2,9 @@
 // The loop side of the Modbus-RTU driver: one bus_worker per bus, poll results decoded into
 // readings, device health kept and reported on change, and commands (write, read now).
 // Loop thread only.
-#include "bridge/device_info.hpp"
-#include "bridge/device_status.hpp"
-#include "bridge/reading.hpp"
+#include "bridge/model/device_info.hpp"
+#include "bridge/model/device_status.hpp"
+#include "bridge/model/reading.hpp"
 #include "drivers/modbus_rtu/bus_worker.hpp"
 #include "drivers/modbus_rtu/settings.hpp"
 
@@ -24,8 +24,8 @@ using named_values = std::vector<std::pair<std::string, double>>;
 class rtu_source {
 public:
     struct callbacks {
-        std::function<void(bridge::reading&&)> on_reading;
-        std::function<void(const bridge::device_status&)> on_status; // state changes only
+        std::function<void(model::reading&&)> on_reading;
+        std::function<void(const model::device_status&)> on_status; // state changes only
     };
     // error empty: ok
     using write_done = std::function<void(const std::string& error)>;
@@ -39,8 +39,8 @@ public:
     void start(); // starts one bus thread per bus
     void stop();  // stops them; results still queued are delivered
 
-    [[nodiscard]] const bridge::device_status* status(std::string_view device) const;
-    [[nodiscard]] std::vector<bridge::device_info> devices() const;
+    [[nodiscard]] const model::device_status* status(std::string_view device) const;
+    [[nodiscard]] std::vector<model::device_info> devices() const;
 
     // Command entry points (design.md §5.4). Only writable values within min..max reach the
     // meter; a device that is offline fails at once with a timeout error.
@@ -53,7 +53,7 @@ private:
         std::size_t index;
     };
     struct device_state {
-        bridge::device_status status;
+        model::device_status status;
         bool seen = false;                             // a status was ever published
         meter_ratios ratios;                           // the meter's PT/CT as last read
         std::chrono::steady_clock::time_point since{}; // of the current state
@@ -64,7 +64,7 @@ private:
     void on_port_state(std::size_t bus, const poll_result& r);
     void on_read(std::size_t bus, poll_result& r);
     // Publishes and logs a change of state (only changes); `detail` goes into the log line.
-    void set_state(std::size_t bus, std::size_t index, bridge::device_state s,
+    void set_state(std::size_t bus, std::size_t index, model::device_state s,
                    const std::string& error, const std::string& detail = {});
     // A command for a device the polls found offline fails at once, naming `what`.
     [[nodiscard]] std::string offline_error(const device_ref& ref, std::string_view what) const;

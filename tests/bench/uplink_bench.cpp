@@ -3,9 +3,9 @@
 // max_inflight 32 and 100, next to a bare libmosquitto publish loop (mosquitto_loop_start,
 // same window) in the same run; the ratio is the cost of our loop integration. Latency is
 // publish_reading() -> PUBACK. Each run lasts `run_for`, about 20 s in all.
+#include "bridge/model/log.hpp"
 #include "bridge/payloads.hpp"
 #include "bridge/uplink.hpp"
-#include "daemon/log/log.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -99,11 +99,11 @@ private:
     pid_t pid_ = -1;
 };
 
-// A reading shaped like an ADW300 poll: 60 values. The uplink run formats it for every
+// A model::reading shaped like an ADW300 poll: 60 values. The uplink run formats it for every
 // publish (the product path, seq counting up from here); the bare loop sends it formatted
 // once. A six-digit seq keeps both payloads the same size for up to 899999 readings.
-mb::bridge::reading sample_reading() {
-    mb::bridge::reading r;
+mb::model::reading sample_reading() {
+    mb::model::reading r;
     r.device = "incomer";
     r.ts_ms = 1764095000123;
     r.seq = 100000;
@@ -136,7 +136,7 @@ result run_uplink(int port, int max_inflight) {
         s.link.max_inflight = max_inflight;
         s.gateway_id = "bench-gw";
         s.commands = false;
-        mb::bridge::reading r = sample_reading();
+        mb::model::reading r = sample_reading();
         // By mid (libmosquitto's are 1..65535); time_point{} = not ours or already acked.
         std::vector<clock_type::time_point> sent(65536);
         std::uint64_t acked = 0;

@@ -11,9 +11,9 @@
 
 namespace {
 
-const mb::bridge::device_info& device() {
-    static const mb::bridge::device_info d = [] {
-        mb::bridge::device_info i;
+const mb::model::device_info& device() {
+    static const mb::model::device_info d = [] {
+        mb::model::device_info i;
         i.name = "incomer";
         i.units = {{"do_1", "1"}, {"do_2", "1"}, {"voltage_l1", "V"}};
         i.writable = {{"do_1", {0.0, 1.0}}, {"do_2", {std::nullopt, 10.0}}};

@@ -3,11 +3,12 @@
 #include <boost/test/unit_test.hpp>
 
 using namespace mb::bridge;
+namespace model = mb::model;
 
 namespace {
 
-device_info adw300() {
-    device_info d;
+model::device_info adw300() {
+    model::device_info d;
     d.name = "incomer";
     d.units = {{"do_1", "1"}, {"do_2", "1"}, {"voltage_l1", "V"}, {"energy_import_total", "kWh"}};
     d.writable = {{"do_1", {0.0, 1.0}}, {"do_2", {0.0, 1.0}}};

@@ -3,11 +3,12 @@
 #include <boost/test/unit_test.hpp>
 
 using namespace mb::bridge;
+namespace model = mb::model;
 
 BOOST_AUTO_TEST_SUITE(payloads)
 
 BOOST_AUTO_TEST_CASE(reading_as_in_design_5_1) {
-    reading r;
+    model::reading r;
     r.device = "incomer";
     r.ts_ms = 1764095000123;
     r.seq = 1042;
@@ -21,7 +22,7 @@ BOOST_AUTO_TEST_CASE(reading_as_in_design_5_1) {
 }
 
 BOOST_AUTO_TEST_CASE(reading_keeps_read_order_and_may_be_empty) {
-    reading r;
+    model::reading r;
     r.ts_ms = 1;
     r.seq = 2;
     r.values = {{"z", 1}, {"a", -0.5}};
@@ -34,7 +35,11 @@ BOOST_AUTO_TEST_CASE(gateway_status_as_in_design_5_2) {
     BOOST_TEST(gateway_online_payload(1764095000000, "0.1.0", 12, {}) ==
                R"({"state":"online","ts":1764095000000,"version":"0.1.0","devices":12,)"
                R"("buffer":{"readings":0,"oldest_ts":null,"dropped":0}})");
-    BOOST_TEST(gateway_online_payload(5, "0.1.0", 1, {7, 1764095000000, 3}) ==
+    model::buffer_stats b;
+    b.readings = 7;
+    b.oldest_ts = 1764095000000;
+    b.dropped = 3;
+    BOOST_TEST(gateway_online_payload(5, "0.1.0", 1, b) ==
                R"({"state":"online","ts":5,"version":"0.1.0","devices":1,)"
                R"("buffer":{"readings":7,"oldest_ts":1764095000000,"dropped":3}})");
     BOOST_TEST(gateway_will_payload() == R"({"state":"offline"})");
@@ -43,7 +48,7 @@ BOOST_AUTO_TEST_CASE(gateway_status_as_in_design_5_2) {
 }
 
 BOOST_AUTO_TEST_CASE(meta_as_in_design_5_3) {
-    device_info d;
+    model::device_info d;
     d.name = "incomer";
     d.profile = "acrel-adw300";
     d.vendor = "Acrel";
@@ -60,27 +65,31 @@ BOOST_AUTO_TEST_CASE(meta_as_in_design_5_3) {
 }
 
 BOOST_AUTO_TEST_CASE(status_as_in_design_5_3) {
-    device_status s;
+    model::device_status s;
     s.device = "incomer";
-    s.state = device_state::online;
+    s.state = model::device_state::online;
     s.ts_ms = 1764095000123;
     s.polls = 1520;
     s.errors = 3;
     s.timeouts = 9; // not part of the contract payload
     BOOST_TEST(status_payload(s) == R"({"state":"online","ts":1764095000123,"last_error":null,)"
                                     R"("polls":1520,"errors":3})");
-    s.state = device_state::error;
+    s.state = model::device_state::error;
     s.last_error = "exception 2 \"illegal data address\"";
     BOOST_TEST(status_payload(s) ==
                R"({"state":"error","ts":1764095000123,)"
                R"("last_error":"exception 2 \"illegal data address\"","polls":1520,"errors":3})");
-    s.state = device_state::offline;
+    s.state = model::device_state::offline;
     BOOST_TEST(status_payload(s).starts_with(R"({"state":"offline",)"));
 }
 
 BOOST_AUTO_TEST_CASE(gap_as_in_design_6) {
-    BOOST_TEST(gap_payload({"max_size", 1001, 1840, 10, 20}) ==
+    BOOST_TEST(gap_payload({"incomer", model::gap_reason::max_size, 1001, 1840, 10, 20}) ==
                R"({"reason":"max_size","from_seq":1001,"to_seq":1840,"from_ts":10,"to_ts":20})");
+    BOOST_TEST(gap_payload({"incomer", model::gap_reason::refused, 7, 7, 30, 30}) ==
+               R"({"reason":"refused","from_seq":7,"to_seq":7,"from_ts":30,"to_ts":30})");
+    BOOST_TEST(gap_payload({"incomer", model::gap_reason::restart, 1, 64, 0, 0})
+                   .starts_with(R"({"reason":"restart",)"));
 }
 
 BOOST_AUTO_TEST_CASE(command_results_as_in_design_5_4) {

@@ -9,6 +9,7 @@
 
 using namespace std::chrono_literals;
 using namespace mb::bridge;
+namespace model = mb::model;
 
 namespace {
 
@@ -50,8 +51,8 @@ struct observer {
     }
 };
 
-device_info incomer() {
-    device_info d;
+model::device_info incomer() {
+    model::device_info d;
     d.name = "incomer";
     d.profile = "acrel-adw300";
     d.vendor = "Acrel";
@@ -113,9 +114,9 @@ BOOST_AUTO_TEST_CASE(birth_meta_reading_command_and_clean_stop) {
                     const command_handler::done_fn&) {};
         uplink up_link(loop, settings(broker.port()), cb, h);
         up_link.set_devices({incomer()});
-        device_status st;
+        model::device_status st;
         st.device = "incomer";
-        st.state = device_state::online;
+        st.state = model::device_state::online;
         st.ts_ms = 1764095000123;
         st.polls = 3;
         up_link.publish_status(st);
@@ -123,7 +124,7 @@ BOOST_AUTO_TEST_CASE(birth_meta_reading_command_and_clean_stop) {
         BOOST_REQUIRE(mbtest::run_until(
             loop, [&] { return up; }, 5s));
 
-        reading r;
+        model::reading r;
         r.device = "incomer";
         r.ts_ms = 1764095000123;
         r.seq = 1;
@@ -221,7 +222,7 @@ BOOST_AUTO_TEST_CASE(readings_in_flight_survive_a_broker_restart) {
         BOOST_REQUIRE(mbtest::run_until(
             loop, [&] { return connects == 1; }, 5s));
         broker.stop(SIGKILL);
-        reading r;
+        model::reading r;
         r.device = "incomer";
         r.seq = 7;
         r.values = {{"voltage_l1", 231}};
@@ -248,9 +249,9 @@ BOOST_AUTO_TEST_CASE(a_device_removed_while_down_is_cleared_on_the_next_connect)
     {
         const std::string meta = "mb/gw1/incomer/meta";
         const std::string status = "mb/gw1/incomer/status";
-        device_status st;
+        model::device_status st;
         st.device = "incomer";
-        st.state = device_state::online;
+        st.state = model::device_state::online;
         {
             bool up = false;
             bool stopped = false;

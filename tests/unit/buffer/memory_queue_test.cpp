@@ -7,8 +7,8 @@
 #include <optional>
 #include <vector>
 
-using mb::bridge::reading;
 using mb::buffer::memory_queue;
+using mb::model::reading;
 
 namespace {
 

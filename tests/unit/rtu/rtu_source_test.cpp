@@ -117,16 +117,16 @@ BOOST_AUTO_TEST_CASE(live_and_dead_units_on_one_pty_bus) {
         }
         uv_loop_t loop;
         uv_loop_init(&loop);
-        std::vector<mb::bridge::reading> readings;
-        std::vector<mb::bridge::device_status> changes;
+        std::vector<mb::model::reading> readings;
+        std::vector<mb::model::device_status> changes;
         {
             rtu_source source(loop, {bus},
-                              {[&](mb::bridge::reading&& r) { readings.push_back(std::move(r)); },
-                               [&](const mb::bridge::device_status& s) { changes.push_back(s); }});
+                              {[&](mb::model::reading&& r) { readings.push_back(std::move(r)); },
+                               [&](const mb::model::device_status& s) { changes.push_back(s); }});
             source.start();
             auto m2_offline = [&] {
                 const auto* s = source.status("m2");
-                return s != nullptr && s->state == mb::bridge::device_state::offline &&
+                return s != nullptr && s->state == mb::model::device_state::offline &&
                        s->timeouts >= 3;
             };
             auto m1_readings = [&] {
@@ -156,7 +156,7 @@ BOOST_AUTO_TEST_CASE(live_and_dead_units_on_one_pty_bus) {
                 ++compared;
             }
             BOOST_TEST(compared > 50U);
-            BOOST_TEST((source.status("m1")->state == mb::bridge::device_state::online));
+            BOOST_TEST((source.status("m1")->state == mb::model::device_state::online));
             BOOST_TEST(source.status("m1")->last_rtt_ms >= 0);
 
             // a write to a writable value reaches the meter and reads back

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-namespace mb::bridge {
+namespace mb::model {
 
 struct writable_range {
     std::optional<double> min;
@@ -26,4 +26,4 @@ struct device_info {
     std::map<std::string, writable_range> writable; // values commands may set
 };
 
-} // namespace mb::bridge
+} // namespace mb::model

@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-namespace mb::bridge {
+namespace mb::model {
 
 struct reading {
     std::string device;     // gateway-local device name
@@ -14,4 +14,4 @@ struct reading {
     std::vector<std::pair<std::string, double>> values; // measurement name -> number, in read order
 };
 
-} // namespace mb::bridge
+} // namespace mb::model

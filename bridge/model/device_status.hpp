@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-namespace mb::bridge {
+namespace mb::model {
 
 enum class device_state : std::uint8_t { online, offline, error };
 
@@ -20,4 +20,4 @@ struct device_status {
     std::int64_t last_rtt_ms = -1; // last round-trip time; -1 before the first answer
 };
 
-} // namespace mb::bridge
+} // namespace mb::model

@@ -1,6 +1,7 @@
 #pragma once
-// Logging to stderr. Under systemd (JOURNAL_STREAM set) each line starts with a "<N>"
-// priority that journald parses; otherwise with a UTC timestamp. Safe from any thread.
+// The logging interface every component uses: levels, a rate limiter, and a sink hook. The
+// daemon installs its journald/stderr writer as the sink at start (daemon/log/); until then,
+// and in tests, lines go to stderr as "level message". Safe from any thread.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -16,7 +17,12 @@ enum class level : std::uint8_t { error, warn, info, debug };
 
 void set_level(level l);
 [[nodiscard]] bool enabled(level l);
+// Where formatted lines go. Called from any thread; it must be thread-safe itself.
+using sink_fn = void (*)(level l, std::string_view message) noexcept;
+// nullptr restores the default stderr writer.
+void set_sink(sink_fn sink);
 void write(level l, std::string_view message);
+[[nodiscard]] std::string_view name_of(level l);
 
 template <typename... Args> void error(fmt::format_string<Args...> f, Args&&... args) {
     if (enabled(level::error)) write(level::error, fmt::format(f, std::forward<Args>(args)...));

@@ -1,7 +1,7 @@
 // Repeated errors are rate-limited per key: the first line goes out, then at most one per
 // period, and the next allowed line learns how many were held back.
 #define BOOST_TEST_MODULE log
-#include "daemon/log/log.hpp"
+#include "bridge/model/log.hpp"
 
 #include <boost/test/unit_test.hpp>
 

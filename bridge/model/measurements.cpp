@@ -1,10 +1,10 @@
-#include "bridge/measurements.hpp"
+#include "bridge/model/measurements.hpp"
 
 #include <array>
 #include <charconv>
 #include <utility>
 
-namespace mb::bridge {
+namespace mb::model {
 namespace {
 
 using entry = std::pair<std::string_view, std::string_view>;
@@ -136,4 +136,4 @@ std::optional<std::string_view> unit_of(std::string_view name) {
     return std::nullopt;
 }
 
-} // namespace mb::bridge
+} // namespace mb::model

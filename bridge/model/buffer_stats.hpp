@@ -1,0 +1,17 @@
+#pragma once
+// What the delivery queue holds and what it dropped, for the gateway status (design.md §5.2).
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace mb::model {
+
+struct buffer_stats {
+    std::uint64_t readings = 0;
+    std::optional<std::int64_t> oldest_ts; // null when the buffer is empty
+    std::uint64_t dropped = 0;             // the total of dropped_by_device
+    std::map<std::string, std::uint64_t> dropped_by_device;
+};
+
+} // namespace mb::model

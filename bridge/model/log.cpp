@@ -1,0 +1,64 @@
+#include "bridge/model/log.hpp"
+
+#include <cstdio>
+
+namespace mb::log {
+namespace {
+
+std::atomic<level> current{level::info};
+
+void stderr_sink(level l, std::string_view message) noexcept {
+    // One fprintf per line: stdio's lock keeps lines from different threads apart.
+    std::fprintf(stderr, "%-5.*s %.*s\n", static_cast<int>(name_of(l).size()), name_of(l).data(),
+                 static_cast<int>(message.size()), message.data());
+}
+
+std::atomic<sink_fn> installed{&stderr_sink};
+
+} // namespace
+
+std::string_view name_of(level l) {
+    switch (l) {
+    case level::error:
+        return "error";
+    case level::warn:
+        return "warn";
+    case level::info:
+        return "info";
+    case level::debug:
+        return "debug";
+    }
+    return "info";
+}
+
+void set_level(level l) {
+    current.store(l, std::memory_order_relaxed);
+}
+
+bool enabled(level l) {
+    return l <= current.load(std::memory_order_relaxed);
+}
+
+void set_sink(sink_fn sink) {
+    installed.store(sink != nullptr ? sink : &stderr_sink, std::memory_order_release);
+}
+
+void write(level l, std::string_view message) {
+    installed.load(std::memory_order_acquire)(l, message);
+}
+
+long rate_limiter::allow(const std::string& key, std::chrono::steady_clock::time_point now) {
+    const std::lock_guard lock(mu_);
+    auto [it, inserted] = slots_.try_emplace(key);
+    slot& s = it->second;
+    if (inserted || now - s.last >= period_) {
+        const long held = s.suppressed;
+        s.last = now;
+        s.suppressed = 0;
+        return held;
+    }
+    ++s.suppressed;
+    return -1;
+}
+
+} // namespace mb::log
