@@ -1,6 +1,7 @@
 #pragma once
-// A private mosquitto on a free 127.0.0.1 port for component tests on a real uv loop, and
-// run_until(): run the loop until a condition holds or a deadline passes (tests never sleep).
+// A private mosquitto on a free 127.0.0.1 port for component tests on a real uv loop.
+#include "tests/unit/common/loop_test.hpp"
+
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <csignal>
@@ -102,30 +103,5 @@ private:
     std::filesystem::path dir_;
     pid_t pid_ = -1;
 };
-
-// Runs `loop` until pred() or the timeout; true when pred() held.
-inline bool run_until(uv_loop_t& loop, const std::function<bool()>& pred,
-                      std::chrono::milliseconds timeout) {
-    uv_timer_t tick;
-    uv_timer_init(&loop, &tick);
-    uv_timer_start(
-        &tick, [](uv_timer_t*) {}, 10, 10); // so UV_RUN_ONCE returns regularly
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    bool ok = pred();
-    while (!ok && std::chrono::steady_clock::now() < deadline) {
-        uv_run(&loop, UV_RUN_ONCE);
-        ok = pred();
-    }
-    uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    return ok;
-}
-
-// Runs the loop until nothing is left (close callbacks included), then closes it.
-inline int drain_and_close(uv_loop_t& loop) {
-    for (int i = 0; i < 1000 && uv_run(&loop, UV_RUN_NOWAIT) != 0; ++i) {
-    }
-    return uv_loop_close(&loop);
-}
 
 } // namespace mbtest

@@ -1,0 +1,60 @@
+#pragma once
+// Where readings come from (design.md §2): the RTU buses implement it, the native relay next.
+// A source owns its devices: it tells their meta and status, hands over readings, and carries
+// the commands addressed to them. The gateway holds any number of sources. Loop thread only.
+#include "bridge/model/command_outcome.hpp"
+#include "bridge/model/device_info.hpp"
+#include "bridge/model/device_status.hpp"
+#include "bridge/model/reading.hpp"
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mb::drivers {
+
+class source {
+public:
+    struct callbacks {
+        std::function<void(model::reading&&)> on_reading;
+        // A device's status changed (state, or counters on a refresh).
+        std::function<void(const model::device_status&)> on_status;
+        // The device list changed while running (a relayed native meter appeared).
+        std::function<void()> on_devices_changed;
+    };
+    // Called once, on the loop, with the outcome of a command.
+    using done_fn = std::function<void(model::command_outcome)>;
+
+    source() = default;
+    virtual ~source() = default;
+    source(const source&) = delete;
+    source& operator=(const source&) = delete;
+
+    // "rtu[rs485-1]", "native[lan]": the name log lines and the gateway use.
+    [[nodiscard]] virtual std::string name() const = 0;
+    virtual void start() = 0;
+    // Stops without the loop ever waiting on a line or a socket: `done` runs on the loop once
+    // everything has stopped (possibly before stop returns). Readings still queued are handed
+    // over before it. Commands not answered get "stopped".
+    virtual void stop(std::function<void()> done) = 0;
+
+    [[nodiscard]] virtual std::vector<model::device_info> devices() const = 0;
+    // nullptr for a device this source does not own.
+    [[nodiscard]] virtual const model::device_status* status(std::string_view device) const = 0;
+
+    // Commands (design.md §5.4). A source that cannot carry one says so in the outcome.
+    virtual void write(std::string_view device, const model::named_values& values, done_fn done) {
+        (void)device;
+        (void)values;
+        done({false, "set: this source cannot write to its meters", {}});
+    }
+    virtual void read(std::string_view device, const std::vector<std::string>& names,
+                      done_fn done) {
+        (void)device;
+        (void)names;
+        done({false, "read: this source cannot read on demand", {}});
+    }
+};
+
+} // namespace mb::drivers
