@@ -129,26 +129,35 @@ void uplink::handle_ack(int mid, delivery d, bool windowed) {
     if (windowed && cb_.on_ack) cb_.on_ack(mid, d);
 }
 
-uplink::publish_result uplink::publish_reading(const model::reading& r) {
-    publish_result res;
-    if (stopping_) {
-        res.ec = link_errc::stopping;
-        return res;
+model::publish_attempt uplink::publish_windowed(const std::string& topic,
+                                                const std::string& payload) {
+    using outcome = model::publish_attempt::outcome;
+    model::publish_attempt a;
+    if (stopping_) return a; // retry: kept for the next start
+    publish_options o;       // QoS 1, not retained, counted in the window
+    const auto ec = link_.publish(topic, payload, o, &a.mid);
+    if (!ec) {
+        a.what = outcome::sent;
+    } else if (ec.category() == mosq_category()) {
+        // libmosquitto refused the message itself (MOSQ_ERR_OVERSIZE_PACKET: larger than the
+        // broker's Maximum Packet Size, …): the same bytes would be refused again.
+        a.what = outcome::refused;
+        a.reason = fmt::format("{} ({} bytes)", ec.message(), payload.size() + topic.size());
     }
+    return a;
+}
+
+model::publish_attempt uplink::publish(const model::reading& r) {
     if (data_topic_.empty() || data_topic_device_ != r.device) {
         data_topic_ = topics_.data(r.device);
         data_topic_device_ = r.device;
     }
     reading_payload_into(payload_buf_, r);
-    publish_options o; // QoS 1, not retained, counted in the window
-    res.ec = link_.publish(data_topic_, payload_buf_, o, &res.mid);
-    return res;
+    return publish_windowed(data_topic_, payload_buf_);
 }
 
-std::error_code uplink::publish_gap(const std::string& device, const model::gap& g) {
-    publish_options o;
-    o.windowed = false;
-    return link_.publish(topics_.gap(device), gap_payload(g), o, nullptr);
+model::publish_attempt uplink::publish(const model::gap& g) {
+    return publish_windowed(topics_.gap(g.device), gap_payload(g));
 }
 
 bool uplink::same_state(const model::device_status& a, const model::device_status& b) {

@@ -2,9 +2,9 @@
 // The cloud uplink (design.md §5): one mqtt_link, the gateway's birth/death, device meta and
 // status (retained), readings at QoS 1, and downlink commands. Loop thread only.
 //
-// The publish path is shaped for the store-and-forward buffer (design.md §6, style.md §4.1
-// rule 5): a reading goes in through publish_reading() and gets a message id; its PUBACK
-// comes back through on_ack(mid). Readings handed over stay with libmosquitto across a
+// The publish path is the delivery queue's outlet (design.md §6, style.md §4.1 rule 5): a
+// reading or gap goes in through publish() and gets a message id; its PUBACK comes back
+// through on_ack(mid). Readings handed over stay with libmosquitto across a
 // reconnect (it resends them on the same instance), so the buffer must not publish them
 // again; window_room() tells how many more it may hand over now.
 #include "bridge/command.hpp"
@@ -12,6 +12,7 @@
 #include "bridge/model/device_info.hpp"
 #include "bridge/model/device_status.hpp"
 #include "bridge/model/log.hpp"
+#include "bridge/model/outlet.hpp"
 #include "bridge/model/reading.hpp"
 #include "bridge/mqtt_link.hpp"
 #include "bridge/payloads.hpp"
@@ -52,7 +53,7 @@ struct command_handler {
         read;
 };
 
-class uplink {
+class uplink final : public model::outlet {
 public:
     struct callbacks {
         std::function<void(int mid, delivery d)> on_ack; // a reading's PUBACK
@@ -64,18 +65,16 @@ public:
     };
 
     uplink(uv_loop_t& loop, uplink_settings settings, callbacks cb, command_handler handler);
-    ~uplink();
+    ~uplink() override;
     uplink(const uplink&) = delete;
     uplink& operator=(const uplink&) = delete;
 
     std::error_code start();
 
-    struct publish_result {
-        std::error_code ec; // not_connected / window_full: keep it and try later
-        int mid = 0;
-    };
-    publish_result publish_reading(const model::reading& r);
-    std::error_code publish_gap(const std::string& device, const model::gap& g);
+    // Readings and gap messages at QoS 1 in the in-flight window (model::outlet); their
+    // PUBACKs come back through callbacks::on_ack.
+    model::publish_attempt publish(const model::reading& r) override;
+    model::publish_attempt publish(const model::gap& g) override;
     // Remembered for every reconnect; published (retained) when state or last_error changed,
     // or with status_change::counters also when polls/errors moved (a periodic refresh, so a
     // device that stays online with errors does not show stale counters forever).
@@ -89,7 +88,7 @@ public:
     // stop_timeout), disconnects, then on_stopped.
     void stop();
 
-    [[nodiscard]] bool connected() const { return link_.connected(); }
+    [[nodiscard]] bool connected() const override { return link_.connected(); }
     [[nodiscard]] std::size_t window_room() const { return link_.window_room(); }
     [[nodiscard]] const topics& topic_scheme() const { return topics_; }
 
@@ -110,6 +109,7 @@ private:
     void finish_command(std::uint64_t token, const model::command_outcome& outcome);
     void reply(const std::string& device, const std::string& payload);
     // True when handed over (false: not connected; retained state is sent on connect).
+    model::publish_attempt publish_windowed(const std::string& topic, const std::string& payload);
     bool publish_control(const std::string& topic, const std::string& payload, bool retain,
                          int* mid = nullptr);
     void flush_clears();
@@ -137,7 +137,7 @@ private:
     int stop_mid_ = -1;
     bool stopping_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); // for late `done` calls
-    // publish_reading(): formatted into reused buffers, the data topic kept for the last
+    // publish(reading): formatted into reused buffers, the data topic kept for the last
     // device (a source publishes its readings in a row).
     std::string payload_buf_;
     std::string data_topic_device_;

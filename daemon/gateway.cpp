@@ -180,8 +180,8 @@ bridge::command_handler gateway::command_handler() {
 void gateway::pump() {
     if (!uplink_ || phase_ == phase::stopped) return;
     queue_.pump([this](const model::reading& r) -> std::optional<int> {
-        const auto res = uplink_->publish_reading(r);
-        if (res.ec) return std::nullopt;
+        const auto res = uplink_->publish(r);
+        if (res.what != model::publish_attempt::outcome::sent) return std::nullopt;
         return res.mid;
     });
 }

@@ -2,7 +2,7 @@
 // readings/s at QoS 1 through bridge::uplink (libmosquitto on the libuv loop) with
 // max_inflight 32 and 100, next to a bare libmosquitto publish loop (mosquitto_loop_start,
 // same window) in the same run; the ratio is the cost of our loop integration. Latency is
-// publish_reading() -> PUBACK. Each run lasts `run_for`, about 20 s in all.
+// publish(reading) -> PUBACK. Each run lasts `run_for`, about 20 s in all.
 #include "bridge/model/log.hpp"
 #include "bridge/payloads.hpp"
 #include "bridge/uplink.hpp"
@@ -148,8 +148,8 @@ result run_uplink(int port, int max_inflight) {
         auto pump = [&] {
             while (measuring && up->window_room() > 0) {
                 r.seq++;
-                const auto pr = up->publish_reading(r);
-                if (pr.ec) break;
+                const auto pr = up->publish(r);
+                if (pr.what != mb::model::publish_attempt::outcome::sent) break;
                 sent[static_cast<std::size_t>(pr.mid)] = clock_type::now();
             }
         };

@@ -129,8 +129,8 @@ BOOST_AUTO_TEST_CASE(birth_meta_reading_command_and_clean_stop) {
         r.ts_ms = 1764095000123;
         r.seq = 1;
         r.values = {{"voltage_l1", 230.1}};
-        const auto res = up_link.publish_reading(r);
-        BOOST_REQUIRE(!res.ec);
+        const auto res = up_link.publish(r);
+        BOOST_REQUIRE(res.what == model::publish_attempt::outcome::sent);
         BOOST_REQUIRE(mbtest::run_until(
             loop, [&] { return !acked.empty(); }, 5s));
         BOOST_TEST(acked.front() == res.mid);
@@ -227,8 +227,8 @@ BOOST_AUTO_TEST_CASE(readings_in_flight_survive_a_broker_restart) {
         r.seq = 7;
         r.values = {{"voltage_l1", 231}};
         // Handed over before the loss is noticed: libmosquitto keeps it and resends it.
-        const auto res = u.publish_reading(r);
-        BOOST_REQUIRE(!res.ec);
+        const auto res = u.publish(r);
+        BOOST_REQUIRE(res.what == model::publish_attempt::outcome::sent);
         BOOST_REQUIRE(mbtest::run_until(
             loop, [&] { return !u.connected(); }, 5s));
         broker.start();
