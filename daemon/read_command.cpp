@@ -9,6 +9,7 @@
 #include "daemon/config/quantity.hpp"
 #include "daemon/read_poll.hpp"
 #include "daemon/scan_args.hpp"
+#include "drivers/modbus_rtu/poll_decode.hpp"
 
 #include <algorithm>
 #include <cstdio>

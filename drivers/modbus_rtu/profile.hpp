@@ -42,6 +42,11 @@ struct value_def {
     std::optional<double> max;
 };
 
+// True when `v` is multiplied by the ratio `which` (pt or ct; ptct values by both).
+inline bool needs_ratio(const value_def& v, ratio_kind which) {
+    return v.ratio == which || v.ratio == ratio_kind::ptct;
+}
+
 struct profile {
     std::string id;
     std::string vendor;

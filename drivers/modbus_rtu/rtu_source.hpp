@@ -6,6 +6,7 @@
 #include "bridge/model/device_status.hpp"
 #include "bridge/model/reading.hpp"
 #include "drivers/modbus_rtu/bus_worker.hpp"
+#include "drivers/modbus_rtu/poll_decode.hpp"
 #include "drivers/modbus_rtu/settings.hpp"
 
 #include <chrono>

@@ -1,6 +1,7 @@
 // Fuzz target: random register images, types, word orders, bits and scales through the codec
 // and the read planner; decoding must never crash, and encode -> decode must round-trip.
 #include "drivers/modbus_rtu/codec.hpp"
+#include "drivers/modbus_rtu/poll_decode.hpp"
 #include "drivers/modbus_rtu/read_planner.hpp"
 
 #include <cmath>

@@ -2,6 +2,7 @@
 // request for this poll, a timeout mid-poll ends the poll, a stop request ends it before the
 // next request; and the words the failures are reported with.
 #include "drivers/modbus_rtu/failure_text.hpp"
+#include "drivers/modbus_rtu/poll_decode.hpp"
 #include "drivers/modbus_rtu/poll_runner.hpp"
 
 #include <boost/test/unit_test.hpp>
