@@ -7,9 +7,9 @@
 #include "daemon/component_settings.hpp"
 #include "daemon/config/load_config.hpp"
 #include "daemon/config/quantity.hpp"
-#include "daemon/read_poll.hpp"
 #include "daemon/scan_args.hpp"
 #include "drivers/modbus_rtu/poll_decode.hpp"
+#include "drivers/modbus_rtu/read_poll.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -61,7 +61,8 @@ read_args parse_args(arguments args) {
 }
 
 // Why value `index` of the plan has no number.
-std::string failure_of(std::size_t index, const rtu::read_plan& plan, const device_poll& poll) {
+std::string failure_of(std::size_t index, const rtu::read_plan& plan,
+                       const rtu::device_poll& poll) {
     for (std::size_t k = 0; k < poll.results.size(); ++k) {
         const auto& r = poll.results[k];
         if (std::find(r.request.values.begin(), r.request.values.end(), index) ==
@@ -77,7 +78,7 @@ std::string failure_of(std::size_t index, const rtu::read_plan& plan, const devi
     return "not requested: the poll ended at the first timeout";
 }
 
-void print_values(const rtu::read_plan& plan, const device_poll& poll,
+void print_values(const rtu::read_plan& plan, const rtu::device_poll& poll,
                   const rtu::decoded_values& decoded) {
     std::map<std::string, double, std::less<>> got(decoded.values.begin(), decoded.values.end());
     struct row {
@@ -110,7 +111,7 @@ void print_values(const rtu::read_plan& plan, const device_poll& poll,
             fmt::format("{:<{}}  {:>{}}  {}", r.name, name_w, r.value, value_w, r.unit).c_str());
 }
 
-void print_requests(const device_poll& poll) {
+void print_requests(const rtu::device_poll& poll) {
     std::printf("\nrequests:\n  fc    address  count       ms  result\n");
     for (const auto& a : poll.attempts) {
         const double ms = std::chrono::duration<double, std::milli>(a.rtt).count();
@@ -184,7 +185,7 @@ int read_command(arguments args) {
         return 1;
     }
     const rtu::poll_context ctx{bus->name, dev->name, dev->unit, bus->timeout};
-    const auto poll = poll_device(line, ctx, plan);
+    const auto poll = rtu::poll_device(line, ctx, plan);
     line.close();
     if (poll.heard) {
         const auto decoded = rtu::decode_results(plan, poll.results, dev->pt_ratio, dev->ct_ratio);

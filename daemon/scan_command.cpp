@@ -5,9 +5,9 @@
 // and silence apart.
 #include "daemon/commands.hpp"
 #include "daemon/config/quantity.hpp"
-#include "daemon/read_poll.hpp"
 #include "daemon/scan_args.hpp"
 #include "drivers/modbus_rtu/bus_line.hpp"
+#include "drivers/modbus_rtu/read_poll.hpp"
 
 #include <chrono>
 #include <cstdio>
