@@ -1,65 +1,65 @@
 #pragma once
-// Readings between their source and the broker's PUBACK, held in memory. This is the stand-in
-// for the SQLite store-and-forward buffer (its own issue): same shape — a reading goes in and
-// gets its seq, readings are handed to the uplink while its window has room, a PUBACK for a
-// message id takes one out — but nothing survives a restart and the bound is the memory the
-// readings take.
-// Loop thread only.
-#include "bridge/model/buffer_stats.hpp"
+// The delivery queue held in memory: the stand-in for the SQLite store-and-forward buffer (its
+// own issue). Same contract (delivery_queue.hpp), but nothing survives a restart and the bound
+// is the memory the items take: past it the oldest readings not in flight are dropped, counted
+// per device and announced as a gap of reason "max_size". Loop thread only.
+#include "bridge/model/gap.hpp"
 #include "bridge/model/log.hpp"
-#include "bridge/model/reading.hpp"
+#include "buffer/delivery_queue.hpp"
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <variant>
 
 namespace mb::buffer {
 
-class memory_queue {
+class memory_queue final : public delivery_queue {
 public:
-    // Publishes one reading; returns its message id, or nullopt when the uplink cannot take
-    // it now (disconnected, window full).
-    using publish_fn = std::function<std::optional<int>(const model::reading&)>;
-
     explicit memory_queue(std::size_t capacity_bytes)
         : capacity_bytes_(capacity_bytes) {}
 
-    // Assigns the device's next seq and queues the reading; past capacity the oldest readings
-    // not yet handed to the uplink are dropped and counted.
-    void push(model::reading r);
-    // Hands queued readings to `publish` in order until it refuses one.
-    void pump(const publish_fn& publish);
-    // The broker acknowledged this message id.
-    void acked(int mid);
-    // The broker refused this message id for good (PUBACK reason >= 0x80): dropped, counted.
-    void refused(int mid);
-    // The uplink instance was recreated: whatever it held in flight must be sent again.
-    void requeue_inflight();
+    std::uint64_t push(model::reading r) override;
+    void pump(model::outlet& out) override;
+    void acked(int mid) override;
+    void refused(int mid, const std::string& reason) override;
+    void requeue_inflight() override;
+    void close(std::function<void()> done) override;
 
-    [[nodiscard]] model::buffer_stats stats() const;
-    [[nodiscard]] std::size_t size() const { return entries_.size(); }
+    [[nodiscard]] model::buffer_stats stats() const override;
+    [[nodiscard]] std::size_t inflight() const override { return by_mid_.size(); }
+    [[nodiscard]] std::size_t size() const override { return entries_.size(); }
     [[nodiscard]] std::size_t bytes() const { return bytes_; }
-    // Heap and object bytes one reading holds (an estimate that errs high).
+    // Heap and object bytes one item holds (an estimate that errs high).
     [[nodiscard]] static std::size_t footprint(const model::reading& r);
 
 private:
+    using item = std::variant<model::reading, model::gap>;
     struct entry {
-        model::reading reading;
-        std::optional<int> mid; // set once handed to the uplink
+        item what;
+        std::optional<int> mid; // set once handed to the outlet
     };
+    using entries = std::map<std::uint64_t, entry>; // by arrival order
 
-    void erase(std::map<std::uint64_t, entry>::iterator it);
+    [[nodiscard]] static std::size_t footprint(const item& i);
+    void add(item i);
+    void erase(entries::iterator it);
+    // A reading that will never be delivered: counted, and its seq joins (or opens) the
+    // device's gap of that reason not yet handed over.
+    void drop(const model::reading& r, model::gap_reason why);
+    void drop_oldest_for(std::size_t need);
 
     std::size_t capacity_bytes_;
     std::size_t bytes_ = 0;
     std::uint64_t next_key_ = 1;
-    std::map<std::uint64_t, entry> entries_;        // by arrival order
+    entries entries_;
     std::unordered_map<int, std::uint64_t> by_mid_; // in flight
     std::map<std::string, std::uint64_t> last_seq_;
-    std::uint64_t dropped_ = 0;
+    std::map<std::string, std::uint64_t> dropped_;
+    std::map<std::pair<std::string, model::gap_reason>, std::uint64_t> open_gaps_; // -> key
+    std::size_t readings_ = 0;
     log::rate_limiter drop_log_;
 };
 

@@ -1,0 +1,106 @@
+#include "buffer/forwarder.hpp"
+
+#include "bridge/model/log.hpp"
+
+#include <stdexcept>
+
+namespace mb::buffer {
+namespace {
+
+uv_handle<uv_timer_t> make_timer(uv_loop_t& loop, void* owner) {
+    auto t = make_uv_handle<uv_timer_t>();
+    if (const int rc = uv_timer_init(&loop, t.get()); rc != 0) {
+        delete t.release(); // never initialized: nothing for uv_close to close
+        throw std::runtime_error(std::string("uv_timer_init: ") + uv_strerror(rc));
+    }
+    t->data = owner;
+    return t;
+}
+
+} // namespace
+
+forwarder::forwarder(uv_loop_t& loop, delivery_queue& queue)
+    : loop_(loop)
+    , queue_(queue)
+    , deferred_(make_timer(loop, this))
+    , deadline_(make_timer(loop, this)) {
+    queue_.on_ready([this] { pump(); });
+}
+
+forwarder::~forwarder() {
+    queue_.on_ready(nullptr);
+}
+
+std::uint64_t forwarder::attach(model::outlet* out) {
+    out_ = out;
+    ++gen_;
+    // What the previous outlet held in flight goes to this one (requeue announces it ready).
+    if (queue_.inflight() > 0) queue_.requeue_inflight();
+    return gen_;
+}
+
+void forwarder::on_ack(std::uint64_t gen, int mid) {
+    if (gen != gen_) return;
+    queue_.acked(mid);
+    if (draining_) return check_drained(false);
+    pump();
+}
+
+void forwarder::on_refused(std::uint64_t gen, int mid, const std::string& reason) {
+    if (gen != gen_) return;
+    queue_.refused(mid, reason);
+    if (draining_) return check_drained(false);
+    pump();
+}
+
+void forwarder::on_connect(std::uint64_t gen) {
+    if (gen != gen_ || draining_) return;
+    uv_timer_start(deferred_.get(), &on_deferred, 0, 0);
+}
+
+void forwarder::on_disconnect(std::uint64_t gen) {
+    if (gen == gen_ && draining_) check_drained(false);
+}
+
+void forwarder::on_deferred(uv_timer_t* t) noexcept {
+    try {
+        static_cast<forwarder*>(t->data)->pump();
+    } catch (const std::exception& e) {
+        log::error("buffer: pump failed: {}", e.what());
+    }
+}
+
+void forwarder::pump() {
+    if (out_ == nullptr || draining_) return;
+    queue_.pump(*out_);
+}
+
+void forwarder::drain(std::chrono::milliseconds wait, std::function<void(std::size_t)> done) {
+    draining_ = true;
+    drained_ = std::move(done);
+    uv_timer_stop(deferred_.get());
+    uv_timer_start(deadline_.get(), &on_drain_deadline, static_cast<std::uint64_t>(wait.count()),
+                   0);
+    check_drained(false);
+}
+
+void forwarder::on_drain_deadline(uv_timer_t* t) noexcept {
+    try {
+        static_cast<forwarder*>(t->data)->check_drained(true);
+    } catch (const std::exception& e) {
+        log::error("buffer: drain failed: {}", e.what());
+    }
+}
+
+void forwarder::check_drained(bool deadline) {
+    if (!drained_) return;
+    const std::size_t left = queue_.inflight();
+    const bool connected = out_ != nullptr && out_->connected();
+    if (left > 0 && connected && !deadline) return;
+    uv_timer_stop(deadline_.get());
+    auto done = std::move(drained_);
+    drained_ = nullptr;
+    done(connected ? left : queue_.inflight());
+}
+
+} // namespace mb::buffer
