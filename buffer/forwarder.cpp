@@ -2,28 +2,13 @@
 
 #include "bridge/model/log.hpp"
 
-#include <stdexcept>
-
 namespace mb::buffer {
-namespace {
-
-uv_handle<uv_timer_t> make_timer(uv_loop_t& loop, void* owner) {
-    auto t = make_uv_handle<uv_timer_t>();
-    if (const int rc = uv_timer_init(&loop, t.get()); rc != 0) {
-        delete t.release(); // never initialized: nothing for uv_close to close
-        throw std::runtime_error(std::string("uv_timer_init: ") + uv_strerror(rc));
-    }
-    t->data = owner;
-    return t;
-}
-
-} // namespace
 
 forwarder::forwarder(uv_loop_t& loop, delivery_queue& queue)
     : loop_(loop)
     , queue_(queue)
-    , deferred_(make_timer(loop, this))
-    , deadline_(make_timer(loop, this)) {
+    , deferred_(make_uv_timer(loop, this))
+    , deadline_(make_uv_timer(loop, this)) {
     queue_.on_ready([this] { pump(); });
 }
 

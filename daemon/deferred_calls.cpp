@@ -7,10 +7,7 @@
 namespace mb::daemon {
 
 deferred_calls::deferred_calls(uv_loop_t& loop)
-    : timer_(make_uv_handle<uv_timer_t>()) {
-    uv_timer_init(&loop, timer_.get());
-    timer_->data = this;
-}
+    : timer_(make_uv_timer(loop, this)) {}
 
 void deferred_calls::post(std::function<void()> f) {
     if (!timer_) return;

@@ -62,9 +62,7 @@ std::chrono::milliseconds systemd_notifier::start_watchdog() {
     // > 0 only when WATCHDOG_USEC is set and WATCHDOG_PID is absent or names this process.
     if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return std::chrono::milliseconds{0};
     const std::uint64_t period_ms = usec / 2000U > 0 ? usec / 2000U : 1U;
-    watchdog_ = make_uv_handle<uv_timer_t>();
-    uv_timer_init(&loop_, watchdog_.get());
-    watchdog_->data = this;
+    watchdog_ = make_uv_timer(loop_, this);
     // Feed once now, then on every tick: a tick only fires while the loop turns.
     send("WATCHDOG=1");
     uv_timer_start(watchdog_.get(), &on_watchdog, period_ms, period_ms);
