@@ -1,5 +1,13 @@
 """Shared helpers for integration tests: real processes only (meterbridge, mosquitto,
-socat pty pairs, pymodbus slaves), on loopback and temporary directories."""
+socat pty pairs, pymodbus slaves), on loopback and temporary directories.
+
+Hygiene rules every helper keeps (scripts/test and run_module.py check them):
+  - a missing program or an unbuilt binary fails the test, it never skips it;
+  - a helper that starts a process and then fails stops that process before it raises, and a
+    test registers the stop (self.cleanup, i.e. addCleanup) before it starts anything else,
+    so that even a failed setUp leaves nothing running; every process started through
+    spawn() that is still alive after the cleanups is killed and fails the test;
+  - readiness is waited for (a port listening, a line printed, a SUBACK), never guessed."""
 
 import json
 import os
@@ -19,6 +27,70 @@ PROFILES_DIR = os.path.join(SOURCE_DIR, "etc", "profiles")
 PYTHON = "/usr/bin/python3"  # Debian's python: it has pymodbus and paho-mqtt
 
 
+def require_binary():
+    """Fails (never skips) when the meterbridge binary under test is not there."""
+    if not os.access(MB_BIN, os.X_OK):
+        raise AssertionError(f"meterbridge is not built: MB_BIN={MB_BIN} is not an executable "
+                             "(build the meterbridge target, or point MB_BIN at the binary)")
+
+
+def require_built(cls):
+    """Class decorator: each test of cls fails at once (never skips) without the binary."""
+    set_up = cls.setUp
+
+    def setUp(self):
+        require_binary()
+        set_up(self)
+    cls.setUp = setUp
+    return cls
+
+
+def require_program(name, package):
+    """The path of a program the test runs; fails naming its Debian package when missing."""
+    path = shutil.which(name)
+    if path is None:
+        raise AssertionError(f"{name} is not installed (Debian package {package}; "
+                             "./scripts/install-deps installs it)")
+    return path
+
+
+_spawned = []  # every process spawn() started, so that none outlives its test
+
+
+def spawn(args, **kwargs):
+    """subprocess.Popen, remembered: TempDirTest kills and reports any still running after
+    the test's own cleanups (a helper that forgot one, or a test that never registered it)."""
+    proc = subprocess.Popen(args, **kwargs)
+    _spawned.append(proc)
+    return proc
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=5):
+    """Signals proc and reaps it; SIGKILL when it does not exit within timeout."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def reap_spawned():
+    """Kills every spawned process still running; the names of those it had to kill."""
+    leftovers = []
+    for proc in list(_spawned):
+        if proc.poll() is None:
+            leftovers.append(f"pid {proc.pid}: {' '.join(map(str, proc.args))}")
+            proc.kill()
+            proc.wait()
+        _spawned.remove(proc)
+    return leftovers
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -36,18 +108,29 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def wait_for_port(port, timeout=10.0):
-    def listening():
+def listening(port):
+    """True when a TCP socket listens on port (any address), as the kernel tells: no
+    connection is made, so nothing shows up in the listener's log."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return True
-        except OSError:
-            return False
-    wait_until(listening, timeout, what=f"port {port}")
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
+def wait_for_port(port, timeout=10.0):
+    wait_until(lambda: listening(port), timeout, what=f"port {port}")
 
 
 class Broker:
-    """A private mosquitto on a free loopback port. extra: lines added to its config."""
+    """A private mosquitto on a free loopback port. extra: lines added to its config (more
+    listeners among them); start() returns once every listener of the config listens."""
 
     def __init__(self, workdir, extra="", port=None, listener_options=""):
         self.workdir = workdir
@@ -55,34 +138,55 @@ class Broker:
         self.extra = extra
         self.listener_options = listener_options
         self.proc = None
+        self.log = None
         self.log_path = os.path.join(workdir, f"mosquitto-{self.port}.log")
 
-    def start(self):
+    def config_text(self):
+        text = f"listener {self.port} 127.0.0.1\n" + self.listener_options
+        if "allow_anonymous" not in self.extra and "allow_anonymous" not in self.listener_options:
+            text += "allow_anonymous true\n"
+        return text + "persistence false\n" + self.extra
+
+    def ports(self):
+        """Every port the config listens on: the first listener and any in extra."""
+        found = []
+        for line in self.config_text().splitlines():
+            words = line.split()
+            if len(words) >= 2 and words[0] == "listener":
+                found.append(int(words[1]))
+        return found
+
+    def start(self, timeout=10.0):
         conf = os.path.join(self.workdir, f"mosquitto-{self.port}.conf")
         with open(conf, "w") as f:
-            f.write(f"listener {self.port} 127.0.0.1\n")
-            f.write(self.listener_options)
-            if "allow_anonymous" not in self.extra and "allow_anonymous" not in self.listener_options:
-                f.write("allow_anonymous true\n")
-            f.write("persistence false\n")
-            f.write(self.extra)
+            f.write(self.config_text())
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(["mosquitto", "-c", conf, "-v"], stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for_port(self.port)
+        self.proc = spawn(["mosquitto", "-c", conf, "-v"], stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            for port in self.ports():
+                wait_until(lambda: self.proc.poll() is not None or listening(port), timeout,
+                           what=f"mosquitto listening on port {port}")
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"mosquitto exited ({self.proc.returncode}) before it "
+                                         f"listened on port {port}:\n{self.output()}")
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
-        if getattr(self, "log", None):
+        if self.log:
             self.log.close()
             self.log = None
+
+    def output(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
 
     def url(self):
         return f"mqtt://127.0.0.1:{self.port}"
@@ -94,28 +198,39 @@ class PtyPair:
     def __init__(self, workdir, name="bus"):
         self.a = os.path.join(workdir, f"{name}-a")
         self.b = os.path.join(workdir, f"{name}-b")
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             ["socat", "-d", "-d", f"pty,raw,echo=0,link={self.a}", f"pty,raw,echo=0,link={self.b}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: os.path.exists(self.a) and os.path.exists(self.b), 5, what="socat ptys")
+        try:
+            wait_until(lambda: self.proc.poll() is not None
+                       or (os.path.exists(self.a) and os.path.exists(self.b)), 10, what="socat ptys")
+            if self.proc.poll() is not None:
+                raise AssertionError(f"socat exited ({self.proc.returncode}) before it made "
+                                     f"{self.a} and {self.b}")
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(5)
+        stop_process(self.proc)
 
 
 class Slave:
     """A simulator process that prints "ready" once it listens on its pty."""
 
-    def __init__(self, script, *args):
-        self.proc = subprocess.Popen([PYTHON, script, *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        r, _, _ = select.select([self.proc.stdout], [], [], 20)
-        line = self.proc.stdout.readline() if r else ""
-        if line.strip() != "ready":
-            self.proc.kill()
-            raise AssertionError(f"{script} did not start: {line}{self.proc.stdout.read()}")
+    def __init__(self, script, *args, timeout=30):
+        self.proc = spawn([PYTHON, script, *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+        try:
+            r, _, _ = select.select([self.proc.stdout], [], [], timeout)
+            line = self.proc.stdout.readline() if r else ""
+            if line.strip() != "ready":
+                stop_process(self.proc, signal.SIGKILL)
+                raise AssertionError(f"{script} did not start (no \"ready\" within {timeout}s): "
+                                     f"{line}{self.proc.stdout.read()}")
+        except BaseException:
+            self.stop()
+            raise
 
     def alive(self):
         return self.proc.poll() is None
@@ -130,6 +245,10 @@ class Slave:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 out, _ = self.proc.communicate()
+        elif self.proc.stdout and not self.proc.stdout.closed:
+            out = self.proc.stdout.read()
+        if self.proc.stdout and not self.proc.stdout.closed:
+            self.proc.stdout.close()
         for line in reversed((out or "").splitlines()):
             if line.startswith("{"):
                 return json.loads(line)
@@ -146,12 +265,14 @@ class Daemon:
         self.env.update(env or {})
         self.args = args
         self.proc = None
+        self.log = None
         self.log_path = os.path.join(workdir, "meterbridge.log")
 
     def start(self):
+        require_binary()
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([MB_BIN, *self.args, "-c", self.config_path],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+        self.proc = spawn([MB_BIN, *self.args, "-c", self.config_path],
+                          stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         return self
 
     def signal(self, sig):
@@ -161,14 +282,8 @@ class Daemon:
         return self.proc.wait(timeout)
 
     def stop(self, timeout=5):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if getattr(self, "log", None):
+        stop_process(self.proc, timeout=timeout)
+        if self.log:
             self.log.close()
             self.log = None
         return self.proc.returncode if self.proc else None
@@ -180,25 +295,47 @@ class Daemon:
 
 def run_cli(*args, timeout=30, env=None):
     """Runs meterbridge with arguments; returns CompletedProcess with text output."""
+    require_binary()
     e = dict(os.environ)
     e.update(env or {})
     return subprocess.run([MB_BIN, *args], capture_output=True, text=True, timeout=timeout, env=e)
 
 
 class Subscriber:
-    """A paho-mqtt client that records every message it sees: [(topic, payload, retain)]."""
+    """A paho-mqtt client that records every message it sees: [(topic, payload, retain)].
+    Returns once the broker acknowledged every subscription (SUBACK): nothing published after
+    that is missed."""
 
-    def __init__(self, port, topics=("#",), host="127.0.0.1", **tls):
+    def __init__(self, port, topics=("#",), host="127.0.0.1", timeout=10.0, **tls):
         import paho.mqtt.client as mqtt
         self.messages = []
         self.lock = threading.Lock()
+        self.topics = list(topics)
+        self.subscribed = threading.Event()
+        self._mid = None
         self.client = mqtt.Client(client_id=f"test-sub-{os.getpid()}-{time.monotonic_ns()}")
         if tls:
             self.client.tls_set(**tls)
         self.client.on_message = self._on_message
-        self.client.on_connect = lambda c, u, f, rc: [c.subscribe(t, qos=1) for t in topics]
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.connect(host, port, keepalive=30)
         self.client.loop_start()
+        if not self.subscribed.wait(timeout):
+            self.close()
+            raise AssertionError(f"test subscriber: no SUBACK from {host}:{port} within {timeout}s")
+
+    def _on_connect(self, client, userdata, flags, rc):
+        if rc != 0:
+            return
+        if self.topics:  # runs on the network thread: no SUBACK can be handled before _mid is set
+            _result, self._mid = client.subscribe([(t, 1) for t in self.topics])
+        else:
+            self.subscribed.set()
+
+    def _on_subscribe(self, client, userdata, mid, granted_qos):
+        if mid == self._mid:
+            self.subscribed.set()
 
     def _on_message(self, client, userdata, msg):
         with self.lock:
@@ -217,30 +354,38 @@ class Subscriber:
         info.wait_for_publish()
 
     def close(self):
-        self.client.loop_stop()
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 class TempDirTest(unittest.TestCase):
-    """A test case with its own temporary directory and a list of things to stop."""
+    """A test case with its own temporary directory and things to stop: cleanup(stop) is
+    addCleanup, so the stops run (newest first) even when setUp fails half-way."""
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="mbtest-")
-        self._stops = []
+        self.addCleanup(self._remove_tmp)      # runs last
+        self.addCleanup(self._no_leftovers)    # after every stop the test registered
 
-    def tearDown(self):
-        for stop in reversed(self._stops):
-            try:
-                stop()
-            except Exception:  # keep stopping the rest
-                pass
+    def _remove_tmp(self):
         if os.environ.get("MB_KEEP_TMP"):
             print(f"kept {self.tmp}")
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def cleanup(self, stop):
-        self._stops.append(stop)
+    def _no_leftovers(self):
+        leftovers = reap_spawned()
+        if leftovers:
+            raise AssertionError("left running after the test's cleanups (killed now):\n  "
+                                 + "\n  ".join(leftovers))
+
+    def cleanup(self, stop, *args):
+        self.addCleanup(stop, *args)
+
+    def launch(self, thing):
+        """Registers thing.stop, then thing.start(): a Broker or Daemon never runs unstopped."""
+        self.cleanup(thing.stop)
+        return thing.start()
 
     def write(self, name, text):
         path = os.path.join(self.tmp, name)

@@ -7,10 +7,9 @@ never from the binary."""
 import json
 import os
 import sys
-import time
 
-from mbtest import (MB_BIN, PROFILES_DIR, SOURCE_DIR, Broker, Daemon, PtyPair, Slave, Subscriber,
-                    TempDirTest, wait_until)
+from mbtest import (PROFILES_DIR, SOURCE_DIR, Broker, Daemon, PtyPair, Slave, Subscriber,
+                    TempDirTest, require_built, wait_until)
 
 SIM_DIR = os.path.join(SOURCE_DIR, "scripts", "simulators")
 sys.path.insert(0, SIM_DIR)
@@ -41,9 +40,8 @@ class RtuRig(TempDirTest):
 
     def setUp(self):
         super().setUp()
-        self.broker = Broker(self.tmp).start()
-        self.cleanup(self.broker.stop)
-        self.bus = PtyPair(self.tmp)
+        self.broker = self.launch(Broker(self.tmp))  # stop registered before it starts
+        self.bus = PtyPair(self.tmp)  # stops its socat itself if it fails to start
         self.cleanup(self.bus.stop)
         self.request_log = os.path.join(self.tmp, "requests.jsonl")
         self.write_log = os.path.join(self.tmp, "writes.jsonl")
@@ -93,8 +91,7 @@ timeout = "{timeout}"
         return self.sub
 
     def daemon(self, config_path):
-        self.mb = Daemon(self.tmp, config_path).start()
-        self.cleanup(self.mb.stop)
+        self.mb = self.launch(Daemon(self.tmp, config_path))
         return self.mb
 
     def start(self, devices, sim_args=(), units=None, subscribe_first=True, **cfg):
@@ -148,6 +145,13 @@ timeout = "{timeout}"
         return wait_until(answered, timeout, what=f"cmd/result {want_id} on {dev}; "
                           f"results {self.results(dev)}; log:\n{self.log_tail()}")
 
+    def wait_subscribed(self, since=0, timeout=15.0):
+        """Until the broker has acknowledged the daemon's cmd subscription (its -v log after
+        offset `since`): from then on a command published reaches the daemon."""
+        acked = f"Sending SUBACK to meterbridge-{GW}"
+        wait_until(lambda: acked in self.broker.output()[since:], timeout,
+                   what=f"the broker's SUBACK to the daemon; log:\n{self.log_tail()}")
+
     def log_tail(self, n=30):
         try:
             return "\n".join(self.mb.output().splitlines()[-n:])
@@ -163,11 +167,8 @@ timeout = "{timeout}"
     def assert_running(self):
         self.assertIsNone(self.mb.proc.poll(), f"the daemon died:\n{self.log_tail(60)}")
 
-    @staticmethod
-    def wait(seconds):
-        time.sleep(seconds)
-
 
 def skip_unless_built():
-    import unittest
-    return unittest.skipUnless(os.access(MB_BIN, os.X_OK), "meterbridge not built")
+    """The old name of require_built, kept for the modules that use it: it fails, it never
+    skips (a missing binary is an error; run_module.py fails a module whose tests all skip)."""
+    return require_built

@@ -46,7 +46,8 @@ def expected_unit(name):
 
 
 class Client:
-    """A paho client recording [(topic, payload, retain, qos)]; can log in and use TLS."""
+    """A paho client recording [(topic, payload, retain, qos)]; can log in and use TLS.
+    Returns once connected and every subscription is acknowledged (SUBACK)."""
 
     def __init__(self, port, topics=("#",), host="127.0.0.1", username=None, password=None,
                  tls=None, client_id=None):
@@ -55,6 +56,7 @@ class Client:
         self.lock = threading.Lock()
         self.connected = threading.Event()
         self.topics = topics
+        self._mid = None
         self.client = mqtt.Client(client_id=client_id or f"test-{os.getpid()}-{time.monotonic_ns()}")
         if username is not None:
             self.client.username_pw_set(username, password)
@@ -62,16 +64,23 @@ class Client:
             self.client.tls_set(**tls)
         self.client.on_message = self._on_message
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.connect(host, port, keepalive=30)
         self.client.loop_start()
         if not self.connected.wait(10):
             self.close()
-            raise AssertionError(f"test client could not connect to {host}:{port}")
+            raise AssertionError(f"test client could not connect and subscribe to {host}:{port}")
 
     def _on_connect(self, client, userdata, flags, rc):
-        if rc == 0:
-            for t in self.topics:
-                client.subscribe(t, qos=1)
+        if rc != 0:
+            return
+        if self.topics:  # on the network thread: the SUBACK cannot come before _mid is set
+            _result, self._mid = client.subscribe([(t, 1) for t in self.topics])
+        else:
+            self.connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, granted_qos):
+        if mid == self._mid:
             self.connected.set()
 
     def _on_message(self, client, userdata, msg):
@@ -91,8 +100,8 @@ class Client:
         return wait_until(enough, timeout, what=f"{count} message(s) on {topic}")
 
     def close(self):
-        self.client.loop_stop()
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 def retained(port, topic, timeout=5.0, **login):
@@ -123,16 +132,17 @@ class UplinkTest(TempDirTest):
 
     def setUp(self):
         super().setUp()
-        self.bus = PtyPair(self.tmp)
-        self.cleanup(self.bus.stop)
+        self.bus = PtyPair(self.tmp)  # stops itself if it fails to start
+        self.cleanup(self.bus.stop)  # registered before the next process starts
         self.sim = Slave(SIM, "--port", self.bus.b, "--units", "1")
         self.cleanup(self.sim.stop)
 
-    def config(self, url, uplink_extra="", prefix=None, interval="1s", name="meterbridge.toml"):
+    def config(self, url, uplink_extra="", prefix=None, interval="1s", name="meterbridge.toml",
+               log_level="info"):
         prefix_line = f'topic_prefix = "{prefix}"\n' if prefix else ""
         return self.write(name, f"""[gateway]
 id = "{self.gateway_id}"
-log_level = "info"
+log_level = "{log_level}"
 profile_dirs = ["{PROFILES_DIR}"]
 
 [uplink]
@@ -156,9 +166,12 @@ interval = "{interval}"
 """)
 
     def start_daemon(self, config):
-        daemon = Daemon(self.tmp, config).start()
-        self.cleanup(daemon.stop)
-        return daemon
+        return self.launch(Daemon(self.tmp, config))
+
+    @staticmethod
+    def attempts(daemon):
+        """How many connect attempts the daemon logged so far (log_level "debug")."""
+        return len(re.findall(r"mqtt\[uplink\] \S+: attempt \d+: connecting", daemon.output()))
 
     def assert_alive(self, daemon):
         self.assertIsNone(daemon.proc.poll(),
