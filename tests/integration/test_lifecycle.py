@@ -10,7 +10,8 @@ import threading
 import time
 import unittest
 
-from mbtest import MB_BIN, PROFILES_DIR, Daemon, PtyPair, TempDirTest, free_port, run_cli, wait_until
+from mbtest import (MB_BIN, PROFILES_DIR, Daemon, PtyPair, TempDirTest, free_port, require_binary,
+                    run_cli, spawn, stop_process, wait_until)
 
 
 class NotifySocket:
@@ -58,10 +59,24 @@ class NotifySocket:
     def times_of(self, key, value, since=0.0, until=float("inf")):
         return [t for t, f in self.snapshot() if f.get(key) == value and since <= t <= until]
 
+    def mark(self):
+        """Sends a marker datagram of our own and waits for it: every datagram sent to the
+        socket before now has been received. Returns the marker's index."""
+        self.marks = getattr(self, "marks", 0) + 1
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.sendto(f"TEST_MARK={self.marks}".encode(), self.path)
+        return self.wait_for("TEST_MARK", str(self.marks), timeout=5)
+
     def close(self):
         self.running = False
         self.thread.join(2)
         self.sock.close()
+
+
+def process_state(pid):
+    """The state letter of /proc/PID/stat (R, S, T for stopped, ...)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
 
 
 class LifecycleTest(TempDirTest):
@@ -104,9 +119,7 @@ interval = "10s"
 
     def start_daemon(self, config, env=None):
         env = {"NOTIFY_SOCKET": self.notify.path, **(env or {})}
-        daemon = Daemon(self.tmp, config, env=env).start()
-        self.cleanup(daemon.stop)
-        return daemon
+        return self.launch(Daemon(self.tmp, config, env=env))
 
     def test_ready_reload_refused_reload_applied_and_stop(self):
         config = self.write("meterbridge.toml", self.config_text("gw-alpha", devices=2))
@@ -159,8 +172,7 @@ interval = "10s"
 
     def test_sigint_stops_cleanly_without_systemd(self):
         config = self.write("meterbridge.toml", self.config_text("gw-plain", devices=1))
-        daemon = Daemon(self.tmp, config, env={"NOTIFY_SOCKET": ""}).start()
-        self.cleanup(daemon.stop)
+        daemon = self.launch(Daemon(self.tmp, config, env={"NOTIFY_SOCKET": ""}))
         wait_until(lambda: "running: 1 device" in daemon.output(), 10, what="the running line")
         daemon.signal(signal.SIGINT)
         self.assertEqual(daemon.wait(5), 0, daemon.output())
@@ -168,9 +180,11 @@ interval = "10s"
 
     def start_with_watchdog(self, config, watchdog_pid_of_self=True):
         # WATCHDOG_PID must name the daemon itself: let a shell export its own pid and exec.
+        require_binary()
         pid_expr = "$$" if watchdog_pid_of_self else "1"
         log = open(os.path.join(self.tmp, "watchdog.log"), "a")
-        proc = subprocess.Popen(
+        self.cleanup(log.close)
+        proc = spawn(
             ["/bin/sh", "-c", f'WATCHDOG_PID={pid_expr} exec "$0" run -c "$1"', MB_BIN, config],
             env={**os.environ, "NOTIFY_SOCKET": self.notify.path, "WATCHDOG_USEC": "200000"},
             stdout=log, stderr=subprocess.STDOUT)
@@ -178,13 +192,7 @@ interval = "10s"
         def stop():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGCONT)
-                proc.terminate()
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            log.close()
+            stop_process(proc)
         self.cleanup(stop)
         return proc
 
@@ -203,10 +211,12 @@ interval = "10s"
 
         # A stopped process (a stuck loop) must stop feeding, so systemd would restart it.
         proc.send_signal(signal.SIGSTOP)
-        time.sleep(0.05)
-        t1 = time.monotonic()
-        time.sleep(0.6)
-        self.assertEqual(self.notify.times_of("WATCHDOG", "1", since=t1, until=time.monotonic()), [])
+        wait_until(lambda: process_state(proc.pid) == "T", 5, what="the daemon stopped")
+        # What it sent before it stopped may still wait in the socket: count after a marker.
+        mark = self.notify.mark()
+        time.sleep(0.6)  # the window watched: six feeding periods without a feed
+        later = [f for _t, f in self.notify.snapshot()[mark + 1:] if f.get("WATCHDOG") == "1"]
+        self.assertEqual(later, [], "a stopped process fed the watchdog")
         proc.send_signal(signal.SIGCONT)
         t2 = time.monotonic()
         wait_until(lambda: len(self.notify.times_of("WATCHDOG", "1", since=t2)) >= 3, 2,
@@ -219,7 +229,8 @@ interval = "10s"
         config = self.write("meterbridge.toml", self.config_text("gw-nodog", devices=1))
         proc = self.start_with_watchdog(config, watchdog_pid_of_self=False)
         self.notify.wait_for("READY", "1")
-        time.sleep(0.5)
+        time.sleep(0.5)  # the window watched: five feeding periods
+        self.notify.mark()  # everything sent in the window has been received
         self.assertEqual(self.notify.times_of("WATCHDOG", "1"), [],
                          "WATCHDOG_PID names another process: its watchdog, not ours")
         proc.terminate()
