@@ -3,15 +3,14 @@ meter when the daemon (re)connects or restarts, while live commands keep working
 simulator logs every write it receives (--write-log)."""
 
 import json
-import time
 
 from mbtest import Daemon, Subscriber, wait_until
-from rtu_rig import RtuRig, skip_unless_built, topic
+from rtu_rig import RtuRig, require_built, topic
 
 DO_1 = 0x1C2
 
 
-@skip_unless_built()
+@require_built
 class RetainedCommandsTest(RtuRig):
 
     def test_retained_command_is_not_executed_on_connect_or_restart(self):
@@ -25,8 +24,8 @@ class RetainedCommandsTest(RtuRig):
         self.start([("incomer", 1)], units="1", interval="1s", timeout="200ms")
         first = self.wait_data("incomer", 1)
         self.assertEqual(first[0][0]["values"]["do_1"], 0)
-        wait_until(lambda: "connected" in self.mb.output(), 10, what="uplink connected")
-        self.wait_data("incomer", len(self.data("incomer")) + 2)  # ~2 s after subscribing
+        self.wait_subscribed()  # a retained command would be delivered right after this
+        self.wait_data("incomer", len(self.data("incomer")) + 2)  # watched for ~2 s more
         self.assertEqual(self.writes(), [], "the retained command reached the meter")
         self.assertFalse([r for r in self.results("incomer") if r.get("id") == "ret-1"],
                          "the retained command was answered (so it was taken as live)")
@@ -41,8 +40,9 @@ class RetainedCommandsTest(RtuRig):
         # Restart the daemon: the retained command is still on the broker, still not run.
         self.assertEqual(self.mb.stop(), 0)
         n = len(self.data("incomer"))
-        self.mb = Daemon(self.tmp, self.mb.config_path).start()
-        self.cleanup(self.mb.stop)
+        mark = len(self.broker.output())
+        self.mb = self.launch(Daemon(self.tmp, self.mb.config_path))
+        self.wait_subscribed(since=mark)
         self.wait_data("incomer", n + 3)
         self.assertEqual([(w["address"], w["values"]) for w in self.writes()],
                          [(DO_1, [1]), (DO_1, [0])], "a write after the restart")
@@ -55,8 +55,7 @@ class RetainedCommandsTest(RtuRig):
         # sent with retain while the gateway is up is a live command and runs once.
         self.start([("incomer", 1)], units="1", interval="1s", timeout="200ms")
         self.wait_data("incomer", 1)
-        wait_until(lambda: "connected" in self.mb.output(), 10, what="uplink connected")
-        time.sleep(0.5)  # the subscription is made right after CONNACK
+        self.wait_subscribed()
         self.sub.publish(topic("incomer", "cmd"), json.dumps({"id": "r-1", "set": {"do_1": 1}}),
                          retain=True)
         wait_until(lambda: [r for r in self.results("incomer") if r.get("id") == "r-1"], 15,
@@ -65,8 +64,9 @@ class RetainedCommandsTest(RtuRig):
         # The uplink drops and comes back (the daemon restarts): not run again.
         self.assertEqual(self.mb.stop(), 0)
         n = len(self.data("incomer"))
-        self.mb = Daemon(self.tmp, self.mb.config_path).start()
-        self.cleanup(self.mb.stop)
+        mark = len(self.broker.output())
+        self.mb = self.launch(Daemon(self.tmp, self.mb.config_path))
+        self.wait_subscribed(since=mark)
         self.wait_data("incomer", n + 3)
         self.assertEqual(len(self.writes()), 1, self.writes())
         self.assert_running()

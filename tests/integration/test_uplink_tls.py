@@ -4,18 +4,16 @@ missing client certificate are refused with the reason in the log while the daem
 running and retrying; a client certificate signed by the CA is accepted and its CN becomes
 the broker-side user name."""
 
-import os
 import re
-import time
 import unittest
 
-from mbtest import MB_BIN, Broker, free_port, wait_until
+from mbtest import Broker, free_port, require_built, wait_until
 from uplink_fixture import Certs, Client, UplinkTest, broker_readable
 
 DATA = "meterbridge/gw-uplink/incomer/data"
 
 
-@unittest.skipUnless(os.access(MB_BIN, os.X_OK), "meterbridge not built")
+@require_built
 class UplinkTlsTest(UplinkTest):
 
     def setUp(self):
@@ -29,16 +27,15 @@ class UplinkTlsTest(UplinkTest):
         crt, key = self.certs.leaf(f"server-{server_cn}", "ca", server_cn, san)
         broker_readable(key)
         self.plain_port = free_port()
-        broker = Broker(self.tmp, listener_options=(
+        # start() returns once both listeners listen: the TLS one and the plain one
+        return self.launch(Broker(self.tmp, listener_options=(
             f"cafile {self.ca}\ncertfile {crt}\nkeyfile {key}\ntls_version {tls_version}\n"
             f"{extra}"),
-            extra=f"listener {self.plain_port} 127.0.0.1\n")
-        broker.start()
-        self.cleanup(broker.stop)
-        return broker
+            extra=f"listener {self.plain_port} 127.0.0.1\n"))
 
     def run_daemon(self, broker, uplink_extra):
-        config = self.config(f"mqtts://localhost:{broker.port}", uplink_extra)
+        # debug: every connect attempt is logged, so that a test can wait for the retries
+        config = self.config(f"mqtts://localhost:{broker.port}", uplink_extra, log_level="debug")
         return self.start_daemon(config)
 
     def assert_refused(self, broker, daemon, reason):
@@ -46,7 +43,10 @@ class UplinkTlsTest(UplinkTest):
         sub = Client(self.plain_port, topics=(DATA,))
         self.cleanup(sub.close)
         wait_until(lambda: re.search(reason, daemon.output()), 15, what=f"log line matching {reason}")
-        time.sleep(3)  # still alive and still without a connection several seconds later
+        # Still alive, and still without a connection, two retries later (1 s, 2 s back-off).
+        tried = self.attempts(daemon)
+        wait_until(lambda: self.attempts(daemon) >= tried + 2, 15,
+                   what=f"two more connect attempts:\n{daemon.output()}")
         self.assert_alive(daemon)
         self.assertEqual(sub.on(DATA), [])
         self.assertNotRegex(daemon.output(), r"mqtt\[uplink\] \S+: connected")
