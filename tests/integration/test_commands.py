@@ -8,12 +8,12 @@ import os
 import unittest
 
 from mbtest import wait_until
-from rtu_rig import RtuRig, skip_unless_built, topic
+from rtu_rig import RtuRig, require_built, topic
 
 DO_1 = 0x1C2
 
 
-@skip_unless_built()
+@require_built
 class CommandsTest(RtuRig):
     def setUp(self):
         super().setUp()
@@ -153,7 +153,7 @@ max = 100000
 """
 
 
-@skip_unless_built()
+@require_built
 class WideWriteTest(RtuRig):
     """A value of two registers is written with one FC16 (a profile of the test's own)."""
 

@@ -5,22 +5,27 @@ without starting the service. The package is inspected with dpkg-deb, never inst
 
 import glob
 import os
-import shutil
 import subprocess
 import unittest
 
-from mbtest import TempDirTest
+from mbtest import TempDirTest, require_program
 
 BUILD_DIR = os.environ.get("MB_BUILD_DIR", "")
 
 
-@unittest.skipUnless(BUILD_DIR and shutil.which("cpack") and shutil.which("dpkg-deb"),
-                     "needs MB_BUILD_DIR (set by CTest), cpack and dpkg-deb")
 class PackageTest(TempDirTest):
+    """Needs MB_BUILD_DIR (CTest sets it), cpack and dpkg-deb: without them it fails."""
+
+    def setUp(self):
+        super().setUp()
+        self.assertTrue(BUILD_DIR and os.path.isfile(os.path.join(BUILD_DIR, "CPackConfig.cmake")),
+                        f"MB_BUILD_DIR={BUILD_DIR!r} is not a configured build tree (CTest sets it)")
+        self.cpack = require_program("cpack", "cmake")
+        require_program("dpkg-deb", "dpkg")
 
     def test_deb_contents_depends_and_maintainer_scripts(self):
         out = os.path.join(self.tmp, "pkg")
-        built = subprocess.run(["cpack", "-G", "DEB", "-B", out], cwd=BUILD_DIR,
+        built = subprocess.run([self.cpack, "-G", "DEB", "-B", out], cwd=BUILD_DIR,
                                capture_output=True, text=True, timeout=240)
         self.assertEqual(built.returncode, 0, built.stdout + built.stderr)
         debs = glob.glob(os.path.join(out, "meterbridge_*_*.deb"))

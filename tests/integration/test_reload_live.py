@@ -8,10 +8,10 @@ import signal
 import unittest
 
 from mbtest import wait_until
-from rtu_rig import GW, PREFIX, RtuRig, skip_unless_built, topic
+from rtu_rig import GW, PREFIX, RtuRig, require_built, topic
 
 
-@skip_unless_built()
+@require_built
 class ReloadLiveTest(RtuRig):
 
     def gateway_statuses(self):

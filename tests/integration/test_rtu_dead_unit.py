@@ -7,7 +7,7 @@ import time
 import unittest
 
 from mbtest import Subscriber, wait_until
-from rtu_rig import RtuRig, skip_unless_built, topic
+from rtu_rig import RtuRig, require_built, topic
 
 INTERVAL = 1.0
 TIMEOUT = 0.2
@@ -16,7 +16,7 @@ DEAD_UNIT = 4
 CAP = 10 * INTERVAL  # the back-off never waits more than 10 intervals (poll_schedule)
 
 
-@skip_unless_built()
+@require_built
 class DeadUnitTest(RtuRig):
     def dead_requests(self):
         return [r["t"] for r in self.requests() if r["unit"] == DEAD_UNIT]

@@ -8,7 +8,7 @@ import time
 import unittest
 
 from mbtest import PtyPair, Subscriber
-from rtu_rig import RtuRig, skip_unless_built, topic
+from rtu_rig import RtuRig, require_built, topic
 
 EXC_FIRST, EXC_LAST = 0x64, 0x65  # demand_active_import_max, inside the first merged block
 
@@ -17,7 +17,7 @@ def touches(r, first, last):
     return r["fc"] == 3 and r["address"] <= last and r["address"] + r["count"] - 1 >= first
 
 
-@skip_unless_built()
+@require_built
 class RtuFaultsTest(RtuRig):
     def assert_exact(self, dev, unit, readings, allow_missing=False):
         exp = self.expected["units"][str(unit)]["values"]

@@ -5,10 +5,10 @@ daemon's own polls go on untouched."""
 import unittest
 
 from mbtest import run_cli
-from rtu_rig import RtuRig, skip_unless_built
+from rtu_rig import RtuRig, require_built
 
 
-@skip_unless_built()
+@require_built
 class PortLockTest(RtuRig):
     def test_read_next_to_the_running_daemon_is_refused_and_the_daemon_goes_on(self):
         self.start([("incomer", 1)], interval="1s")

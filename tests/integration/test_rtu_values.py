@@ -8,7 +8,7 @@ import time
 import unittest
 
 from mbtest import Subscriber, wait_until
-from rtu_rig import GW, PREFIX, RtuRig, shortest, skip_unless_built, topic
+from rtu_rig import GW, PREFIX, RtuRig, require_built, shortest, topic
 
 import adw300_image  # noqa: E402  (scripts/simulators, put on sys.path by rtu_rig)
 
@@ -31,7 +31,7 @@ def unit_of(name):
     raise AssertionError(f"{name} is not in design.md §4")
 
 
-@skip_unless_built()
+@require_built
 class RtuValuesTest(RtuRig):
     def test_every_value_is_published_exactly_with_ts_seq_meta_and_status(self):
         started_ms = time.time() * 1000

@@ -2,11 +2,10 @@
 
 import os
 import re
-import shutil
 import subprocess
 import unittest
 
-from mbtest import SOURCE_DIR
+from mbtest import SOURCE_DIR, require_program
 
 UNIT = os.path.join(SOURCE_DIR, "systemd", "meterbridge.service")
 
@@ -29,9 +28,9 @@ def unit_settings(path):
 
 class UnitSecurityTest(unittest.TestCase):
 
-    @unittest.skipIf(shutil.which("systemd-analyze") is None, "systemd-analyze is not installed")
     def test_exposure_at_most_1_5(self):
-        result = subprocess.run(["systemd-analyze", "security", "--offline=true", UNIT],
+        analyze = require_program("systemd-analyze", "systemd")
+        result = subprocess.run([analyze, "security", "--offline=true", UNIT],
                                 capture_output=True, text=True, timeout=60)
         out = result.stdout + result.stderr
         m = re.search(r"Overall exposure level for meterbridge\.service: (\d+(?:\.\d+)?)", out)

@@ -9,7 +9,7 @@ import subprocess
 import time
 import unittest
 
-from mbtest import MB_BIN, Broker, wait_until
+from mbtest import Broker, require_built, wait_until
 from uplink_fixture import Client, UplinkTest, broker_readable
 
 DATA = "meterbridge/gw-uplink/incomer/data"
@@ -18,7 +18,7 @@ PASSWORD = "s3cret-Pa55word"
 CAP_S = 60  # reconnect back-off cap (link_settings.hpp)
 
 
-@unittest.skipUnless(os.access(MB_BIN, os.X_OK), "meterbridge not built")
+@require_built
 class UplinkAuthTest(UplinkTest):
 
     def setUp(self):
@@ -30,9 +30,8 @@ class UplinkAuthTest(UplinkTest):
         subprocess.run(["mosquitto_passwd", "-b", passwd, "observer", "observer-pw"], check=True,
                        capture_output=True, timeout=30)
         broker_readable(passwd)
-        self.broker = Broker(self.tmp, extra=f"password_file {passwd}\nallow_anonymous false\n")
-        self.broker.start()
-        self.cleanup(self.broker.stop)
+        self.broker = self.launch(
+            Broker(self.tmp, extra=f"password_file {passwd}\nallow_anonymous false\n"))
 
     def password_file(self, text, mode=0o600):
         path = self.write("uplink.password", text + "\n")

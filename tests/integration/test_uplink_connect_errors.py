@@ -3,30 +3,22 @@ log (never "Unknown error."): nothing listening on the port (plain and TLS), a p
 accepts the TCP connection but never answers (the connect timeout), and the broker going away
 under an established link ("the broker closed the connection")."""
 
-import os
 import re
 import socket
 import time
 import unittest
 
-from mbtest import MB_BIN, Broker, free_port, wait_until
+from mbtest import Broker, free_port, require_built, wait_until
 from uplink_fixture import Certs, Client, UplinkTest, broker_readable
 
 DATA = "meterbridge/gw-uplink/incomer/data"
 
 
-@unittest.skipUnless(os.access(MB_BIN, os.X_OK), "meterbridge not built")
+@require_built
 class UplinkConnectErrorsTest(UplinkTest):
 
     def debug_config(self, url, uplink_extra=""):
-        path = self.config(url, uplink_extra)
-        with open(path) as f:
-            text = f.read()
-        return self.write("meterbridge.toml", text.replace('log_level = "info"',
-                                                           'log_level = "debug"'))
-
-    def attempts(self, daemon):
-        return len(re.findall(r"mqtt\[uplink\] \S+: attempt \d+: connecting", daemon.output()))
+        return self.config(url, uplink_extra, log_level="debug")
 
     def assert_refused_and_retried(self, url, port, ca=None):
         extra = f'ca_file = "{ca}"\n' if ca else ""
@@ -47,8 +39,7 @@ class UplinkConnectErrorsTest(UplinkTest):
         port = free_port()
         daemon = self.assert_refused_and_retried(f"mqtt://127.0.0.1:{port}", port)
         # Something listens now: the next retry connects and readings flow.
-        broker = Broker(self.tmp, port=port).start()
-        self.cleanup(broker.stop)
+        self.launch(Broker(self.tmp, port=port))
         sub = Client(port, topics=(DATA,))
         self.cleanup(sub.close)
         sub.wait_for(DATA, count=1, timeout=25)
@@ -63,10 +54,10 @@ class UplinkConnectErrorsTest(UplinkTest):
         crt, key = certs.leaf("server", "ca", "localhost", "DNS:localhost,IP:127.0.0.1")
         broker_readable(key)
         plain = free_port()
-        broker = Broker(self.tmp, port=port,
-                        listener_options=f"cafile {ca}\ncertfile {crt}\nkeyfile {key}\n",
-                        extra=f"listener {plain} 127.0.0.1\n").start()
-        self.cleanup(broker.stop)
+        # start() returns once both listeners listen: the TLS one and the plain one
+        self.launch(Broker(self.tmp, port=port,
+                           listener_options=f"cafile {ca}\ncertfile {crt}\nkeyfile {key}\n",
+                           extra=f"listener {plain} 127.0.0.1\n"))
         sub = Client(plain, topics=(DATA,))
         self.cleanup(sub.close)
         sub.wait_for(DATA, count=1, timeout=25)
@@ -92,9 +83,9 @@ class UplinkConnectErrorsTest(UplinkTest):
         self.assertEqual(daemon.stop(), 0)
 
     def test_broker_gone_says_the_broker_closed_the_connection(self):
-        broker = Broker(self.tmp).start()
-        self.cleanup(broker.stop)
+        broker = self.launch(Broker(self.tmp))
         sub = Client(broker.port, topics=(DATA,))
+        self.cleanup(sub.close)
         daemon = self.start_daemon(self.config(broker.url()))
         sub.wait_for(DATA, count=1, timeout=20)
         sub.close()

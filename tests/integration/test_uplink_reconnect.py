@@ -3,24 +3,22 @@ comes back on the same port without persistence, so the retained birth and meta 
 subscriber then sees can only have been published again by the daemon."""
 
 import json
-import os
 import time
 import unittest
 
-from mbtest import MB_BIN, Broker, wait_until
+from mbtest import Broker, require_built, wait_until
 from uplink_fixture import Client, UplinkTest, retained
 
 PREFIX = "meterbridge/gw-uplink"
 
 
-@unittest.skipUnless(os.access(MB_BIN, os.X_OK), "meterbridge not built")
+@require_built
 class UplinkReconnectTest(UplinkTest):
 
     def test_reconnects_after_broker_restart_and_republishes_retained_state(self):
-        broker = Broker(self.tmp)  # persistence false: retained messages die with it
-        broker.start()
-        self.cleanup(broker.stop)
+        broker = self.launch(Broker(self.tmp))  # persistence false: retained messages die with it
         sub = Client(broker.port, topics=(f"{PREFIX}/#",))
+        self.cleanup(sub.close)
         daemon = self.start_daemon(self.config(broker.url()))
         before = sub.wait_for(f"{PREFIX}/incomer/data", count=2, timeout=20)
         last_seq = json.loads(before[-1][1])["seq"]

@@ -10,7 +10,7 @@ import time
 import tomllib
 import unittest
 
-from mbtest import MB_BIN, PROFILES_DIR, SOURCE_DIR, Broker, wait_until
+from mbtest import PROFILES_DIR, SOURCE_DIR, Broker, require_built, wait_until
 from uplink_fixture import Client, UplinkTest, expected_unit, retained
 
 GW_KEYS = {"state", "ts", "version", "devices", "buffer"}
@@ -37,13 +37,11 @@ def broker_publishes(broker, client_id, topic):
     return [(int(q), int(r)) for q, r in re.findall(pattern, text)]
 
 
-@unittest.skipUnless(os.access(MB_BIN, os.X_OK), "meterbridge not built")
+@require_built
 class UplinkTopicsTest(UplinkTest):
 
     def start_broker(self):
-        broker = Broker(self.tmp).start()
-        self.cleanup(broker.stop)
-        return broker
+        return self.launch(Broker(self.tmp))
 
     def test_birth_meta_status_and_readings_under_the_prefix(self):
         broker = self.start_broker()
