@@ -25,7 +25,9 @@ std::string check_set(const json& set, const model::device_info& device, command
     if (set.size() > max_command_names) return "set: too many values";
     for (const auto& [name, v] : set.items()) {
         const auto w = device.writable.find(name);
-        if (w == device.writable.end()) return fmt::format("{}: not writable", name);
+        if (w == device.writable.end())
+            return fmt::format("{}: {}", name,
+                               device.units.contains(name) ? "not writable" : "unknown value");
         if (!v.is_number()) return fmt::format("{}: value must be a number", name);
         const double x = v.get<double>();
         const auto& r = w->second;

@@ -1,6 +1,7 @@
 #pragma once
 // Downlink commands (design.md §5.4): {"id":…,"set":{name:value,…}} or {"id":…,"read":[…]},
 // checked against what the device allows before anything can reach a meter.
+#include "bridge/model/command_outcome.hpp"
 #include "bridge/model/device_info.hpp"
 
 #include <cstddef>
@@ -16,8 +17,8 @@ struct command {
     enum class kind : unsigned char { set, read };
     std::string id_json; // the id re-encoded as JSON, echoed in the result as it came
     kind what = kind::set;
-    std::vector<std::pair<std::string, double>> set; // kind::set: name -> value, in order
-    std::vector<std::string> read;                   // kind::read: names
+    model::named_values set;       // kind::set: name -> value, in order
+    std::vector<std::string> read; // kind::read: names
 };
 
 struct command_parse {
@@ -29,7 +30,8 @@ struct command_parse {
 inline constexpr std::size_t max_command_bytes = 4096;
 inline constexpr std::size_t max_command_names = 32;
 
-// Never throws; every refusal comes back as `error`.
+// Never throws; every refusal comes back as `error`. A name the device does not have is an
+// "unknown value" (for set and read alike); one it has but may not set is "not writable".
 command_parse parse_command(std::string_view payload, const model::device_info& device) noexcept;
 
 } // namespace mb::bridge

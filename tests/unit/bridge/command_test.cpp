@@ -47,10 +47,24 @@ BOOST_AUTO_TEST_CASE(read_accepted_with_numeric_id) {
 }
 
 BOOST_AUTO_TEST_CASE(refuses_values_that_are_not_writable) {
-    BOOST_TEST(refusal(R"({"id":"c-18","set":{"do_9":1}})") == "do_9: not writable");
+    // The device has voltage_l1, but the profile does not let commands set it.
     BOOST_TEST(refusal(R"({"id":"c-18","set":{"voltage_l1":230}})") == "voltage_l1: not writable");
     // All or nothing: one bad value refuses the whole command.
-    BOOST_TEST(refusal(R"({"id":1,"set":{"do_1":1,"do_9":0}})") == "do_9: not writable");
+    BOOST_TEST(refusal(R"({"id":1,"set":{"do_1":1,"voltage_l1":0}})") ==
+               "voltage_l1: not writable");
+}
+
+BOOST_AUTO_TEST_CASE(set_of_a_value_the_device_does_not_have_is_unknown) {
+    // Said as read says it: the name is not the device's at all, so "not writable" would
+    // suggest it exists.
+    BOOST_TEST(refusal(R"({"id":"c-18","set":{"do_9":1}})") == "do_9: unknown value");
+    BOOST_TEST(refusal(R"({"id":"c-18","read":["do_9"]})") == "do_9: unknown value");
+    BOOST_TEST(refusal(R"({"id":1,"set":{"do_1":1,"do_9":0}})") == "do_9: unknown value");
+    // `writable` is asked first: a value there may be set whatever `units` lists.
+    auto d = adw300();
+    d.units.erase("do_2");
+    const auto r = parse_command(R"({"id":2,"set":{"do_2":1}})", d);
+    BOOST_TEST(r.cmd.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(refuses_out_of_range) {

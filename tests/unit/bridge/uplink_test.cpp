@@ -156,7 +156,7 @@ BOOST_AUTO_TEST_CASE(birth_meta_reading_command_and_clean_stop) {
             [&] {
                 return obs.has(result, R"({"id":"c-17","ok":true})") &&
                        obs.has(result,
-                               R"({"id":"c-18","ok":false,"error":"do_9: not writable"})") &&
+                               R"({"id":"c-18","ok":false,"error":"do_9: unknown value"})") &&
                        obs.has("mb/gw1/nope/cmd/result",
                                R"({"id":5,"ok":false,"error":"nope: unknown device"})") &&
                        obs.has(result,
