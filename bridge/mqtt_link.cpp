@@ -3,7 +3,7 @@
 #include "bridge/errors.hpp"
 #include "bridge/model/log.hpp"
 
-#include <mutex>
+#include <exception>
 #include <unistd.h>
 
 namespace mb::bridge {
@@ -12,16 +12,56 @@ namespace {
 constexpr std::string_view system_ca_file = "/etc/ssl/certs/ca-certificates.crt";
 constexpr std::string_view system_ca_path = "/etc/ssl/certs";
 
-void lib_init() {
-    static std::once_flag once;
-    std::call_once(once, [] { mosquitto_lib_init(); });
-}
+// mosquitto_lib_init() once per process, before main() (it is not thread-safe itself), and
+// no mutable function-static state for it: this object is immutable once built.
+struct mosquitto_library {
+    int rc = mosquitto_lib_init();
+    mosquitto_library() = default;
+    ~mosquitto_library() { mosquitto_lib_cleanup(); }
+    mosquitto_library(const mosquitto_library&) = delete;
+    mosquitto_library& operator=(const mosquitto_library&) = delete;
+};
+const mosquitto_library library;
 
 std::chrono::steady_clock::time_point now() {
     return std::chrono::steady_clock::now();
 }
 
+// Timers are empty only when uv_timer_init failed (then start() refused to run).
+void stop_timer(const uv_handle<uv_timer_t>& t) {
+    if (t) uv_timer_stop(t.get());
+}
+
 } // namespace
+
+std::error_code uv_error(int rc) noexcept {
+    return {-rc, std::generic_category()}; // UV_E* is -errno on Unix
+}
+
+uv_handle<uv_timer_t> init_timer(uv_loop_t& loop, void* owner, std::error_code& ec) {
+    auto t = make_uv_handle<uv_timer_t>();
+    if (const int rc = uv_timer_init(&loop, t.get()); rc != 0) {
+        delete t.release(); // never initialized: nothing for uv_close to close
+        log::error("cannot create a timer: {}", uv_strerror(rc));
+        if (!ec) ec = uv_error(rc);
+        return {};
+    }
+    t->data = owner;
+    return t;
+}
+
+void callback_failed(std::string_view who, std::string_view callback) noexcept {
+    try {
+        try {
+            throw;
+        } catch (const std::exception& e) {
+            log::error("{}: {} failed: {}", who, callback, e.what());
+        } catch (...) {
+            log::error("{}: {} failed: unknown exception", who, callback);
+        }
+    } catch (...) { // not even the log line could be written: nothing more to do
+    }
+}
 
 mqtt_link::mqtt_link(uv_loop_t& loop, link_settings settings, callbacks cb)
     : loop_(loop)
@@ -30,17 +70,13 @@ mqtt_link::mqtt_link(uv_loop_t& loop, link_settings settings, callbacks cb)
     , mosq_(nullptr, &mosquitto_destroy)
     , mids_(std::size_t{65536}, mid_kind::none)
     , rng_(std::random_device{}()) {
-    lib_init();
+    if (library.rc != MOSQ_ERR_SUCCESS) init_error_ = make_mosq_error(library.rc);
     mosq_.reset(mosquitto_new(settings_.client_id.empty() ? nullptr : settings_.client_id.c_str(),
                               true, this));
-    misc_ = make_uv_handle<uv_timer_t>();
-    retry_ = make_uv_handle<uv_timer_t>();
-    grace_ = make_uv_handle<uv_timer_t>();
-    deferred_ = make_uv_handle<uv_timer_t>();
-    for (uv_timer_t* t : {misc_.get(), retry_.get(), grace_.get(), deferred_.get()}) {
-        uv_timer_init(&loop_, t);
-        t->data = this;
-    }
+    misc_ = init_timer(loop_, this, init_error_);
+    retry_ = init_timer(loop_, this, init_error_);
+    grace_ = init_timer(loop_, this, init_error_);
+    deferred_ = init_timer(loop_, this, init_error_);
 }
 
 mqtt_link::~mqtt_link() {
@@ -121,6 +157,10 @@ std::error_code mqtt_link::apply_settings() {
 
 std::error_code mqtt_link::start() {
     if (stopping_) return link_errc::stopping;
+    if (init_error_) {
+        log::error("{}: cannot start: {}", where(), init_error_.message());
+        return init_error_;
+    }
     if (const auto ec = apply_settings()) return ec;
     uv_timer_start(misc_.get(), &on_misc, 1000, 1000);
     log::info("{}: connecting (client_id {}, tls {}, keepalive {}s, max_inflight {})", where(),
@@ -141,10 +181,14 @@ void mqtt_link::update_interest() {
     if (!poll_) return;
     const bool write = mosquitto_want_write(mosq_.get()) || (!connected_ && !tcp_up_);
     const int want = UV_READABLE | UV_DISCONNECT | (write ? UV_WRITABLE : 0);
-    if (want != interest_) {
-        uv_poll_start(poll_.get(), want, &on_poll);
-        interest_ = want;
+    if (want == interest_) return;
+    if (const int rc = uv_poll_start(poll_.get(), want, &on_poll); rc != 0) {
+        // Not watched: the connect timeout or the keepalive check ends this attempt.
+        log::error("{}: cannot watch the socket: {}", where(), uv_strerror(rc));
+        interest_ = 0;
+        return;
     }
+    interest_ = want;
 }
 
 int mqtt_link::read_socket() {
@@ -161,8 +205,8 @@ void mqtt_link::deliver_acks() noexcept {
         const queued_ack a = acks_[ack_next_++];
         try {
             if (cb_.on_ack) cb_.on_ack(a.mid, a.d, a.windowed);
-        } catch (const std::exception& e) {
-            log::error("{}: on_ack failed: {}", where(), e.what());
+        } catch (...) {
+            callback_failed(settings_.name, "on_ack");
         }
     }
     acks_.clear();
@@ -171,61 +215,65 @@ void mqtt_link::deliver_acks() noexcept {
 
 void mqtt_link::on_poll(uv_poll_t* h, int status, int events) noexcept {
     auto& self = *static_cast<mqtt_link*>(h->data);
-    if (!self.connected_ && !self.stopping_ && !self.tcp_up_) {
-        try {
-            self.poll_connecting(status);
-        } catch (const std::exception& e) {
-            log::error("{}: connect handling failed: {}", self.where(), e.what());
-        }
+    try {
+        self.handle_poll(status, events);
+    } catch (...) {
+        callback_failed(self.settings_.name, "on_poll");
+    }
+}
+
+void mqtt_link::handle_poll(int status, int events) {
+    if (!connected_ && !stopping_ && !tcp_up_) {
+        poll_connecting(status);
         return;
     }
     if (status < 0) events = UV_READABLE; // let libmosquitto read the error
     int rc = MOSQ_ERR_SUCCESS;
-    if ((events & (UV_READABLE | UV_DISCONNECT)) != 0) rc = self.read_socket();
+    if ((events & (UV_READABLE | UV_DISCONNECT)) != 0) rc = read_socket();
     // Outside libmosquitto now: what on_ack publishes is written at once.
-    self.deliver_acks();
+    deliver_acks();
     // rc != 0: libmosquitto closed the socket and (mostly) called on_disconnect (detached).
     // Once connected, what callbacks queued (replies, birth) is written now rather than
     // after a round trip through epoll; EAGAIN leaves it queued and arms UV_WRITABLE.
-    const bool queued = self.connected_ && mosquitto_want_write(self.mosq_.get());
-    if (rc == MOSQ_ERR_SUCCESS && self.poll_ && ((events & UV_WRITABLE) != 0 || queued))
-        rc = mosquitto_loop_write(self.mosq_.get(), 1);
-    if (self.closed_silently(rc)) return;
-    if (status < 0 && self.poll_) {
+    const bool queued = connected_ && mosquitto_want_write(mosq_.get());
+    if (rc == MOSQ_ERR_SUCCESS && poll_ && ((events & UV_WRITABLE) != 0 || queued))
+        rc = mosquitto_loop_write(mosq_.get(), 1);
+    if (closed_silently(rc)) return;
+    if (status < 0 && poll_) {
         // POLLERR (libuv reports it as EBADF and has stopped the watcher), yet libmosquitto
         // read nothing wrong (seen after a peer reset): the socket is broken, so end it. A
         // DISCONNECT with reason 0x04 keeps the will should it ever reach the broker.
-        mosquitto_disconnect_v5(self.mosq_.get(), 0x04, nullptr);
-        if (self.poll_) mosquitto_loop_write(self.mosq_.get(), 1);
-        if (self.poll_) self.read_socket();
-        self.deliver_acks();
-        self.interest_ = 0; // libuv stopped the watcher: re-arm if the socket lives on
+        mosquitto_disconnect_v5(mosq_.get(), 0x04, nullptr);
+        if (poll_) mosquitto_loop_write(mosq_.get(), 1);
+        if (poll_) read_socket();
+        deliver_acks();
+        interest_ = 0; // libuv stopped the watcher: re-arm if the socket lives on
     }
     // Before CONNACK a reset that libmosquitto took for "try again" (TLS) ends the attempt.
-    try {
-        if (!self.connected_ && !self.stopping_ && self.poll_ && self.connect_failed(0)) return;
-    } catch (const std::exception& e) {
-        log::error("{}: connect handling failed: {}", self.where(), e.what());
-    }
-    self.update_interest();
+    if (!connected_ && !stopping_ && poll_ && connect_failed(0)) return;
+    update_interest();
 }
 
 void mqtt_link::on_misc(uv_timer_t* t) noexcept {
     auto& self = *static_cast<mqtt_link*>(t->data);
-    if (!self.poll_) return; // disconnected: the retry timer owns the link
-    if (!self.connected_) {
+    try {
+        self.misc_tick();
+    } catch (...) {
+        callback_failed(self.settings_.name, "on_misc");
+    }
+}
+
+void mqtt_link::misc_tick() {
+    if (!poll_) return; // disconnected: the retry timer owns the link
+    if (!connected_) {
         // Nothing for loop_misc before CONNACK (its keepalive check would end the attempt as
         // "Unknown error."): the connect timeout is ours.
-        try {
-            if (!self.stopping_) self.check_connect_time();
-        } catch (const std::exception& e) {
-            log::error("{}: connect timeout handling failed: {}", self.where(), e.what());
-        }
+        if (!stopping_) check_connect_time();
         return;
     }
     // PINGREQ, or keepalive loss -> on_disconnect
-    if (self.closed_silently(mosquitto_loop_misc(self.mosq_.get()))) return;
-    self.update_interest();
+    if (closed_silently(mosquitto_loop_misc(mosq_.get()))) return;
+    update_interest();
 }
 
 bool mqtt_link::closed_silently(int rc) noexcept {
@@ -234,8 +282,8 @@ bool mqtt_link::closed_silently(int rc) noexcept {
     if (!poll_ || mosquitto_socket(mosq_.get()) >= 0) return false;
     try {
         handle_disconnect(rc != MOSQ_ERR_SUCCESS ? rc : MOSQ_ERR_CONN_LOST);
-    } catch (const std::exception& e) {
-        log::error("{}: disconnect handling failed: {}", where(), e.what());
+    } catch (...) {
+        callback_failed(settings_.name, "disconnect handling");
     }
     return true;
 }
@@ -244,16 +292,16 @@ void mqtt_link::on_retry(uv_timer_t* t) noexcept {
     auto& self = *static_cast<mqtt_link*>(t->data);
     try {
         self.begin_attempt();
-    } catch (const std::exception& e) {
-        log::error("{}: reconnect failed: {}", self.where(), e.what());
+    } catch (...) {
+        callback_failed(self.settings_.name, "on_retry");
     }
 }
 
 void mqtt_link::on_connect(mosquitto* /*mosq*/, void* obj, int rc, int /*flags*/,
                            const mosquitto_property* /*props*/) noexcept {
     auto& self = *static_cast<mqtt_link*>(obj);
-    self.deliver_acks(); // what was read before it keeps its order
     try {
+        self.deliver_acks(); // what was read before it keeps its order
         if (rc != 0) {
             // The broker refused the CONNECT; it closes the link next (on_disconnect).
             self.refused_ = true;
@@ -268,19 +316,19 @@ void mqtt_link::on_connect(mosquitto* /*mosq*/, void* obj, int rc, int /*flags*/
                   self.ever_connected_ ? fmt::format(" (attempt {})", self.attempt_ + 1) : "");
         self.ever_connected_ = true;
         if (self.cb_.on_connect) self.cb_.on_connect();
-    } catch (const std::exception& e) {
-        log::error("{}: on_connect failed: {}", self.where(), e.what());
+    } catch (...) {
+        callback_failed(self.settings_.name, "on_connect");
     }
 }
 
 void mqtt_link::on_disconnect(mosquitto* /*mosq*/, void* obj, int rc,
                               const mosquitto_property* /*props*/) noexcept {
     auto& self = *static_cast<mqtt_link*>(obj);
-    self.deliver_acks(); // PUBACKs read before the link went down come first
     try {
+        self.deliver_acks(); // PUBACKs read before the link went down come first
         self.handle_disconnect(rc);
-    } catch (const std::exception& e) {
-        log::error("{}: on_disconnect failed: {}", self.where(), e.what());
+    } catch (...) {
+        callback_failed(self.settings_.name, "on_disconnect");
     }
 }
 
@@ -304,16 +352,16 @@ void mqtt_link::on_publish(mosquitto* /*mosq*/, void* obj, int mid, int reason,
             return;
         }
         if (self.cb_.on_ack) self.cb_.on_ack(mid, d, windowed);
-    } catch (const std::exception& e) {
-        log::error("{}: on_publish failed: {}", self.where(), e.what());
+    } catch (...) {
+        callback_failed(self.settings_.name, "on_publish");
     }
 }
 
 void mqtt_link::on_message(mosquitto* /*mosq*/, void* obj, const mosquitto_message* m,
                            const mosquitto_property* /*props*/) noexcept {
     auto& self = *static_cast<mqtt_link*>(obj);
-    self.deliver_acks();
     try {
+        self.deliver_acks();
         if (!self.cb_.on_message || m == nullptr || m->topic == nullptr) return;
         incoming_message in;
         in.topic = m->topic;
@@ -323,15 +371,15 @@ void mqtt_link::on_message(mosquitto* /*mosq*/, void* obj, const mosquitto_messa
         in.qos = m->qos;
         in.retain = m->retain;
         self.cb_.on_message(in);
-    } catch (const std::exception& e) {
-        log::error("{}: on_message failed: {}", self.where(), e.what());
+    } catch (...) {
+        callback_failed(self.settings_.name, "on_message");
     }
 }
 
 void mqtt_link::on_log(mosquitto* /*mosq*/, void* obj, int level, const char* text) noexcept {
     auto& self = *static_cast<mqtt_link*>(obj);
-    if (text == nullptr) return;
     try {
+        if (text == nullptr) return;
         if ((level & MOSQ_LOG_ERR) != 0) {
             // TLS failures arrive here ("OpenSSL Error[0]: …"); the disconnect line says it.
             if (!self.last_lib_error_.empty()) self.last_lib_error_ += "; ";
@@ -379,7 +427,7 @@ std::error_code mqtt_link::subscribe(const std::string& filter, int qos, int opt
 void mqtt_link::stop() {
     if (stopping_) return;
     stopping_ = true;
-    uv_timer_stop(retry_.get());
+    stop_timer(retry_);
     if (resolving_ != nullptr) {
         resolving_->owner = nullptr;
         resolving_ = nullptr;
@@ -403,31 +451,40 @@ void mqtt_link::stop() {
 
 void mqtt_link::on_grace(uv_timer_t* t) noexcept {
     auto& self = *static_cast<mqtt_link*>(t->data);
-    log::warn("{}: no clean disconnect within {} ms", self.where(),
-              self.settings_.stop_grace.count());
-    self.connected_ = false;
-    self.detach_socket();
-    self.finish_stop();
+    try {
+        log::warn("{}: no clean disconnect within {} ms", self.where(),
+                  self.settings_.stop_grace.count());
+        self.connected_ = false;
+        self.detach_socket();
+        self.finish_stop();
+    } catch (...) {
+        callback_failed(self.settings_.name, "on_grace");
+    }
 }
 
 void mqtt_link::finish_stop() {
     if (stopped_) return;
     stopped_ = true;
     connected_ = false;
-    uv_timer_stop(misc_.get());
-    uv_timer_stop(retry_.get());
-    uv_timer_stop(grace_.get());
-    // Deferred so that on_stopped never runs inside stop() or inside a libmosquitto call.
-    uv_timer_start(deferred_.get(), &on_deferred_stop, 0, 0);
+    stop_timer(misc_);
+    stop_timer(retry_);
+    stop_timer(grace_);
+    // Deferred so that on_stopped never runs inside stop() or inside a libmosquitto call;
+    // without the timer (uv_timer_init failed: the link never started) it runs now.
+    if (deferred_) {
+        uv_timer_start(deferred_.get(), &on_deferred_stop, 0, 0);
+    } else if (cb_.on_stopped) {
+        cb_.on_stopped();
+    }
 }
 
 void mqtt_link::on_deferred_stop(uv_timer_t* t) noexcept {
     auto& self = *static_cast<mqtt_link*>(t->data);
-    log::info("{}: stopped", self.where());
     try {
+        log::info("{}: stopped", self.where());
         if (self.cb_.on_stopped) self.cb_.on_stopped();
-    } catch (const std::exception& e) {
-        log::error("{}: on_stopped failed: {}", self.where(), e.what());
+    } catch (...) {
+        callback_failed(self.settings_.name, "on_stopped");
     }
 }
 

@@ -11,12 +11,18 @@
 // only after the link stayed up for `stable_after`; AUTH/TLS refusals too, at error level.
 //
 // Name resolution: an IP literal is used as is. A hostname is resolved with uv_getaddrinfo
-// first, so a dead resolver never stalls the loop. Plain TCP then connects to the address.
+// first (on libuv's thread pool), so a dead resolver never stalls the loop. Plain TCP then
+// connects to one of its addresses, the next one on each further attempt (localhost may be
+// ::1 first while the broker listens on 127.0.0.1 only).
 // TLS passes the hostname on to libmosquitto, because it verifies the broker certificate
 // against the string it was given (an IP would be checked against IP SANs and fail); that
 // costs libmosquitto's own blocking getaddrinfo, normally answered from the cache warmed by
 // the asynchronous lookup just before, and bounded by the resolver options (the daemon runs
 // with RES_OPTIONS="timeout:1 attempts:2").
+//
+// Two clients with the same client id knock each other off the broker in a loop (each
+// CONNECT takes the session over). Disconnects soon after each connect are counted, and the
+// log suggests the clash, rate-limited.
 //
 // QoS 1 messages in flight survive a reconnect inside libmosquitto (it resends them on the
 // same instance), so their mids stay in the window until their PUBACK arrives.
@@ -28,6 +34,7 @@
 // packet: one epoll round trip and two uv_poll re-arms (EPOLL_CTL_DEL + ADD) per reading.
 // Outside the callback the publish is written at once and the write interest stays off.
 #include "bridge/link_settings.hpp"
+#include "bridge/model/log.hpp"
 #include "bridge/model/uv_handle.hpp"
 
 #include <chrono>
@@ -61,6 +68,18 @@ struct publish_options {
     // out even when the window is full; libmosquitto queues them past the broker's quota.
     bool windowed = true;
 };
+
+// A libuv error (UV_E*, a negated errno on Unix) as an error_code.
+std::error_code uv_error(int rc) noexcept;
+
+// An initialized timer whose `data` is `owner`, or an empty handle with `ec` set when
+// uv_timer_init fails (its result is checked, never assumed). Loop thread only.
+uv_handle<uv_timer_t> init_timer(uv_loop_t& loop, void* owner, std::error_code& ec);
+
+// Logs the exception being handled at the edge of a C callback ("uplink: on_grace failed:
+// …"). Call it only inside a catch block; it never throws (the noexcept trampolines of
+// bridge/ catch everything and end in it, so nothing unwinds into libuv or libmosquitto).
+void callback_failed(std::string_view who, std::string_view callback) noexcept;
 
 class mqtt_link {
 public:
@@ -117,6 +136,9 @@ private:
                            const mosquitto_property* /*props*/) noexcept;
     static void on_log(mosquitto* /*mosq*/, void* obj, int level, const char* text) noexcept;
 
+    void handle_poll(int status, int events);
+    void misc_tick();
+    void resolved(int status, const addrinfo* res);
     std::error_code apply_settings();
     void begin_attempt();
     void connect_to(const std::string& host);
@@ -135,6 +157,8 @@ private:
     // The socket is gone but on_disconnect never came: handle it now. True if it did.
     bool closed_silently(int rc) noexcept;
     void schedule_reconnect(const std::string& why);
+    // A disconnect after being up for `up_for`: quick ones in a row suggest a client-id clash.
+    void note_disconnect(std::chrono::steady_clock::duration up_for);
     void finish_stop();
     [[nodiscard]] std::string where() const;
 
@@ -170,6 +194,10 @@ private:
     std::string last_lib_error_; // the last error libmosquitto logged (TLS details)
     std::string topic_buf_;      // publish(): the topic as a C string
     resolve_req* resolving_ = nullptr;
+    std::error_code init_error_;  // a timer libuv refused: start() fails with it
+    log::rate_limiter retry_log_; // repeated connection errors, per reason
+    unsigned quick_drops_ = 0;    // disconnects in a row, each soon after its connect
+    log::rate_limiter clash_log_{std::chrono::minutes(10)};
     // Handles last: closed (uv_close) before mosq_ is destroyed.
     uv_handle<uv_timer_t> misc_;
     uv_handle<uv_timer_t> retry_;

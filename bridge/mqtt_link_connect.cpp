@@ -23,6 +23,10 @@ namespace mb::bridge {
 namespace {
 
 constexpr std::chrono::seconds max_connect_time{10};
+// This many disconnects in a row, each within `quick_drop` of its connect, suggest another
+// client with the same client id: each CONNECT takes the session from the other.
+constexpr unsigned clash_drops = 3;
+constexpr std::chrono::seconds quick_drop{5};
 
 bool is_ip_literal(const std::string& host) {
     unsigned char buf[sizeof(in6_addr)];
@@ -41,12 +45,6 @@ bool is_refusal(int rc) {
 bool is_tls_failure(const std::string& lib_error) {
     return lib_error.find("OpenSSL Error") != std::string::npos ||
            lib_error.find("host name verification failed") != std::string::npos;
-}
-
-log::rate_limiter& limiter() {
-    // Per-process limiter for repeated connection errors (keys name the link).
-    static log::rate_limiter rl;
-    return rl;
 }
 
 // The kernel's view of a connecting socket.
@@ -95,32 +93,46 @@ void mqtt_link::begin_attempt() {
 }
 
 void mqtt_link::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
+    // Owned from here on, whatever happens: the request and the addresses are freed on return.
     std::unique_ptr<resolve_req> r(static_cast<resolve_req*>(req->data));
     std::unique_ptr<addrinfo, void (*)(addrinfo*)> info(res, &uv_freeaddrinfo);
     mqtt_link* self = r->owner;
     if (self == nullptr) return; // the link is gone
-    self->resolving_ = nullptr;
-    if (self->stopping_) return;
     try {
-        if (status != 0 || res == nullptr) {
-            self->schedule_reconnect(
-                fmt::format("cannot resolve {}: {}", self->settings_.host, uv_strerror(status)));
-            return;
-        }
-        if (self->settings_.tls) {
-            self->connect_to(self->settings_.host); // certificate checks need the name
-            return;
-        }
-        char ip[INET6_ADDRSTRLEN] = {};
-        if (res->ai_family == AF_INET6) {
-            uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(res->ai_addr), ip, sizeof ip);
-        } else {
-            uv_ip4_name(reinterpret_cast<const sockaddr_in*>(res->ai_addr), ip, sizeof ip);
-        }
-        self->connect_to(ip);
-    } catch (const std::exception& e) {
-        log::error("mqtt: resolve callback failed: {}", e.what());
+        self->resolved(status, res);
+    } catch (...) {
+        callback_failed(self->settings_.name, "on_resolved");
     }
+}
+
+void mqtt_link::resolved(int status, const addrinfo* res) {
+    resolving_ = nullptr;
+    if (stopping_) return;
+    if (status != 0 || res == nullptr) {
+        schedule_reconnect(
+            fmt::format("cannot resolve {}: {}", settings_.host, uv_strerror(status)));
+        return;
+    }
+    if (settings_.tls) {
+        connect_to(settings_.host); // certificate checks need the name
+        return;
+    }
+    // One address per attempt, the next one after each failure (attempt_ counts them).
+    std::vector<const addrinfo*> addrs;
+    for (const addrinfo* a = res; a != nullptr; a = a->ai_next)
+        if (a->ai_family == AF_INET || a->ai_family == AF_INET6) addrs.push_back(a);
+    if (addrs.empty()) {
+        schedule_reconnect(fmt::format("cannot resolve {}: no IP address", settings_.host));
+        return;
+    }
+    const addrinfo* a = addrs[attempt_ % addrs.size()];
+    char ip[INET6_ADDRSTRLEN] = {};
+    if (a->ai_family == AF_INET6) {
+        uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(a->ai_addr), ip, sizeof ip);
+    } else {
+        uv_ip4_name(reinterpret_cast<const sockaddr_in*>(a->ai_addr), ip, sizeof ip);
+    }
+    connect_to(ip);
 }
 
 std::chrono::seconds mqtt_link::keepalive() const {
@@ -156,10 +168,10 @@ void mqtt_link::attach_socket() {
     const int fd = mosquitto_socket(mosq_.get());
     if (fd < 0) return;
     poll_ = make_uv_handle<uv_poll_t>();
-    if (uv_poll_init(&loop_, poll_.get(), fd) != 0) {
+    if (const int rc = uv_poll_init_socket(&loop_, poll_.get(), fd); rc != 0) {
         // Rare (fd not pollable); drop the attempt and let the retry timer try again.
-        delete poll_.release();
-        schedule_reconnect("cannot poll the socket");
+        delete poll_.release(); // never initialized: nothing for uv_close to close
+        schedule_reconnect(fmt::format("cannot poll the socket: {}", uv_strerror(rc)));
         return;
     }
     poll_->data = this;
@@ -239,10 +251,26 @@ void mqtt_link::handle_disconnect(int rc) {
     if (!was_up && is_tls_failure(last_lib_error_)) refused_ = true;
     const std::string why =
         last_lib_error_.empty() ? disconnect_text(rc, keepalive(), err) : last_lib_error_;
-    if (was_up && std::chrono::steady_clock::now() - up_since_ >= settings_.stable_after)
-        attempt_ = 0;
+    const auto up_for = std::chrono::steady_clock::now() - up_since_;
+    if (was_up && up_for >= settings_.stable_after) attempt_ = 0;
     if (was_up && cb_.on_disconnect) cb_.on_disconnect(make_mosq_error(rc));
     schedule_reconnect(was_up ? "connection lost: " + why : why);
+    if (was_up) note_disconnect(up_for);
+}
+
+void mqtt_link::note_disconnect(std::chrono::steady_clock::duration up_for) {
+    if (up_for >= quick_drop) {
+        quick_drops_ = 0;
+        return;
+    }
+    if (++quick_drops_ < clash_drops) return;
+    quick_drops_ = 0;
+    if (clash_log_.allow("clash") < 0) return;
+    log::warn("{}: the connection ended {} times in a row within {}s of connecting: another "
+              "client with the same client id ({}) may be connected: {}",
+              where(), clash_drops, quick_drop.count(), settings_.client_id,
+              settings_.name == "uplink" ? "each gateway needs its own uplink.client_id"
+                                         : "each client needs its own client id");
 }
 
 void mqtt_link::schedule_reconnect(const std::string& why) {
@@ -254,7 +282,7 @@ void mqtt_link::schedule_reconnect(const std::string& why) {
     if (attempt_ < 1000) ++attempt_;
     const double secs = static_cast<double>(delay.count()) / 1000.0;
     // The first failure of a kind is logged; repeats at most every 30 s.
-    const long held = limiter().allow(settings_.name + ":" + why);
+    const long held = retry_log_.allow(why);
     if (held >= 0) {
         const std::string more = held > 0 ? fmt::format(" ({} more suppressed)", held) : "";
         if (refused_) {

@@ -1,11 +1,20 @@
 // Component tests: mqtt_link on a real uv loop against a real mosquitto.
 #include "bridge/errors.hpp"
+#include "bridge/model/log.hpp"
 #include "bridge/mqtt_link.hpp"
 #include "broker_fixture.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <boost/test/unit_test.hpp>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -47,6 +56,108 @@ struct recorder {
         for (const auto& [t, p] : got)
             if (t == topic) return p;
         return std::nullopt;
+    }
+};
+
+// Holds every thread of libuv's pool busy until release(): work queued after these (such as a
+// uv_getaddrinfo) waits.
+class pool_blocker {
+public:
+    explicit pool_blocker(uv_loop_t& loop) {
+        // libuv's own rule (src/threadpool.c): UV_THREADPOOL_SIZE, 4 when unset, 1..1024.
+        unsigned threads = 4;
+        if (const char* v = std::getenv("UV_THREADPOOL_SIZE"); v != nullptr)
+            threads = static_cast<unsigned>(std::clamp(std::atoi(v), 1, 1024));
+        works_.resize(threads);
+        for (auto& w : works_) {
+            w.owner = this;
+            w.req.data = &w;
+            BOOST_REQUIRE_EQUAL(uv_queue_work(&loop, &w.req, &hold, &after), 0);
+        }
+    }
+    ~pool_blocker() { release(); }
+    pool_blocker(const pool_blocker&) = delete;
+    pool_blocker& operator=(const pool_blocker&) = delete;
+
+    [[nodiscard]] bool all_busy() const { return busy_.load() == works_.size(); }
+    [[nodiscard]] bool all_done() const { return done_ == works_.size(); }
+    void release() {
+        {
+            const std::lock_guard lock(mu_);
+            released_ = true;
+        }
+        cv_.notify_all();
+    }
+
+private:
+    struct work {
+        uv_work_t req{};
+        pool_blocker* owner = nullptr;
+    };
+    static void hold(uv_work_t* req) { // on a pool thread
+        auto& self = *static_cast<work*>(req->data)->owner;
+        ++self.busy_;
+        std::unique_lock lock(self.mu_);
+        self.cv_.wait(lock, [&] { return self.released_; });
+    }
+    static void after(uv_work_t* req, int /*status*/) { // on the loop
+        ++static_cast<work*>(req->data)->owner->done_;
+    }
+
+    std::vector<work> works_;
+    std::atomic<std::size_t> busy_{0};
+    std::size_t done_ = 0;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool released_ = false;
+};
+
+// Every log line while it lives (mb::log::set_sink), the default writer restored after.
+class log_capture {
+public:
+    log_capture() { mb::log::set_sink(&sink); }
+    ~log_capture() {
+        mb::log::set_sink(nullptr);
+        const std::lock_guard lock(mu());
+        lines().clear();
+    }
+    log_capture(const log_capture&) = delete;
+    log_capture& operator=(const log_capture&) = delete;
+
+    // Lines containing all of `parts`.
+    template <typename... Parts> [[nodiscard]] int count(const Parts&... parts) const {
+        const std::lock_guard lock(mu());
+        int n = 0;
+        for (const auto& l : lines())
+            if ((... && (l.find(parts) != std::string::npos))) ++n;
+        return n;
+    }
+    // The first line containing all of `parts`.
+    template <typename... Parts> [[nodiscard]] std::string first(const Parts&... parts) const {
+        const std::lock_guard lock(mu());
+        for (const auto& l : lines())
+            if ((... && (l.find(parts) != std::string::npos))) return l;
+        return {};
+    }
+
+private:
+    // The sink is a plain function: what it writes to lives here, for this test binary.
+    static std::mutex& mu() {
+        static std::mutex m;
+        return m;
+    }
+    static std::vector<std::string>& lines() {
+        static std::vector<std::string> v;
+        return v;
+    }
+    static void sink(mb::log::level l, std::string_view message) noexcept {
+        try {
+            std::string line = std::string(mb::log::name_of(l)) + " " + std::string(message);
+            std::fprintf(stderr, "%s\n", line.c_str());
+            const std::lock_guard lock(mu());
+            lines().push_back(std::move(line));
+        } catch (...) {
+        }
     }
 };
 
@@ -203,21 +314,120 @@ BOOST_AUTO_TEST_CASE(bad_password_keeps_retrying_at_the_cap) {
 }
 
 BOOST_AUTO_TEST_CASE(hostname_is_resolved_off_the_loop) {
+    // A hostname is resolved with uv_getaddrinfo, on libuv's thread pool. To see that the loop
+    // thread never waits for it, every pool thread is held busy first: the lookup of
+    // "localhost" is then in progress and cannot finish, yet the loop keeps turning (a timer
+    // ticks) and the link does not connect. Once the pool is free, the lookup completes and
+    // the link connects. A lookup on the loop thread would have connected while the pool was
+    // held. (TLS hands the name to libmosquitto as well: see mqtt_link.hpp.)
     mbtest::broker broker;
     uv_loop_t loop;
     uv_loop_init(&loop);
     {
+        pool_blocker pool(loop);
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return pool.all_busy(); }, 5s));
+
+        int ticks = 0;
+        auto tick = mb::make_uv_handle<uv_timer_t>();
+        BOOST_REQUIRE_EQUAL(uv_timer_init(&loop, tick.get()), 0);
+        tick->data = &ticks;
+        uv_timer_start(
+            tick.get(), [](uv_timer_t* t) { ++*static_cast<int*>(t->data); }, 20, 20);
+
         bool up = false;
         mqtt_link::callbacks cb;
         cb.on_connect = [&] { up = true; };
         auto s = local(broker.port(), "byname");
         s.host = "localhost";
         mqtt_link link(loop, s, cb);
+        const auto started = std::chrono::steady_clock::now();
         BOOST_REQUIRE(!link.start());
-        // localhost may resolve to ::1 first, where this broker does not listen: then the
-        // retry takes the next attempt; either way it must come up.
+        BOOST_TEST((std::chrono::steady_clock::now() - started < 100ms)); // start() did not wait
+        mbtest::run_until(
+            loop, [] { return false; }, 500ms);
+        BOOST_TEST(ticks >= 10, "the loop kept turning while the name was being resolved");
+        BOOST_TEST(!up, "connected although the lookup could not have run");
+        BOOST_TEST(!link.connected());
+
+        pool.release();
         BOOST_TEST(mbtest::run_until(
             loop, [&] { return up; }, 5s));
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return pool.all_done(); }, 5s));
+    }
+    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_client_id_clash_is_suggested_once) {
+    // Two links with one client id (as two gateways configured alike): each CONNECT takes the
+    // session from the other, so both are knocked off again and again, each soon after its
+    // connect, and all the log said was "the broker closed the connection". Now it says why,
+    // once.
+    mbtest::broker broker;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    log_capture logs;
+    {
+        int connects = 0;
+        mqtt_link::callbacks cb;
+        cb.on_connect = [&] { ++connects; };
+        auto a = local(broker.port(), "uplink"); // the uplink's hint names its config key
+        auto b = local(broker.port(), "twin");
+        a.client_id = b.client_id = "meterbridge-gw1";
+        mqtt_link first(loop, a, cb);
+        mqtt_link second(loop, b, cb);
+        BOOST_REQUIRE(!first.start());
+        BOOST_REQUIRE(!second.start());
+        const std::string clash =
+            "another client with the same client id (meterbridge-gw1) may be connected: ";
+        const auto hint = [&](const std::string& name) {
+            return logs.count("mqtt[" + name + "]", clash);
+        };
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return hint("uplink") > 0; }, 15s));
+        // More quick drops follow; the hint is not repeated.
+        const int connects_then = connects;
+        mbtest::run_until(
+            loop, [&] { return connects >= connects_then + 8; }, 10s);
+        BOOST_TEST(connects >= connects_then + 8, "the clash goes on: " << connects);
+        BOOST_TEST(hint("uplink") == 1);
+        BOOST_TEST(hint("twin") <= 1);
+        const auto line = logs.first("mqtt[uplink]", clash);
+        BOOST_TEST(line.starts_with("warn "), line);
+        BOOST_TEST(line.ends_with(clash + "each gateway needs its own uplink.client_id"), line);
+        if (hint("twin") == 1)
+            BOOST_TEST(logs.first("mqtt[twin]", clash)
+                           .ends_with("each client needs its own "
+                                      "client id"));
+    }
+    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_single_client_is_not_told_about_clashes) {
+    // One link, the broker restarted under it three times: the drops come long after the
+    // connect of a stable link, so nothing suggests a clash. (The uplink's hint names the
+    // config key.)
+    mbtest::broker broker;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    log_capture logs;
+    {
+        int connects = 0;
+        mqtt_link::callbacks cb;
+        cb.on_connect = [&] { ++connects; };
+        auto s = local(broker.port(), "uplink");
+        mqtt_link link(loop, s, cb);
+        BOOST_REQUIRE(!link.start());
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return connects == 1; }, 5s));
+        for (int i = 2; i <= 3; ++i) {
+            broker.stop();
+            broker.start();
+            BOOST_REQUIRE(mbtest::run_until(
+                loop, [&] { return connects == i; }, 5s));
+        }
+        BOOST_TEST(logs.count("same client id") == 0);
     }
     BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
 }
