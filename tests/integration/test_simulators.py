@@ -23,8 +23,10 @@ import adw300_image  # noqa: E402
 WIDTH = {"u16": 1, "i16": 1, "bits": 1, "u32": 2, "i32": 2, "f32": 2, "u64": 4, "i64": 4, "f64": 4}
 
 
-def mbpoll(port, unit, address, count=1, baud=9600, parity="none", timeout=0.5, table=4, write=None):
-    """One mbpoll transaction with 0-based (PDU) addresses. Returns (ok, {address: value}, text)."""
+def mbpoll(port, unit, address, count=1, baud=9600, parity="none", timeout=2.0, table=4, write=None):
+    """One mbpoll transaction with 0-based (PDU) addresses. Returns (ok, {address: value}, text).
+    The timeout is generous: the slaves are Python, and on a busy machine an answer that comes
+    late fails the read and lands in the next one's buffer."""
     args = ["mbpoll", "-m", "rtu", "-b", str(baud), "-P", parity, "-a", str(unit), "-0",
             "-t", str(table), "-r", str(address), "-o", str(timeout), "-1"]
     if write is None:
