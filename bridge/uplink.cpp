@@ -13,25 +13,36 @@ link_settings with_will(link_settings s, const topics& t) {
     return s;
 }
 
+downlink_settings downlink_of(const uplink_settings& s) {
+    downlink_settings d;
+    d.max_pending_per_device = s.max_pending_per_device;
+    d.command_timeout = s.command_timeout;
+    return d;
+}
+
 } // namespace
 
 uplink::uplink(uv_loop_t& loop, uplink_settings settings, callbacks cb, command_handler handler)
     : loop_(loop)
     , settings_(std::move(settings))
     , cb_(std::move(cb))
-    , handler_(std::move(handler))
     , topics_(settings_.topic_prefix, settings_.gateway_id)
-    , link_(loop, with_will(settings_.link, topics_), link_callbacks()) {
-    sweep_ = make_uv_handle<uv_timer_t>();
-    stop_timer_ = make_uv_handle<uv_timer_t>();
-    for (uv_timer_t* t : {sweep_.get(), stop_timer_.get()}) {
-        uv_timer_init(&loop_, t);
-        t->data = this;
-    }
-}
+    , link_(loop, with_will(settings_.link, topics_), link_callbacks())
+    , downlink_(loop, topics_, downlink_of(settings_), std::move(handler), downlink_callbacks())
+    , stop_timer_(init_timer(loop_, this, init_error_)) {}
 
-uplink::~uplink() {
-    *alive_ = false;
+uplink::~uplink() = default;
+
+downlink::callbacks uplink::downlink_callbacks() {
+    downlink::callbacks c;
+    c.reply = [this](const std::string& topic, const std::string& payload) {
+        publish_control(topic, payload, false);
+    };
+    c.device = [this](const std::string& device) -> const model::device_info* {
+        const auto it = devices_.find(device);
+        return it == devices_.end() ? nullptr : &it->second;
+    };
+    return c;
 }
 
 mqtt_link::callbacks uplink::link_callbacks() {
@@ -43,21 +54,18 @@ mqtt_link::callbacks uplink::link_callbacks() {
     c.on_ack = [this](int mid, delivery d, bool windowed) { handle_ack(mid, d, windowed); };
     c.on_message = [this](const incoming_message& m) { handle_message(m); };
     c.on_stopped = [this] {
-        uv_timer_stop(sweep_.get());
-        uv_timer_stop(stop_timer_.get());
+        downlink_.stop();
+        if (stop_timer_) uv_timer_stop(stop_timer_.get());
         if (cb_.on_stopped) cb_.on_stopped();
     };
     return c;
 }
 
 std::error_code uplink::start() {
-    if (const auto ec = link_.start()) return ec;
-    if (settings_.commands) {
-        const auto period = static_cast<std::uint64_t>(
-            std::clamp<std::int64_t>(settings_.command_timeout.count() / 4, 50, 1000));
-        uv_timer_start(sweep_.get(), &on_sweep, period, period);
-    }
-    return {};
+    if (init_error_) return init_error_;
+    if (settings_.commands)
+        if (const auto ec = downlink_.start()) return ec;
+    return link_.start();
 }
 
 std::int64_t uplink::now_ms() const {
@@ -211,113 +219,15 @@ void uplink::refresh_gateway_status() {
         publish_control(topics_.gateway_status(), gateway_status_payload(), true);
 }
 
-void uplink::reply(const std::string& device, const std::string& payload) {
-    publish_control(topics_.cmd_result(device), payload, false);
-}
-
 void uplink::handle_message(const incoming_message& m) {
     if (!settings_.commands || stopping_) return;
-    const auto device = topics_.device_of_cmd(m.topic);
-    if (!device) return; // not a command topic of ours
-    if (m.retain) {
-        // Only a broker that ignores retain handling sends these: a stored command, not a
-        // live one. Not answered either (it would repeat on every connect).
-        const long held = retained_log_.allow(*device);
-        if (held >= 0) {
-            log::warn("uplink: retained command for {} ignored: publish commands without the "
-                      "retain flag{}",
-                      *device, held > 0 ? fmt::format(" ({} more ignored)", held) : "");
-        }
-        return;
-    }
-    const auto dev = devices_.find(*device);
-    if (dev == devices_.end()) {
-        const auto parsed = parse_command(m.payload, model::device_info{});
-        reply(*device, cmd_error_payload(parsed.id_json, *device + ": unknown device"));
-        return;
-    }
-    auto parsed = parse_command(m.payload, dev->second);
-    if (!parsed.cmd) {
-        log::warn("uplink: command for {} refused: {}", *device, parsed.error);
-        reply(*device, cmd_error_payload(parsed.id_json, parsed.error));
-        return;
-    }
-    std::size_t pending = 0;
-    for (const auto& [token, p] : pending_)
-        pending += p.device == *device ? 1 : 0;
-    if (pending >= settings_.max_pending_per_device) {
-        reply(*device,
-              cmd_error_payload(parsed.id_json,
-                                fmt::format("{}: busy, {} commands pending", *device, pending)));
-        return;
-    }
-    dispatch(*device, std::move(*parsed.cmd));
-}
-
-void uplink::dispatch(const std::string& device, command c) {
-    const bool is_set = c.what == command::kind::set;
-    if ((is_set && !handler_.write) || (!is_set && !handler_.read)) {
-        reply(device, cmd_error_payload(c.id_json, is_set ? "set: not supported here"
-                                                          : "read: not supported here"));
-        return;
-    }
-    const std::uint64_t token = next_token_++;
-    pending_[token] = pending_command{
-        device, c.id_json,
-        uv_now(&loop_) + static_cast<std::uint64_t>(settings_.command_timeout.count())};
-    log::info("uplink: command {} for {}: {}", c.id_json, device, is_set ? "set" : "read");
-    std::weak_ptr<bool> alive = alive_;
-    command_handler::done_fn done = [this, alive, token](const model::command_outcome& o) {
-        if (alive.expired() || !*alive.lock()) return;
-        finish_command(token, o);
-    };
-    if (is_set) {
-        handler_.write(device, c.set, std::move(done));
-    } else {
-        handler_.read(device, c.read, std::move(done));
-    }
-}
-
-void uplink::finish_command(std::uint64_t token, const model::command_outcome& outcome) {
-    const auto it = pending_.find(token);
-    if (it == pending_.end()) return; // timed out already
-    const pending_command p = std::move(it->second);
-    pending_.erase(it);
-    if (!outcome.ok) {
-        reply(p.device, cmd_error_payload(p.id_json, outcome.error));
-    } else if (!outcome.values.empty()) {
-        reply(p.device, cmd_values_payload(p.id_json, outcome.values));
-    } else {
-        reply(p.device, cmd_ok_payload(p.id_json));
-    }
-}
-
-void uplink::on_sweep(uv_timer_t* t) noexcept {
-    auto& self = *static_cast<uplink*>(t->data);
-    try {
-        const std::uint64_t now = uv_now(&self.loop_);
-        for (auto it = self.pending_.begin(); it != self.pending_.end();) {
-            if (it->second.deadline_ms > now) {
-                ++it;
-                continue;
-            }
-            log::warn("uplink: command {} for {} timed out", it->second.id_json, it->second.device);
-            self.reply(it->second.device,
-                       cmd_error_payload(it->second.id_json,
-                                         fmt::format("timeout after {} ms",
-                                                     self.settings_.command_timeout.count())));
-            it = self.pending_.erase(it);
-        }
-    } catch (const std::exception& e) {
-        log::error("uplink: command sweep failed: {}", e.what());
-    }
+    downlink_.handle(m); // anything but a cmd topic of ours is ignored there
 }
 
 void uplink::stop() {
     if (stopping_) return;
     stopping_ = true;
-    pending_.clear(); // late answers are ignored
-    uv_timer_stop(sweep_.get());
+    downlink_.stop(); // pending commands: late answers are ignored
     if (!link_.connected()) {
         link_.stop();
         return;
@@ -335,10 +245,14 @@ void uplink::stop() {
 
 void uplink::on_stop_timeout(uv_timer_t* t) noexcept {
     auto& self = *static_cast<uplink*>(t->data);
-    log::warn("uplink: no PUBACK for the offline status within {} ms",
-              self.settings_.stop_timeout.count());
-    self.stop_mid_ = -1;
-    self.link_.stop();
+    try {
+        log::warn("uplink: no PUBACK for the offline status within {} ms",
+                  self.settings_.stop_timeout.count());
+        self.stop_mid_ = -1;
+        self.link_.stop();
+    } catch (...) {
+        callback_failed("uplink", "on_stop_timeout");
+    }
 }
 
 } // namespace mb::bridge

@@ -1,14 +1,15 @@
 #pragma once
 // The cloud uplink (design.md §5): one mqtt_link, the gateway's birth/death, device meta and
-// status (retained), readings at QoS 1, and downlink commands. Loop thread only.
+// status (retained), readings at QoS 1. Downlink commands are the downlink's (bridge/
+// downlink.hpp): the uplink subscribes to them, hands each message to its downlink and
+// publishes the results. Loop thread only.
 //
 // The publish path is the delivery queue's outlet (design.md §6, style.md §4.1 rule 5): a
 // reading or gap goes in through publish() and gets a message id; its PUBACK comes back
 // through on_ack(mid). Readings handed over stay with libmosquitto across a
 // reconnect (it resends them on the same instance), so the buffer must not publish them
 // again; window_room() tells how many more it may hand over now.
-#include "bridge/command.hpp"
-#include "bridge/model/command_outcome.hpp"
+#include "bridge/downlink.hpp"
 #include "bridge/model/device_info.hpp"
 #include "bridge/model/device_status.hpp"
 #include "bridge/model/log.hpp"
@@ -35,22 +36,10 @@ struct uplink_settings {
     std::string topic_prefix = "meterbridge";
     std::string gateway_id;
     std::string version = "0.1.0";
-    bool commands = true;
-    std::size_t max_pending_per_device = 4;
+    bool commands = true;                   // subscribe to {p}/{gw}/+/cmd (the downlink)
+    std::size_t max_pending_per_device = 4; // downlink_settings
     std::chrono::milliseconds command_timeout{10'000};
     std::chrono::milliseconds stop_timeout{3'000}; // wait for the offline status's PUBACK
-};
-
-// Supplied by the daemon: carries accepted commands to the device's source. `done` must be
-// called once, on the loop thread; a call after the timeout is ignored.
-struct command_handler {
-    using done_fn = std::function<void(model::command_outcome)>;
-    std::function<void(const std::string& device,
-                       const std::vector<std::pair<std::string, double>>& values, done_fn done)>
-        write;
-    std::function<void(const std::string& device, const std::vector<std::string>& names,
-                       done_fn done)>
-        read;
 };
 
 class uplink final : public model::outlet {
@@ -85,7 +74,7 @@ public:
     // Republishes the gateway status (e.g. after the buffer counters moved).
     void refresh_gateway_status();
     // Publishes {"state":"offline","ts":…} retained, waits for its PUBACK (bounded by
-    // stop_timeout), disconnects, then on_stopped.
+    // stop_timeout), disconnects, then on_stopped. Pending commands get no answer.
     void stop();
 
     [[nodiscard]] bool connected() const override { return link_.connected(); }
@@ -93,21 +82,12 @@ public:
     [[nodiscard]] const topics& topic_scheme() const { return topics_; }
 
 private:
-    struct pending_command {
-        std::string device;
-        std::string id_json;
-        std::uint64_t deadline_ms = 0; // uv_now
-    };
-
-    static void on_sweep(uv_timer_t* t) noexcept;
     static void on_stop_timeout(uv_timer_t* t) noexcept;
     mqtt_link::callbacks link_callbacks();
     void handle_connect();
     void handle_ack(int mid, delivery d, bool windowed);
     void handle_message(const incoming_message& m);
-    void dispatch(const std::string& device, command c);
-    void finish_command(std::uint64_t token, const model::command_outcome& outcome);
-    void reply(const std::string& device, const std::string& payload);
+    downlink::callbacks downlink_callbacks();
     // True when handed over (false: not connected; retained state is sent on connect).
     model::publish_attempt publish_windowed(const std::string& topic, const std::string& payload);
     bool publish_control(const std::string& topic, const std::string& payload, bool retain,
@@ -121,7 +101,6 @@ private:
     uv_loop_t& loop_;
     uplink_settings settings_;
     callbacks cb_;
-    command_handler handler_;
     topics topics_;
     std::map<std::string, model::device_info> devices_;
     std::map<std::string, std::string> metas_;              // device -> meta payload sent
@@ -131,19 +110,16 @@ private:
     // The daemon hands a new uplink the previous device list first, so a removal made
     // across a reload is cleared too.
     std::set<std::string> to_clear_;
-    std::map<std::uint64_t, pending_command> pending_; // by token
-    std::uint64_t next_token_ = 1;
-    log::rate_limiter retained_log_; // retained commands ignored, per device
     int stop_mid_ = -1;
     bool stopping_ = false;
-    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); // for late `done` calls
     // publish(reading): formatted into reused buffers, the data topic kept for the last
     // device (a source publishes its readings in a row).
     std::string payload_buf_;
     std::string data_topic_device_;
     std::string data_topic_;
     mqtt_link link_;
-    uv_handle<uv_timer_t> sweep_;
+    downlink downlink_; // after link_: its replies go out through the link
+    std::error_code init_error_;
     uv_handle<uv_timer_t> stop_timer_;
 };
 

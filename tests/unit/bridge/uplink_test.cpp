@@ -44,9 +44,10 @@ struct observer {
         return std::ranges::any_of(
             got, [&](const auto& m) { return m.first == topic && m.second == payload; });
     }
-    void publish(const std::string& topic, const std::string& payload) const {
+    void publish(const std::string& topic, const std::string& payload, bool retain = false) const {
         publish_options o;
         o.windowed = false;
+        o.retain = retain;
         BOOST_REQUIRE(!link->publish(topic, payload, o));
     }
 };
@@ -104,7 +105,7 @@ BOOST_AUTO_TEST_CASE(birth_meta_reading_command_and_clean_stop) {
         cb.now_ms = [] { return std::int64_t{1764095000000}; };
         std::vector<std::string> writes;
         command_handler h;
-        h.write = [&](const std::string& dev, const std::vector<std::pair<std::string, double>>& v,
+        h.write = [&](const std::string& dev, const model::named_values& v,
                       const command_handler::done_fn& done) {
             writes.push_back(dev + ":" + v.at(0).first);
             done({true, {}, {}});
@@ -176,6 +177,55 @@ BOOST_AUTO_TEST_CASE(birth_meta_reading_command_and_clean_stop) {
         obs.link->stop();
         mbtest::run_until(
             loop, [] { return false; }, 50ms);
+    }
+    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+}
+
+BOOST_AUTO_TEST_CASE(clearing_a_retained_command_is_not_answered) {
+    // A dashboard published a command with retain; it is stored by the broker and never run.
+    // Clearing it (an empty retained payload) reaches the uplink as an empty live message:
+    // not a command, so no "malformed JSON" answer. The next live command is answered.
+    mbtest::broker broker;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    {
+        observer obs(loop, broker.port());
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return obs.up; }, 5s));
+        const std::string cmd = "mb/gw1/incomer/cmd";
+        const std::string result = "mb/gw1/incomer/cmd/result";
+        obs.publish(cmd, R"({"id":"ret-1","set":{"do_1":1}})", true);
+
+        bool up = false;
+        int writes = 0;
+        uplink::callbacks cb;
+        cb.on_connect = [&] { up = true; };
+        command_handler h;
+        h.write = [&](const std::string&, const model::named_values&,
+                      const command_handler::done_fn& done) {
+            ++writes;
+            done({true, {}, {}});
+        };
+        uplink u(loop, settings(broker.port()), cb, h);
+        u.set_devices({incomer()});
+        BOOST_REQUIRE(!u.start());
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return up; }, 5s));
+        mbtest::run_until(
+            loop, [] { return false; }, 300ms); // the subscription is made after CONNACK
+        obs.publish(cmd, "", true);             // clears the retained command
+        obs.publish(cmd, R"({"id":"c-2","set":{"do_1":0}})");
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return obs.last(result).has_value(); }, 5s));
+        BOOST_TEST(*obs.last(result) == R"({"id":"c-2","ok":true})");
+        BOOST_TEST(std::ranges::count_if(obs.got, [&](const auto& m) {
+                       return m.first == result;
+                   }) == 1); // nothing for the retained command, nothing for its clearing
+        BOOST_TEST(writes == 1);
+        obs.link->stop();
+        u.stop();
+        mbtest::run_until(
+            loop, [] { return false; }, 100ms);
     }
     BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
 }
