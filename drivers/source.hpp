@@ -47,13 +47,15 @@ public:
     virtual void write(std::string_view device, const model::named_values& values, done_fn done) {
         (void)device;
         (void)values;
-        done({false, "set: this source cannot write to its meters", {}});
+        const done_fn reply = std::move(done);
+        reply({false, "set: this source cannot write to its meters", {}});
     }
     virtual void read(std::string_view device, const std::vector<std::string>& names,
                       done_fn done) {
         (void)device;
         (void)names;
-        done({false, "read: this source cannot read on demand", {}});
+        const done_fn reply = std::move(done);
+        reply({false, "read: this source cannot read on demand", {}});
     }
 };
 

@@ -8,7 +8,10 @@ namespace mb::model {
 
 class clock {
 public:
+    clock() = default;
     virtual ~clock() = default;
+    clock(const clock&) = delete; // an interface: passed by reference, never sliced
+    clock& operator=(const clock&) = delete;
     // Unix milliseconds, UTC: reading and status timestamps.
     [[nodiscard]] virtual std::int64_t unix_ms() const = 0;
     [[nodiscard]] virtual std::chrono::steady_clock::time_point steady() const = 0;
