@@ -11,13 +11,9 @@ namespace mb::drivers::rtu {
 namespace {
 
 using std::chrono::milliseconds;
+// The schedule and the waits of the bus thread run on the real monotonic clock: they wait on
+// a condition variable, which a test clock could not wake. Timestamps come from clock_.
 using steady = std::chrono::steady_clock;
-
-std::int64_t unix_ms() {
-    return std::chrono::duration_cast<milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 milliseconds since(steady::time_point t) {
     return std::chrono::duration_cast<milliseconds>(steady::now() - t);
@@ -39,19 +35,32 @@ std::vector<read_plan> plan_devices(const bus_settings& settings) {
 
 } // namespace
 
-bus_worker::bus_worker(uv_loop_t& loop, bus_settings settings, deliver_fn deliver)
+bus_worker::bus_worker(uv_loop_t& loop, bus_settings settings, const model::clock& clock,
+                       deliver_fn deliver, ended_fn ended)
     : settings_(std::move(settings))
+    , clock_(clock)
     , deliver_(std::move(deliver))
+    , ended_fn_(std::move(ended))
     , plans_(plan_devices(settings_))
     , decode_plans_(plans_)
     , async_(make_uv_handle<uv_async_t>()) {
-    uv_async_init(&loop, async_.get(), &bus_worker::on_async);
+    if (const int rc = uv_async_init(&loop, async_.get(), &bus_worker::on_async); rc != 0) {
+        delete async_.release(); // never initialized: nothing for uv_close to close
+        start_error_ =
+            fmt::format("cannot start the bus thread: uv_async_init: {}", uv_strerror(rc));
+        stopped_ = true;
+        ended_ = true;
+        return;
+    }
     async_->data = this;
-    thread_ = std::jthread([this](const std::stop_token& st) { run(st); });
+    thread_ = std::jthread([this](const std::stop_token& st) { thread_main(st); });
 }
 
 bus_worker::~bus_worker() {
-    stop();
+    if (!thread_.joinable()) return; // ended and joined already, or never started
+    request_stop();
+    thread_.join(); // at most one request timeout: only when the owner could not wait
+    // async_ closes with this object; results it still held are dropped.
 }
 
 bool bus_worker::submit(bus_command c) {
@@ -74,12 +83,29 @@ void bus_worker::request_stop() {
     cv_.notify_all();
 }
 
-void bus_worker::stop() {
-    if (!async_) return; // stopped already
-    request_stop();
-    if (thread_.joinable()) thread_.join();
-    drain();
-    async_.reset(); // uv_close; freed in its close callback
+void bus_worker::thread_main(const std::stop_token& st) noexcept {
+    try {
+        run(st);
+    } catch (const std::exception& e) {
+        // Nothing in run() is meant to throw; if it did, the bus says so and ends.
+        log::error("rtu[{}]: bus thread failed: {}", settings_.name, e.what());
+        try {
+            poll_result r;
+            r.what = poll_result::kind::port_state;
+            r.port_open = false;
+            r.error = fmt::format("bus thread failed: {}", e.what());
+            push(std::move(r));
+        } catch (...) { // out of memory: the end is still told, below
+        }
+    } catch (...) {
+        log::error("rtu[{}]: bus thread failed", settings_.name);
+    }
+    {
+        std::lock_guard lk(mu_);
+        finished_ = true;
+    }
+    // The loop closes async_ only after joining this thread, so the handle outlives this call.
+    uv_async_send(async_.get());
 }
 
 void bus_worker::push(poll_result&& r) {
@@ -91,16 +117,36 @@ void bus_worker::push(poll_result&& r) {
 }
 
 void bus_worker::on_async(uv_async_t* a) noexcept {
-    static_cast<bus_worker*>(a->data)->drain();
+    auto& self = *static_cast<bus_worker*>(a->data);
+    try {
+        self.on_wake();
+    } catch (const std::exception& e) { // never unwind into libuv
+        log::error("rtu[{}]: {}", self.settings_.name, e.what());
+    } catch (...) {
+        log::error("rtu[{}]: unknown error on the loop side of the bus", self.settings_.name);
+    }
 }
 
-void bus_worker::drain() noexcept {
-    // libuv coalesces sends: one wake-up may stand for many results, so take them all.
+void bus_worker::on_wake() {
+    // libuv coalesces sends: one wake-up may stand for many results, so take them all. The
+    // end is read with them: when it is set, every result of the thread is in this batch.
     std::vector<poll_result> batch;
+    bool finished = false;
     {
         std::lock_guard lk(mu_);
         batch.swap(results_);
+        finished = finished_;
     }
+    deliver(batch);
+    if (!finished || ended_) return;
+    thread_.join(); // it has left run(): this waits for nothing but its return
+    ended_ = true;
+    async_.reset(); // uv_close from its own callback is allowed; freed in the close callback
+    // Last: the owner may destroy this bus_worker from `ended`.
+    if (auto ended = std::move(ended_fn_)) ended();
+}
+
+void bus_worker::deliver(std::vector<poll_result>& batch) {
     for (auto& r : batch) {
         try {
             if (deliver_) deliver_(std::move(r));
@@ -229,7 +275,7 @@ void bus_worker::run(const std::stop_token& st) {
         }
         poll_result r;
         const auto began = steady::now();
-        r.ts_ms = unix_ms();
+        r.ts_ms = clock_.unix_ms(); // the injected clock: thread-safe (see the header)
         if (cmd) {
             run_command(line, *cmd, st, r);
         } else {
