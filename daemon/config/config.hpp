@@ -105,6 +105,20 @@ struct native_config {
     std::map<std::string, json_field> values;
 };
 
+// One problem in one file: "FILE:LINE:COL: key: what is wrong (what would be accepted)".
+struct config_error {
+    std::filesystem::path file;
+    int line = 0;
+    int column = 0;
+    std::string key;     // dotted path, e.g. "device[2].unit"
+    std::string message; // what is wrong (what would be accepted)
+
+    [[nodiscard]] std::string to_string() const;
+};
+
+// Something valid that deserves a word, in the same shape: "FILE:LINE:COL: key: message".
+using config_warning = config_error;
+
 struct config {
     std::filesystem::path source; // the file it was loaded from
     gateway_config gateway;
@@ -114,6 +128,10 @@ struct config {
     std::vector<device_config> devices;
     std::vector<native_config> natives;
     std::map<std::string, drivers::rtu::profile> profiles; // by id: the ones devices use
+    // Valid settings this version parses and checks but does not act on yet: each [[native]]
+    // source and each [buffer] key present in the file, in file order. `check` warns about
+    // each; `run` says it once at start.
+    std::vector<config_warning> not_acted_on;
 };
 
 } // namespace mb::config

@@ -4,25 +4,25 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
 namespace mb::config {
 
-// One problem in one file: "FILE:LINE:COL: key: what is wrong (what would be accepted)".
-struct config_error {
-    std::filesystem::path file;
-    int line = 0;
-    int column = 0;
-    std::string key;     // dotted path, e.g. "device[2].unit"
-    std::string message; // what is wrong (what would be accepted)
-
-    [[nodiscard]] std::string to_string() const;
-};
-
+// config_error and config_warning: config.hpp.
 using load_result = std::variant<config, std::vector<config_error>>;
 
 // Parses, validates and loads profiles. Every error of every file is returned, not the first.
+// A valid config lists what it sets that this version does not act on yet (not_acted_on).
 load_result load_config(const std::filesystem::path& file);
+
+// What happens instead of the store-and-forward buffer until it is built
+// (buffer::open_delivery_queue keeps readings in a 64 MiB memory queue).
+inline constexpr std::string_view buffer_not_built =
+    "the store-and-forward buffer is not built yet: readings are held in memory (64 MiB) and "
+    "lost on restart";
+inline constexpr std::string_view natives_not_run =
+    "native sources are not run yet (this version validates them only)";
 
 } // namespace mb::config
