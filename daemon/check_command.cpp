@@ -1,9 +1,12 @@
 // meterbridge check [-c FILE]: validate the config and the profiles it uses (design.md §7).
+#include "bridge/file_mode.hpp"
 #include "daemon/commands.hpp"
 #include "daemon/config/load_config.hpp"
 
 #include <cstdio>
+#include <filesystem>
 #include <fmt/format.h>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -16,6 +19,22 @@ constexpr const char* check_usage = "usage: meterbridge check [-c FILE]\n"
 
 std::string count(std::size_t n, std::string_view one, std::string_view many) {
     return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+// What `run` would warn about (secret files others can read) and what this version does not
+// act on yet, each as "warning: FILE[:LINE:COL]: key: message" on stderr.
+void print_warnings(const config::config& cfg) {
+    const auto secret = [&](const char* key, const std::optional<std::filesystem::path>& path) {
+        if (!path) return;
+        if (const auto text = bridge::secret_file_warning(path->string())) {
+            const config::config_warning w{cfg.source, 0, 0, key, *text};
+            std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
+        }
+    };
+    secret("uplink.password_file", cfg.uplink.password_file);
+    secret("uplink.key_file", cfg.uplink.key_file);
+    for (const auto& w : cfg.not_acted_on)
+        std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
 }
 
 } // namespace
@@ -51,9 +70,11 @@ int check_command(arguments args) {
         return 1;
     }
     const auto& cfg = std::get<config::config>(result);
+    print_warnings(cfg);
+    std::string natives = count(cfg.natives.size(), "native source", "native sources");
+    if (!cfg.natives.empty()) natives += " (not run yet)";
     std::printf("config OK: %s, %s, %s, %s (%s)\n", count(cfg.buses.size(), "bus", "buses").c_str(),
-                count(cfg.devices.size(), "device", "devices").c_str(),
-                count(cfg.natives.size(), "native source", "native sources").c_str(),
+                count(cfg.devices.size(), "device", "devices").c_str(), natives.c_str(),
                 count(cfg.profiles.size(), "profile", "profiles").c_str(), file.c_str());
     return 0;
 }

@@ -52,15 +52,34 @@ std::string_view signal_name(int signum) {
     }
 }
 
+// One line for what the file sets that this version does not act on yet (empty: nothing);
+// `meterbridge check` lists each with its line and column.
+std::string not_acted_on(const config::config& cfg) {
+    std::string natives;
+    std::string buffer_keys;
+    for (const auto& n : cfg.natives)
+        natives += (natives.empty() ? "" : ", ") + n.name;
+    for (const auto& w : cfg.not_acted_on)
+        if (w.key.starts_with("buffer.")) buffer_keys += (buffer_keys.empty() ? "" : ", ") + w.key;
+    std::string line;
+    if (!natives.empty()) line = fmt::format("[[native]] {}: {}", natives, config::natives_not_run);
+    if (!buffer_keys.empty())
+        line += fmt::format("{}{}: {}", line.empty() ? "" : "; ", buffer_keys,
+                            config::buffer_not_built);
+    return line;
+}
+
 } // namespace
 
 std::string describe(const config::config& cfg) {
-    return fmt::format("gateway={}, config={}, log_level={}, {}, {}, {}, uplink={}, buffer={}",
+    std::string natives = count_of(cfg.natives.size(), "native source", "native sources");
+    if (!cfg.natives.empty()) natives += " (not run yet)";
+    return fmt::format("gateway={}, config={}, log_level={}, {}, {}, {}, uplink={}, "
+                       "buffer=memory (64 MiB)",
                        cfg.gateway.id, cfg.source.string(), level_name(cfg.gateway.level),
                        count_of(cfg.buses.size(), "bus", "buses"),
-                       count_of(cfg.devices.size(), "device", "devices"),
-                       count_of(cfg.natives.size(), "native source", "native sources"),
-                       redact_url(cfg.uplink.url.text), cfg.buffer.path.string());
+                       count_of(cfg.devices.size(), "device", "devices"), natives,
+                       redact_url(cfg.uplink.url.text));
 }
 
 lifecycle::lifecycle(uv_loop_t& loop, std::filesystem::path config_path, config::config cfg)
@@ -72,6 +91,8 @@ lifecycle::lifecycle(uv_loop_t& loop, std::filesystem::path config_path, config:
 int lifecycle::start() {
     log::set_level(to_log_level(gateway_.current().gateway.level));
     log::info("meterbridge {} starting: {}", MB_VERSION, describe(gateway_.current()));
+    if (const auto line = not_acted_on(gateway_.current()); !line.empty())
+        log::warn("not acted on yet (meterbridge check lists each): {}", line);
     for (const int sig : {SIGTERM, SIGINT}) {
         if (const int rc = signals_.watch(sig, [this](int s) { stop(s); }); rc != 0) return rc;
     }

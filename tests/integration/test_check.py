@@ -26,6 +26,30 @@ unit = 1
 profile = "acrel-adw300"
 """  # lines 9..13
 
+BUFFER_NOT_BUILT = ("the store-and-forward buffer is not built yet: readings are held in memory "
+                    "(64 MiB) and lost on restart")
+NATIVES_NOT_RUN = "native sources are not run yet (this version validates them only)"
+
+
+def uncomment_block(text, first):
+    """The example keeps sections this version does not act on commented out: the block that
+    starts at the line `first` ("# [buffer]") and runs to the next blank line, uncommented."""
+    lines = text.split("\n")
+    start = lines.index(first)
+    i = start
+    while i < len(lines) and lines[i].startswith("#"):
+        lines[i] = lines[i][2:] if lines[i].startswith("# ") else lines[i][1:]
+        i += 1
+    return "\n".join(lines)
+
+
+def line_of(text, prefix, after=0):
+    """1-based number of the first line starting with prefix (after line `after`)."""
+    for n, line in enumerate(text.split("\n"), 1):
+        if n > after and line.startswith(prefix):
+            return n
+    raise AssertionError(f"no line starts with {prefix!r}")
+
 
 class CheckTest(TempDirTest):
     def check(self, text, name="meterbridge.toml"):
@@ -36,22 +60,69 @@ class CheckTest(TempDirTest):
         pattern = re.escape(f"{path}:{line}:{col}: {key}: ") + ".*" + re.escape(text)
         self.assertRegex(result.stderr, pattern, msg=result.stderr)
 
-    def test_shipped_example_passes(self):
+    def warnings(self, result):
+        return [l for l in result.stderr.splitlines() if l.startswith("warning: ")]
+
+    def example(self):
         with open(EXAMPLE) as f:
             text = f.read()
         # The installed example points at the installed profile dirs; check it against the
         # repository's profiles instead.
         self.assertIn(INSTALLED_DIRS, text)
-        path, r = self.check(text.replace(INSTALLED_DIRS, f'profile_dirs = ["{PROFILES_DIR}"]'))
+        return text.replace(INSTALLED_DIRS, f'profile_dirs = ["{PROFILES_DIR}"]')
+
+    def test_shipped_example_passes(self):
+        # It claims only what works: [buffer] and [[native]] are there, commented out.
+        path, r = self.check(self.example())
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.strip(),
-                         f"config OK: 2 buses, 3 devices, 1 native source, 3 profiles ({path})")
+                         f"config OK: 2 buses, 3 devices, 0 native sources, 3 profiles ({path})")
         self.assertEqual(r.stderr, "")
+
+    def test_shipped_example_sections_not_acted_on_are_valid_and_warned_about(self):
+        text = uncomment_block(uncomment_block(self.example(), "# [buffer]"), "# [[native]]")
+        path, r = self.check(text)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "config OK: 2 buses, 3 devices, "
+                                           f"1 native source (not run yet), 3 profiles ({path})")
+        buffer_at = line_of(text, "[buffer]")
+        expected = [f"warning: {path}:{line_of(text, key + ' = ', buffer_at)}:1: buffer.{key}: "
+                    f"{BUFFER_NOT_BUILT}"
+                    for key in ("path", "max_size", "max_age", "flush_interval", "sync")]
+        expected.append(f"warning: {path}:{line_of(text, '[[native]]')}:1: [[native]] lan: "
+                        f"{NATIVES_NOT_RUN}")
+        self.assertEqual(self.warnings(r), expected)
+        self.assertEqual(r.stderr.splitlines(), expected, "nothing but the warnings")
+
+    def test_native_sources_and_buffer_keys_are_warned_about_where_they_are(self):
+        path, r = self.check(HEAD + DEVICE + """[buffer]
+max_age = "24h"
+[[native]]
+name = "lan"
+url = "mqtt://127.0.0.1:1884"
+subscribe = "a/#"
+format = "acrel-json-v2"
+[[native]]
+name = "site"
+url = "mqtt://127.0.0.1:1885"
+subscribe = "b/+/meter"
+format = "acrel-shadow"
+""")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("config OK: 1 bus, 1 device, 2 native sources (not run yet), 1 profile",
+                      r.stdout)
+        self.assertNotIn("running", r.stdout)
+        self.assertEqual(self.warnings(r), [
+            f"warning: {path}:15:1: buffer.max_age: {BUFFER_NOT_BUILT}",
+            f"warning: {path}:16:1: [[native]] lan: {NATIVES_NOT_RUN}",
+            f"warning: {path}:21:1: [[native]] site: {NATIVES_NOT_RUN}",
+        ])
 
     def test_valid_minimal(self):
         path, r = self.check(HEAD + DEVICE)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("config OK: 1 bus, 1 device, 0 native sources, 1 profile", r.stdout)
+        self.assertEqual(r.stderr, "")
 
     def test_every_error_with_location(self):
         path, r = self.check(HEAD + """colour = "red"
@@ -136,6 +207,32 @@ address = 0x11
         path, r = self.check(text + DEVICE)
         self.assertEqual(r.returncode, 1)
         self.assert_error(r, path, 6, 17, "uplink.password_file", "No such file or directory")
+
+    def test_secret_files_others_can_read_are_warned_about(self):
+        # The same words `run` logs (bridge::secret_file_warning); still a valid config.
+        pw = self.write("uplink.password", "secret\n")
+        self.write("client.crt", "cert")
+        key = self.write("client.key", "key")
+        os.chmod(pw, 0o644)
+        os.chmod(key, 0o640)
+        text = HEAD.replace('url = "mqtt://127.0.0.1:1883"\n',
+                            'url = "mqtt://127.0.0.1:1883"\npassword_file = "uplink.password"\n'
+                            'cert_file = "client.crt"\nkey_file = "client.key"\n')
+        path, r = self.check(text + DEVICE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("config OK:", r.stdout)
+        self.assertEqual(self.warnings(r), [
+            f"warning: {path}: uplink.password_file: {pw} is readable by others (mode 0644); "
+            "chmod 600 it",
+            f"warning: {path}: uplink.key_file: {key} is readable by its group (mode 0640); "
+            "chmod 600 it unless the group is meterbridge's own",
+        ])
+        self.assertNotIn("secret", r.stdout + r.stderr)
+        os.chmod(pw, 0o600)
+        os.chmod(key, 0o600)
+        path, r = self.check(text + DEVICE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")
 
     def test_bad_arguments(self):
         for args in (["check", "-x"], ["check", "-c"], ["check", "a", "b"]):
