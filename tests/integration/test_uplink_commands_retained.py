@@ -71,6 +71,26 @@ class RetainedCommandsTest(RtuRig):
         self.assertEqual(len(self.writes()), 1, self.writes())
         self.assert_running()
 
+    def test_clearing_a_retained_command_is_not_answered(self):
+        # A dashboard's retained command, stored before the gateway came up (never run) ...
+        dashboard = Subscriber(self.broker.port, topics=())
+        self.cleanup(dashboard.close)
+        wait_until(lambda: dashboard.client.is_connected(), 10, what="dashboard connected")
+        dashboard.publish(topic("incomer", "cmd"), json.dumps({"id": "ret-2", "set": {"do_1": 1}}),
+                          retain=True)
+        self.start([("incomer", 1)], units="1", interval="1s", timeout="200ms")
+        self.wait_data("incomer", 1)
+        self.wait_subscribed()
+        # ... is cleared the MQTT way: an empty retained payload, which the broker also passes
+        # on to the daemon. Not a command: no answer (it used to be "malformed JSON").
+        dashboard.publish(topic("incomer", "cmd"), "", retain=True)
+        res = self.command("incomer", {"id": "c-3", "read": ["do_1"]}, "c-3")  # sent after it
+        self.assertEqual(res, {"id": "c-3", "ok": True, "values": {"do_1": 0}})
+        self.assertEqual(self.results("incomer"), [res], "only the live command is answered")
+        self.assertEqual(self.writes(), [])
+        self.assertNotIn("malformed", self.mb.output())
+        self.assert_running()
+
 
 if __name__ == "__main__":
     import unittest
