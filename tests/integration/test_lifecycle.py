@@ -202,7 +202,7 @@ interval = "10s"
         self.notify.wait_for("READY", "1")
 
         t0 = time.monotonic()
-        time.sleep(1.0)
+        time.sleep(1.0)  # the second measured (not a wait for readiness: READY came already)
         feeds = self.notify.times_of("WATCHDOG", "1", since=t0, until=t0 + 1.0)
         self.assertTrue(7 <= len(feeds) <= 13, f"{len(feeds)} feeds in 1 s, expected ~10")
         gaps = [b - a for a, b in zip(feeds, feeds[1:])]
