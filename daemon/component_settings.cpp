@@ -67,4 +67,14 @@ bridge::uplink_settings uplink_settings(const config::config& cfg) {
     return s;
 }
 
+buffer::buffer_settings buffer_settings(const config::config& cfg) {
+    buffer::buffer_settings s;
+    s.path = cfg.buffer.path;
+    s.max_size = cfg.buffer.max_size;
+    s.max_age = cfg.buffer.max_age;
+    s.flush_interval = cfg.buffer.flush_interval;
+    s.sync_full = cfg.buffer.sync == config::sync_mode::full;
+    return s;
+}
+
 } // namespace mb::daemon

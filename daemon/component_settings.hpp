@@ -2,6 +2,7 @@
 // The daemon's config turned into what each component takes: drivers/ and bridge/ do not
 // see daemon/config types.
 #include "bridge/uplink.hpp"
+#include "buffer/settings.hpp"
 #include "daemon/config/config.hpp"
 #include "drivers/modbus_rtu/settings.hpp"
 
@@ -14,5 +15,6 @@ std::vector<drivers::rtu::bus_settings> rtu_bus_settings(const config::config& c
 // One bus's line settings, without devices.
 drivers::rtu::bus_settings rtu_line_settings(const config::bus_config& bus);
 bridge::uplink_settings uplink_settings(const config::config& cfg);
+buffer::buffer_settings buffer_settings(const config::config& cfg);
 
 } // namespace mb::daemon

@@ -2,9 +2,12 @@
 
 #include "bridge/file_mode.hpp"
 #include "bridge/model/log.hpp"
+#include "buffer/memory_queue.hpp"
 #include "daemon/component_settings.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
+#include <set>
 #include <string_view>
 
 namespace mb::daemon {
@@ -42,30 +45,60 @@ gateway::gateway(uv_loop_t& loop, config::config cfg)
     , deferred_(loop) {}
 
 gateway::~gateway() {
-    stop_sources();
-    uplink_.reset();
-    retired_.reset();
+    phase_ = phase::stopped; // what the members' destructors still deliver is not pumped
 }
 
 void gateway::start() {
     phase_ = phase::running;
+    open_queue();
     start_uplink();
-    start_sources();
-    status_refresh_ = make_uv_handle<uv_timer_t>();
-    uv_timer_init(&loop_, status_refresh_.get());
-    status_refresh_->data = this;
+    add_sources(cfg_);
+    feed_uplink();
+    start_ready_sources();
+    status_refresh_ = make_uv_timer(loop_, this);
     const auto period = static_cast<std::uint64_t>(status_refresh_period.count());
     uv_timer_start(status_refresh_.get(), &on_status_refresh, period, period);
+    buffer_watch_ = make_uv_timer(loop_, this);
+    const auto watch = static_cast<std::uint64_t>(buffer_watch_period.count());
+    uv_timer_start(buffer_watch_.get(), &on_buffer_watch, watch, watch);
+}
+
+void gateway::on_buffer_watch(uv_timer_t* t) noexcept {
+    auto& self = *static_cast<gateway*>(t->data);
+    try {
+        if (!self.uplink_ || !self.uplink_->connected()) return; // sent on connect anyway
+        const auto dropped = self.queue_->stats().dropped;
+        if (dropped == self.published_dropped_) return;
+        self.published_dropped_ = dropped;
+        self.uplink_->refresh_gateway_status();
+    } catch (const std::exception& e) { // never unwind into libuv
+        log::error("gateway: buffer watch failed: {}", e.what());
+    }
+}
+
+void gateway::open_queue() {
+    auto opened = buffer::open_delivery_queue(loop_, buffer_settings(cfg_));
+    if (!opened.queue) {
+        // The daemon never refuses to run because of its buffer: live readings still flow.
+        log::error("buffer: {}; readings are held in memory only until this is fixed",
+                   opened.error);
+        constexpr std::size_t fallback_bytes = 64U << 20U;
+        opened.queue = std::make_unique<buffer::memory_queue>(fallback_bytes);
+    }
+    queue_ = std::move(opened.queue);
+    forwarder_ = std::make_unique<buffer::forwarder>(loop_, *queue_);
 }
 
 void gateway::on_status_refresh(uv_timer_t* t) noexcept {
     auto& self = *static_cast<gateway*>(t->data);
     try {
-        if (!self.rtu_ || !self.uplink_) return;
+        if (!self.uplink_) return;
         for (const auto& d : self.devices_)
-            if (const auto* s = self.rtu_->status(d.name); s != nullptr && s->polls > 0)
-                self.uplink_->publish_status(*s, bridge::uplink::status_change::counters);
-    } catch (...) { // never unwind into libuv
+            if (const auto* src = self.owner_of(d.name))
+                if (const auto* s = src->status(d.name); s != nullptr && s->polls > 0)
+                    self.uplink_->publish_status(*s, bridge::uplink::status_change::counters);
+    } catch (const std::exception& e) { // never unwind into libuv
+        log::error("gateway: status refresh failed: {}", e.what());
     }
 }
 
@@ -74,116 +107,142 @@ void gateway::start_uplink() {
         if (secret)
             if (auto warning = bridge::secret_file_warning(secret->string()))
                 log::warn("uplink: {}", *warning);
-    // Callbacks of an uplink replaced on reload must not touch the queue: its message ids
-    // belong to another libmosquitto instance. Each instance knows its generation.
-    const auto gen = ++uplink_gen_;
+    // The forwarder ignores callbacks of an uplink replaced on reload: its message ids belong
+    // to another libmosquitto instance. Each instance knows its generation.
+    const auto gen = forwarder_->generation() + 1;
     bridge::uplink::callbacks cb;
     cb.on_ack = [this, gen](int mid, bridge::delivery d) {
-        if (gen != uplink_gen_) return;
-        if (d == bridge::delivery::drop) {
-            if (const long held = refusals_.allow("refused"); held >= 0)
-                log::error("uplink: the broker refused a reading (message {}); it is dropped{}",
-                           mid, held > 0 ? fmt::format(" ({} more since)", held) : "");
-            queue_.refused(mid);
-        } else {
-            queue_.acked(mid);
-        }
-        pump();
+        if (d == bridge::delivery::ok) return forwarder_->on_ack(gen, mid);
+        forwarder_->on_refused(gen, mid, "the broker's PUBACK carried an error reason code");
     };
-    // libmosquitto resends the messages it held in flight only after on_connect returns:
-    // pump on the next iteration so that older readings go out before newer ones.
     cb.on_connect = [this, gen] {
-        if (gen != uplink_gen_) return;
-        deferred_.post([this] { pump(); });
+        forwarder_->on_connect(gen);
         changed();
     };
     cb.on_disconnect = [this, gen] {
-        if (gen == uplink_gen_) changed();
+        forwarder_->on_disconnect(gen);
+        changed();
     };
     cb.on_stopped = [this, gen] {
-        if (gen == uplink_gen_) return component_stopped();
+        if (gen == uplink_gen_ && uplink_) return uplink_stopped();
         deferred_.post([this] { retired_stopped(); });
     };
-    cb.buffer = [this] { return queue_.stats(); };
+    cb.buffer = [this] { return queue_->stats(); };
     uplink_ = std::make_unique<bridge::uplink>(loop_, uplink_settings(cfg_), std::move(cb),
                                                command_handler());
+    uplink_gen_ = forwarder_->attach(uplink_.get());
     // A new instance after a reload first learns what the old one published, so that the
     // retained meta of devices the reload removed gets cleared when it connects.
     if (!devices_.empty()) uplink_->set_devices(devices_);
-    if (rtu_) feed_uplink();
+    feed_uplink();
     if (const auto ec = uplink_->start())
         log::error("uplink: cannot start: {} (check [uplink] in {})", ec.message(),
                    cfg_.source.string());
 }
 
-// The uplink learns every device and its current status (meta and status on connect). A
-// device not polled yet has no status to tell.
+std::vector<model::device_info> gateway::all_devices() const {
+    std::vector<model::device_info> out;
+    for (const auto& slot : sources_)
+        for (auto& d : slot.src->devices())
+            out.push_back(std::move(d));
+    return out;
+}
+
+drivers::source* gateway::owner_of(std::string_view device) const {
+    for (const auto& slot : sources_)
+        if (slot.src->status(device) != nullptr) return slot.src.get();
+    return nullptr;
+}
+
+// The uplink learns the union of every source's devices and their current status (meta and
+// status on connect). A device not polled yet has no status to tell.
 void gateway::feed_uplink() {
-    devices_ = rtu_->devices();
+    if (!uplink_) return;
+    devices_ = all_devices();
     uplink_->set_devices(devices_);
     for (const auto& d : devices_)
-        if (const auto* s = rtu_->status(d.name); s != nullptr && s->polls > 0)
-            uplink_->publish_status(*s);
+        if (const auto* src = owner_of(d.name))
+            if (const auto* s = src->status(d.name); s != nullptr && s->polls > 0)
+                uplink_->publish_status(*s);
 }
 
 void gateway::retired_stopped() {
     retired_.reset();
     if (phase_ != phase::running || uplink_) return;
     start_uplink();
-    pump();
+    forwarder_->pump();
     changed();
 }
 
-void gateway::start_sources() {
-    drivers::rtu::rtu_source::callbacks cb;
+drivers::source::callbacks gateway::source_callbacks() {
+    drivers::source::callbacks cb;
     cb.on_reading = [this](model::reading&& r) {
-        queue_.push(std::move(r));
-        pump();
+        if (!queue_) return;
+        queue_->push(std::move(r));
+        if (phase_ == phase::running) forwarder_->pump();
     };
     cb.on_status = [this](const model::device_status& s) {
-        if (uplink_) uplink_->publish_status(s);
+        // Only devices of the current configuration: a source of an older one that is still
+        // stopping may report a device the reload removed.
+        if (uplink_ && owner_of(s.device) != nullptr) uplink_->publish_status(s);
         changed();
     };
-    rtu_ = std::make_unique<drivers::rtu::rtu_source>(loop_, rtu_bus_settings(cfg_), std::move(cb));
-    if (uplink_) feed_uplink();
-    rtu_->start();
+    cb.on_devices_changed = [this] { feed_uplink(); };
+    return cb;
+}
+
+void gateway::add_sources(const config::config& cfg) {
+    for (auto& spec : sources_of(cfg))
+        sources_.push_back(source_slot{spec.key, spec.make(loop_, source_callbacks()), false});
+}
+
+void gateway::start_ready_sources() {
+    for (auto& slot : sources_) {
+        if (slot.started) continue;
+        const bool held = std::any_of(stopping_.begin(), stopping_.end(),
+                                      [&](const source_slot& old) { return old.key == slot.key; });
+        if (held) continue; // starts when the old one has let go of it
+        slot.started = true;
+        slot.src->start();
+    }
 }
 
 void gateway::stop_sources() {
-    if (!rtu_) return;
-    rtu_->stop(); // joins the bus threads (at most one request each); queued results delivered
-    rtu_.reset();
-    uv_update_time(&loop_); // the join took loop time: timers armed next must see it
+    for (auto& slot : sources_) {
+        if (!slot.started) continue; // never started: nothing to wait for
+        const drivers::source* which = slot.src.get();
+        stopping_.push_back(std::move(slot));
+        // `done` may come before stop() returns: the source is destroyed from a fresh
+        // iteration, never inside its own call.
+        stopping_.back().src->stop(
+            [this, which] { deferred_.post([this, which] { source_stopped(which); }); });
+    }
+    sources_.clear();
+}
+
+void gateway::source_stopped(const drivers::source* which) {
+    std::erase_if(stopping_, [&](const source_slot& s) { return s.src.get() == which; });
+    if (phase_ == phase::running) start_ready_sources();
+    if (phase_ == phase::stopping && stopping_.empty()) sources_stopped_then_drain();
 }
 
 bridge::command_handler gateway::command_handler() {
     bridge::command_handler h;
-    h.write = [this](const std::string& device, const drivers::rtu::named_values& values,
+    h.write = [this](const std::string& device, const model::named_values& values,
                      bridge::command_handler::done_fn done) {
-        if (!rtu_) return done({false, "the gateway is reloading or stopping", {}});
-        rtu_->write(device, values, [done = std::move(done)](const std::string& error) {
-            done({error.empty(), error, {}});
-        });
+        auto* src = owner_of(device);
+        if (src == nullptr || phase_ != phase::running)
+            return done({false, "the gateway is reloading or stopping", {}});
+        src->write(device, values, std::move(done));
     };
     h.read = [this](const std::string& device, const std::vector<std::string>& names,
                     bridge::command_handler::done_fn done) {
-        if (!rtu_) return done({false, "the gateway is reloading or stopping", {}});
-        rtu_->read(
-            device, names,
-            [done = std::move(done)](drivers::rtu::named_values values, const std::string& error) {
-                done({error.empty(), error, std::move(values)});
-            });
+        auto* src = owner_of(device);
+        if (src == nullptr || phase_ != phase::running)
+            return done({false, "the gateway is reloading or stopping", {}});
+        src->read(device, names, std::move(done));
     };
     return h;
-}
-
-void gateway::pump() {
-    if (!uplink_ || phase_ == phase::stopped) return;
-    queue_.pump([this](const model::reading& r) -> std::optional<int> {
-        const auto res = uplink_->publish(r);
-        if (res.what != model::publish_attempt::outcome::sent) return std::nullopt;
-        return res.mid;
-    });
 }
 
 void gateway::changed() {
@@ -194,19 +253,21 @@ void gateway::apply(config::config next) {
     const bool new_uplink =
         uplink_fingerprint(uplink_settings(cfg_)) != uplink_fingerprint(uplink_settings(next));
     cfg_ = std::move(next);
-    // Bus threads are cheap to restart (at most one request timeout): rebuild them always.
+    // Every source of the old configuration stops (asynchronously: a bus finishes its request
+    // first); a new one starts at once, or when the old one holding its port has stopped.
     stop_sources();
+    add_sources(cfg_);
+    start_ready_sources();
     if (new_uplink && uplink_ && !retired_) {
         // The old session ends (offline status, DISCONNECT) before the new one starts, so the
         // broker never sees two clients with one id; readings wait in the queue meanwhile.
         log::info("reload: uplink settings changed; reconnecting");
         retired_ = std::move(uplink_);
-        ++uplink_gen_;             // its acks no longer touch the queue …
-        queue_.requeue_inflight(); // … and the new instance sends what it held in flight
+        forwarder_->attach(nullptr); // its acks no longer count; what it held goes again
         retired_->stop();
     }
-    start_sources();
-    pump();
+    feed_uplink();
+    forwarder_->pump();
     changed();
 }
 
@@ -216,74 +277,66 @@ void gateway::stop(std::function<void()> done) {
     stopped_ = std::move(done);
     // design.md §7: stop polling, wait for in-flight PUBACKs, publish offline, disconnect.
     status_refresh_.reset();
-    stop_sources();
-    if (!uplink_) {
-        finish_stop();
-        return;
-    }
-    draining_ = 1; // the uplink, until on_stopped
-    grace_ = make_uv_handle<uv_timer_t>();
-    uv_timer_init(&loop_, grace_.get());
-    grace_->data = this;
+    buffer_watch_.reset();
+    grace_ = make_uv_timer(loop_, this);
     uv_timer_start(grace_.get(), &on_grace_timeout, static_cast<std::uint64_t>(stop_grace.count()),
                    0);
-    drain_ = make_uv_handle<uv_timer_t>();
-    uv_timer_init(&loop_, drain_.get());
-    drain_->data = this;
-    drain_started_ = uv_now(&loop_);
-    uv_timer_start(drain_.get(), &on_drain_tick, 0, 20);
+    stop_sources();
+    if (stopping_.empty()) sources_stopped_then_drain();
 }
 
-void gateway::on_drain_tick(uv_timer_t* t) noexcept {
-    auto& self = *static_cast<gateway*>(t->data);
-    try {
-        const bool waited_enough = uv_now(&self.loop_) - self.drain_started_ >=
-                                   static_cast<std::uint64_t>(drain_wait.count());
-        const bool inflight =
-            self.uplink_->connected() &&
-            self.uplink_->window_room() < static_cast<std::size_t>(self.cfg_.uplink.max_inflight);
-        if (inflight && !waited_enough) return;
-        if (inflight)
-            log::warn("stop: {} reading(s) still awaiting PUBACK after {} ms", self.queue_.size(),
+void gateway::sources_stopped_then_drain() {
+    if (draining_ || phase_ != phase::stopping) return;
+    draining_ = true;
+    if (!uplink_) return finish_stop();
+    forwarder_->pump(); // the sources' last readings
+    forwarder_->drain(drain_wait, [this](std::size_t left) {
+        if (left > 0)
+            log::warn("stop: {} message(s) still awaiting PUBACK after {} ms", left,
                       drain_wait.count());
-        uv_timer_stop(t);
-        self.uplink_->stop();
-    } catch (...) { // never unwind into libuv
-    }
+        if (uplink_) uplink_->stop();
+    });
 }
 
-void gateway::component_stopped() {
-    if (phase_ != phase::stopping) return;
-    if (--draining_ <= 0) finish_stop();
+void gateway::uplink_stopped() {
+    if (phase_ == phase::stopping) finish_stop();
 }
 
 void gateway::on_grace_timeout(uv_timer_t* t) noexcept {
     auto& self = *static_cast<gateway*>(t->data);
     try {
-        log::warn("stop: the uplink did not finish within {} ms (offline status and PUBACKs); "
+        log::warn("stop: not finished within {} ms ({} source(s) still stopping, uplink {}); "
                   "stopping anyway",
-                  stop_grace.count());
+                  stop_grace.count(), self.stopping_.size(), self.uplink_state());
         self.finish_stop();
-    } catch (...) { // never unwind into libuv
+    } catch (const std::exception& e) { // never unwind into libuv
+        log::error("stop: {}", e.what());
     }
 }
 
 void gateway::finish_stop() {
     if (phase_ == phase::stopped) return;
     phase_ = phase::stopped;
-    if (queue_.size() > 0)
-        log::warn("stop: {} reading(s) not acknowledged by the broker are lost (no buffer yet)",
-                  queue_.size());
     // This may run inside the uplink's own callback: destroy the components from a fresh
-    // loop iteration, so that their handles close before the loop ends.
+    // loop iteration, so that their handles close before the loop ends. A source still
+    // stopping after the grace time is joined here (it is inside one request timeout).
     deferred_.post([this] {
+        stopping_.clear();
+        sources_.clear();
+        forwarder_->attach(nullptr);
         uplink_.reset();
         retired_.reset();
-        grace_.reset();
-        drain_.reset();
-        status_refresh_.reset();
-        deferred_.close();
-        if (auto done = std::move(stopped_)) done();
+        queue_->close([this] {
+            deferred_.post([this] {
+                forwarder_.reset();
+                queue_.reset();
+                grace_.reset();
+                status_refresh_.reset();
+                buffer_watch_.reset();
+                deferred_.close();
+                if (auto done = std::move(stopped_)) done();
+            });
+        });
     });
 }
 
@@ -300,7 +353,8 @@ std::string gateway::summary() const {
         fmt::format("{}: {} on {}", what, count_of(cfg_.devices.size(), "device", "devices"),
                     count_of(cfg_.buses.size(), "bus", "buses"));
     if (!cfg_.natives.empty())
-        line += ", " + count_of(cfg_.natives.size(), "native source", "native sources");
+        line += ", " + count_of(cfg_.natives.size(), "native source", "native sources") +
+                " (not run yet)";
     return line + ", uplink " + uplink_state();
 }
 

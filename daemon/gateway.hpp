@@ -1,14 +1,18 @@
 #pragma once
-// The running daemon: owns every loop-side component built from one `config` (sources, the
-// uplink, the buffer as they land), applies a new config on reload and stops them gracefully.
-// Components plug in at the marked hooks in gateway.cpp. Loop thread only.
+// The running daemon: wires sources → delivery queue → uplink for one `config`, applies a new
+// config on reload and stops everything gracefully. It holds any number of sources (built by
+// the source registry), gives the uplink the union of their devices, routes each command to
+// the source that owns the device, and never waits on a source: stops are asynchronous.
+// Loop thread only.
 #include "bridge/model/log.hpp"
 #include "bridge/model/uv_handle.hpp"
 #include "bridge/uplink.hpp"
-#include "buffer/memory_queue.hpp"
+#include "buffer/delivery_queue.hpp"
+#include "buffer/forwarder.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/deferred_calls.hpp"
-#include "drivers/modbus_rtu/rtu_source.hpp"
+#include "daemon/source_registry.hpp"
+#include "drivers/source.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -34,8 +38,9 @@ public:
     void start();
     // A validated new configuration replaces the running one.
     void apply(config::config next);
-    // Stops polling, waits (at most stop_grace) for the uplink and buffer to finish, then
-    // calls `done` once on the loop. Every handle of the gateway is closed by then.
+    // Stops the sources, waits (at most stop_grace in all) for them, for the in-flight
+    // PUBACKs and for the offline status, closes the queue, then calls `done` once on the
+    // loop. Every handle of the gateway is closed by then.
     void stop(std::function<void()> done);
 
     [[nodiscard]] const config::config& current() const { return cfg_; }
@@ -47,44 +52,60 @@ public:
 private:
     enum class phase : std::uint8_t { idle, running, stopping, stopped };
 
-    // Readings held in memory until their PUBACK (until the SQLite buffer lands).
-    static constexpr std::size_t memory_queue_bytes = 64U << 20U;
+    // A source and what it waits for: a new source whose key an old one still holds starts
+    // once that one has stopped.
+    struct source_slot {
+        std::string key;
+        std::unique_ptr<drivers::source> src;
+        bool started = false;
+    };
+
     // Longest wait for in-flight PUBACKs before the offline status is published on stop.
     static constexpr std::chrono::milliseconds drain_wait{2500};
     // How often device status counters (polls, errors) are republished when they moved; state
     // changes go out at once.
     static constexpr std::chrono::milliseconds status_refresh_period{60'000};
+    // How often the gateway status is republished when the buffer's drop counters moved.
+    static constexpr std::chrono::milliseconds buffer_watch_period{1000};
 
     static void on_grace_timeout(uv_timer_t* t) noexcept;
-    static void on_drain_tick(uv_timer_t* t) noexcept;
     static void on_status_refresh(uv_timer_t* t) noexcept;
+    static void on_buffer_watch(uv_timer_t* t) noexcept;
+    void open_queue();
     void start_uplink();
-    void start_sources();
     void feed_uplink();
     void retired_stopped();
+    void add_sources(const config::config& cfg);
+    void start_ready_sources();
+    // Asks every current source to stop; each is destroyed (and its key freed) when it has.
     void stop_sources();
-    void pump();
+    void source_stopped(const drivers::source* which);
+    [[nodiscard]] drivers::source::callbacks source_callbacks();
+    [[nodiscard]] drivers::source* owner_of(std::string_view device) const;
+    [[nodiscard]] std::vector<model::device_info> all_devices() const;
     void changed();
     bridge::command_handler command_handler();
-    void component_stopped(); // each draining component calls this once when it is done
+    void sources_stopped_then_drain();
+    void uplink_stopped();
     void finish_stop();
     [[nodiscard]] std::string uplink_state() const;
 
     uv_loop_t& loop_;
     config::config cfg_;
     phase phase_ = phase::idle;
-    int draining_ = 0; // components still finishing their stop
-    buffer::memory_queue queue_{memory_queue_bytes};
+    std::unique_ptr<buffer::delivery_queue> queue_;
+    std::unique_ptr<buffer::forwarder> forwarder_;
     std::unique_ptr<bridge::uplink> uplink_;
     std::unique_ptr<bridge::uplink> retired_; // replaced on reload, still stopping
-    std::uint64_t uplink_gen_ = 0;            // which uplink's callbacks are current
+    std::uint64_t uplink_gen_ = 0;            // the forwarder generation of uplink_
+    bool draining_ = false;                   // stop: the forwarder drains
+    std::vector<source_slot> sources_;        // of the current configuration
+    std::vector<source_slot> stopping_;       // of an older one, stopping
     std::vector<model::device_info> devices_; // last told to the uplink
-    log::rate_limiter refusals_;
-    std::unique_ptr<drivers::rtu::rtu_source> rtu_;
-    std::uint64_t drain_started_ = 0;
     uv_handle<uv_timer_t> grace_;
-    uv_handle<uv_timer_t> drain_;
     uv_handle<uv_timer_t> status_refresh_;
+    uv_handle<uv_timer_t> buffer_watch_;
+    std::uint64_t published_dropped_ = 0; // buffer.dropped as the gateway status last said
     deferred_calls deferred_;
     std::function<void()> stopped_;
     std::function<void()> status_changed_;

@@ -46,7 +46,7 @@ class CommandsTest(RtuRig):
 
     def test_refusals_say_why_and_nothing_reaches_the_bus(self):
         cases = [
-            ({"id": "r-1", "set": {"do_9": 1}}, "do_9: not writable"),
+            ({"id": "r-1", "set": {"do_9": 1}}, "do_9: unknown value"),
             ({"id": "r-2", "set": {"voltage_l1": 230}}, "voltage_l1: not writable"),
             ({"id": "r-3", "set": {"do_1": 5}}, "do_1: 5 is out of range 0..1"),
             ({"id": "r-4", "set": {"do_1": "x"}}, "do_1: value must be a number"),

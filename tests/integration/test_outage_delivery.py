@@ -1,0 +1,141 @@
+"""The one job the delivery queue exists for (design.md §6): readings taken while the broker
+is down arrive after it returns, every seq, each with its original ts. And a reading the
+broker refuses for good (larger than its max_packet_size) is dropped, counted and announced
+on {p}/{gw}/{dev}/gap with reason "refused", while the other devices' readings flow on.
+
+The watcher keeps a persistent session (clean_session false, QoS 1) on a broker with
+persistence, so what the daemon publishes after the restart is queued for the watcher even
+before it has reconnected: nothing depends on who reconnects first."""
+
+import json
+import os
+import time
+
+from mbtest import Broker, wait_until
+from rtu_rig import GW, PREFIX, RtuRig, skip_unless_built, topic
+
+
+class SessionWatcher:
+    """A paho client with a persistent session that survives a broker restart."""
+
+    def __init__(self, port, client_id):
+        import paho.mqtt.client as mqtt
+        import threading
+        self.messages = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(client_id=client_id, clean_session=False)
+        self.client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)
+        self.client.on_connect = lambda c, u, f, rc: c.subscribe(f"{PREFIX}/{GW}/#", qos=1)
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port, keepalive=30)
+        self.client.loop_start()
+
+    def _on_message(self, client, userdata, msg):
+        with self.lock:
+            self.messages.append((msg.topic, msg.payload.decode(errors="replace"), time.time()))
+
+    def on(self, t):
+        with self.lock:
+            return [m for m in self.messages if m[0] == t]
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@skip_unless_built()
+class OutageDeliveryTest(RtuRig):
+
+    def persistent_broker(self, extra=""):
+        """Replaces the rig's broker by one that keeps sessions across a restart."""
+        self.broker.stop()
+        store = os.path.join(self.tmp, "broker-store") + "/"
+        os.makedirs(store, exist_ok=True)
+        self.broker = Broker(self.tmp, port=self.broker.port,
+                             extra=f"persistence true\npersistence_location {store}\n{extra}")
+        self.broker.start()
+        self.cleanup(self.broker.stop)
+
+    def test_readings_taken_while_the_broker_is_down_arrive_after_it_returns(self):
+        self.persistent_broker()
+        self.sim()
+        watcher = SessionWatcher(self.broker.port, "outage-watcher")
+        self.cleanup(watcher.close)
+        wait_until(lambda: watcher.client.is_connected(), 10, what="the watcher")
+        self.daemon(self.config([("m1", 1, 'only = ["voltage_l1"]')], interval="300ms"))
+        data = topic("m1", "data")
+        wait_until(lambda: len(watcher.on(data)) >= 3, 20, what=f"first readings; log:\n{self.log_tail()}")
+
+        self.broker.stop()  # SIGTERM: mosquitto saves the watcher's session and closes
+        down_ms = int(time.time() * 1000)
+        wait_until(lambda: "connection lost" in self.mb.output(), 10,
+                   what="the daemon noticing the lost link")
+        polled = len(self.requests())
+        # The meter keeps being read during the outage: one request per poll here.
+        wait_until(lambda: len(self.requests()) >= polled + 5, 20,
+                   what="five polls during the outage")
+        self.assert_running()
+        self.broker.start()  # same port, the watcher's session restored from disk
+        up_ms = int(time.time() * 1000)
+
+        def delivered_past_the_outage():
+            seqs = [json.loads(p)["seq"] for _t, p, _a in watcher.on(data)]
+            late = [json.loads(p) for _t, p, _a in watcher.on(data) if json.loads(p)["ts"] > up_ms]
+            return seqs if late else None
+        wait_until(delivered_past_the_outage, 30,
+                   what=f"readings after the broker returned; log:\n{self.log_tail()}")
+
+        readings = [json.loads(p) for _t, p, _a in watcher.on(data)]
+        seqs = sorted({r["seq"] for r in readings})
+        self.assertEqual(seqs, list(range(1, seqs[-1] + 1)), f"a seq is missing: {seqs}")
+        during = [r for r in readings if down_ms < r["ts"] < up_ms]
+        self.assertGreaterEqual(len(during), 4, f"readings taken during the outage: {during}")
+        # Each kept the time it was taken, not the time it was sent.
+        arrived_after_return = [m for m in watcher.on(data)
+                                if down_ms < json.loads(m[1])["ts"] < up_ms and m[2] * 1000 >= up_ms]
+        self.assertGreaterEqual(len(arrived_after_return), 4)
+        ts_by_seq = sorted((r["seq"], r["ts"]) for r in readings)
+        self.assertEqual([t for _s, t in ts_by_seq], sorted(t for _s, t in ts_by_seq),
+                         "ts must rise with seq: the original times were kept")
+        self.assert_running()
+        self.assertEqual(self.mb.stop(), 0)
+
+    def test_a_reading_larger_than_the_broker_takes_is_refused_with_a_gap_others_flow(self):
+        # MQTT 5 brokers announce their Maximum Packet Size in the CONNACK: libmosquitto then
+        # refuses a larger publish itself, and the queue must not retry it forever.
+        self.persistent_broker(extra="max_packet_size 1024\n")
+        self.sim(units="1,2")
+        self.subscribe()
+        self.daemon(self.config([("big", 1),  # every ADW300 value: about 7 KB of JSON
+                                 ("small", 2, 'only = ["voltage_l1", "current_l1"]')],
+                                interval="500ms"))
+        self.wait_data("small", 4)
+        gaps = wait_until(lambda: self.sub.on(topic("big", "gap")), 20,
+                          what=f"a gap message of big; log:\n{self.log_tail()}")
+        gap = json.loads(gaps[0][1])
+        self.assertEqual(gap["reason"], "refused")
+        self.assertEqual(gap["from_seq"], 1)
+        self.assertLessEqual(gap["from_ts"], gap["to_ts"])
+        self.assertEqual(self.data("big"), [], "a refused reading must not arrive")
+
+        # Every seq of big is explained by a gap; small's readings keep flowing behind.
+        def explained():
+            seqs = set()
+            for _t, p, _r in self.sub.on(topic("big", "gap")):
+                g = json.loads(p)
+                seqs.update(range(g["from_seq"], g["to_seq"] + 1))
+            return seqs
+        wait_until(lambda: len(explained()) >= 3, 20, what="three refused readings announced")
+        self.assertEqual(sorted(explained()), list(range(1, max(explained()) + 1)))
+        before = len(self.data("small"))
+        self.wait_data("small", before + 2)
+        self.assertRegex(self.mb.output(), r"big seq 1 refused by the uplink: .*larger")
+
+        # The gateway status counts the drops (design.md §5.2), republished when they move.
+        def dropped():
+            online = [json.loads(p) for _t, p, _r in self.sub.on(f"{PREFIX}/{GW}/status")
+                      if p and json.loads(p)["state"] == "online"]
+            return online[-1]["buffer"]["dropped"] if online else 0
+        wait_until(lambda: dropped() >= 3, 20, what="the drops in the gateway status")
+        self.assert_running()
+        self.assertEqual(self.mb.stop(), 0)

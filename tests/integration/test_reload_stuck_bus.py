@@ -1,0 +1,91 @@
+"""A reload never makes the loop wait on a serial line (design.md §1): a bus whose meter
+never answers is inside a 10 s request when SIGHUP comes. Its thread finishes that request
+on its own; meanwhile the loop keeps feeding systemd's watchdog, and the meter on the other
+bus keeps being read and published on time. (Joining the stuck thread on the loop, as the
+daemon once did, stalled both for up to `timeout`: with WatchdogSec=30 and timeout up to
+60 s, systemd would have killed the daemon.)"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from mbtest import MB_BIN, PtyPair, wait_until
+from rtu_rig import GW, PREFIX, RtuRig, skip_unless_built, topic
+from test_lifecycle import NotifySocket
+
+WATCHDOG_USEC = 2_000_000  # what systemd would allow between two WATCHDOG=1
+
+
+@skip_unless_built()
+class ReloadStuckBusTest(RtuRig):
+
+    def config_two_buses(self, stuck_pty):
+        path = self.config([("live", 1, 'only = ["voltage_l1"]')], interval="500ms")
+        with open(path, "a") as f:
+            f.write(f"""
+[[bus]]
+name = "stuck"
+port = "{stuck_pty}"
+timeout = "10s"
+
+[[device]]
+name = "silent"
+bus = "stuck"
+unit = 9
+profile = "acrel-adw300"
+interval = "1s"
+""")
+        return path
+
+    def test_reload_with_a_meter_inside_a_10s_timeout_keeps_the_loop_responsive(self):
+        stuck = PtyPair(self.tmp, name="stuck")  # nobody answers on its other end
+        self.cleanup(stuck.stop)
+        self.sim()
+        self.subscribe()
+        notify = NotifySocket(os.path.join(self.tmp, "notify.sock"))
+        self.cleanup(notify.close)
+        config = self.config_two_buses(stuck.a)
+        log = open(os.path.join(self.tmp, "meterbridge.log"), "a")
+        # WATCHDOG_PID must name the daemon itself: a shell exports its own pid, then execs.
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", 'WATCHDOG_PID=$$ exec "$0" run -c "$1"', MB_BIN, config],
+            env={**os.environ, "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": str(WATCHDOG_USEC)},
+            stdout=log, stderr=subprocess.STDOUT)
+
+        def stop():
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            log.close()
+        self.cleanup(stop)
+        notify.wait_for("READY", "1")
+        # "silent" was polled at start: its bus thread now waits out its 10 s timeout.
+        self.wait_data("live", 2)
+
+        hup = time.monotonic()
+        hup_ms = int(time.time() * 1000)
+        proc.send_signal(signal.SIGHUP)
+        window = 4.0  # ends well before the stuck request can
+        wait_until(lambda: time.monotonic() - hup >= window, window + 1, what="the window")
+        self.assertIsNone(proc.poll(), "the daemon died")
+        self.assertLess(time.monotonic() - hup, 9.0, "the window must end before the timeout")
+
+        feeds = notify.times_of("WATCHDOG", "1", since=hup, until=hup + window)
+        self.assertGreaterEqual(len(feeds), 3, f"watchdog fed {len(feeds)} times in {window} s")
+        gaps = [b - a for a, b in zip([hup] + feeds, feeds + [hup + window])]
+        self.assertLess(max(gaps), WATCHDOG_USEC / 1e6, "systemd would have killed the daemon")
+        self.assertIsNotNone(notify.find("READY", "1", start=notify.find("RELOADING", "1")),
+                             "the reload finished (READY=1 after RELOADING=1)")
+
+        # The other bus's meter: read and published all along, at its interval.
+        ts = sorted(json.loads(p)["ts"] for _t, p, _r in self.sub.on(topic("live", "data")))
+        during = [t for t in ts if hup_ms - 1000 <= t <= hup_ms + int(window * 1000)]
+        self.assertGreaterEqual(len(during), 4, f"live readings around the reload: {during}")
+        self.assertLess(max(b - a for a, b in zip(during, during[1:])), 2500,
+                        f"a stall in the live meter's readings: {during}")
