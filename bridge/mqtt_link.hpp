@@ -16,9 +16,10 @@
 // ::1 first while the broker listens on 127.0.0.1 only).
 // TLS passes the hostname on to libmosquitto, because it verifies the broker certificate
 // against the string it was given (an IP would be checked against IP SANs and fail); that
-// costs libmosquitto's own blocking getaddrinfo, normally answered from the cache warmed by
-// the asynchronous lookup just before, and bounded by the resolver options (the daemon runs
-// with RES_OPTIONS="timeout:1 attempts:2").
+// costs libmosquitto's own blocking getaddrinfo on the loop thread, a second lookup (quick
+// when a local cache such as systemd-resolved holds the name just resolved) bounded by the
+// resolver options (the daemon runs with RES_OPTIONS="timeout:1 attempts:2"). Only plain TCP
+// is tested to resolve off the loop (mqtt_link_test: hostname_is_resolved_off_the_loop).
 //
 // Two clients with the same client id knock each other off the broker in a loop (each
 // CONNECT takes the session over). Disconnects soon after each connect are counted, and the

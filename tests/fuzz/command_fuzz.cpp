@@ -1,12 +1,15 @@
 // Fuzz target for downlink command JSON (design.md §5.4, style.md rule 13): whatever arrives
 // on {p}/{gw}/{dev}/cmd, the parser answers with a command or a reason, never a crash, and an
-// accepted command only ever names writable values within their range.
+// accepted command only ever names writable values within their range. A refusal that names
+// a value tells it right: "unknown value" only for one the device does not have, "not
+// writable" only for one it has but may not set.
 #include "bridge/command.hpp"
 #include "bridge/payloads.hpp"
 
 #include <cstdint>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <string_view>
 
 namespace {
@@ -15,7 +18,7 @@ const mb::model::device_info& device() {
     static const mb::model::device_info d = [] {
         mb::model::device_info i;
         i.name = "incomer";
-        i.units = {{"do_1", "1"}, {"do_2", "1"}, {"voltage_l1", "V"}};
+        i.units = {{"do_1", "1"}, {"do_2", "1"}, {"voltage_l1", "V"}, {"x", "1"}};
         i.writable = {{"do_1", {0.0, 1.0}}, {"do_2", {std::nullopt, 10.0}}};
         return i;
     }();
@@ -37,6 +40,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         for (const auto& name : r.cmd->read)
             if (!device().units.contains(name)) std::abort();
+    }
+    for (const std::string_view kind : {": unknown value", ": not writable"}) {
+        const std::string_view e = r.error;
+        if (e.size() <= kind.size() || !e.ends_with(kind)) continue;
+        const std::string name(e.substr(0, e.size() - kind.size()));
+        const bool has = device().units.contains(name);
+        const bool writable = device().writable.contains(name);
+        if (kind == ": unknown value" ? has : (!has || writable)) std::abort();
     }
     // Whatever the answer, the result payload must be valid JSON.
     const auto answer = r.cmd ? mb::bridge::cmd_ok_payload(r.id_json)
