@@ -5,8 +5,7 @@
 namespace mb::buffer {
 
 forwarder::forwarder(uv_loop_t& loop, delivery_queue& queue)
-    : loop_(loop)
-    , queue_(queue)
+    : queue_(queue)
     , deferred_(make_uv_timer(loop, this))
     , deadline_(make_uv_timer(loop, this)) {
     queue_.on_ready([this] { pump(); });

@@ -51,7 +51,6 @@ private:
     static void on_drain_deadline(uv_timer_t* t) noexcept;
     void check_drained(bool deadline);
 
-    uv_loop_t& loop_;
     delivery_queue& queue_;
     model::outlet* out_ = nullptr;
     std::uint64_t gen_ = 0;

@@ -35,7 +35,8 @@ model::reading make(const std::string& device, std::size_t values, std::int64_t 
     r.device = device;
     r.ts_ms = ts;
     for (std::size_t i = 0; i < values; ++i)
-        r.values.emplace_back(fmt::format("harmonic_voltage_l1_h{}", 2 + i % 30), 1.25 + i);
+        r.values.emplace_back(fmt::format("harmonic_voltage_l1_h{}", 2 + i % 30),
+                              1.25 + static_cast<double>(i));
     return r;
 }
 

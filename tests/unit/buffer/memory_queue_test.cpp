@@ -105,7 +105,7 @@ BOOST_AUTO_TEST_CASE(past_the_byte_bound_the_oldest_unsent_go_as_one_gap_per_run
     q.push(make("a", 1));
     q.pump(out); // seq 1 in flight: never dropped
     for (int i = 2; i <= 7; ++i)
-        q.push(make("a", i * 10)); // over the bound: seq 2, 3, 4 … go, oldest first
+        q.push(make("a", std::int64_t{i} * 10)); // over the bound: seq 2, 3, 4 … go, oldest first
     const auto s = q.stats();
     BOOST_TEST(s.dropped >= 3U);
     BOOST_TEST(s.dropped_by_device.at("a") == s.dropped);
