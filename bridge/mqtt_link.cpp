@@ -391,6 +391,24 @@ void mqtt_link::on_log(mosquitto* /*mosq*/, void* obj, int level, const char* te
     }
 }
 
+bool mqtt_link::queued_despite(int rc) noexcept {
+    switch (rc) {
+    case MOSQ_ERR_INVAL:
+    case MOSQ_ERR_NOMEM:
+    case MOSQ_ERR_PAYLOAD_SIZE:
+    case MOSQ_ERR_MALFORMED_UTF8:
+    case MOSQ_ERR_QOS_NOT_SUPPORTED:
+    case MOSQ_ERR_OVERSIZE_PACKET:
+        return false;
+    default:
+        return true;
+    }
+}
+
+bool mqtt_link::never_taken(const std::error_code& ec) noexcept {
+    return ec.category() == mosq_category() && ec.value() != MOSQ_ERR_NOMEM;
+}
+
 std::error_code mqtt_link::publish(std::string_view topic, std::string_view payload,
                                    publish_options opts, int* mid) {
     if (stopping_) return link_errc::stopping;
@@ -401,9 +419,11 @@ std::error_code mqtt_link::publish(std::string_view topic, std::string_view payl
     const int rc =
         mosquitto_publish_v5(mosq_.get(), &m, topic_buf_.c_str(), static_cast<int>(payload.size()),
                              payload.data(), opts.qos, opts.retain, nullptr);
-    // A write error surfaces via on_disconnect; the message itself is queued inside
-    // libmosquitto and resent after the reconnect, so it still counts as handed over.
-    if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN && rc != MOSQ_ERR_CONN_LOST)
+    // libmosquitto checks the message (size, topic, QoS) before it queues it: those errors and
+    // an allocation failure mean it was not taken. Any later error (a write that failed with
+    // EPIPE, a lost connection) surfaces via on_disconnect, and the queued message is resent
+    // after the reconnect, so it still counts as handed over.
+    if (rc != MOSQ_ERR_SUCCESS && (!queued_despite(rc) || opts.qos == 0))
         return make_mosq_error(rc);
     if (opts.qos > 0 && m > 0 && static_cast<std::size_t>(m) < mids_.size()) {
         auto& kind = mids_[static_cast<std::size_t>(m)];

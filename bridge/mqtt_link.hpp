@@ -103,6 +103,9 @@ public:
     // The mid is set for QoS 1 (its PUBACK comes back through on_ack).
     std::error_code publish(std::string_view topic, std::string_view payload, publish_options opts,
                             int* mid = nullptr);
+    // True when publish() failed because libmosquitto will never take this message (larger
+    // than the broker's Maximum Packet Size, malformed topic, …): retrying cannot help.
+    [[nodiscard]] static bool never_taken(const std::error_code& ec) noexcept;
     // options: MQTT v5 subscription options (MQTT_SUB_OPT_*), e.g. SEND_RETAIN_NEVER.
     std::error_code subscribe(const std::string& filter, int qos, int options = 0);
     // Sends DISCONNECT (the will is not published), waits up to stop_grace, then on_stopped.
@@ -140,6 +143,8 @@ private:
     void handle_poll(int status, int events);
     void misc_tick();
     void resolved(int status, const addrinfo* res);
+    // A publish that returned `rc` still queued its QoS > 0 message (rc came from the write).
+    [[nodiscard]] static bool queued_despite(int rc) noexcept;
     std::error_code apply_settings();
     void begin_attempt();
     void connect_to(const std::string& host);

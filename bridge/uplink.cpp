@@ -146,7 +146,7 @@ model::publish_attempt uplink::publish_windowed(const std::string& topic,
     const auto ec = link_.publish(topic, payload, o, &a.mid);
     if (!ec) {
         a.what = outcome::sent;
-    } else if (ec.category() == mosq_category()) {
+    } else if (mqtt_link::never_taken(ec)) {
         // libmosquitto refused the message itself (MOSQ_ERR_OVERSIZE_PACKET: larger than the
         // broker's Maximum Packet Size, …): the same bytes would be refused again.
         a.what = outcome::refused;

@@ -1,5 +1,6 @@
 // disconnect_text(): every way a connection ends has words of its own, never "Unknown error.".
 #include "bridge/errors.hpp"
+#include "bridge/mqtt_link.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
@@ -21,6 +22,19 @@ BOOST_AUTO_TEST_CASE(disconnect_reasons_are_worded) {
     BOOST_TEST(disconnect_text(0x8E, 30s, 0).find("reason 0x8e") != std::string::npos);
     for (int rc = 0; rc < 0x100; ++rc)
         BOOST_TEST(disconnect_text(rc, 30s, 0).find("Unknown error") == std::string::npos, rc);
+}
+
+// A publish libmosquitto refused before queueing it can never succeed; one that failed while
+// writing (EPIPE into a reset socket) was queued and is resent after the reconnect: it must
+// never be dropped and announced as a gap.
+BOOST_AUTO_TEST_CASE(only_messages_libmosquitto_never_took_count_as_refused) {
+    using mb::bridge::mqtt_link;
+    BOOST_TEST(mqtt_link::never_taken(mb::bridge::make_mosq_error(MOSQ_ERR_OVERSIZE_PACKET)));
+    BOOST_TEST(mqtt_link::never_taken(mb::bridge::make_mosq_error(MOSQ_ERR_PAYLOAD_SIZE)));
+    BOOST_TEST(mqtt_link::never_taken(mb::bridge::make_mosq_error(MOSQ_ERR_MALFORMED_UTF8)));
+    BOOST_TEST(!mqtt_link::never_taken(mb::bridge::make_mosq_error(MOSQ_ERR_NOMEM))); // retry
+    BOOST_TEST(!mqtt_link::never_taken(mb::bridge::link_errc::window_full));
+    BOOST_TEST(!mqtt_link::never_taken(mb::bridge::link_errc::not_connected));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
