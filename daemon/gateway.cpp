@@ -223,7 +223,7 @@ void gateway::stop_sources() {
 void gateway::source_stopped(const drivers::source* which) {
     std::erase_if(stopping_, [&](const source_slot& s) { return s.src.get() == which; });
     if (phase_ == phase::running) start_ready_sources();
-    if (phase_ == phase::stopping && stopping_.empty()) sources_stopped_then_drain();
+    finish_stop_when_done();
 }
 
 bridge::command_handler gateway::command_handler() {
@@ -282,33 +282,46 @@ void gateway::stop(std::function<void()> done) {
     uv_timer_start(grace_.get(), &on_grace_timeout, static_cast<std::uint64_t>(stop_grace.count()),
                    0);
     stop_sources();
-    if (stopping_.empty()) sources_stopped_then_drain();
-}
-
-void gateway::sources_stopped_then_drain() {
-    if (draining_ || phase_ != phase::stopping) return;
-    draining_ = true;
-    if (!uplink_) return finish_stop();
-    forwarder_->pump(); // the sources' last readings
-    forwarder_->drain(drain_wait, [this](std::size_t left) {
-        if (left > 0)
-            log::warn("stop: {} message(s) still awaiting PUBACK after {} ms", left,
-                      drain_wait.count());
-        if (uplink_) uplink_->stop();
-    });
+    // The uplink drains and says goodbye at once, beside the sources: a bus may still be
+    // inside a request of up to its `timeout`, and the PUBACKs must not wait for it.
+    if (uplink_) {
+        forwarder_->pump();
+        forwarder_->drain(drain_wait, [this](std::size_t left) {
+            if (left > 0)
+                log::warn("stop: {} message(s) still awaiting PUBACK after {} ms", left,
+                          drain_wait.count());
+            if (uplink_) uplink_->stop();
+        });
+    } else {
+        uplink_done_ = true; // none, or a retired one that stops by itself
+    }
+    finish_stop_when_done();
 }
 
 void gateway::uplink_stopped() {
-    if (phase_ == phase::stopping) finish_stop();
+    uplink_done_ = true;
+    finish_stop_when_done();
+}
+
+void gateway::finish_stop_when_done() {
+    if (phase_ == phase::stopping && uplink_done_ && stopping_.empty()) finish_stop();
 }
 
 void gateway::on_grace_timeout(uv_timer_t* t) noexcept {
     auto& self = *static_cast<gateway*>(t->data);
     try {
-        log::warn("stop: not finished within {} ms ({} source(s) still stopping, uplink {}); "
-                  "stopping anyway",
-                  stop_grace.count(), self.stopping_.size(), self.uplink_state());
-        self.finish_stop();
+        if (!self.uplink_done_) {
+            log::warn("stop: the uplink did not finish within {} ms (PUBACKs, offline status); "
+                      "stopping anyway",
+                      stop_grace.count());
+            self.uplink_done_ = true;
+        }
+        // A bus inside a request ends it by itself (at most its timeout): the loop keeps
+        // turning meanwhile, feeding the watchdog, rather than joining its thread.
+        if (!self.stopping_.empty())
+            log::info("stop: waiting for {} source(s) to finish their current request",
+                      self.stopping_.size());
+        self.finish_stop_when_done();
     } catch (const std::exception& e) { // never unwind into libuv
         log::error("stop: {}", e.what());
     }
@@ -318,8 +331,7 @@ void gateway::finish_stop() {
     if (phase_ == phase::stopped) return;
     phase_ = phase::stopped;
     // This may run inside the uplink's own callback: destroy the components from a fresh
-    // loop iteration, so that their handles close before the loop ends. A source still
-    // stopping after the grace time is joined here (it is inside one request timeout).
+    // loop iteration, so that their handles close before the loop ends.
     deferred_.post([this] {
         stopping_.clear();
         sources_.clear();

@@ -38,9 +38,10 @@ public:
     void start();
     // A validated new configuration replaces the running one.
     void apply(config::config next);
-    // Stops the sources, waits (at most stop_grace in all) for them, for the in-flight
-    // PUBACKs and for the offline status, closes the queue, then calls `done` once on the
-    // loop. Every handle of the gateway is closed by then.
+    // Stops the sources and, at the same time, waits (at most stop_grace) for the in-flight
+    // PUBACKs and the offline status; once every source has stopped too (a bus ends its
+    // current request first), closes the queue and calls `done` once on the loop. Every
+    // handle of the gateway is closed by then.
     void stop(std::function<void()> done);
 
     [[nodiscard]] const config::config& current() const { return cfg_; }
@@ -60,8 +61,9 @@ private:
         bool started = false;
     };
 
-    // Longest wait for in-flight PUBACKs before the offline status is published on stop.
-    static constexpr std::chrono::milliseconds drain_wait{2500};
+    // Longest wait for in-flight PUBACKs before the offline status is published on stop; with
+    // the uplink's own wait for that status's PUBACK (3 s) it fits in stop_grace.
+    static constexpr std::chrono::milliseconds drain_wait{2000};
     // How often device status counters (polls, errors) are republished when they moved; state
     // changes go out at once.
     static constexpr std::chrono::milliseconds status_refresh_period{60'000};
@@ -85,8 +87,8 @@ private:
     [[nodiscard]] std::vector<model::device_info> all_devices() const;
     void changed();
     bridge::command_handler command_handler();
-    void sources_stopped_then_drain();
     void uplink_stopped();
+    void finish_stop_when_done(); // the uplink is done and every source has stopped
     void finish_stop();
     [[nodiscard]] std::string uplink_state() const;
 
@@ -98,7 +100,7 @@ private:
     std::unique_ptr<bridge::uplink> uplink_;
     std::unique_ptr<bridge::uplink> retired_; // replaced on reload, still stopping
     std::uint64_t uplink_gen_ = 0;            // the forwarder generation of uplink_
-    bool draining_ = false;                   // stop: the forwarder drains
+    bool uplink_done_ = false;                // stop: the uplink has said goodbye (or gave up)
     std::vector<source_slot> sources_;        // of the current configuration
     std::vector<source_slot> stopping_;       // of an older one, stopping
     std::vector<model::device_info> devices_; // last told to the uplink

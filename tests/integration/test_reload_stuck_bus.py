@@ -1,4 +1,4 @@
-"""A reload never makes the loop wait on a serial line (design.md §1): a bus whose meter
+"""A reload or a stop never makes the loop wait on a serial line (design.md §1): a bus whose meter
 never answers is inside a 10 s request when SIGHUP comes. Its thread finishes that request
 on its own; meanwhile the loop keeps feeding systemd's watchdog, and the meter on the other
 bus keeps being read and published on time. (Joining the stuck thread on the loop, as the
@@ -39,7 +39,9 @@ interval = "1s"
 """)
         return path
 
-    def test_reload_with_a_meter_inside_a_10s_timeout_keeps_the_loop_responsive(self):
+    def start_stuck(self):
+        """The live bus with its simulator, the stuck bus, and the daemon under a watchdog;
+        returns (daemon process, notify socket) once readings flow."""
         stuck = PtyPair(self.tmp, name="stuck")  # nobody answers on its other end
         self.cleanup(stuck.stop)
         self.sim()
@@ -67,7 +69,10 @@ interval = "1s"
         notify.wait_for("READY", "1")
         # "silent" was polled at start: its bus thread now waits out its 10 s timeout.
         self.wait_data("live", 2)
+        return proc, notify
 
+    def test_reload_with_a_meter_inside_a_10s_timeout_keeps_the_loop_responsive(self):
+        proc, notify = self.start_stuck()
         hup = time.monotonic()
         hup_ms = int(time.time() * 1000)
         proc.send_signal(signal.SIGHUP)
@@ -89,3 +94,20 @@ interval = "1s"
         self.assertGreaterEqual(len(during), 4, f"live readings around the reload: {during}")
         self.assertLess(max(b - a for a, b in zip(during, during[1:])), 2500,
                         f"a stall in the live meter's readings: {during}")
+
+    def test_stop_with_a_meter_inside_a_10s_timeout_says_goodbye_before_the_bus_ends(self):
+        proc, notify = self.start_stuck()
+        proc.send_signal(signal.SIGTERM)
+        status = f"{PREFIX}/{GW}/status"
+
+        def goodbye():
+            for _t, p, _r in self.sub.on(status):
+                if p and json.loads(p).get("state") == "offline" and "ts" in json.loads(p):
+                    return json.loads(p)
+            return None
+        # The clean offline status (with ts: not the will) comes while the stuck bus still
+        # holds the process: PUBACKs and goodbye never wait for a serial line.
+        wait_until(goodbye, 8, what="the clean offline status")
+        self.assertIsNone(proc.poll(), "the process ended before its stuck bus could")
+        notify.wait_for("STOPPING", "1")
+        self.assertEqual(proc.wait(20), 0)
