@@ -141,6 +141,7 @@ void bus_worker::on_wake() {
     if (!finished || ended_) return;
     thread_.join(); // it has left run(): this waits for nothing but its return
     ended_ = true;
+    log::info("rtu[{}]: stopped; {} closed", settings_.name, settings_.port);
     async_.reset(); // uv_close from its own callback is allowed; freed in the close callback
     // Last: the owner may destroy this bus_worker from `ended`.
     if (auto ended = std::move(ended_fn_)) ended();

@@ -7,6 +7,7 @@ daemon once did, stalled both for up to `timeout`: with WatchdogSec=30 and timeo
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -94,6 +95,19 @@ interval = "1s"
         self.assertGreaterEqual(len(during), 4, f"live readings around the reload: {during}")
         self.assertLess(max(b - a for a, b in zip(during, during[1:])), 2500,
                         f"a stall in the live meter's readings: {during}")
+
+        # The new "stuck" bus opens its port only once the old one has let go of it (a serial
+        # port opens once): never a "busy" refusal in between.
+        def log():
+            with open(os.path.join(self.tmp, "meterbridge.log"), errors="replace") as f:
+                return f.read()
+        opened = re.compile(r"rtu\[stuck\]: \S+ open at")
+        wait_until(lambda: len(opened.findall(log())) >= 2, 15, what="the new stuck bus opening")
+        text = log()
+        second_open = [m.start() for m in opened.finditer(text)][1]
+        old_closed = text.find("rtu[stuck]: stopped;")
+        self.assertTrue(0 <= old_closed < second_open, text)
+        self.assertNotRegex(text, r"rtu\[stuck\].*(busy|in use|lock)")
 
     def test_stop_with_a_meter_inside_a_10s_timeout_says_goodbye_before_the_bus_ends(self):
         proc, notify = self.start_stuck()
