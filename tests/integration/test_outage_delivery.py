@@ -11,8 +11,8 @@ import json
 import os
 import time
 
-from mbtest import Broker, wait_until
-from rtu_rig import GW, PREFIX, RtuRig, skip_unless_built, topic
+from mbtest import Broker, require_built, wait_until
+from rtu_rig import GW, PREFIX, RtuRig, topic
 
 
 class SessionWatcher:
@@ -43,7 +43,7 @@ class SessionWatcher:
         self.client.disconnect()
 
 
-@skip_unless_built()
+@require_built
 class OutageDeliveryTest(RtuRig):
 
     def persistent_broker(self, extra=""):
@@ -51,10 +51,8 @@ class OutageDeliveryTest(RtuRig):
         self.broker.stop()
         store = os.path.join(self.tmp, "broker-store") + "/"
         os.makedirs(store, exist_ok=True)
-        self.broker = Broker(self.tmp, port=self.broker.port,
-                             extra=f"persistence true\npersistence_location {store}\n{extra}")
-        self.broker.start()
-        self.cleanup(self.broker.stop)
+        self.broker = self.launch(Broker(self.tmp, port=self.broker.port,
+                                         extra=f"persistence true\npersistence_location {store}\n{extra}"))
 
     def test_readings_taken_while_the_broker_is_down_arrive_after_it_returns(self):
         self.persistent_broker()

@@ -12,14 +12,14 @@ import signal
 import subprocess
 import time
 
-from mbtest import MB_BIN, PtyPair, wait_until
-from rtu_rig import GW, PREFIX, RtuRig, skip_unless_built, topic
+from mbtest import MB_BIN, PtyPair, require_built, spawn, wait_until
+from rtu_rig import GW, PREFIX, RtuRig, topic
 from test_lifecycle import NotifySocket
 
 WATCHDOG_USEC = 2_000_000  # what systemd would allow between two WATCHDOG=1
 
 
-@skip_unless_built()
+@require_built
 class ReloadStuckBusTest(RtuRig):
 
     def config_two_buses(self, stuck_pty):
@@ -52,7 +52,7 @@ interval = "1s"
         config = self.config_two_buses(stuck.a)
         log = open(os.path.join(self.tmp, "meterbridge.log"), "a")
         # WATCHDOG_PID must name the daemon itself: a shell exports its own pid, then execs.
-        proc = subprocess.Popen(
+        proc = spawn(
             ["/bin/sh", "-c", 'WATCHDOG_PID=$$ exec "$0" run -c "$1"', MB_BIN, config],
             env={**os.environ, "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": str(WATCHDOG_USEC)},
             stdout=log, stderr=subprocess.STDOUT)
