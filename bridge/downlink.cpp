@@ -15,7 +15,7 @@ downlink::downlink(uv_loop_t& loop, topics scheme, downlink_settings settings,
     , settings_(settings)
     , handler_(std::move(handler))
     , cb_(std::move(cb))
-    , sweep_(init_timer(loop_, this, init_error_)) {}
+    , sweep_(make_uv_timer(loop_, this, init_error_)) {}
 
 downlink::~downlink() {
     *alive_ = false;
@@ -146,7 +146,7 @@ void downlink::on_sweep(uv_timer_t* t) noexcept {
     try {
         static_cast<downlink*>(t->data)->sweep();
     } catch (...) {
-        callback_failed("downlink", "on_sweep");
+        log::callback_failed("downlink", "on_sweep");
     }
 }
 

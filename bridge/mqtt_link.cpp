@@ -38,31 +38,6 @@ std::error_code uv_error(int rc) noexcept {
     return {-rc, std::generic_category()}; // UV_E* is -errno on Unix
 }
 
-uv_handle<uv_timer_t> init_timer(uv_loop_t& loop, void* owner, std::error_code& ec) {
-    auto t = make_uv_handle<uv_timer_t>();
-    if (const int rc = uv_timer_init(&loop, t.get()); rc != 0) {
-        delete t.release(); // never initialized: nothing for uv_close to close
-        log::error("cannot create a timer: {}", uv_strerror(rc));
-        if (!ec) ec = uv_error(rc);
-        return {};
-    }
-    t->data = owner;
-    return t;
-}
-
-void callback_failed(std::string_view who, std::string_view callback) noexcept {
-    try {
-        try {
-            throw;
-        } catch (const std::exception& e) {
-            log::error("{}: {} failed: {}", who, callback, e.what());
-        } catch (...) {
-            log::error("{}: {} failed: unknown exception", who, callback);
-        }
-    } catch (...) { // not even the log line could be written: nothing more to do
-    }
-}
-
 mqtt_link::mqtt_link(uv_loop_t& loop, link_settings settings, callbacks cb)
     : loop_(loop)
     , settings_(std::move(settings))
@@ -73,10 +48,10 @@ mqtt_link::mqtt_link(uv_loop_t& loop, link_settings settings, callbacks cb)
     if (library.rc != MOSQ_ERR_SUCCESS) init_error_ = make_mosq_error(library.rc);
     mosq_.reset(mosquitto_new(settings_.client_id.empty() ? nullptr : settings_.client_id.c_str(),
                               true, this));
-    misc_ = init_timer(loop_, this, init_error_);
-    retry_ = init_timer(loop_, this, init_error_);
-    grace_ = init_timer(loop_, this, init_error_);
-    deferred_ = init_timer(loop_, this, init_error_);
+    misc_ = make_uv_timer(loop_, this, init_error_);
+    retry_ = make_uv_timer(loop_, this, init_error_);
+    grace_ = make_uv_timer(loop_, this, init_error_);
+    deferred_ = make_uv_timer(loop_, this, init_error_);
 }
 
 mqtt_link::~mqtt_link() {
@@ -206,7 +181,7 @@ void mqtt_link::deliver_acks() noexcept {
         try {
             if (cb_.on_ack) cb_.on_ack(a.mid, a.d, a.windowed);
         } catch (...) {
-            callback_failed(settings_.name, "on_ack");
+            log::callback_failed(settings_.name, "on_ack");
         }
     }
     acks_.clear();
@@ -218,7 +193,7 @@ void mqtt_link::on_poll(uv_poll_t* h, int status, int events) noexcept {
     try {
         self.handle_poll(status, events);
     } catch (...) {
-        callback_failed(self.settings_.name, "on_poll");
+        log::callback_failed(self.settings_.name, "on_poll");
     }
 }
 
@@ -259,7 +234,7 @@ void mqtt_link::on_misc(uv_timer_t* t) noexcept {
     try {
         self.misc_tick();
     } catch (...) {
-        callback_failed(self.settings_.name, "on_misc");
+        log::callback_failed(self.settings_.name, "on_misc");
     }
 }
 
@@ -283,7 +258,7 @@ bool mqtt_link::closed_silently(int rc) noexcept {
     try {
         handle_disconnect(rc != MOSQ_ERR_SUCCESS ? rc : MOSQ_ERR_CONN_LOST);
     } catch (...) {
-        callback_failed(settings_.name, "disconnect handling");
+        log::callback_failed(settings_.name, "disconnect handling");
     }
     return true;
 }
@@ -293,7 +268,7 @@ void mqtt_link::on_retry(uv_timer_t* t) noexcept {
     try {
         self.begin_attempt();
     } catch (...) {
-        callback_failed(self.settings_.name, "on_retry");
+        log::callback_failed(self.settings_.name, "on_retry");
     }
 }
 
@@ -317,7 +292,7 @@ void mqtt_link::on_connect(mosquitto* /*mosq*/, void* obj, int rc, int /*flags*/
         self.ever_connected_ = true;
         if (self.cb_.on_connect) self.cb_.on_connect();
     } catch (...) {
-        callback_failed(self.settings_.name, "on_connect");
+        log::callback_failed(self.settings_.name, "on_connect");
     }
 }
 
@@ -328,7 +303,7 @@ void mqtt_link::on_disconnect(mosquitto* /*mosq*/, void* obj, int rc,
         self.deliver_acks(); // PUBACKs read before the link went down come first
         self.handle_disconnect(rc);
     } catch (...) {
-        callback_failed(self.settings_.name, "on_disconnect");
+        log::callback_failed(self.settings_.name, "on_disconnect");
     }
 }
 
@@ -353,7 +328,7 @@ void mqtt_link::on_publish(mosquitto* /*mosq*/, void* obj, int mid, int reason,
         }
         if (self.cb_.on_ack) self.cb_.on_ack(mid, d, windowed);
     } catch (...) {
-        callback_failed(self.settings_.name, "on_publish");
+        log::callback_failed(self.settings_.name, "on_publish");
     }
 }
 
@@ -372,7 +347,7 @@ void mqtt_link::on_message(mosquitto* /*mosq*/, void* obj, const mosquitto_messa
         in.retain = m->retain;
         self.cb_.on_message(in);
     } catch (...) {
-        callback_failed(self.settings_.name, "on_message");
+        log::callback_failed(self.settings_.name, "on_message");
     }
 }
 
@@ -478,7 +453,7 @@ void mqtt_link::on_grace(uv_timer_t* t) noexcept {
         self.detach_socket();
         self.finish_stop();
     } catch (...) {
-        callback_failed(self.settings_.name, "on_grace");
+        log::callback_failed(self.settings_.name, "on_grace");
     }
 }
 
@@ -504,7 +479,7 @@ void mqtt_link::on_deferred_stop(uv_timer_t* t) noexcept {
         log::info("{}: stopped", self.where());
         if (self.cb_.on_stopped) self.cb_.on_stopped();
     } catch (...) {
-        callback_failed(self.settings_.name, "on_stopped");
+        log::callback_failed(self.settings_.name, "on_stopped");
     }
 }
 

@@ -73,15 +73,6 @@ struct publish_options {
 // A libuv error (UV_E*, a negated errno on Unix) as an error_code.
 std::error_code uv_error(int rc) noexcept;
 
-// An initialized timer whose `data` is `owner`, or an empty handle with `ec` set when
-// uv_timer_init fails (its result is checked, never assumed). Loop thread only.
-uv_handle<uv_timer_t> init_timer(uv_loop_t& loop, void* owner, std::error_code& ec);
-
-// Logs the exception being handled at the edge of a C callback ("uplink: on_grace failed:
-// …"). Call it only inside a catch block; it never throws (the noexcept trampolines of
-// bridge/ catch everything and end in it, so nothing unwinds into libuv or libmosquitto).
-void callback_failed(std::string_view who, std::string_view callback) noexcept;
-
 class mqtt_link {
 public:
     struct callbacks {

@@ -101,7 +101,7 @@ void mqtt_link::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) no
     try {
         self->resolved(status, res);
     } catch (...) {
-        callback_failed(self->settings_.name, "on_resolved");
+        log::callback_failed(self->settings_.name, "on_resolved");
     }
 }
 

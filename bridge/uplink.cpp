@@ -29,7 +29,7 @@ uplink::uplink(uv_loop_t& loop, uplink_settings settings, callbacks cb, command_
     , topics_(settings_.topic_prefix, settings_.gateway_id)
     , link_(loop, with_will(settings_.link, topics_), link_callbacks())
     , downlink_(loop, topics_, downlink_of(settings_), std::move(handler), downlink_callbacks())
-    , stop_timer_(init_timer(loop_, this, init_error_)) {}
+    , stop_timer_(make_uv_timer(loop_, this, init_error_)) {}
 
 uplink::~uplink() = default;
 
@@ -251,7 +251,7 @@ void uplink::on_stop_timeout(uv_timer_t* t) noexcept {
         self.stop_mid_ = -1;
         self.link_.stop();
     } catch (...) {
-        callback_failed("uplink", "on_stop_timeout");
+        log::callback_failed("uplink", "on_stop_timeout");
     }
 }
 

@@ -49,8 +49,8 @@ void forwarder::on_disconnect(std::uint64_t gen) {
 void forwarder::on_deferred(uv_timer_t* t) noexcept {
     try {
         static_cast<forwarder*>(t->data)->pump();
-    } catch (const std::exception& e) {
-        log::error("buffer: pump failed: {}", e.what());
+    } catch (...) { // never unwind into libuv
+        log::callback_failed("buffer", __func__);
     }
 }
 
@@ -71,8 +71,8 @@ void forwarder::drain(std::chrono::milliseconds wait, std::function<void(std::si
 void forwarder::on_drain_deadline(uv_timer_t* t) noexcept {
     try {
         static_cast<forwarder*>(t->data)->check_drained(true);
-    } catch (const std::exception& e) {
-        log::error("buffer: drain failed: {}", e.what());
+    } catch (...) { // never unwind into libuv
+        log::callback_failed("buffer", __func__);
     }
 }
 

@@ -27,8 +27,8 @@ void deferred_calls::on_timer(uv_timer_t* t) noexcept {
     for (auto& f : batch) {
         try {
             f();
-        } catch (const std::exception& e) { // never unwind into libuv
-            log::error("internal: deferred call failed: {}", e.what());
+        } catch (...) { // never unwind into libuv
+            log::callback_failed("deferred call", __func__);
         }
     }
 }

@@ -71,8 +71,8 @@ void gateway::on_buffer_watch(uv_timer_t* t) noexcept {
         if (dropped == self.published_dropped_) return;
         self.published_dropped_ = dropped;
         self.uplink_->refresh_gateway_status();
-    } catch (const std::exception& e) { // never unwind into libuv
-        log::error("gateway: buffer watch failed: {}", e.what());
+    } catch (...) { // never unwind into libuv
+        log::callback_failed("gateway", __func__);
     }
 }
 
@@ -97,8 +97,8 @@ void gateway::on_status_refresh(uv_timer_t* t) noexcept {
             if (const auto* src = self.owner_of(d.name))
                 if (const auto* s = src->status(d.name); s != nullptr && s->polls > 0)
                     self.uplink_->publish_status(*s, bridge::uplink::status_change::counters);
-    } catch (const std::exception& e) { // never unwind into libuv
-        log::error("gateway: status refresh failed: {}", e.what());
+    } catch (...) { // never unwind into libuv
+        log::callback_failed("gateway", __func__);
     }
 }
 
@@ -230,19 +230,31 @@ bridge::command_handler gateway::command_handler() {
     bridge::command_handler h;
     h.write = [this](const std::string& device, const model::named_values& values,
                      bridge::command_handler::done_fn done) {
-        auto* src = owner_of(device);
-        if (src == nullptr || phase_ != phase::running)
-            return done({false, "the gateway is reloading or stopping", {}});
-        src->write(device, values, std::move(done));
+        if (auto* src = command_target(device, done)) src->write(device, values, std::move(done));
     };
     h.read = [this](const std::string& device, const std::vector<std::string>& names,
                     bridge::command_handler::done_fn done) {
-        auto* src = owner_of(device);
-        if (src == nullptr || phase_ != phase::running)
-            return done({false, "the gateway is reloading or stopping", {}});
-        src->read(device, names, std::move(done));
+        if (auto* src = command_target(device, done)) src->read(device, names, std::move(done));
     };
     return h;
+}
+
+drivers::source* gateway::command_target(std::string_view device,
+                                         bridge::command_handler::done_fn& done) {
+    if (phase_ != phase::running) {
+        done({false, "the gateway is stopping", {}});
+        return nullptr;
+    }
+    for (const auto& slot : sources_) {
+        if (slot.src->status(device) == nullptr) continue;
+        if (slot.started) return slot.src.get();
+        // A reload: the old source of this port still ends its current request.
+        done(
+            {false, fmt::format("{}: its bus is reopening after a reload; try again", device), {}});
+        return nullptr;
+    }
+    done({false, fmt::format("{}: no such device", device), {}});
+    return nullptr;
 }
 
 void gateway::changed() {
@@ -322,8 +334,8 @@ void gateway::on_grace_timeout(uv_timer_t* t) noexcept {
             log::info("stop: waiting for {} source(s) to finish their current request",
                       self.stopping_.size());
         self.finish_stop_when_done();
-    } catch (const std::exception& e) { // never unwind into libuv
-        log::error("stop: {}", e.what());
+    } catch (...) { // never unwind into libuv
+        log::callback_failed("gateway", __func__);
     }
 }
 

@@ -87,6 +87,9 @@ private:
     [[nodiscard]] std::vector<model::device_info> all_devices() const;
     void changed();
     bridge::command_handler command_handler();
+    // The running source that owns `device`, or nullptr after answering `done` with why not.
+    [[nodiscard]] drivers::source* command_target(std::string_view device,
+                                                  bridge::command_handler::done_fn& done);
     void uplink_stopped();
     void finish_stop_when_done(); // the uplink is done and every source has stopped
     void finish_stop();

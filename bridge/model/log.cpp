@@ -47,6 +47,19 @@ void write(level l, std::string_view message) {
     installed.load(std::memory_order_acquire)(l, message);
 }
 
+void callback_failed(std::string_view who, std::string_view callback) noexcept {
+    try {
+        try {
+            throw;
+        } catch (const std::exception& e) {
+            error("{}: {} failed: {}", who, callback, e.what());
+        } catch (...) {
+            error("{}: {} failed: unknown exception", who, callback);
+        }
+    } catch (...) { // not even the log line could be written: nothing more to do
+    }
+}
+
 long rate_limiter::allow(const std::string& key, std::chrono::steady_clock::time_point now) {
     const std::lock_guard lock(mu_);
     auto [it, inserted] = slots_.try_emplace(key);

@@ -37,6 +37,11 @@ template <typename... Args> void debug(fmt::format_string<Args...> f, Args&&... 
     if (enabled(level::debug)) write(level::debug, fmt::format(f, std::forward<Args>(args)...));
 }
 
+// Logs the exception being handled at the edge of a C callback ("uplink: on_grace failed:
+// …"). Call it only inside a catch block; it never throws (the noexcept trampolines catch
+// everything and end in it, so nothing unwinds into libuv, libmosquitto or SQLite).
+void callback_failed(std::string_view who, std::string_view callback) noexcept;
+
 // Repeated errors are rate-limited per key (style.md rule 5): allow() is true for the first
 // occurrence and then at most once per period; suppressed() tells how many were held back
 // since the last allowed one, so the next line can say "(N more suppressed)".

@@ -23,16 +23,25 @@ template <typename T> uv_handle<T> make_uv_handle() {
     return uv_handle<T>(new T{});
 }
 
-// An initialized timer whose `data` is `owner`. A failed uv_timer_init (it cannot fail on
-// Linux today) throws std::system_error naming the call: timers are made while components
-// are built, never on the data path.
-inline uv_handle<uv_timer_t> make_uv_timer(uv_loop_t& loop, void* owner) {
+// An initialized timer whose `data` is `owner`; empty when uv_timer_init failed (it cannot
+// on Linux today), with the first such error kept in `ec` for the component to report.
+inline uv_handle<uv_timer_t> make_uv_timer(uv_loop_t& loop, void* owner, std::error_code& ec) {
     auto t = make_uv_handle<uv_timer_t>();
     if (const int rc = uv_timer_init(&loop, t.get()); rc != 0) {
         delete t.release(); // never initialized: nothing for uv_close to close
-        throw std::system_error(-rc, std::generic_category(), "uv_timer_init");
+        if (!ec) ec = std::error_code(-rc, std::generic_category()); // UV_E* is -errno
+        return {};
     }
     t->data = owner;
+    return t;
+}
+
+// The same for components built without an error path: a failure throws std::system_error
+// naming the call (components are built at start or reload, never on the data path).
+inline uv_handle<uv_timer_t> make_uv_timer(uv_loop_t& loop, void* owner) {
+    std::error_code ec;
+    auto t = make_uv_timer(loop, owner, ec);
+    if (ec) throw std::system_error(ec, "uv_timer_init");
     return t;
 }
 
