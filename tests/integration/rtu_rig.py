@@ -9,7 +9,7 @@ import os
 import sys
 
 from mbtest import (PROFILES_DIR, SOURCE_DIR, Broker, Daemon, PtyPair, Slave, Subscriber,
-                    TempDirTest, require_built, wait_until)
+                    TempDirTest, require_built, wait_until)  # require_built: for the modules
 
 SIM_DIR = os.path.join(SOURCE_DIR, "scripts", "simulators")
 sys.path.insert(0, SIM_DIR)
@@ -166,9 +166,3 @@ timeout = "{timeout}"
 
     def assert_running(self):
         self.assertIsNone(self.mb.proc.poll(), f"the daemon died:\n{self.log_tail(60)}")
-
-
-def skip_unless_built():
-    """The old name of require_built, kept for the modules that use it: it fails, it never
-    skips (a missing binary is an error; run_module.py fails a module whose tests all skip)."""
-    return require_built
