@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <optional>
 
 namespace mb::drivers::rtu {
 namespace {
@@ -22,6 +23,15 @@ std::string name_list(const std::vector<std::string>& names) {
 
 model::command_outcome failed(std::string error) {
     return {false, std::move(error), {}};
+}
+
+// Takes the answered command `id` out of `pending` (rtu_source::pending_) and returns its
+// `done`; nullopt when it is no longer waiting (a stop failed it already).
+template <class Pending>
+std::optional<source::done_fn> take_pending(Pending& pending, std::uint64_t id) {
+    auto node = pending.extract(id);
+    if (node.empty()) return std::nullopt;
+    return std::move(node.mapped().done);
 }
 
 } // namespace
@@ -117,10 +127,8 @@ void rtu_source::read(std::string_view device, const std::vector<std::string>& n
 }
 
 void rtu_source::on_write(std::size_t bus, const poll_result& r) {
-    auto it = pending_.find(r.command_id);
-    if (it == pending_.end()) return;
-    auto done = std::move(it->second.done);
-    pending_.erase(it);
+    auto done = take_pending(pending_, r.command_id);
+    if (!done) return;
     const auto& dev = buses_[bus].devices[r.device];
     model::command_outcome out{true, {}, {}};
     if (r.failed > 0) {
@@ -129,14 +137,12 @@ void rtu_source::on_write(std::size_t bus, const poll_result& r) {
                     command_failure(r.last, dev.name, dev.unit, buses_[bus].timeout, "write");
         if (!r.written.empty()) out.error += "; written before it: " + r.written;
     }
-    if (done) done(std::move(out));
+    if (*done) (*done)(std::move(out));
 }
 
 void rtu_source::on_read(std::size_t bus, poll_result& r) {
-    auto it = pending_.find(r.command_id);
-    if (it == pending_.end()) return;
-    auto done = std::move(it->second.done);
-    pending_.erase(it);
+    auto done = take_pending(pending_, r.command_id);
+    if (!done) return;
     const auto& dev = buses_[bus].devices[r.device];
     model::command_outcome out{true, {}, {}};
     std::vector<std::string> missing;
@@ -159,7 +165,7 @@ void rtu_source::on_read(std::size_t bus, poll_result& r) {
         out.ok = false;
         out.error = (missing.empty() ? std::string("read") : name_list(missing)) + ": " + why;
     }
-    if (done) done(std::move(out));
+    if (*done) (*done)(std::move(out));
 }
 
 } // namespace mb::drivers::rtu
