@@ -100,175 +100,142 @@ void settle(uv_loop_t& loop, std::chrono::milliseconds how_long) {
         loop, [] { return false; }, how_long);
 }
 
+// Each test's loop; it is left with nothing open.
+struct on_loop {
+    uv_loop_t loop{};
+    on_loop() { uv_loop_init(&loop); }
+    void teardown() { BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0); }
+};
+
 } // namespace
 
-BOOST_AUTO_TEST_SUITE(downlink_commands)
+BOOST_FIXTURE_TEST_SUITE(downlink_commands, on_loop)
 
 BOOST_AUTO_TEST_CASE(an_accepted_set_reaches_the_handler_and_its_outcome_is_the_result) {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        rig r(loop);
-        r.answer = model::command_outcome{true, {}, {}};
-        r.send(cmd_topic, R"({"id":"c-17","set":{"do_1":1}})");
-        BOOST_TEST(r.calls == std::vector<std::string>{"write incomer do_1=1"},
-                   boost::test_tools::per_element());
-        BOOST_TEST(r.payloads_on(result_topic) ==
-                       std::vector<std::string>{R"({"id":"c-17","ok":true})"},
-                   boost::test_tools::per_element());
-        BOOST_TEST(r.dl->pending() == 0U);
+    rig r(loop);
+    r.answer = model::command_outcome{true, {}, {}};
+    r.send(cmd_topic, R"({"id":"c-17","set":{"do_1":1}})");
+    BOOST_TEST(r.calls == std::vector<std::string>{"write incomer do_1=1"},
+               boost::test_tools::per_element());
+    BOOST_TEST(r.payloads_on(result_topic) ==
+                   std::vector<std::string>{R"({"id":"c-17","ok":true})"},
+               boost::test_tools::per_element());
+    BOOST_TEST(r.dl->pending() == 0U);
 
-        r.answer = model::command_outcome{true, {}, {{"voltage_l1", 230.1}}};
-        r.send(cmd_topic, R"({"id":19,"read":["voltage_l1"]})");
-        BOOST_TEST(r.payloads_on(result_topic).back() ==
-                   R"({"id":19,"ok":true,"values":{"voltage_l1":230.1}})");
+    r.answer = model::command_outcome{true, {}, {{"voltage_l1", 230.1}}};
+    r.send(cmd_topic, R"({"id":19,"read":["voltage_l1"]})");
+    BOOST_TEST(r.payloads_on(result_topic).back() ==
+               R"({"id":19,"ok":true,"values":{"voltage_l1":230.1}})");
 
-        r.answer = model::command_outcome{false, "do_1: meter refused the write", {}};
-        r.send(cmd_topic, R"({"id":"c-20","set":{"do_1":0}})");
-        BOOST_TEST(r.payloads_on(result_topic).back() ==
-                   R"({"id":"c-20","ok":false,"error":"do_1: meter refused the write"})");
-    }
-    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    r.answer = model::command_outcome{false, "do_1: meter refused the write", {}};
+    r.send(cmd_topic, R"({"id":"c-20","set":{"do_1":0}})");
+    BOOST_TEST(r.payloads_on(result_topic).back() ==
+               R"({"id":"c-20","ok":false,"error":"do_1: meter refused the write"})");
 }
 
 BOOST_AUTO_TEST_CASE(refusals_are_answered_and_never_reach_the_handler) {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        rig r(loop);
-        r.send(cmd_topic, R"({"id":"c-18","set":{"voltage_l1":1}})");
-        r.send(cmd_topic, R"({"id":"c-19","set":{"do_9":1}})");
-        r.send(cmd_topic, R"({"id":"c-20","set":{"do_1":1})");
-        r.send("mb/gw1/nope/cmd", R"({"id":5,"read":["voltage_l1"]})");
-        BOOST_TEST(r.calls.empty());
-        BOOST_TEST(r.payloads_on(result_topic) ==
-                       (std::vector<std::string>{
-                           R"({"id":"c-18","ok":false,"error":"voltage_l1: not writable"})",
-                           R"({"id":"c-19","ok":false,"error":"do_9: unknown value"})",
-                           R"({"id":null,"ok":false,"error":"malformed JSON"})"}),
-                   boost::test_tools::per_element());
-        BOOST_TEST(
-            r.payloads_on("mb/gw1/nope/cmd/result") ==
-                std::vector<std::string>{R"({"id":5,"ok":false,"error":"nope: unknown device"})"},
-            boost::test_tools::per_element());
-    }
-    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    rig r(loop);
+    r.send(cmd_topic, R"({"id":"c-18","set":{"voltage_l1":1}})");
+    r.send(cmd_topic, R"({"id":"c-19","set":{"do_9":1}})");
+    r.send(cmd_topic, R"({"id":"c-20","set":{"do_1":1})");
+    r.send("mb/gw1/nope/cmd", R"({"id":5,"read":["voltage_l1"]})");
+    BOOST_TEST(r.calls.empty());
+    BOOST_TEST(r.payloads_on(result_topic) ==
+                   (std::vector<std::string>{
+                       R"({"id":"c-18","ok":false,"error":"voltage_l1: not writable"})",
+                       R"({"id":"c-19","ok":false,"error":"do_9: unknown value"})",
+                       R"({"id":null,"ok":false,"error":"malformed JSON"})"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(
+        r.payloads_on("mb/gw1/nope/cmd/result") ==
+            std::vector<std::string>{R"({"id":5,"ok":false,"error":"nope: unknown device"})"},
+        boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(an_empty_payload_clears_a_retained_command_and_is_not_answered) {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        rig r(loop);
-        // How MQTT deletes a retained message; live subscribers get it with or without the
-        // retain flag depending on the broker.
-        r.send(cmd_topic, "");
-        r.send(cmd_topic, "", true);
-        r.send("mb/gw1/nope/cmd", "");
-        BOOST_TEST(r.replies.empty());
-        BOOST_TEST(r.calls.empty());
-    }
-    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    rig r(loop);
+    // How MQTT deletes a retained message; live subscribers get it with or without the
+    // retain flag depending on the broker.
+    r.send(cmd_topic, "");
+    r.send(cmd_topic, "", true);
+    r.send("mb/gw1/nope/cmd", "");
+    BOOST_TEST(r.replies.empty());
+    BOOST_TEST(r.calls.empty());
 }
 
 BOOST_AUTO_TEST_CASE(retained_commands_and_other_topics_are_ignored) {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        rig r(loop);
-        r.answer = model::command_outcome{true, {}, {}};
-        r.send(cmd_topic, R"({"id":"r-1","set":{"do_1":1}})", true);
-        r.send("mb/gw1/incomer/data", R"({"id":"x","set":{"do_1":1}})");
-        r.send("mb/gw2/incomer/cmd", R"({"id":"x","set":{"do_1":1}})");
-        r.send("mb/gw1/incomer/cmd/result", R"({"id":"x","ok":true})");
-        BOOST_TEST(r.replies.empty());
-        BOOST_TEST(r.calls.empty());
-    }
-    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    rig r(loop);
+    r.answer = model::command_outcome{true, {}, {}};
+    r.send(cmd_topic, R"({"id":"r-1","set":{"do_1":1}})", true);
+    r.send("mb/gw1/incomer/data", R"({"id":"x","set":{"do_1":1}})");
+    r.send("mb/gw2/incomer/cmd", R"({"id":"x","set":{"do_1":1}})");
+    r.send("mb/gw1/incomer/cmd/result", R"({"id":"x","ok":true})");
+    BOOST_TEST(r.replies.empty());
+    BOOST_TEST(r.calls.empty());
 }
 
 BOOST_AUTO_TEST_CASE(pending_commands_are_limited_per_device) {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        downlink_settings s;
-        s.max_pending_per_device = 2;
-        rig r(loop, s);
-        for (const char* id : {"a", "b", "c"})
-            r.send(cmd_topic, fmt::format(R"({{"id":"{}","set":{{"do_1":1}}}})", id));
-        BOOST_TEST(r.calls.size() == 2U);
-        BOOST_TEST(r.dl->pending() == 2U);
-        BOOST_TEST(r.payloads_on(result_topic) ==
-                       std::vector<std::string>{
-                           R"({"id":"c","ok":false,"error":"incomer: busy, 2 commands pending"})"},
-                   boost::test_tools::per_element());
-        // One answered: room for the next.
-        r.waiting.front()({true, {}, {}});
-        BOOST_TEST(r.dl->pending() == 1U);
-        r.send(cmd_topic, R"({"id":"d","set":{"do_1":0}})");
-        BOOST_TEST(r.calls.size() == 3U);
-    }
-    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    downlink_settings s;
+    s.max_pending_per_device = 2;
+    rig r(loop, s);
+    for (const char* id : {"a", "b", "c"})
+        r.send(cmd_topic, fmt::format(R"({{"id":"{}","set":{{"do_1":1}}}})", id));
+    BOOST_TEST(r.calls.size() == 2U);
+    BOOST_TEST(r.dl->pending() == 2U);
+    BOOST_TEST(r.payloads_on(result_topic) ==
+                   std::vector<std::string>{
+                       R"({"id":"c","ok":false,"error":"incomer: busy, 2 commands pending"})"},
+               boost::test_tools::per_element());
+    // One answered: room for the next.
+    r.waiting.front()({true, {}, {}});
+    BOOST_TEST(r.dl->pending() == 1U);
+    r.send(cmd_topic, R"({"id":"d","set":{"do_1":0}})");
+    BOOST_TEST(r.calls.size() == 3U);
 }
 
 BOOST_AUTO_TEST_CASE(a_command_without_answer_times_out_and_a_late_answer_is_ignored) {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        downlink_settings s;
-        s.command_timeout = 200ms;
-        rig r(loop, s);
-        r.send(cmd_topic, R"({"id":"c-19","read":["voltage_l1"]})");
-        BOOST_TEST(r.dl->pending() == 1U);
-        settle(loop, 100ms);
-        BOOST_TEST(r.replies.empty()); // not yet
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return !r.replies.empty(); }, 2s));
-        BOOST_TEST(r.payloads_on(result_topic) ==
-                       std::vector<std::string>{
-                           R"({"id":"c-19","ok":false,"error":"timeout after 200 ms"})"},
-                   boost::test_tools::per_element());
-        BOOST_TEST(r.dl->pending() == 0U);
-        r.waiting.front()({true, {}, {{"voltage_l1", 230.0}}});
-        BOOST_TEST(r.replies.size() == 1U); // answered once, by the timeout
-    }
-    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    downlink_settings s;
+    s.command_timeout = 200ms;
+    rig r(loop, s);
+    r.send(cmd_topic, R"({"id":"c-19","read":["voltage_l1"]})");
+    BOOST_TEST(r.dl->pending() == 1U);
+    settle(loop, 100ms);
+    BOOST_TEST(r.replies.empty()); // not yet
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return !r.replies.empty(); }, 2s));
+    BOOST_TEST(
+        r.payloads_on(result_topic) ==
+            std::vector<std::string>{R"({"id":"c-19","ok":false,"error":"timeout after 200 ms"})"},
+        boost::test_tools::per_element());
+    BOOST_TEST(r.dl->pending() == 0U);
+    r.waiting.front()({true, {}, {{"voltage_l1", 230.0}}});
+    BOOST_TEST(r.replies.size() == 1U); // answered once, by the timeout
 }
 
 BOOST_AUTO_TEST_CASE(without_a_handler_commands_are_not_supported) {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        rig r(loop, {}, false);
-        r.send(cmd_topic, R"({"id":1,"set":{"do_1":1}})");
-        r.send(cmd_topic, R"({"id":2,"read":["do_1"]})");
-        BOOST_TEST(r.payloads_on(result_topic) ==
-                       (std::vector<std::string>{
-                           R"({"id":1,"ok":false,"error":"set: not supported here"})",
-                           R"({"id":2,"ok":false,"error":"read: not supported here"})"}),
-                   boost::test_tools::per_element());
-    }
-    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    rig r(loop, {}, false);
+    r.send(cmd_topic, R"({"id":1,"set":{"do_1":1}})");
+    r.send(cmd_topic, R"({"id":2,"read":["do_1"]})");
+    BOOST_TEST(
+        r.payloads_on(result_topic) ==
+            (std::vector<std::string>{R"({"id":1,"ok":false,"error":"set: not supported here"})",
+                                      R"({"id":2,"ok":false,"error":"read: not supported here"})"}),
+        boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(after_stop_or_destruction_answers_go_nowhere) {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        rig r(loop);
-        r.send(cmd_topic, R"({"id":1,"set":{"do_1":1}})");
-        r.send(cmd_topic, R"({"id":2,"set":{"do_1":0}})");
-        BOOST_REQUIRE(r.waiting.size() == 2U);
-        r.dl->stop();
-        BOOST_TEST(r.dl->pending() == 0U);
-        r.waiting[0]({true, {}, {}});
-        r.send(cmd_topic, R"({"id":3,"set":{"do_1":1}})"); // no longer taken
-        BOOST_TEST(r.calls.size() == 2U);
-        r.dl.reset();
-        r.waiting[1]({true, {}, {}}); // the downlink is gone: ignored, no crash
-        BOOST_TEST(r.replies.empty());
-    }
-    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    rig r(loop);
+    r.send(cmd_topic, R"({"id":1,"set":{"do_1":1}})");
+    r.send(cmd_topic, R"({"id":2,"set":{"do_1":0}})");
+    BOOST_REQUIRE(r.waiting.size() == 2U);
+    r.dl->stop();
+    BOOST_TEST(r.dl->pending() == 0U);
+    r.waiting[0]({true, {}, {}});
+    r.send(cmd_topic, R"({"id":3,"set":{"do_1":1}})"); // no longer taken
+    BOOST_TEST(r.calls.size() == 2U);
+    r.dl.reset();
+    r.waiting[1]({true, {}, {}}); // the downlink is gone: ignored, no crash
+    BOOST_TEST(r.replies.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -161,6 +161,21 @@ private:
     }
 };
 
+// For the client id tests: a broker, a loop, the log, and link callbacks that count connects.
+struct counted_connects {
+    mbtest::broker broker;
+    uv_loop_t loop{};
+    log_capture logs;
+    int connects = 0;
+    mqtt_link::callbacks cb;
+
+    counted_connects() {
+        uv_loop_init(&loop);
+        cb.on_connect = [this] { ++connects; };
+    }
+    void teardown() { BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0); }
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(mqtt_link_component)
@@ -359,77 +374,57 @@ BOOST_AUTO_TEST_CASE(hostname_is_resolved_off_the_loop) {
     BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
 }
 
-BOOST_AUTO_TEST_CASE(a_client_id_clash_is_suggested_once) {
+BOOST_FIXTURE_TEST_CASE(a_client_id_clash_is_suggested_once, counted_connects) {
     // Two links with one client id (as two gateways configured alike): each CONNECT takes the
     // session from the other, so both are knocked off again and again, each soon after its
     // connect, and all the log said was "the broker closed the connection". Now it says why,
     // once.
-    mbtest::broker broker;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    log_capture logs;
-    {
-        int connects = 0;
-        mqtt_link::callbacks cb;
-        cb.on_connect = [&] { ++connects; };
-        auto a = local(broker.port(), "uplink"); // the uplink's hint names its config key
-        auto b = local(broker.port(), "twin");
-        a.client_id = b.client_id = "meterbridge-gw1";
-        mqtt_link first(loop, a, cb);
-        mqtt_link second(loop, b, cb);
-        BOOST_REQUIRE(!first.start());
-        BOOST_REQUIRE(!second.start());
-        const std::string clash =
-            "another client with the same client id (meterbridge-gw1) may be connected: ";
-        const auto hint = [&](const std::string& name) {
-            return logs.count("mqtt[" + name + "]", clash);
-        };
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return hint("uplink") > 0; }, 15s));
-        // More quick drops follow; the hint is not repeated.
-        const int connects_then = connects;
-        mbtest::run_until(
-            loop, [&] { return connects >= connects_then + 8; }, 10s);
-        BOOST_TEST(connects >= connects_then + 8, "the clash goes on: " << connects);
-        BOOST_TEST(hint("uplink") == 1);
-        BOOST_TEST(hint("twin") <= 1);
-        const auto line = logs.first("mqtt[uplink]", clash);
-        BOOST_TEST(line.starts_with("warn "), line);
-        BOOST_TEST(line.ends_with(clash + "each gateway needs its own uplink.client_id"), line);
-        if (hint("twin") == 1)
-            BOOST_TEST(logs.first("mqtt[twin]", clash)
-                           .ends_with("each client needs its own "
-                                      "client id"));
-    }
-    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    auto a = local(broker.port(), "uplink"); // the uplink's hint names its config key
+    auto b = local(broker.port(), "twin");
+    a.client_id = b.client_id = "meterbridge-gw1";
+    mqtt_link first(loop, a, cb);
+    mqtt_link second(loop, b, cb);
+    BOOST_REQUIRE(!first.start());
+    BOOST_REQUIRE(!second.start());
+    const std::string clash =
+        "another client with the same client id (meterbridge-gw1) may be connected: ";
+    const auto hint = [&](const std::string& name) {
+        return logs.count("mqtt[" + name + "]", clash);
+    };
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return hint("uplink") > 0; }, 15s));
+    // More quick drops follow; the hint is not repeated.
+    const int connects_then = connects;
+    mbtest::run_until(
+        loop, [&] { return connects >= connects_then + 8; }, 10s);
+    BOOST_TEST(connects >= connects_then + 8, "the clash goes on: " << connects);
+    BOOST_TEST(hint("uplink") == 1);
+    BOOST_TEST(hint("twin") <= 1);
+    const auto line = logs.first("mqtt[uplink]", clash);
+    BOOST_TEST(line.starts_with("warn "), line);
+    BOOST_TEST(line.ends_with(clash + "each gateway needs its own uplink.client_id"), line);
+    if (hint("twin") == 1)
+        BOOST_TEST(logs.first("mqtt[twin]", clash)
+                       .ends_with("each client needs its own "
+                                  "client id"));
 }
 
-BOOST_AUTO_TEST_CASE(a_single_client_is_not_told_about_clashes) {
+BOOST_FIXTURE_TEST_CASE(a_single_client_is_not_told_about_clashes, counted_connects) {
     // One link, the broker restarted under it three times: the drops come long after the
     // connect of a stable link, so nothing suggests a clash. (The uplink's hint names the
     // config key.)
-    mbtest::broker broker;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    log_capture logs;
-    {
-        int connects = 0;
-        mqtt_link::callbacks cb;
-        cb.on_connect = [&] { ++connects; };
-        auto s = local(broker.port(), "uplink");
-        mqtt_link link(loop, s, cb);
-        BOOST_REQUIRE(!link.start());
+    auto s = local(broker.port(), "uplink");
+    mqtt_link link(loop, s, cb);
+    BOOST_REQUIRE(!link.start());
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return connects == 1; }, 5s));
+    for (int i = 2; i <= 3; ++i) {
+        broker.stop();
+        broker.start();
         BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return connects == 1; }, 5s));
-        for (int i = 2; i <= 3; ++i) {
-            broker.stop();
-            broker.start();
-            BOOST_REQUIRE(mbtest::run_until(
-                loop, [&] { return connects == i; }, 5s));
-        }
-        BOOST_TEST(logs.count("same client id") == 0);
+            loop, [&] { return connects == i; }, 5s));
     }
-    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    BOOST_TEST(logs.count("same client id") == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,9 +1,10 @@
 // Component tests: the uplink on a real uv loop against a real mosquitto, observed by an
-// independent subscriber link.
+// independent client (mbtest::mqtt_observer).
 #include "bridge/uplink.hpp"
 #include "broker_fixture.hpp"
+#include "tests/unit/common/mqtt_observer.hpp"
+#include "tests/unit/common/uplink_settings.hpp"
 
-#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
@@ -13,43 +14,12 @@ namespace model = mb::model;
 
 namespace {
 
-struct observer {
-    std::vector<std::pair<std::string, std::string>> got;
-    bool up = false;
-    std::unique_ptr<mqtt_link> link;
-
-    observer(uv_loop_t& loop, int port) {
-        link_settings s;
-        s.host = "127.0.0.1";
-        s.port = port;
-        s.client_id = s.name = "observer";
-        mqtt_link::callbacks cb;
-        cb.on_connect = [this] {
-            up = true;
-            BOOST_TEST(!link->subscribe("mb/gw1/#", 1));
-        };
-        cb.on_message = [this](const incoming_message& m) {
-            got.emplace_back(std::string(m.topic), std::string(m.payload));
-        };
-        link = std::make_unique<mqtt_link>(loop, s, cb);
-        BOOST_REQUIRE(!link->start());
-    }
-    [[nodiscard]] std::optional<std::string> last(const std::string& topic) const {
-        std::optional<std::string> p;
-        for (const auto& [t, v] : got)
-            if (t == topic) p = v;
-        return p;
-    }
-    [[nodiscard]] bool has(const std::string& topic, const std::string& payload) const {
-        return std::ranges::any_of(
-            got, [&](const auto& m) { return m.first == topic && m.second == payload; });
-    }
-    void publish(const std::string& topic, const std::string& payload, bool retain = false) const {
-        publish_options o;
-        o.windowed = false;
-        o.retain = retain;
-        BOOST_REQUIRE(!link->publish(topic, payload, o));
-    }
+// Each test's broker and loop; the loop is left with nothing open.
+struct broker_and_loop {
+    mbtest::broker broker;
+    uv_loop_t loop{};
+    broker_and_loop() { uv_loop_init(&loop); }
+    void teardown() { BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0); }
 };
 
 model::device_info incomer() {
@@ -67,290 +37,245 @@ model::device_info incomer() {
     return d;
 }
 
-uplink_settings settings(int port) {
-    uplink_settings s;
-    s.link.host = "127.0.0.1";
-    s.link.port = port;
-    s.link.client_id = "meterbridge-gw1";
-    s.link.reconnect = {100ms, 400ms};
-    s.topic_prefix = "mb";
-    s.gateway_id = "gw1";
-    s.command_timeout = 300ms;
-    return s;
-}
-
 } // namespace
 
-BOOST_AUTO_TEST_SUITE(uplink_component)
+BOOST_FIXTURE_TEST_SUITE(uplink_component, broker_and_loop)
 
 BOOST_AUTO_TEST_CASE(birth_meta_reading_command_and_clean_stop) {
-    mbtest::broker broker;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        observer obs(loop, broker.port());
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return obs.up; }, 5s));
+    mbtest::mqtt_observer obs(loop, broker.port(), "mb/gw1/#");
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.up; }, 5s));
 
-        std::vector<int> acked;
-        bool up = false;
-        bool stopped = false;
-        uplink::callbacks cb;
-        cb.on_ack = [&](int mid, delivery d) {
-            BOOST_TEST((d == delivery::ok));
-            acked.push_back(mid);
-        };
-        cb.on_connect = [&] { up = true; };
-        cb.on_stopped = [&] { stopped = true; };
-        cb.now_ms = [] { return std::int64_t{1764095000000}; };
-        std::vector<std::string> writes;
-        command_handler h;
-        h.write = [&](const std::string& dev, const model::named_values& v,
-                      const command_handler::done_fn& done) {
-            writes.push_back(dev + ":" + v.at(0).first);
-            done({true, {}, {}});
-        };
-        // read never answers: the uplink's timeout does
-        h.read = [](const std::string&, const std::vector<std::string>&,
-                    const command_handler::done_fn&) {};
-        uplink up_link(loop, settings(broker.port()), cb, h);
-        up_link.set_devices({incomer()});
-        model::device_status st;
-        st.device = "incomer";
-        st.state = model::device_state::online;
-        st.ts_ms = 1764095000123;
-        st.polls = 3;
-        up_link.publish_status(st);
-        BOOST_REQUIRE(!up_link.start());
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return up; }, 5s));
+    std::vector<int> acked;
+    bool up = false;
+    bool stopped = false;
+    uplink::callbacks cb;
+    cb.on_ack = [&](int mid, delivery d) {
+        BOOST_TEST((d == delivery::ok));
+        acked.push_back(mid);
+    };
+    cb.on_connect = [&] { up = true; };
+    cb.on_stopped = [&] { stopped = true; };
+    cb.now_ms = [] { return std::int64_t{1764095000000}; };
+    std::vector<std::string> writes;
+    command_handler h;
+    h.write = [&](const std::string& dev, const model::named_values& v,
+                  const command_handler::done_fn& done) {
+        writes.push_back(dev + ":" + v.at(0).first);
+        done({true, {}, {}});
+    };
+    // read never answers: the uplink's timeout does
+    h.read = [](const std::string&, const std::vector<std::string>&,
+                const command_handler::done_fn&) {};
+    uplink up_link(loop, mbtest::uplink_settings_for(broker.port()), cb, h);
+    up_link.set_devices({incomer()});
+    model::device_status st;
+    st.device = "incomer";
+    st.state = model::device_state::online;
+    st.ts_ms = 1764095000123;
+    st.polls = 3;
+    up_link.publish_status(st);
+    BOOST_REQUIRE(!up_link.start());
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return up; }, 5s));
 
-        model::reading r;
-        r.device = "incomer";
-        r.ts_ms = 1764095000123;
-        r.seq = 1;
-        r.values = {{"voltage_l1", 230.1}};
-        const auto res = up_link.publish(r);
-        BOOST_REQUIRE(res.what == model::publish_attempt::outcome::sent);
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return !acked.empty(); }, 5s));
-        BOOST_TEST(acked.front() == res.mid);
+    model::reading r;
+    r.device = "incomer";
+    r.ts_ms = 1764095000123;
+    r.seq = 1;
+    r.values = {{"voltage_l1", 230.1}};
+    const auto res = up_link.publish(r);
+    BOOST_REQUIRE(res.what == model::publish_attempt::outcome::sent);
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return !acked.empty(); }, 5s));
+    BOOST_TEST(acked.front() == res.mid);
 
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return obs.last("mb/gw1/incomer/data").has_value(); }, 5s));
-        BOOST_TEST(*obs.last("mb/gw1/incomer/data") ==
-                   R"({"ts":1764095000123,"seq":1,"values":{"voltage_l1":230.1}})");
-        BOOST_TEST(*obs.last("mb/gw1/status") ==
-                   R"({"state":"online","ts":1764095000000,"version":"0.1.0","devices":1,)"
-                   R"("buffer":{"readings":0,"oldest_ts":null,"dropped":0}})");
-        BOOST_TEST(*obs.last("mb/gw1/incomer/meta") == meta_payload(incomer()));
-        BOOST_TEST(*obs.last("mb/gw1/incomer/status") == status_payload(st));
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.last("mb/gw1/incomer/data").has_value(); }, 5s));
+    BOOST_TEST(*obs.last("mb/gw1/incomer/data") ==
+               R"({"ts":1764095000123,"seq":1,"values":{"voltage_l1":230.1}})");
+    BOOST_TEST(*obs.last("mb/gw1/status") ==
+               R"({"state":"online","ts":1764095000000,"version":"0.1.0","devices":1,)"
+               R"("buffer":{"readings":0,"oldest_ts":null,"dropped":0}})");
+    BOOST_TEST(*obs.last("mb/gw1/incomer/meta") == meta_payload(incomer()));
+    BOOST_TEST(*obs.last("mb/gw1/incomer/status") == status_payload(st));
 
-        // Commands: accepted, refused, unknown device, timed out.
-        obs.publish("mb/gw1/incomer/cmd", R"({"id":"c-17","set":{"do_1":1}})");
-        obs.publish("mb/gw1/incomer/cmd", R"({"id":"c-18","set":{"do_9":1}})");
-        obs.publish("mb/gw1/nope/cmd", R"({"id":5,"read":["voltage_l1"]})");
-        obs.publish("mb/gw1/incomer/cmd", R"({"id":"c-19","read":["voltage_l1"]})");
-        const std::string result = "mb/gw1/incomer/cmd/result";
-        BOOST_REQUIRE(mbtest::run_until(
-            loop,
-            [&] {
-                return obs.has(result, R"({"id":"c-17","ok":true})") &&
-                       obs.has(result,
-                               R"({"id":"c-18","ok":false,"error":"do_9: unknown value"})") &&
-                       obs.has("mb/gw1/nope/cmd/result",
-                               R"({"id":5,"ok":false,"error":"nope: unknown device"})") &&
-                       obs.has(result,
-                               R"({"id":"c-19","ok":false,"error":"timeout after 300 ms"})");
-            },
-            5s));
-        BOOST_TEST(writes == std::vector<std::string>{"incomer:do_1"},
-                   boost::test_tools::per_element());
+    // Commands: accepted, refused, unknown device, timed out.
+    obs.publish("mb/gw1/incomer/cmd", R"({"id":"c-17","set":{"do_1":1}})");
+    obs.publish("mb/gw1/incomer/cmd", R"({"id":"c-18","set":{"do_9":1}})");
+    obs.publish("mb/gw1/nope/cmd", R"({"id":5,"read":["voltage_l1"]})");
+    obs.publish("mb/gw1/incomer/cmd", R"({"id":"c-19","read":["voltage_l1"]})");
+    const std::string result = "mb/gw1/incomer/cmd/result";
+    BOOST_REQUIRE(mbtest::run_until(
+        loop,
+        [&] {
+            return obs.has(result, R"({"id":"c-17","ok":true})") &&
+                   obs.has(result, R"({"id":"c-18","ok":false,"error":"do_9: unknown value"})") &&
+                   obs.has("mb/gw1/nope/cmd/result",
+                           R"({"id":5,"ok":false,"error":"nope: unknown device"})") &&
+                   obs.has(result, R"({"id":"c-19","ok":false,"error":"timeout after 300 ms"})");
+        },
+        5s));
+    BOOST_TEST(writes == std::vector<std::string>{"incomer:do_1"},
+               boost::test_tools::per_element());
 
-        up_link.stop();
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return stopped; }, 5s));
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return obs.last("mb/gw1/status")->find("offline") != std::string::npos; },
-            5s));
-        BOOST_TEST(*obs.last("mb/gw1/status") == R"({"state":"offline","ts":1764095000000})");
-        obs.link->stop();
-        mbtest::run_until(
-            loop, [] { return false; }, 50ms);
-    }
-    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    up_link.stop();
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return stopped; }, 5s));
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.last("mb/gw1/status")->find("offline") != std::string::npos; }, 5s));
+    BOOST_TEST(*obs.last("mb/gw1/status") == R"({"state":"offline","ts":1764095000000})");
+    obs.link->stop();
+    mbtest::run_until(
+        loop, [] { return false; }, 50ms);
 }
 
 BOOST_AUTO_TEST_CASE(clearing_a_retained_command_is_not_answered) {
     // A dashboard published a command with retain; it is stored by the broker and never run.
     // Clearing it (an empty retained payload) reaches the uplink as an empty live message:
     // not a command, so no "malformed JSON" answer. The next live command is answered.
-    mbtest::broker broker;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        observer obs(loop, broker.port());
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return obs.up; }, 5s));
-        const std::string cmd = "mb/gw1/incomer/cmd";
-        const std::string result = "mb/gw1/incomer/cmd/result";
-        obs.publish(cmd, R"({"id":"ret-1","set":{"do_1":1}})", true);
+    mbtest::mqtt_observer obs(loop, broker.port(), "mb/gw1/#");
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.up; }, 5s));
+    const std::string cmd = "mb/gw1/incomer/cmd";
+    const std::string result = "mb/gw1/incomer/cmd/result";
+    obs.publish(cmd, R"({"id":"ret-1","set":{"do_1":1}})", true);
 
-        bool up = false;
-        int writes = 0;
-        uplink::callbacks cb;
-        cb.on_connect = [&] { up = true; };
-        command_handler h;
-        h.write = [&](const std::string&, const model::named_values&,
-                      const command_handler::done_fn& done) {
-            ++writes;
-            done({true, {}, {}});
-        };
-        uplink u(loop, settings(broker.port()), cb, h);
-        u.set_devices({incomer()});
-        BOOST_REQUIRE(!u.start());
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return up; }, 5s));
-        mbtest::run_until(
-            loop, [] { return false; }, 300ms); // the subscription is made after CONNACK
-        obs.publish(cmd, "", true);             // clears the retained command
-        obs.publish(cmd, R"({"id":"c-2","set":{"do_1":0}})");
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return obs.last(result).has_value(); }, 5s));
-        BOOST_TEST(*obs.last(result) == R"({"id":"c-2","ok":true})");
-        BOOST_TEST(std::ranges::count_if(obs.got, [&](const auto& m) {
-                       return m.first == result;
-                   }) == 1); // nothing for the retained command, nothing for its clearing
-        BOOST_TEST(writes == 1);
-        obs.link->stop();
-        u.stop();
-        mbtest::run_until(
-            loop, [] { return false; }, 100ms);
-    }
-    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    bool up = false;
+    int writes = 0;
+    uplink::callbacks cb;
+    cb.on_connect = [&] { up = true; };
+    command_handler h;
+    h.write = [&](const std::string&, const model::named_values&,
+                  const command_handler::done_fn& done) {
+        ++writes;
+        done({true, {}, {}});
+    };
+    uplink u(loop, mbtest::uplink_settings_for(broker.port()), cb, h);
+    u.set_devices({incomer()});
+    BOOST_REQUIRE(!u.start());
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return up; }, 5s));
+    mbtest::run_until(
+        loop, [] { return false; }, 300ms); // the subscription is made after CONNACK
+    obs.publish(cmd, "", true);             // clears the retained command
+    obs.publish(cmd, R"({"id":"c-2","set":{"do_1":0}})");
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.last(result).has_value(); }, 5s));
+    BOOST_TEST(*obs.last(result) == R"({"id":"c-2","ok":true})");
+    // nothing for the retained command, nothing for its clearing
+    BOOST_TEST(obs.count(result) == 1U);
+    BOOST_TEST(writes == 1);
+    obs.link->stop();
+    u.stop();
+    mbtest::run_until(
+        loop, [] { return false; }, 100ms);
 }
 
 BOOST_AUTO_TEST_CASE(will_says_offline_when_the_link_dies) {
-    mbtest::broker broker;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        observer obs(loop, broker.port());
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return obs.up; }, 5s));
-        bool up = false;
-        uplink::callbacks cb;
-        cb.on_connect = [&] { up = true; };
-        auto u = std::make_unique<uplink>(loop, settings(broker.port()), cb, command_handler{});
-        BOOST_REQUIRE(!u->start());
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return up; }, 5s));
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return obs.last("mb/gw1/status").has_value(); }, 5s));
-        u.reset(); // the socket closes without DISCONNECT, as after kill -9
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return obs.last("mb/gw1/status") == R"({"state":"offline"})"; }, 5s));
-        obs.link->stop();
-        mbtest::run_until(
-            loop, [] { return false; }, 50ms);
-    }
-    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    mbtest::mqtt_observer obs(loop, broker.port(), "mb/gw1/#");
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.up; }, 5s));
+    bool up = false;
+    uplink::callbacks cb;
+    cb.on_connect = [&] { up = true; };
+    auto u = std::make_unique<uplink>(loop, mbtest::uplink_settings_for(broker.port()), cb,
+                                      command_handler{});
+    BOOST_REQUIRE(!u->start());
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return up; }, 5s));
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.last("mb/gw1/status").has_value(); }, 5s));
+    u.reset(); // the socket closes without DISCONNECT, as after kill -9
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.last("mb/gw1/status") == R"({"state":"offline"})"; }, 5s));
+    obs.link->stop();
+    mbtest::run_until(
+        loop, [] { return false; }, 50ms);
 }
 
 BOOST_AUTO_TEST_CASE(readings_in_flight_survive_a_broker_restart) {
-    mbtest::broker broker;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        std::vector<int> acked;
-        int connects = 0;
-        uplink::callbacks cb;
-        cb.on_ack = [&](int mid, delivery) { acked.push_back(mid); };
-        cb.on_connect = [&] { ++connects; };
-        uplink u(loop, settings(broker.port()), cb, command_handler{});
-        BOOST_REQUIRE(!u.start());
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return connects == 1; }, 5s));
-        broker.stop(SIGKILL);
-        model::reading r;
-        r.device = "incomer";
-        r.seq = 7;
-        r.values = {{"voltage_l1", 231}};
-        // Handed over before the loss is noticed: libmosquitto keeps it and resends it.
-        const auto res = u.publish(r);
-        BOOST_REQUIRE(res.what == model::publish_attempt::outcome::sent);
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return !u.connected(); }, 5s));
-        broker.start();
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return connects == 2; }, 5s));
-        BOOST_TEST(mbtest::run_until(
-            loop, [&] { return !acked.empty(); }, 5s));
-        if (!acked.empty()) BOOST_TEST(acked.front() == res.mid);
-        BOOST_TEST(u.window_room() == 32U);
-    }
-    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    std::vector<int> acked;
+    int connects = 0;
+    uplink::callbacks cb;
+    cb.on_ack = [&](int mid, delivery) { acked.push_back(mid); };
+    cb.on_connect = [&] { ++connects; };
+    uplink u(loop, mbtest::uplink_settings_for(broker.port()), cb, command_handler{});
+    BOOST_REQUIRE(!u.start());
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return connects == 1; }, 5s));
+    broker.stop(SIGKILL);
+    model::reading r;
+    r.device = "incomer";
+    r.seq = 7;
+    r.values = {{"voltage_l1", 231}};
+    // Handed over before the loss is noticed: libmosquitto keeps it and resends it.
+    const auto res = u.publish(r);
+    BOOST_REQUIRE(res.what == model::publish_attempt::outcome::sent);
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return !u.connected(); }, 5s));
+    broker.start();
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return connects == 2; }, 5s));
+    BOOST_TEST(mbtest::run_until(
+        loop, [&] { return !acked.empty(); }, 5s));
+    if (!acked.empty()) BOOST_TEST(acked.front() == res.mid);
+    BOOST_TEST(u.window_room() == 32U);
 }
 
 BOOST_AUTO_TEST_CASE(a_device_removed_while_down_is_cleared_on_the_next_connect) {
-    mbtest::broker broker;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
+    const std::string meta = "mb/gw1/incomer/meta";
+    const std::string status = "mb/gw1/incomer/status";
+    model::device_status st;
+    st.device = "incomer";
+    st.state = model::device_state::online;
     {
-        const std::string meta = "mb/gw1/incomer/meta";
-        const std::string status = "mb/gw1/incomer/status";
-        model::device_status st;
-        st.device = "incomer";
-        st.state = model::device_state::online;
-        {
-            bool up = false;
-            bool stopped = false;
-            uplink::callbacks cb;
-            cb.on_connect = [&] { up = true; };
-            cb.on_stopped = [&] { stopped = true; };
-            uplink first(loop, settings(broker.port()), cb, command_handler{});
-            first.set_devices({incomer()});
-            first.publish_status(st);
-            BOOST_REQUIRE(!first.start());
-            BOOST_REQUIRE(mbtest::run_until(
-                loop, [&] { return up; }, 5s));
-            observer before(loop, broker.port());
-            BOOST_REQUIRE(mbtest::run_until(
-                loop, [&] { return before.last(meta) && before.last(status); }, 5s));
-            first.stop();
-            BOOST_REQUIRE(mbtest::run_until(
-                loop, [&] { return stopped; }, 5s));
-            before.link->stop();
-        }
-        // A new uplink (a reload) learns the old list, then the new one without the device,
-        // before it is connected: the clearing waits for the connect.
-        observer obs(loop, broker.port());
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return obs.up && obs.last(meta); }, 5s)); // retained, from before
         bool up = false;
+        bool stopped = false;
         uplink::callbacks cb;
         cb.on_connect = [&] { up = true; };
-        uplink second(loop, settings(broker.port()), cb, command_handler{});
-        second.set_devices({incomer()});
-        second.set_devices({});
-        BOOST_REQUIRE(!second.start());
+        cb.on_stopped = [&] { stopped = true; };
+        uplink first(loop, mbtest::uplink_settings_for(broker.port()), cb, command_handler{});
+        first.set_devices({incomer()});
+        first.publish_status(st);
+        BOOST_REQUIRE(!first.start());
         BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return up && obs.last(meta) == "" && obs.last(status) == ""; }, 5s));
-        // What a new subscriber finds: nothing retained for the removed device.
-        observer fresh(loop, broker.port());
+            loop, [&] { return up; }, 5s));
+        mbtest::mqtt_observer before(loop, broker.port(), "mb/gw1/#");
         BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return fresh.last("mb/gw1/status").has_value(); }, 5s));
-        mbtest::run_until(
-            loop, [] { return false; }, 300ms);
-        BOOST_TEST(!fresh.last(meta).has_value());
-        BOOST_TEST(!fresh.last(status).has_value());
-        obs.link->stop();
-        fresh.link->stop();
-        second.stop();
-        mbtest::run_until(
-            loop, [] { return false; }, 100ms);
+            loop, [&] { return before.last(meta) && before.last(status); }, 5s));
+        first.stop();
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return stopped; }, 5s));
+        before.link->stop();
     }
-    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    // A new uplink (a reload) learns the old list, then the new one without the device,
+    // before it is connected: the clearing waits for the connect.
+    mbtest::mqtt_observer obs(loop, broker.port(), "mb/gw1/#");
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.up && obs.last(meta); }, 5s)); // retained, from before
+    bool up = false;
+    uplink::callbacks cb;
+    cb.on_connect = [&] { up = true; };
+    uplink second(loop, mbtest::uplink_settings_for(broker.port()), cb, command_handler{});
+    second.set_devices({incomer()});
+    second.set_devices({});
+    BOOST_REQUIRE(!second.start());
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return up && obs.last(meta) == "" && obs.last(status) == ""; }, 5s));
+    // What a new subscriber finds: nothing retained for the removed device.
+    mbtest::mqtt_observer fresh(loop, broker.port(), "mb/gw1/#");
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return fresh.last("mb/gw1/status").has_value(); }, 5s));
+    mbtest::run_until(
+        loop, [] { return false; }, 300ms);
+    BOOST_TEST(!fresh.last(meta).has_value());
+    BOOST_TEST(!fresh.last(status).has_value());
+    obs.link->stop();
+    fresh.link->stop();
+    second.stop();
+    mbtest::run_until(
+        loop, [] { return false; }, 100ms);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,6 +8,7 @@
 #include "tests/unit/bridge/broker_fixture.hpp"
 #include "tests/unit/common/loop_test.hpp"
 #include "tests/unit/common/mqtt_observer.hpp"
+#include "tests/unit/common/uplink_settings.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
@@ -19,16 +20,12 @@ using mb::buffer::memory_queue;
 
 namespace {
 
-mb::bridge::uplink_settings settings(int port) {
-    mb::bridge::uplink_settings s;
-    s.link.host = "127.0.0.1";
-    s.link.port = port;
-    s.link.client_id = "meterbridge-gw1";
-    s.link.reconnect = {100ms, 400ms};
-    s.topic_prefix = "mb";
-    s.gateway_id = "gw1";
-    return s;
-}
+// Each test's loop; it is left with nothing open.
+struct on_loop {
+    uv_loop_t loop{};
+    on_loop() { uv_loop_init(&loop); }
+    void teardown() { BOOST_TEST(mbtest::drain_and_close(loop) == 0); }
+};
 
 model::reading make(const std::string& device, std::size_t values, std::int64_t ts) {
     model::reading r;
@@ -40,7 +37,8 @@ model::reading make(const std::string& device, std::size_t values, std::int64_t 
     return r;
 }
 
-// The queue, the forwarder and a real uplink wired as the gateway wires them.
+// The queue, the forwarder and a real uplink wired as the gateway wires them; connected when
+// made.
 struct rig {
     memory_queue queue{1U << 20U};
     forwarder fwd;
@@ -58,114 +56,96 @@ struct rig {
         cb.on_connect = [this, gen] { fwd.on_connect(gen); };
         cb.on_disconnect = [this, gen] { fwd.on_disconnect(gen); };
         cb.on_stopped = [this] { stopped = true; };
-        up = std::make_unique<mb::bridge::uplink>(loop, settings(port), cb,
+        up = std::make_unique<mb::bridge::uplink>(loop, mbtest::uplink_settings_for(port), cb,
                                                   mb::bridge::command_handler{});
         BOOST_REQUIRE(fwd.attach(up.get()) == gen);
         BOOST_REQUIRE(!up->start());
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [this] { return up->connected(); }, 5s));
     }
     void push(model::reading r) {
         queue.push(std::move(r));
         fwd.pump();
     }
+    // Stops the uplink and waits until it has.
+    void stop(uv_loop_t& loop) {
+        up->stop();
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [this] { return stopped; }, 5s));
+    }
 };
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(readings_larger_than_the_broker_takes_leave_a_refused_gap_the_rest_flow) {
+BOOST_FIXTURE_TEST_CASE(readings_larger_than_the_broker_takes_leave_a_refused_gap_the_rest_flow,
+                        on_loop) {
     // mosquitto tells MQTT 5 clients its Maximum Packet Size in the CONNACK.
     mbtest::broker broker("allow_anonymous true\nmax_packet_size 600\n");
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        mbtest::mqtt_observer obs(loop, broker.port(), "mb/gw1/#");
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return obs.up; }, 5s));
-        rig r(loop, broker.port());
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return r.up->connected(); }, 5s));
-        for (int i = 0; i < 3; ++i) {
-            r.push(make("big", 60, 1000 + i));  // ~2 KB of JSON: over the limit
-            r.push(make("small", 2, 1000 + i)); // fits
-        }
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return obs.count("mb/gw1/small/data") == 3 && r.queue.size() == 0; }, 5s));
-        // Every seq of "big" is explained by a gap of reason "refused", with its reading's ts
-        // (each refusal is announced as it happens, so here one gap per reading).
-        std::vector<std::uint64_t> explained;
-        for (const auto& [topic, payload] : obs.got) {
-            if (topic != "mb/gw1/big/gap") continue;
-            const auto gap = nlohmann::json::parse(payload);
-            BOOST_TEST(gap["reason"] == "refused");
-            for (auto seq = gap["from_seq"].get<std::uint64_t>();
-                 seq <= gap["to_seq"].get<std::uint64_t>(); ++seq) {
-                explained.push_back(seq);
-                if (seq == gap["from_seq"]) BOOST_TEST(gap["from_ts"] == 999 + seq);
-            }
-        }
-        const std::vector<std::uint64_t> all{1, 2, 3};
-        BOOST_TEST(explained == all, boost::test_tools::per_element());
-        BOOST_TEST(obs.count("mb/gw1/big/data") == 0U);
-        const auto s = r.queue.stats();
-        BOOST_TEST(s.dropped == 3U);
-        BOOST_TEST(s.dropped_by_device.at("big") == 3U);
-        BOOST_TEST(!s.dropped_by_device.contains("small"));
-        // The uplink is still connected: a refusal costs the reading, never the link.
-        BOOST_TEST(r.up->connected());
-        r.up->stop();
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return r.stopped; }, 5s));
-        obs.link->stop();
+    mbtest::mqtt_observer obs(loop, broker.port(), "mb/gw1/#");
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.up; }, 5s));
+    rig r(loop, broker.port());
+    for (int i = 0; i < 3; ++i) {
+        r.push(make("big", 60, 1000 + i));  // ~2 KB of JSON: over the limit
+        r.push(make("small", 2, 1000 + i)); // fits
     }
-    BOOST_TEST(mbtest::drain_and_close(loop) == 0);
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.count("mb/gw1/small/data") == 3 && r.queue.size() == 0; }, 5s));
+    // Every seq of "big" is explained by a gap of reason "refused", with its reading's ts
+    // (each refusal is announced as it happens, so here one gap per reading).
+    std::vector<std::uint64_t> explained;
+    for (const auto& [topic, payload] : obs.got) {
+        if (topic != "mb/gw1/big/gap") continue;
+        const auto gap = nlohmann::json::parse(payload);
+        BOOST_TEST(gap["reason"] == "refused");
+        for (auto seq = gap["from_seq"].get<std::uint64_t>();
+             seq <= gap["to_seq"].get<std::uint64_t>(); ++seq) {
+            explained.push_back(seq);
+            if (seq == gap["from_seq"]) BOOST_TEST(gap["from_ts"] == 999 + seq);
+        }
+    }
+    const std::vector<std::uint64_t> all{1, 2, 3};
+    BOOST_TEST(explained == all, boost::test_tools::per_element());
+    BOOST_TEST(obs.count("mb/gw1/big/data") == 0U);
+    const auto s = r.queue.stats();
+    BOOST_TEST(s.dropped == 3U);
+    BOOST_TEST(s.dropped_by_device.at("big") == 3U);
+    BOOST_TEST(!s.dropped_by_device.contains("small"));
+    // The uplink is still connected: a refusal costs the reading, never the link.
+    BOOST_TEST(r.up->connected());
+    r.stop(loop);
+    obs.link->stop();
 }
 
-BOOST_AUTO_TEST_CASE(drain_waits_for_every_puback) {
+BOOST_FIXTURE_TEST_CASE(drain_waits_for_every_puback, on_loop) {
     mbtest::broker broker;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        rig r(loop, broker.port());
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return r.up->connected(); }, 5s));
-        for (int i = 0; i < 20; ++i)
-            r.push(make("a", 3, i));
-        BOOST_TEST(r.queue.inflight() > 0U);
-        std::optional<std::size_t> left;
-        r.fwd.drain(5s, [&](std::size_t n) { left = n; });
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return left.has_value(); }, 6s));
-        BOOST_TEST(*left == 0U);
-        BOOST_TEST(r.queue.size() == 0U);
-        r.push(make("a", 3, 99)); // after the drain nothing is pumped any more
-        BOOST_TEST(r.queue.inflight() == 0U);
-        r.up->stop();
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return r.stopped; }, 5s));
-    }
-    BOOST_TEST(mbtest::drain_and_close(loop) == 0);
+    rig r(loop, broker.port());
+    for (int i = 0; i < 20; ++i)
+        r.push(make("a", 3, i));
+    BOOST_TEST(r.queue.inflight() > 0U);
+    std::optional<std::size_t> left;
+    r.fwd.drain(5s, [&](std::size_t n) { left = n; });
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return left.has_value(); }, 6s));
+    BOOST_TEST(*left == 0U);
+    BOOST_TEST(r.queue.size() == 0U);
+    r.push(make("a", 3, 99)); // after the drain nothing is pumped any more
+    BOOST_TEST(r.queue.inflight() == 0U);
+    r.stop(loop);
 }
 
-BOOST_AUTO_TEST_CASE(drain_of_a_disconnected_uplink_ends_at_once_with_what_is_left) {
+BOOST_FIXTURE_TEST_CASE(drain_of_a_disconnected_uplink_ends_at_once_with_what_is_left, on_loop) {
     mbtest::broker broker;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        rig r(loop, broker.port());
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return r.up->connected(); }, 5s));
-        broker.stop(SIGKILL);
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return !r.up->connected(); }, 5s));
-        r.push(make("a", 3, 1));
-        std::optional<std::size_t> left;
-        r.fwd.drain(60s, [&](std::size_t n) { left = n; });
-        BOOST_REQUIRE(left.has_value());  // no PUBACK can come: no need to wait
-        BOOST_TEST(r.queue.size() == 1U); // kept, not acknowledged
-        r.up->stop();
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return r.stopped; }, 5s));
-    }
-    BOOST_TEST(mbtest::drain_and_close(loop) == 0);
+    rig r(loop, broker.port());
+    broker.stop(SIGKILL);
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return !r.up->connected(); }, 5s));
+    r.push(make("a", 3, 1));
+    std::optional<std::size_t> left;
+    r.fwd.drain(60s, [&](std::size_t n) { left = n; });
+    BOOST_REQUIRE(left.has_value());  // no PUBACK can come: no need to wait
+    BOOST_TEST(r.queue.size() == 1U); // kept, not acknowledged
+    r.stop(loop);
 }
 
 namespace {
@@ -186,29 +166,25 @@ struct counting_outlet final : model::outlet {
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(a_replaced_outlet_s_acks_are_ignored_and_its_flight_is_sent_again) {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    {
-        memory_queue q(1U << 20U);
-        forwarder f(loop, q);
-        counting_outlet old_out;
-        counting_outlet new_out;
-        const auto old_gen = f.attach(&old_out);
-        q.push(make("a", 1, 1));
-        q.push(make("a", 1, 2));
-        f.pump();
-        BOOST_TEST(old_out.sent == 2);
-        const auto new_gen = f.attach(&new_out);
-        BOOST_TEST(new_gen != old_gen);
-        f.on_ack(old_gen, 1); // mid 1 of another libmosquitto instance: not ours
-        BOOST_TEST(q.size() == 2U);
-        f.on_connect(new_gen); // pumps on the next iteration
-        BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return new_out.sent == 2; }, 2s));
-        f.on_ack(new_gen, 1);
-        f.on_ack(new_gen, 2);
-        BOOST_TEST(q.size() == 0U);
-    }
-    BOOST_TEST(mbtest::drain_and_close(loop) == 0);
+BOOST_FIXTURE_TEST_CASE(a_replaced_outlet_s_acks_are_ignored_and_its_flight_is_sent_again,
+                        on_loop) {
+    memory_queue q(1U << 20U);
+    forwarder f(loop, q);
+    counting_outlet old_out;
+    counting_outlet new_out;
+    const auto old_gen = f.attach(&old_out);
+    q.push(make("a", 1, 1));
+    q.push(make("a", 1, 2));
+    f.pump();
+    BOOST_TEST(old_out.sent == 2);
+    const auto new_gen = f.attach(&new_out);
+    BOOST_TEST(new_gen != old_gen);
+    f.on_ack(old_gen, 1); // mid 1 of another libmosquitto instance: not ours
+    BOOST_TEST(q.size() == 2U);
+    f.on_connect(new_gen); // pumps on the next iteration
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return new_out.sent == 2; }, 2s));
+    f.on_ack(new_gen, 1);
+    f.on_ack(new_gen, 2);
+    BOOST_TEST(q.size() == 0U);
 }

@@ -1,6 +1,6 @@
 #pragma once
-// An independent subscriber for component tests: its own mqtt_link on the same loop, keeping
-// every message it receives under `filter`.
+// An independent client for component tests: its own mqtt_link on the same loop, keeping
+// every message it receives under `filter`, and publishing as a dashboard would.
 #include "bridge/mqtt_link.hpp"
 
 #include <algorithm>
@@ -47,6 +47,13 @@ struct mqtt_observer {
     [[nodiscard]] bool has(const std::string& topic, const std::string& payload) const {
         return std::ranges::any_of(
             got, [&](const auto& m) { return m.first == topic && m.second == payload; });
+    }
+    // At QoS 1, outside the link's in-flight window.
+    void publish(const std::string& topic, const std::string& payload, bool retain = false) const {
+        mb::bridge::publish_options o;
+        o.windowed = false;
+        o.retain = retain;
+        BOOST_REQUIRE(!link->publish(topic, payload, o));
     }
 };
 

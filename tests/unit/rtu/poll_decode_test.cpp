@@ -1,6 +1,7 @@
 // Decoding a poll's answers: failed requests blank only their values, PT/CT ratios of
 // secondary profiles (read, remembered, overridden, missing), NaN counted as a bad value.
 #include "drivers/modbus_rtu/poll_decode.hpp"
+#include "tests/unit/rtu/plan_helpers.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <map>
@@ -8,32 +9,7 @@
 #include <vector>
 
 using namespace mb::drivers::rtu;
-
-namespace {
-
-value_def val(std::string name, int address, value_type t = value_type::u16) {
-    value_def v;
-    v.name = std::move(name);
-    v.address = static_cast<std::uint16_t>(address);
-    v.type = t;
-    return v;
-}
-
-// A register image: answers each request from it.
-std::vector<request_result> answer(const read_plan& plan, const std::map<int, std::uint16_t>& img) {
-    std::vector<request_result> out;
-    for (const auto& r : plan.requests) {
-        request_result rr{r, {}, true};
-        for (int a = r.address; a < r.address + r.count; ++a) {
-            auto it = img.find(a);
-            rr.regs.push_back(it == img.end() ? 0 : it->second);
-        }
-        out.push_back(std::move(rr));
-    }
-    return out;
-}
-
-} // namespace
+using namespace mb::drivers::rtu::testing;
 
 BOOST_AUTO_TEST_SUITE(poll_decode)
 
@@ -49,12 +25,7 @@ BOOST_AUTO_TEST_CASE(meter_ratio_missing_means_one) {
 }
 
 BOOST_AUTO_TEST_CASE(failed_ratio_request_never_publishes_unscaled_values) {
-    profile p;
-    p.secondary = true;
-    p.values = {val("pt_ratio", 14), val("ct_ratio", 15), val("voltage_l1", 50),
-                val("current_l1", 51), val("frequency", 52)};
-    p.values[2].ratio = ratio_kind::pt;
-    p.values[3].ratio = ratio_kind::ct;
+    const auto p = secondary_meter(50, 51, 52);
     auto plan = plan_reads(p, {});
     BOOST_TEST_REQUIRE(plan.requests.size() == 2U); // the ratios at 14..15, the values at 50..52
     BOOST_TEST(plan.requests[0].address == 14);

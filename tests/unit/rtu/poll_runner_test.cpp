@@ -4,32 +4,21 @@
 #include "drivers/modbus_rtu/failure_text.hpp"
 #include "drivers/modbus_rtu/poll_decode.hpp"
 #include "drivers/modbus_rtu/poll_runner.hpp"
+#include "tests/unit/rtu/plan_helpers.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <functional>
 #include <vector>
 
 using namespace mb::drivers::rtu;
+using namespace mb::drivers::rtu::testing;
 using namespace std::chrono_literals;
 
 namespace {
 
-value_def val(std::string name, int address) {
-    value_def v;
-    v.name = std::move(name);
-    v.address = static_cast<std::uint16_t>(address);
-    return v;
-}
-
 // Values at 0..5 (one merged block), 100..101 and 200: three requests.
 read_plan three_blocks() {
-    profile p;
-    for (int a : {0, 1, 2, 3, 4, 5})
-        p.values.push_back(val("v" + std::to_string(a), a));
-    p.values.push_back(val("w100", 100));
-    p.values.push_back(val("w101", 101));
-    p.values.push_back(val("x200", 200));
-    return plan_reads(p, {});
+    return plan_at({0, 1, 2, 3, 4, 5, 100, 101, 200});
 }
 
 transaction exception(int code) {
@@ -53,10 +42,6 @@ struct scripted_meter {
 };
 
 const poll_context ctx{"rs485-1", "incomer", 1, 300ms};
-
-bool touches(const read_request& r, int address) {
-    return r.address <= address && address < r.address + r.count;
-}
 
 } // namespace
 

@@ -2,6 +2,7 @@
 // a plan reads (decoded here too; the decoding itself is in poll_decode_test.cpp).
 #include "drivers/modbus_rtu/poll_decode.hpp"
 #include "drivers/modbus_rtu/read_planner.hpp"
+#include "tests/unit/rtu/plan_helpers.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <map>
@@ -9,18 +10,9 @@
 #include <vector>
 
 using namespace mb::drivers::rtu;
+using namespace mb::drivers::rtu::testing;
 
 namespace {
-
-value_def val(std::string name, int address, value_type t = value_type::u16,
-              function_code fc = function_code::holding) {
-    value_def v;
-    v.name = std::move(name);
-    v.address = static_cast<std::uint16_t>(address);
-    v.type = t;
-    v.function = fc;
-    return v;
-}
 
 struct span_t {
     function_code fc;
@@ -52,20 +44,6 @@ void check_covers(const read_plan& plan) {
     }
     for (int s : seen)
         BOOST_TEST(s == 1);
-}
-
-// A register image: answers each request from it.
-std::vector<request_result> answer(const read_plan& plan, const std::map<int, std::uint16_t>& img) {
-    std::vector<request_result> out;
-    for (const auto& r : plan.requests) {
-        request_result rr{r, {}, true};
-        for (int a = r.address; a < r.address + r.count; ++a) {
-            auto it = img.find(a);
-            rr.regs.push_back(it == img.end() ? 0 : it->second);
-        }
-        out.push_back(std::move(rr));
-    }
-    return out;
 }
 
 plan_options gap(int g) {
@@ -154,13 +132,8 @@ BOOST_AUTO_TEST_CASE(mixed_function_codes_never_merge) {
 }
 
 BOOST_AUTO_TEST_CASE(only_filter_and_ratio_helpers) {
-    profile p;
-    p.secondary = true;
-    p.values = {val("pt_ratio", 14), val("ct_ratio", 15), val("voltage_l1", 20),
-                val("current_l1", 26), val("frequency", 59)};
-    p.values[2].ratio = ratio_kind::pt;
+    auto p = secondary_meter(20, 26, 59);
     p.values[2].scale = 0.1;
-    p.values[3].ratio = ratio_kind::ct;
     p.values[3].scale = 0.01;
     p.values[4].scale = 0.01;
     auto plan = plan_reads(p, filtered({"voltage_*", "current_l?"}));

@@ -2,6 +2,7 @@
 // outcome in words, a merged block refused for a missing register is split (and says so),
 // heard/answered tell silence from refusals, and the summary line counts the attempts.
 #include "drivers/modbus_rtu/read_poll.hpp"
+#include "tests/unit/rtu/plan_helpers.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <functional>
@@ -9,32 +10,18 @@
 #include <vector>
 
 using namespace mb::drivers::rtu;
+using namespace mb::drivers::rtu::testing;
 using namespace std::chrono_literals;
 
 namespace {
 
-value_def val(std::string name, int address) {
-    value_def v;
-    v.name = std::move(name);
-    v.address = static_cast<std::uint16_t>(address);
-    return v;
-}
-
 // Values at 0..3 (one merged block) and 100: two requests.
 read_plan two_blocks() {
-    profile p;
-    for (int a : {0, 1, 2, 3})
-        p.values.push_back(val("v" + std::to_string(a), a));
-    p.values.push_back(val("w100", 100));
-    return plan_reads(p, {});
+    return plan_at({0, 1, 2, 3, 100});
 }
 
 transaction exception(int code, std::string text) {
     return {line_error::exception, std::move(text), code, 0};
-}
-
-bool touches(const read_request& r, int address) {
-    return r.address <= address && address < r.address + r.count;
 }
 
 // A meter answering from `answer(request)`.
