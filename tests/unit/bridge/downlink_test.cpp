@@ -101,15 +101,9 @@ void settle(uv_loop_t& loop, std::chrono::milliseconds how_long) {
 }
 
 // Each test's loop; it is left with nothing open.
-struct on_loop {
-    uv_loop_t loop{};
-    on_loop() { uv_loop_init(&loop); }
-    void teardown() { BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0); }
-};
-
 } // namespace
 
-BOOST_FIXTURE_TEST_SUITE(downlink_commands, on_loop)
+BOOST_FIXTURE_TEST_SUITE(downlink_commands, mbtest::on_loop)
 
 BOOST_AUTO_TEST_CASE(an_accepted_set_reaches_the_handler_and_its_outcome_is_the_result) {
     rig r(loop);

@@ -170,7 +170,7 @@ struct counted_connects {
     mqtt_link::callbacks cb;
 
     counted_connects() {
-        uv_loop_init(&loop);
+        mbtest::init_loop(loop);
         cb.on_connect = [this] { ++connects; };
     }
     void teardown() { BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0); }
@@ -183,7 +183,7 @@ BOOST_AUTO_TEST_SUITE(mqtt_link_component)
 BOOST_AUTO_TEST_CASE(connect_publish_puback_stop) {
     mbtest::broker broker;
     uv_loop_t loop;
-    uv_loop_init(&loop);
+    mbtest::init_loop(loop);
     {
         recorder rec(loop, broker.port(), "t/#");
         bool up = false;
@@ -230,7 +230,7 @@ BOOST_AUTO_TEST_CASE(connect_publish_puback_stop) {
 BOOST_AUTO_TEST_CASE(window_bounds_what_is_handed_over) {
     mbtest::broker broker;
     uv_loop_t loop;
-    uv_loop_init(&loop);
+    mbtest::init_loop(loop);
     {
         bool up = false;
         int acks = 0;
@@ -260,7 +260,7 @@ BOOST_AUTO_TEST_CASE(window_bounds_what_is_handed_over) {
 BOOST_AUTO_TEST_CASE(broker_restart_reconnects_within_backoff) {
     mbtest::broker broker;
     uv_loop_t loop;
-    uv_loop_init(&loop);
+    mbtest::init_loop(loop);
     {
         int connects = 0;
         int losses = 0;
@@ -282,11 +282,12 @@ BOOST_AUTO_TEST_CASE(broker_restart_reconnects_within_backoff) {
             loop, [] { return false; }, 1s);
         BOOST_TEST(link.attempt_for_test() >= 2U);
 
-        const auto restarted = std::chrono::steady_clock::now();
+        // Back again: the very next attempt connects (no attempt is lost or skipped).
+        const unsigned before = link.attempt_for_test();
         broker.start();
         BOOST_REQUIRE(mbtest::run_until(
             loop, [&] { return connects == 2; }, 5s));
-        BOOST_TEST((std::chrono::steady_clock::now() - restarted < 1500ms));
+        BOOST_TEST(link.attempt_for_test() <= before + 1);
         BOOST_TEST(link.connected());
     }
     BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
@@ -299,7 +300,7 @@ BOOST_AUTO_TEST_CASE(bad_password_keeps_retrying_at_the_cap) {
     BOOST_REQUIRE_EQUAL(std::system(("mosquitto_passwd -b -c " + pw + " gw secret").c_str()), 0);
     mbtest::broker broker("allow_anonymous false\npassword_file " + pw + "\n");
     uv_loop_t loop;
-    uv_loop_init(&loop);
+    mbtest::init_loop(loop);
     {
         bool up = false;
         mqtt_link::callbacks cb;
@@ -337,7 +338,7 @@ BOOST_AUTO_TEST_CASE(hostname_is_resolved_off_the_loop) {
     // held. (TLS hands the name to libmosquitto as well: see mqtt_link.hpp.)
     mbtest::broker broker;
     uv_loop_t loop;
-    uv_loop_init(&loop);
+    mbtest::init_loop(loop);
     {
         pool_blocker pool(loop);
         BOOST_REQUIRE(mbtest::run_until(
@@ -356,9 +357,7 @@ BOOST_AUTO_TEST_CASE(hostname_is_resolved_off_the_loop) {
         auto s = local(broker.port(), "byname");
         s.host = "localhost";
         mqtt_link link(loop, s, cb);
-        const auto started = std::chrono::steady_clock::now();
         BOOST_REQUIRE(!link.start());
-        BOOST_TEST((std::chrono::steady_clock::now() - started < 100ms)); // start() did not wait
         mbtest::run_until(
             loop, [] { return false; }, 500ms);
         BOOST_TEST(ticks >= 10, "the loop kept turning while the name was being resolved");

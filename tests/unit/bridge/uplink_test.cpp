@@ -18,7 +18,7 @@ namespace {
 struct broker_and_loop {
     mbtest::broker broker;
     uv_loop_t loop{};
-    broker_and_loop() { uv_loop_init(&loop); }
+    broker_and_loop() { mbtest::init_loop(loop); }
     void teardown() { BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0); }
 };
 

@@ -21,12 +21,6 @@ using mb::buffer::memory_queue;
 namespace {
 
 // Each test's loop; it is left with nothing open.
-struct on_loop {
-    uv_loop_t loop{};
-    on_loop() { uv_loop_init(&loop); }
-    void teardown() { BOOST_TEST(mbtest::drain_and_close(loop) == 0); }
-};
-
 model::reading make(const std::string& device, std::size_t values, std::int64_t ts) {
     model::reading r;
     r.device = device;
@@ -78,7 +72,7 @@ struct rig {
 } // namespace
 
 BOOST_FIXTURE_TEST_CASE(readings_larger_than_the_broker_takes_leave_a_refused_gap_the_rest_flow,
-                        on_loop) {
+                        mbtest::on_loop) {
     // mosquitto tells MQTT 5 clients its Maximum Packet Size in the CONNACK.
     mbtest::broker broker("allow_anonymous true\nmax_packet_size 600\n");
     mbtest::mqtt_observer obs(loop, broker.port(), "mb/gw1/#");
@@ -117,7 +111,7 @@ BOOST_FIXTURE_TEST_CASE(readings_larger_than_the_broker_takes_leave_a_refused_ga
     obs.link->stop();
 }
 
-BOOST_FIXTURE_TEST_CASE(drain_waits_for_every_puback, on_loop) {
+BOOST_FIXTURE_TEST_CASE(drain_waits_for_every_puback, mbtest::on_loop) {
     mbtest::broker broker;
     rig r(loop, broker.port());
     for (int i = 0; i < 20; ++i)
@@ -134,7 +128,8 @@ BOOST_FIXTURE_TEST_CASE(drain_waits_for_every_puback, on_loop) {
     r.stop(loop);
 }
 
-BOOST_FIXTURE_TEST_CASE(drain_of_a_disconnected_uplink_ends_at_once_with_what_is_left, on_loop) {
+BOOST_FIXTURE_TEST_CASE(drain_of_a_disconnected_uplink_ends_at_once_with_what_is_left,
+                        mbtest::on_loop) {
     mbtest::broker broker;
     rig r(loop, broker.port());
     broker.stop(SIGKILL);
@@ -167,7 +162,7 @@ struct counting_outlet final : model::outlet {
 } // namespace
 
 BOOST_FIXTURE_TEST_CASE(a_replaced_outlet_s_acks_are_ignored_and_its_flight_is_sent_again,
-                        on_loop) {
+                        mbtest::on_loop) {
     memory_queue q(1U << 20U);
     forwarder f(loop, q);
     counting_outlet old_out;
