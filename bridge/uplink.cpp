@@ -69,9 +69,7 @@ std::error_code uplink::start() {
 }
 
 std::int64_t uplink::now_ms() const {
-    if (cb_.now_ms) return cb_.now_ms();
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    return (cb_.clock != nullptr ? *cb_.clock : model::real_clock()).unix_ms();
 }
 
 std::string uplink::gateway_status_payload() const {

@@ -10,6 +10,7 @@
 // reconnect (it resends them on the same instance), so the buffer must not publish them
 // again; window_room() tells how many more it may hand over now.
 #include "bridge/downlink.hpp"
+#include "bridge/model/clock.hpp"
 #include "bridge/model/device_info.hpp"
 #include "bridge/model/device_status.hpp"
 #include "bridge/model/log.hpp"
@@ -50,7 +51,7 @@ public:
         std::function<void()> on_disconnect;
         std::function<void()> on_stopped;
         std::function<model::buffer_stats()> buffer; // for the gateway status; empty: zeros
-        std::function<std::int64_t()> now_ms;        // wall clock, Unix ms; empty: system_clock
+        const model::clock* clock = nullptr;         // for status timestamps; null: the real one
     };
 
     uplink(uv_loop_t& loop, uplink_settings settings, callbacks cb, command_handler handler);

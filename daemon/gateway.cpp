@@ -128,6 +128,7 @@ void gateway::start_uplink() {
         deferred_.post([this] { retired_stopped(); });
     };
     cb.buffer = [this] { return queue_->stats(); };
+    cb.clock = &clock_;
     uplink_ = std::make_unique<bridge::uplink>(loop_, uplink_settings(cfg_), std::move(cb),
                                                command_handler());
     uplink_gen_ = forwarder_->attach(uplink_.get());
@@ -193,7 +194,8 @@ drivers::source::callbacks gateway::source_callbacks() {
 
 void gateway::add_sources(const config::config& cfg) {
     for (auto& spec : sources_of(cfg))
-        sources_.push_back(source_slot{spec.key, spec.make(loop_, source_callbacks()), false});
+        sources_.push_back(
+            source_slot{spec.key, spec.make(loop_, source_callbacks(), clock_), false});
 }
 
 void gateway::start_ready_sources() {

@@ -96,6 +96,7 @@ private:
     [[nodiscard]] std::string uplink_state() const;
 
     uv_loop_t& loop_;
+    const model::clock& clock_ = model::real_clock(); // the one clock sources and uplink read
     config::config cfg_;
     phase phase_ = phase::idle;
     std::unique_ptr<buffer::delivery_queue> queue_;

@@ -12,9 +12,10 @@ std::vector<source_spec> rtu_sources(const config::config& cfg) {
         source_spec s;
         s.kind = "rtu";
         s.key = "rtu:" + bus.port;
-        s.make = [bus = std::move(bus)](uv_loop_t& loop, drivers::source::callbacks cb) {
+        s.make = [bus = std::move(bus)](uv_loop_t& loop, drivers::source::callbacks cb,
+                                        const model::clock& clock) {
             return std::make_unique<drivers::rtu::rtu_source>(
-                loop, std::vector<drivers::rtu::bus_settings>{bus}, std::move(cb));
+                loop, std::vector<drivers::rtu::bus_settings>{bus}, std::move(cb), clock);
         };
         out.push_back(std::move(s));
     }

@@ -2,6 +2,7 @@
 // The kinds of source a configuration can ask for, keyed by the config word (style.md rule 1,
 // as fluent-bit's plugin table and mbmd's meter registry): "rtu" makes one source per [[bus]],
 // "native" one per [[native]] (not built yet: validated only, and `check` says so).
+#include "bridge/model/clock.hpp"
 #include "daemon/config/config.hpp"
 #include "drivers/source.hpp"
 
@@ -20,7 +21,9 @@ struct source_spec {
     // What it owns exclusively ("rtu:/dev/ttyS1"): a reload starts the new source only once
     // the old one with the same key has stopped (a serial port opens once).
     std::string key;
-    std::function<std::unique_ptr<drivers::source>(uv_loop_t&, drivers::source::callbacks)> make;
+    std::function<std::unique_ptr<drivers::source>(uv_loop_t&, drivers::source::callbacks,
+                                                   const model::clock&)>
+        make;
 };
 
 struct source_kind {

@@ -22,6 +22,14 @@ struct broker_and_loop {
     void teardown() { BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0); }
 };
 
+// The test's wall clock: every status says this time.
+struct fixed_clock final : model::clock {
+    [[nodiscard]] std::int64_t unix_ms() const override { return 1764095000000; }
+    [[nodiscard]] std::chrono::steady_clock::time_point steady() const override {
+        return std::chrono::steady_clock::now();
+    }
+};
+
 model::device_info incomer() {
     model::device_info d;
     d.name = "incomer";
@@ -56,7 +64,8 @@ BOOST_AUTO_TEST_CASE(birth_meta_reading_command_and_clean_stop) {
     };
     cb.on_connect = [&] { up = true; };
     cb.on_stopped = [&] { stopped = true; };
-    cb.now_ms = [] { return std::int64_t{1764095000000}; };
+    const fixed_clock clock;
+    cb.clock = &clock;
     std::vector<std::string> writes;
     command_handler h;
     h.write = [&](const std::string& dev, const model::named_values& v,
