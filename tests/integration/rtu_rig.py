@@ -85,6 +85,15 @@ timeout = "{timeout}"
 
 {"".join(tables)}""")
 
+    @staticmethod
+    def add_bus(path, bus, port, timeout, device, unit, interval, extra=""):
+        """Appends a second [[bus]] with one ADW300 [[device]] to the config at path."""
+        with open(path, "a") as f:
+            f.write(f'\n[[bus]]\nname = "{bus}"\nport = "{port}"\ntimeout = "{timeout}"\n\n'
+                    f'[[device]]\nname = "{device}"\nbus = "{bus}"\nunit = {unit}\n'
+                    f'profile = "acrel-adw300"\ninterval = "{interval}"\n{extra}\n')
+        return path
+
     def subscribe(self):
         self.sub = Subscriber(self.broker.port, topics=(f"{PREFIX}/{GW}/#",))
         self.cleanup(self.sub.close)

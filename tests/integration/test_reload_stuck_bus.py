@@ -24,21 +24,7 @@ class ReloadStuckBusTest(RtuRig):
 
     def config_two_buses(self, stuck_pty):
         path = self.config([("live", 1, 'only = ["voltage_l1"]')], interval="500ms")
-        with open(path, "a") as f:
-            f.write(f"""
-[[bus]]
-name = "stuck"
-port = "{stuck_pty}"
-timeout = "10s"
-
-[[device]]
-name = "silent"
-bus = "stuck"
-unit = 9
-profile = "acrel-adw300"
-interval = "1s"
-""")
-        return path
+        return self.add_bus(path, "stuck", stuck_pty, "10s", "silent", 9, "1s")
 
     def start_stuck(self):
         """The live bus with its simulator, the stuck bus, and the daemon under a watchdog;

@@ -28,21 +28,8 @@ class TwoSourcesTest(RtuRig):
         self.sim(units="1")
         self.subscribe()
         path = self.config([("m1", 1, 'only = ["voltage_l1", "do_1"]')], interval="500ms")
-        with open(path, "a") as f:
-            f.write(f"""
-[[bus]]
-name = "rs485-2"
-port = "{bus2.a}"
-timeout = "300ms"
-
-[[device]]
-name = "m2"
-bus = "rs485-2"
-unit = 2
-profile = "acrel-adw300"
-interval = "500ms"
-only = ["voltage_l1", "do_1"]
-""")
+        self.add_bus(path, "rs485-2", bus2.a, "300ms", "m2", 2, "500ms",
+                     'only = ["voltage_l1", "do_1"]')
         self.daemon(path)
         self.wait_data("m1", 2)
         self.wait_data("m2", 2)
