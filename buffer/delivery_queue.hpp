@@ -41,8 +41,9 @@ public:
     virtual void close(std::function<void()> done) = 0;
 
     [[nodiscard]] virtual model::buffer_stats stats() const = 0;
-    [[nodiscard]] virtual std::size_t inflight() const = 0; // handed over, awaiting PUBACK
-    [[nodiscard]] virtual std::size_t size() const = 0;     // every item kept
+    [[nodiscard]] virtual std::size_t inflight() const = 0;  // handed over, awaiting PUBACK
+    [[nodiscard]] virtual std::size_t size() const = 0;      // every item kept
+    [[nodiscard]] virtual std::uint64_t dropped() const = 0; // stats().dropped, cheaply
 
     // Called when something becomes ready to send that no push() announced (a backlog read
     // from disk, a gap recorded outside pump()).

@@ -38,17 +38,23 @@ void memory_queue::add(item i) {
 
 void memory_queue::erase(entries::iterator it) {
     bytes_ -= footprint(it->second.what);
-    if (const auto* g = std::get_if<model::gap>(&it->second.what)) {
-        const auto open = open_gaps_.find({g->device, g->reason});
-        if (open != open_gaps_.end() && open->second == it->first) open_gaps_.erase(open);
+    if (std::holds_alternative<model::gap>(it->second.what)) {
+        seal_gap(it);
     } else {
         --readings_;
     }
     entries_.erase(it);
 }
 
+void memory_queue::seal_gap(entries::const_iterator it) {
+    const auto& g = std::get<model::gap>(it->second.what);
+    const auto open = open_gaps_.find({g.device, g.reason});
+    if (open != open_gaps_.end() && open->second == it->first) open_gaps_.erase(open);
+}
+
 void memory_queue::drop(const model::reading& r, model::gap_reason why) {
     ++dropped_[r.device];
+    ++dropped_total_;
     const auto open = open_gaps_.find({r.device, why});
     if (open != open_gaps_.end()) {
         auto& g = std::get<model::gap>(entries_.at(open->second).what);
@@ -101,10 +107,7 @@ void memory_queue::pump(model::outlet& out) {
         if (attempt.what == outcome::sent) {
             e.mid = attempt.mid;
             by_mid_[attempt.mid] = it->first;
-            if (const auto* g = std::get_if<model::gap>(&e.what)) // no longer extended
-                if (const auto open = open_gaps_.find({g->device, g->reason});
-                    open != open_gaps_.end() && open->second == it->first)
-                    open_gaps_.erase(open);
+            if (std::holds_alternative<model::gap>(e.what)) seal_gap(it); // sent as it is
             ++it;
             continue;
         }
@@ -183,8 +186,7 @@ model::buffer_stats memory_queue::stats() const {
         }
     }
     s.dropped_by_device = dropped_;
-    for (const auto& [device, n] : dropped_)
-        s.dropped += n;
+    s.dropped = dropped_total_;
     return s;
 }
 

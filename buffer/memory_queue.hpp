@@ -31,6 +31,7 @@ public:
     [[nodiscard]] model::buffer_stats stats() const override;
     [[nodiscard]] std::size_t inflight() const override { return by_mid_.size(); }
     [[nodiscard]] std::size_t size() const override { return entries_.size(); }
+    [[nodiscard]] std::uint64_t dropped() const override { return dropped_total_; }
     [[nodiscard]] std::size_t bytes() const { return bytes_; }
     // Heap and object bytes one item holds (an estimate that errs high).
     [[nodiscard]] static std::size_t footprint(const model::reading& r);
@@ -49,6 +50,8 @@ private:
     // A reading that will never be delivered: counted, and its seq joins (or opens) the
     // device's gap of that reason not yet handed over.
     void drop(const model::reading& r, model::gap_reason why);
+    // The gap at `it` is sent or gone: later drops open a new one.
+    void seal_gap(entries::const_iterator it);
     void drop_oldest_for(std::size_t need);
 
     std::size_t capacity_bytes_;
@@ -58,6 +61,7 @@ private:
     std::unordered_map<int, std::uint64_t> by_mid_; // in flight
     std::map<std::string, std::uint64_t> last_seq_;
     std::map<std::string, std::uint64_t> dropped_;
+    std::uint64_t dropped_total_ = 0;
     std::map<std::pair<std::string, model::gap_reason>, std::uint64_t> open_gaps_; // -> key
     std::size_t readings_ = 0;
     log::rate_limiter drop_log_;

@@ -66,7 +66,7 @@ void gateway::on_buffer_watch(uv_timer_t* t) noexcept {
     auto& self = *static_cast<gateway*>(t->data);
     try {
         if (!self.uplink_ || !self.uplink_->connected()) return; // sent on connect anyway
-        const auto dropped = self.queue_->stats().dropped;
+        const auto dropped = self.queue_->dropped();
         if (dropped == self.published_dropped_) return;
         self.published_dropped_ = dropped;
         self.uplink_->refresh_gateway_status();
