@@ -51,8 +51,10 @@ std::string gateway_online_payload(std::int64_t ts_ms, std::string_view version,
     } else {
         w.null();
     }
-    w.key("dropped").value(buffer.dropped).end_object();
-    return w.end_object().take();
+    w.key("dropped").value(buffer.dropped);
+    if (!buffer.error.empty()) w.key("error").value(buffer.error);
+    if (!buffer.moved_aside.empty()) w.key("moved_aside").value(buffer.moved_aside);
+    return w.end_object().end_object().take();
 }
 
 std::string gateway_will_payload() {

@@ -1,6 +1,6 @@
 #pragma once
 // Readings between their source and the broker's PUBACK (design.md §6): the interface the
-// store-and-forward buffer implements, and memory_queue until it lands. A reading goes in and
+// store-and-forward buffer (sqlite_queue) implements. A reading goes in and
 // gets its seq; pump() hands what waits to an outlet (the uplink) with one of three outcomes;
 // a PUBACK takes an item out. Gap messages (readings dropped, and why) are items too: they
 // take a place in the same in-flight window and leave on their own PUBACK. Loop thread only.
@@ -37,13 +37,14 @@ public:
     virtual void refused(int mid, const std::string& reason) = 0;
     // The outlet instance was replaced: what it held in flight must be sent again.
     virtual void requeue_inflight() = 0;
-    // Makes durable what must survive (nothing, for memory), then `done` on the loop.
+    // Makes durable what must survive, then `done` on the loop.
     virtual void close(std::function<void()> done) = 0;
 
     [[nodiscard]] virtual model::buffer_stats stats() const = 0;
     [[nodiscard]] virtual std::size_t inflight() const = 0;  // handed over, awaiting PUBACK
     [[nodiscard]] virtual std::size_t size() const = 0;      // every item kept
     [[nodiscard]] virtual std::uint64_t dropped() const = 0; // stats().dropped, cheaply
+    [[nodiscard]] virtual std::string error() const = 0;     // stats().error, cheaply
 
     // Called when something becomes ready to send that no push() announced (a backlog read
     // from disk, a gap recorded outside pump()).
@@ -63,7 +64,8 @@ struct open_result {
     std::string error;                     // what went wrong, naming the path
 };
 
-// The queue the [buffer] settings ask for. Never throws.
+// The queue the [buffer] settings ask for, its file opened (or its failure reported by the
+// queue, which then works from memory and retries). Never throws.
 [[nodiscard]] open_result open_delivery_queue(uv_loop_t& loop, const buffer_settings& settings);
 
 } // namespace mb::buffer

@@ -32,6 +32,7 @@ CREATE TABLE items(
     reason INTEGER,
     to_seq INTEGER,
     to_ts INTEGER);
+CREATE INDEX gaps ON items(device, to_seq) WHERE kind = 1;
 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO meta(key, value) VALUES ('clean', 1);
 )sql",

@@ -2,7 +2,6 @@
 
 #include "bridge/file_mode.hpp"
 #include "bridge/model/log.hpp"
-#include "buffer/memory_queue.hpp"
 #include "daemon/component_settings.hpp"
 
 #include <algorithm>
@@ -66,9 +65,12 @@ void gateway::on_buffer_watch(uv_timer_t* t) noexcept {
     auto& self = *static_cast<gateway*>(t->data);
     try {
         if (!self.uplink_ || !self.uplink_->connected()) return; // sent on connect anyway
+        // Drops and buffer errors are news for the status; the reading count alone is not.
         const auto dropped = self.queue_->dropped();
-        if (dropped == self.published_dropped_) return;
+        auto error = self.queue_->error();
+        if (dropped == self.published_dropped_ && error == self.published_error_) return;
         self.published_dropped_ = dropped;
+        self.published_error_ = std::move(error);
         self.uplink_->refresh_gateway_status();
     } catch (...) { // never unwind into libuv
         log::callback_failed("gateway", __func__);
@@ -76,14 +78,10 @@ void gateway::on_buffer_watch(uv_timer_t* t) noexcept {
 }
 
 void gateway::open_queue() {
+    // A buffer file that cannot be used is the queue's to report and retry (it keeps live
+    // readings flowing); only a thread or a libuv handle that cannot be made ends up here.
     auto opened = buffer::open_delivery_queue(loop_, buffer_settings(cfg_));
-    if (!opened.queue) {
-        // The daemon never refuses to run because of its buffer: live readings still flow.
-        log::error("buffer: {}; readings are held in memory only until this is fixed",
-                   opened.error);
-        constexpr std::size_t fallback_bytes = 64U << 20U;
-        opened.queue = std::make_unique<buffer::memory_queue>(fallback_bytes);
-    }
+    if (!opened.queue) throw std::runtime_error("buffer: " + opened.error);
     queue_ = std::move(opened.queue);
     forwarder_ = std::make_unique<buffer::forwarder>(loop_, *queue_);
 }

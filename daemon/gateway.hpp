@@ -112,6 +112,7 @@ private:
     uv_handle<uv_timer_t> status_refresh_;
     uv_handle<uv_timer_t> buffer_watch_;
     std::uint64_t published_dropped_ = 0; // buffer.dropped as the gateway status last said
+    std::string published_error_;         // buffer.error likewise
     deferred_calls deferred_;
     std::function<void()> stopped_;
     std::function<void()> status_changed_;

@@ -4,8 +4,8 @@
 // a fake outlet for the generations of a replaced uplink.
 #include "bridge/uplink.hpp"
 #include "buffer/forwarder.hpp"
-#include "buffer/memory_queue.hpp"
 #include "tests/unit/bridge/broker_fixture.hpp"
+#include "tests/unit/buffer/temp_buffer.hpp"
 #include "tests/unit/common/loop_test.hpp"
 #include "tests/unit/common/mqtt_observer.hpp"
 #include "tests/unit/common/uplink_settings.hpp"
@@ -16,7 +16,6 @@
 using namespace std::chrono_literals;
 namespace model = mb::model;
 using mb::buffer::forwarder;
-using mb::buffer::memory_queue;
 
 namespace {
 
@@ -34,13 +33,17 @@ model::reading make(const std::string& device, std::size_t values, std::int64_t 
 // The queue, the forwarder and a real uplink wired as the gateway wires them; connected when
 // made.
 struct rig {
-    memory_queue queue{1U << 20U};
+    mbtest::temp_dir dir;
+    std::unique_ptr<mb::buffer::sqlite_queue> q;
+    mb::buffer::sqlite_queue& queue;
     forwarder fwd;
     std::unique_ptr<mb::bridge::uplink> up;
     bool stopped = false;
 
     rig(uv_loop_t& loop, int port)
-        : fwd(loop, queue) {
+        : q(mbtest::open_queue(loop, mbtest::settings_in(dir)))
+        , queue(*q)
+        , fwd(loop, queue) {
         const auto gen = fwd.generation() + 1;
         mb::bridge::uplink::callbacks cb;
         cb.on_ack = [this, gen](int mid, mb::bridge::delivery d) {
@@ -116,7 +119,9 @@ BOOST_FIXTURE_TEST_CASE(drain_waits_for_every_puback, mbtest::on_loop) {
     rig r(loop, broker.port());
     for (int i = 0; i < 20; ++i)
         r.push(make("a", 3, i));
-    BOOST_TEST(r.queue.inflight() > 0U);
+    // The first readings wait for their seq reservation to be on disk (milliseconds).
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return r.queue.inflight() > 0U; }, 5s));
     std::optional<std::size_t> left;
     r.fwd.drain(5s, [&](std::size_t n) { left = n; });
     BOOST_REQUIRE(mbtest::run_until(
@@ -163,7 +168,9 @@ struct counting_outlet final : model::outlet {
 
 BOOST_FIXTURE_TEST_CASE(a_replaced_outlet_s_acks_are_ignored_and_its_flight_is_sent_again,
                         mbtest::on_loop) {
-    memory_queue q(1U << 20U);
+    mbtest::temp_dir dir;
+    auto queue = mbtest::open_queue(loop, mbtest::settings_in(dir));
+    auto& q = *queue;
     forwarder f(loop, q);
     counting_outlet old_out;
     counting_outlet new_out;
@@ -171,7 +178,9 @@ BOOST_FIXTURE_TEST_CASE(a_replaced_outlet_s_acks_are_ignored_and_its_flight_is_s
     q.push(make("a", 1, 1));
     q.push(make("a", 1, 2));
     f.pump();
-    BOOST_TEST(old_out.sent == 2);
+    // Sent once their seq reservation is on disk (the queue then pumps by itself).
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return old_out.sent == 2; }, 5s));
     const auto new_gen = f.attach(&new_out);
     BOOST_TEST(new_gen != old_gen);
     f.on_ack(old_gen, 1); // mid 1 of another libmosquitto instance: not ours

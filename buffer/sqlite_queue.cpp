@@ -1,0 +1,281 @@
+#include "buffer/sqlite_queue.hpp"
+
+#include "buffer/footprint.hpp"
+
+#include <fmt/format.h>
+
+namespace mb::buffer {
+namespace {
+
+std::string held_text(long held) {
+    return held > 0 ? fmt::format(" ({} more since)", held) : std::string();
+}
+
+} // namespace
+
+sqlite_queue::sqlite_queue(uv_loop_t& loop, buffer_settings settings, const model::clock& clock)
+    : loop_(loop)
+    , settings_(std::move(settings))
+    , clock_(clock)
+    , store_(std::make_unique<store>(settings_))
+    , writer_(std::make_unique<writer_thread>(loop))
+    , tick_(make_uv_timer(loop, this)) {
+    const auto period = std::max<std::int64_t>(settings_.flush_interval.count() / 2, 5);
+    uv_timer_start(tick_.get(), &on_tick, static_cast<std::uint64_t>(period),
+                   static_cast<std::uint64_t>(period));
+}
+
+sqlite_queue::~sqlite_queue() {
+    writer_.reset(); // its last jobs finish on its thread; their continuations are dropped
+}
+
+std::uint64_t sqlite_queue::add_live(item i, bool held) {
+    const auto key = next_key_++;
+    mem_bytes_ += footprint(i);
+    if (std::holds_alternative<model::reading>(i)) ++mem_readings_;
+    live_.emplace(key, entry{std::move(i), std::nullopt, 0, false, held, clock_.steady()});
+    live_unsent_.insert(key);
+    return key;
+}
+
+// The entry leaves memory (acknowledged, dropped, or safely on disk and not in flight).
+void sqlite_queue::forget_live(std::map<std::uint64_t, entry>::iterator it) {
+    auto& e = it->second;
+    if (e.row == 0) {
+        mem_bytes_ -= footprint(e.what);
+        if (std::holds_alternative<model::reading>(e.what)) --mem_readings_;
+    } else {
+        live_rows_.erase(e.row);
+    }
+    if (const auto* g = std::get_if<model::gap>(&e.what)) {
+        const auto open = open_gaps_.find({g->device, g->reason});
+        if (open != open_gaps_.end() && open->second == it->first) open_gaps_.erase(open);
+    }
+    live_unsent_.erase(it->first);
+    live_.erase(it);
+}
+
+void sqlite_queue::delete_row(std::int64_t row, bool reading) {
+    to_delete_.push_back(row);
+    deleting_.insert(row);
+    if (reading) ++deleting_readings_;
+}
+
+void sqlite_queue::reserve_ahead(const std::string& device, seq_state& s) {
+    if (s.requested >= s.last + reserve_step / 2) return;
+    s.requested = std::max(s.requested, s.last) + reserve_step;
+    reservations_[device] = s.requested;
+    if (!flushing_ && store_open_) flush(); // now, not at the next tick: a reading may wait
+}
+
+std::uint64_t sqlite_queue::push(model::reading r) {
+    auto& s = seqs_[r.device];
+    r.seq = ++s.last;
+    const auto seq = r.seq;
+    // Above the committed reservation, a crash could hand this seq out again: wait for the
+    // commit. Without a writable file there is nothing to wait for; live readings go on.
+    const bool held = store_ok_ && seq > s.reserved;
+    auto device = r.device;
+    add_live(std::move(r), held);
+    reserve_ahead(device, s);
+    if (mem_bytes_ > memory_cap) drop_for_memory();
+    return seq;
+}
+
+void sqlite_queue::release_held(const std::string& device, std::uint64_t upto) {
+    for (const auto key : live_unsent_) {
+        auto& e = live_.at(key);
+        if (!e.held) continue;
+        const auto* r = std::get_if<model::reading>(&e.what);
+        if (device.empty() || (r != nullptr && r->device == device && r->seq <= upto))
+            e.held = false;
+    }
+}
+
+void sqlite_queue::drop(const model::reading& r, model::gap_reason why) {
+    ++dropped_[r.device];
+    ++dropped_unsaved_[r.device];
+    ++dropped_total_;
+    const auto open = open_gaps_.find({r.device, why});
+    if (open != open_gaps_.end()) {
+        auto& e = live_.at(open->second);
+        auto& g = std::get<model::gap>(e.what);
+        if (!e.mid && !e.writing && e.row == 0 && g.to_seq + 1 == r.seq) {
+            g.to_seq = r.seq;
+            g.to_ts = r.ts_ms;
+            return;
+        }
+    }
+    open_gaps_[{r.device, why}] =
+        add_live(model::gap{r.device, why, r.seq, r.seq, r.ts_ms, r.ts_ms}, false);
+}
+
+// The file cannot take what waits in memory: the oldest readings not in flight and not being
+// written go, counted and announced, so that memory stays bounded.
+void sqlite_queue::drop_for_memory() {
+    for (auto it = live_.begin(); mem_bytes_ > memory_cap / 10 * 9 && it != live_.end();) {
+        const auto* r = std::get_if<model::reading>(&it->second.what);
+        if (r == nullptr || it->second.mid || it->second.writing || it->second.row != 0) {
+            ++it;
+            continue;
+        }
+        if (const long held = log_limit_.allow("memory"); held >= 0)
+            log::warn("buffer: {} readings wait in memory ({} KiB) and the file cannot take them: "
+                      "dropped {} seq {}{}",
+                      mem_readings_, mem_bytes_ >> 10U, r->device, r->seq, held_text(held));
+        const model::reading gone = *r;
+        forget_live(it++);
+        drop(gone, model::gap_reason::max_size);
+    }
+}
+
+void sqlite_queue::pump(model::outlet& out) {
+    using outcome = model::publish_attempt::outcome;
+    // Live first, then the backlog, in whatever room the live readings leave.
+    for (auto it = live_unsent_.begin(); it != live_unsent_.end();) {
+        const auto key = *it;
+        auto& e = live_.at(key);
+        if (e.held) {
+            ++it;
+            continue;
+        }
+        const auto a = std::visit([&](const auto& what) { return out.publish(what); }, e.what);
+        if (a.what == outcome::retry) return read_backlog();
+        ++it;
+        if (a.what == outcome::sent) {
+            e.mid = a.mid;
+            by_mid_[a.mid] = {true, static_cast<std::int64_t>(key)};
+            live_unsent_.erase(key);
+            if (const auto* g = std::get_if<model::gap>(&e.what)) // sent as it is
+                if (const auto o = open_gaps_.find({g->device, g->reason});
+                    o != open_gaps_.end() && o->second == key)
+                    open_gaps_.erase(o);
+        } else {
+            handle_refused(true, key, a.reason); // erases `key` from live_unsent_
+            it = live_unsent_.upper_bound(key);
+        }
+    }
+    for (auto it = replay_unsent_.begin(); it != replay_unsent_.end();) {
+        const auto row = *it;
+        auto& e = replay_.at(row);
+        const auto a = std::visit([&](const auto& what) { return out.publish(what); }, e.what);
+        if (a.what == outcome::retry) break;
+        it = replay_unsent_.erase(it);
+        if (a.what == outcome::sent) {
+            e.mid = a.mid;
+            by_mid_[a.mid] = {false, row};
+        } else {
+            replay_unsent_.insert(row); // handle_refused takes it out again
+            handle_refused(false, row, a.reason);
+            it = replay_unsent_.upper_bound(row);
+        }
+    }
+    read_backlog();
+}
+
+void sqlite_queue::handle_refused(bool live, std::uint64_t key, const std::string& reason) {
+    // Refused for good: the same bytes would be refused again. A gap says which reading is
+    // missing and why; a refused gap message can only be logged.
+    item what;
+    if (live) {
+        const auto it = live_.find(key);
+        what = it->second.what;
+        if (it->second.row != 0) delete_row(it->second.row, what.index() == 0);
+        if (it->second.writing) acked_writing_.insert(key);
+        forget_live(it);
+    } else {
+        const auto row = static_cast<std::int64_t>(key);
+        what = replay_.at(row).what;
+        delete_row(row, what.index() == 0);
+        replay_unsent_.erase(row);
+        replay_.erase(row);
+    }
+    if (const auto* r = std::get_if<model::reading>(&what)) {
+        if (const long held = log_limit_.allow("refused:" + r->device); held >= 0)
+            log::error("buffer: {} seq {} refused by the uplink: {}; dropped, announced as a gap{}",
+                       r->device, r->seq, reason, held_text(held));
+        drop(*r, model::gap_reason::refused);
+        ready(); // the gap waits to be sent
+    } else {
+        const auto& g = std::get<model::gap>(what);
+        log::error("buffer: the gap message of {} (seq {}..{}) was refused by the uplink: {}; "
+                   "dropped",
+                   g.device, g.from_seq, g.to_seq, reason);
+    }
+}
+
+void sqlite_queue::acked(int mid) {
+    const auto w = by_mid_.find(mid);
+    if (w == by_mid_.end()) return;
+    const auto [live, key] = w->second;
+    by_mid_.erase(w);
+    if (!live) {
+        const auto it = replay_.find(key);
+        if (it == replay_.end()) return;
+        delete_row(key, it->second.what.index() == 0);
+        replay_.erase(it);
+        return;
+    }
+    const auto it = live_.find(static_cast<std::uint64_t>(key));
+    if (it == live_.end()) return;
+    if (it->second.row != 0) delete_row(it->second.row, it->second.what.index() == 0);
+    if (it->second.writing) acked_writing_.insert(it->first);
+    forget_live(it);
+}
+
+void sqlite_queue::refused(int mid, const std::string& reason) {
+    const auto w = by_mid_.find(mid);
+    if (w == by_mid_.end()) return;
+    const auto [live, key] = w->second;
+    by_mid_.erase(w);
+    if (live) {
+        if (!live_.contains(static_cast<std::uint64_t>(key))) return;
+        live_unsent_.insert(static_cast<std::uint64_t>(key));
+    } else {
+        if (!replay_.contains(key)) return;
+        replay_unsent_.insert(key);
+    }
+    handle_refused(live, static_cast<std::uint64_t>(key), reason);
+}
+
+void sqlite_queue::requeue_inflight() {
+    for (const auto& [mid, w] : by_mid_) {
+        if (w.live) {
+            if (const auto it = live_.find(static_cast<std::uint64_t>(w.key)); it != live_.end()) {
+                it->second.mid.reset();
+                live_unsent_.insert(it->first);
+            }
+        } else if (const auto it = replay_.find(w.key); it != replay_.end()) {
+            it->second.mid.reset();
+            replay_unsent_.insert(it->first);
+        }
+    }
+    by_mid_.clear();
+    ready();
+}
+
+std::size_t sqlite_queue::size() const {
+    const auto stored =
+        disk_.readings > deleting_readings_ ? disk_.readings - deleting_readings_ : 0;
+    return static_cast<std::size_t>(stored + mem_readings_);
+}
+
+model::buffer_stats sqlite_queue::stats() const {
+    model::buffer_stats s;
+    s.readings = size();
+    s.oldest_ts = disk_.oldest_ts;
+    for (const auto& [key, e] : live_) {
+        const auto* r = std::get_if<model::reading>(&e.what);
+        if (r == nullptr || e.row != 0) continue;
+        if (!s.oldest_ts || r->ts_ms < *s.oldest_ts) s.oldest_ts = r->ts_ms;
+        break;
+    }
+    if (s.readings == 0) s.oldest_ts.reset();
+    s.dropped_by_device = dropped_;
+    s.dropped = dropped_total_;
+    s.error = store_error_;
+    s.moved_aside = moved_aside_;
+    return s;
+}
+
+} // namespace mb::buffer

@@ -1,0 +1,332 @@
+// sqlite_queue: the half that talks to the writer thread (flushes, backlog reads, open, close).
+#include "buffer/footprint.hpp"
+#include "buffer/sqlite_queue.hpp"
+
+#include <fmt/format.h>
+
+namespace mb::buffer {
+
+struct sqlite_queue::flush_job {
+    flush_batch batch;
+    std::vector<std::uint64_t> keys; // arrival numbers of batch.inserts
+    std::uint64_t delete_readings = 0;
+    std::int64_t now_ms = 0;
+    std::int64_t keep_upto = 0;
+    std::vector<std::int64_t> keep;
+    bool closing = false;
+    std::map<std::string, std::uint64_t> last_seq;
+    // Results.
+    bool written = false;
+    std::vector<std::int64_t> ids;
+    drop_counts drops;
+    store_figures figures;
+    std::string error;
+};
+
+void sqlite_queue::on_tick(uv_timer_t* t) noexcept {
+    try {
+        auto& self = *static_cast<sqlite_queue*>(t->data);
+        if (self.closing_) return;
+        if (self.store_open_) return self.flush();
+        constexpr auto retry_open_every = std::chrono::seconds(5);
+        if (self.clock_.steady() - self.last_open_try_ >= retry_open_every) self.retry_open();
+    } catch (...) { // never unwind into libuv
+        log::callback_failed("buffer", __func__);
+    }
+}
+
+void sqlite_queue::flush() {
+    if (flushing_ || !store_open_) return;
+    auto job = std::make_shared<flush_job>();
+    const auto now = clock_.steady();
+    const auto young = settings_.flush_interval / 2;
+    for (auto& [key, e] : live_) {
+        if (e.row != 0 || e.writing) continue;
+        if (!closing_ && now - e.since < young) break; // arrival order: the rest are younger
+        e.writing = true;
+        job->keys.push_back(key);
+        job->batch.inserts.push_back(e.what);
+    }
+    job->batch.deletes.swap(to_delete_);
+    job->delete_readings = deleting_readings_; // every reading row not confirmed deleted yet
+    job->now_ms = clock_.unix_ms();
+    for (const auto& [device, to] : reservations_)
+        job->batch.reservations.push_back({device, to, job->now_ms});
+    reservations_.clear();
+    job->batch.dropped.swap(dropped_unsaved_);
+    job->keep_upto = cursor_;
+    job->keep.assign(live_rows_.begin(), live_rows_.end());
+    job->closing = closing_;
+    if (closing_)
+        for (const auto& [device, s] : seqs_)
+            job->last_seq[device] = s.last;
+    flushing_ = true;
+    writer_->post(
+        [this, job] {
+            try {
+                const auto& b = job->batch;
+                if (!b.inserts.empty() || !b.deletes.empty() || !b.reservations.empty() ||
+                    !b.dropped.empty())
+                    job->ids = store_->write(b);
+                job->written = true;
+                if (!job->closing) {
+                    job->drops = store_->enforce_limits(job->now_ms, job->keep_upto, job->keep);
+                    store_->compact(false);
+                }
+                job->figures = store_->figures();
+                if (job->closing) store_->close_clean(job->last_seq);
+            } catch (const std::exception& e) {
+                job->error = e.what();
+            }
+        },
+        [this, job] {
+            flushing_ = false;
+            if (job->written) {
+                flushed(*job);
+            } else {
+                flush_failed(*job);
+            }
+            if (closing_) return finish_close(job->closing ? job.get() : nullptr);
+            if (!job->error.empty()) report_error(job->error);
+            if (!reservations_.empty()) flush(); // asked for while this one ran
+            ready();
+        });
+}
+
+void sqlite_queue::flushed(flush_job& job) {
+    if (job.error.empty() && !store_ok_) {
+        log::info("buffer: {} takes readings again", settings_.path.string());
+        store_ok_ = true;
+        store_error_.clear();
+    }
+    for (std::size_t i = 0; i < job.keys.size(); ++i) {
+        const auto key = job.keys[i];
+        const auto row = job.ids.at(i);
+        const bool reading = job.batch.inserts[i].index() == 0;
+        if (acked_writing_.erase(key) > 0) { // acknowledged meanwhile: on disk for nothing
+            delete_row(row, reading);
+            continue;
+        }
+        const auto it = live_.find(key);
+        if (it == live_.end()) continue;
+        auto& e = it->second;
+        e.writing = false;
+        mem_bytes_ -= footprint(e.what);
+        if (reading) --mem_readings_;
+        e.row = row;
+        if (e.mid) {
+            live_rows_.insert(row); // in flight: stays until its PUBACK
+        } else {
+            forget_live(it); // safe on disk: the replay brings it back
+            ++disk_epoch_;
+            more_on_disk_ = true;
+        }
+    }
+    for (const auto row : job.batch.deletes)
+        deleting_.erase(row);
+    deleting_readings_ -= std::min(deleting_readings_, job.delete_readings);
+    for (const auto& r : job.batch.reservations) {
+        auto& s = seqs_[r.device];
+        s.reserved = std::max(s.reserved, r.to);
+        release_held(r.device, s.reserved);
+    }
+    for (const auto& [device, n] : job.drops) {
+        dropped_[device] += n;
+        dropped_total_ += n;
+        ++disk_epoch_;
+        more_on_disk_ = true;
+        if (const long held = log_limit_.allow("limits:" + device); held >= 0)
+            log::warn("buffer: {} oldest reading(s) of {} dropped to stay within max_size/max_age "
+                      "({} / {} s); announced as a gap{}",
+                      n, device, settings_.max_size, settings_.max_age.count() / 1000,
+                      held > 0 ? fmt::format(" ({} more since)", held) : std::string());
+    }
+    disk_ = job.figures;
+}
+
+void sqlite_queue::flush_failed(flush_job& job) {
+    for (const auto key : job.keys) {
+        if (acked_writing_.erase(key) > 0) continue;
+        if (const auto it = live_.find(key); it != live_.end()) it->second.writing = false;
+    }
+    to_delete_.insert(to_delete_.end(), job.batch.deletes.begin(), job.batch.deletes.end());
+    for (const auto& r : job.batch.reservations) {
+        auto& to = reservations_[r.device];
+        to = std::max(to, r.to);
+    }
+    for (const auto& [device, n] : job.batch.dropped)
+        dropped_unsaved_[device] += n;
+    // Without a writable file there is nothing to wait for: held readings go out now.
+    store_ok_ = false;
+    release_held({}, 0);
+}
+
+void sqlite_queue::report_error(const std::string& what) {
+    const bool changed = what != store_error_;
+    store_error_ = what;
+    const long held = log_limit_.allow("store");
+    if (!changed && held < 0) return;
+    log::error("buffer: {}: {}; live readings still go out, {} wait in memory; retrying{}",
+               settings_.path.string(), what, mem_readings_,
+               held > 0 ? fmt::format(" ({} more since)", held) : std::string());
+}
+
+void sqlite_queue::read_backlog() {
+    if (reading_ || !more_on_disk_ || !store_ok_ || closing_ ||
+        replay_unsent_.size() >= replay_batch / 2)
+        return;
+    reading_ = true;
+    struct read_job {
+        std::int64_t after = 0;
+        std::uint64_t epoch = 0;
+        std::vector<stored_item> rows;
+        std::string error;
+    };
+    auto job = std::make_shared<read_job>();
+    job->after = cursor_;
+    job->epoch = disk_epoch_;
+    writer_->post(
+        [this, job] {
+            try {
+                job->rows = store_->read_after(job->after, replay_batch);
+            } catch (const std::exception& e) {
+                job->error = e.what();
+            }
+        },
+        [this, job] {
+            reading_ = false;
+            if (!job->error.empty()) {
+                // A row that cannot be read stays where it is; the next change on disk, or
+                // the next start, tries again.
+                log::error("buffer: cannot read the backlog from {}: {}", settings_.path.string(),
+                           job->error);
+                more_on_disk_ = false;
+            }
+            const auto now = clock_.steady();
+            for (auto& row : job->rows) {
+                cursor_ = std::max(cursor_, row.id);
+                if (deleting_.contains(row.id) || live_rows_.contains(row.id) ||
+                    replay_.contains(row.id))
+                    continue;
+                replay_.emplace(
+                    row.id, entry{std::move(row.what), std::nullopt, row.id, false, false, now});
+                replay_unsent_.insert(row.id);
+            }
+            if (job->error.empty() && job->rows.size() < replay_batch && job->epoch == disk_epoch_)
+                more_on_disk_ = false;
+            if (closing_) return finish_close(nullptr);
+            ready();
+        });
+}
+
+void sqlite_queue::apply_open(const open_report& report) {
+    store_open_ = true;
+    store_ok_ = true;
+    store_error_.clear();
+    for (const auto& [device, d] : report.devices) {
+        auto& s = seqs_[device];
+        s.last = std::max(s.last, d.last);
+        s.reserved = std::max(s.reserved, d.last);
+        s.requested = std::max(s.requested, d.last);
+        auto& dropped = dropped_[device];
+        dropped = std::max(dropped, d.dropped);
+    }
+    dropped_total_ = 0;
+    for (const auto& [device, n] : dropped_)
+        dropped_total_ += n;
+    more_on_disk_ = true;
+    ++disk_epoch_;
+    const auto path = settings_.path.string();
+    if (!report.moved_aside.empty()) {
+        moved_aside_ = report.moved_aside;
+        log::error("buffer: {} was unusable ({}); moved aside to {} and a fresh buffer started: "
+                   "what it held is not replayed",
+                   path, report.why_moved, report.moved_aside);
+    }
+    if (report.unclean)
+        log::warn("buffer: {} was not closed cleanly (a crash or a kill); seq continues above "
+                  "each device's reservation, announced as {} gap(s) with reason \"restart\"",
+                  path, report.restart_gaps);
+}
+
+void sqlite_queue::open() {
+    open_report report;
+    store_figures figures;
+    std::string error;
+    writer_->run_and_wait([&] {
+        try {
+            report = store_->open(clock_.unix_ms());
+            figures = store_->figures();
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+    });
+    last_open_try_ = clock_.steady();
+    if (!error.empty()) return report_error(error);
+    disk_ = figures;
+    apply_open(report);
+    log::info("buffer: {} open: {} reading(s) wait for replay, {} dropped so far",
+              settings_.path.string(), figures.readings, dropped_total_);
+}
+
+void sqlite_queue::retry_open() {
+    last_open_try_ = clock_.steady();
+    flushing_ = true; // no flush while opening
+    struct open_job {
+        open_report report;
+        store_figures figures;
+        std::string error;
+    };
+    auto job = std::make_shared<open_job>();
+    writer_->post(
+        [this, job] {
+            try {
+                job->report = store_->open(clock_.unix_ms());
+                job->figures = store_->figures();
+            } catch (const std::exception& e) {
+                job->error = e.what();
+            }
+        },
+        [this, job] {
+            flushing_ = false;
+            if (!job->error.empty()) {
+                if (closing_) return finish_close(nullptr);
+                return report_error(job->error);
+            }
+            disk_ = job->figures;
+            apply_open(job->report);
+            log::info("buffer: {} open now; the {} reading(s) waiting in memory go to disk",
+                      settings_.path.string(), mem_readings_);
+            if (closing_) return finish_close(nullptr);
+            flush();
+        });
+}
+
+void sqlite_queue::close(std::function<void()> done) {
+    closing_ = true;
+    closed_ = std::move(done);
+    uv_timer_stop(tick_.get());
+    finish_close(nullptr);
+}
+
+// Called by close() and by every job's continuation while closing: once no job runs, the
+// closing flush writes what is not acknowledged, records the exact last seq and folds the WAL
+// in; its continuation (closing_job) ends the close.
+void sqlite_queue::finish_close(const flush_job* closing_job) {
+    if (flushing_ || reading_) return;
+    if (closing_job == nullptr && store_open_) return flush();
+    const auto path = settings_.path.string();
+    if (closing_job != nullptr && closing_job->error.empty()) {
+        log::info("buffer: {} closed cleanly; {} reading(s) kept for replay", path,
+                  closing_job->figures.readings);
+    } else if (mem_readings_ > 0) {
+        log::error("buffer: {} reading(s) not acknowledged are lost: {} could not take them ({})",
+                   mem_readings_, path, closing_job != nullptr ? closing_job->error : store_error_);
+    } else if (closing_job != nullptr) {
+        log::error("buffer: {} not closed cleanly: {}", path, closing_job->error);
+    }
+    store_open_ = false;
+    if (auto done = std::move(closed_)) done();
+}
+
+} // namespace mb::buffer

@@ -1,0 +1,527 @@
+#include "buffer/store.hpp"
+
+#include "buffer/schema.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstring>
+#include <ctime>
+#include <fmt/format.h>
+#include <limits>
+#include <set>
+#include <system_error>
+
+namespace mb::buffer {
+
+namespace fs = std::filesystem;
+
+struct store::statements {
+    explicit statements(sqlite3* db)
+        : insert_reading(db, "INSERT INTO items(device, seq, ts, kind, body) VALUES(?, ?, ?, 0, ?)")
+        , insert_gap(db, "INSERT INTO items(id, device, seq, ts, kind, reason, to_seq, to_ts) "
+                         "VALUES(?, ?, ?, ?, 1, ?, ?, ?)")
+        , erase(db, "DELETE FROM items WHERE id = ? RETURNING kind")
+        , read_after(db, "SELECT id, device, seq, ts, kind, body, reason, to_seq, to_ts FROM items "
+                         "WHERE id > ? ORDER BY id LIMIT ?")
+        , oldest(db, "SELECT id, device, seq, ts FROM items WHERE kind = 0 AND id > ? AND ts < ? "
+                     "ORDER BY id LIMIT ?")
+        , oldest_ts(db, "SELECT ts FROM items WHERE kind = 0 ORDER BY id LIMIT 1")
+        , open_gap(db, "SELECT id FROM items WHERE kind = 1 AND device = ? AND to_seq = ? AND "
+                       "reason = ? AND id > ? ORDER BY id DESC LIMIT 1")
+        , extend_gap(db, "UPDATE items SET to_seq = ?, to_ts = ? WHERE id = ?")
+        , add_device(db, "INSERT INTO devices(name) VALUES(?) RETURNING id")
+        , add_name(db, "INSERT INTO names(name) VALUES(?) RETURNING id")
+        , reserve(db, "UPDATE devices SET reserved_from = CASE WHEN reserved_to < ? THEN "
+                      "reserved_to + 1 ELSE reserved_from END, reserved_to = max(reserved_to, ?), "
+                      "reserved_ts = ? WHERE id = ?")
+        , written_up_to(db, "UPDATE devices SET last_seq = max(last_seq, ?) WHERE id = ?")
+        , add_dropped(db, "UPDATE devices SET dropped = dropped + ? WHERE id = ?")
+        , close_device(db, "UPDATE devices SET last_seq = max(last_seq, ?), reserved_from = "
+                           "max(last_seq, ?) + 1, reserved_to = max(last_seq, ?) WHERE id = ?") {}
+    statement insert_reading, insert_gap, erase, read_after, oldest, oldest_ts, open_gap,
+        extend_gap, add_device, add_name, reserve, written_up_to, add_dropped, close_device;
+};
+
+namespace {
+
+// One transaction: commits on commit(), rolls back when left by an exception.
+class transaction {
+public:
+    explicit transaction(sqlite3* db)
+        : db_(db) {
+        exec(db_, "BEGIN IMMEDIATE");
+    }
+    ~transaction() {
+        if (db_ != nullptr) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    transaction(const transaction&) = delete;
+    transaction& operator=(const transaction&) = delete;
+    void commit() {
+        exec(db_, "COMMIT");
+        db_ = nullptr;
+    }
+
+private:
+    sqlite3* db_;
+};
+
+bool unusable(int code) {
+    return code == SQLITE_CORRUPT || code == SQLITE_NOTADB || code == SQLITE_MISMATCH ||
+           code == SQLITE_FORMAT;
+}
+
+std::string utc_stamp() {
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::array<char, 32> buf{};
+    const auto n = std::strftime(buf.data(), buf.size(), "%Y%m%dT%H%M%SZ", &tm);
+    return {buf.data(), n};
+}
+
+std::uint64_t file_size_or_zero(const fs::path& p) {
+    std::error_code ec;
+    const auto n = fs::file_size(p, ec);
+    return ec ? 0 : n;
+}
+
+void put_varint(std::string& out, std::uint64_t v) {
+    constexpr unsigned low7 = 0x7fU;
+    constexpr unsigned more = 0x80U;
+    while (v > low7) {
+        out.push_back(static_cast<char>((v & low7) | more));
+        v >>= 7U;
+    }
+    out.push_back(static_cast<char>(v));
+}
+
+std::uint64_t get_varint(std::string_view& in) {
+    std::uint64_t v = 0;
+    unsigned shift = 0;
+    while (!in.empty() && shift < 64) {
+        const auto b = static_cast<unsigned char>(in.front());
+        in.remove_prefix(1);
+        v |= static_cast<std::uint64_t>(b & 0x7fU) << shift;
+        if ((b & 0x80U) == 0) return v;
+        shift += 7;
+    }
+    throw sqlite_error(SQLITE_CORRUPT, "a stored reading is truncated");
+}
+
+} // namespace
+
+store::store(buffer_settings settings)
+    : settings_(std::move(settings)) {}
+
+store::~store() = default;
+
+void store::open_file() {
+    st_.reset();
+    db_ = open_sqlite(settings_.path,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+    sqlite3* db = db_.get();
+    sqlite3_busy_timeout(db, 5000);               // `meterbridge buffer` may be reading
+    exec(db, "PRAGMA auto_vacuum = INCREMENTAL"); // takes effect on a new file only
+    {
+        statement wal(db, "PRAGMA journal_mode = WAL");
+        if (!wal.step() || wal.text(0) != "wal")
+            throw sqlite_error(SQLITE_CANTOPEN, "cannot switch to WAL mode");
+        wal.reset();
+    }
+    exec(db, settings_.sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+    {
+        statement check(db, "PRAGMA quick_check");
+        if (check.step() && check.text(0) != "ok")
+            throw sqlite_error(SQLITE_CORRUPT, fmt::format("quick_check: {}", check.text(0)));
+        check.reset();
+    }
+    migrate(db);
+    page_size_ = query_int(db, "PRAGMA page_size");
+    // Keep the WAL small next to max_size: checkpoint (and truncate to) about a quarter of it.
+    const auto wal_pages = std::clamp<std::int64_t>(
+        static_cast<std::int64_t>(settings_.max_size / 4) / page_size_, 16, 1000);
+    exec(db, fmt::format("PRAGMA wal_autocheckpoint = {}", wal_pages).c_str());
+    exec(db, fmt::format("PRAGMA journal_size_limit = {}", wal_pages * page_size_).c_str());
+    st_ = std::make_unique<statements>(db);
+
+    device_ids_.clear();
+    device_names_.clear();
+    statement devices(db, "SELECT id, name FROM devices");
+    while (devices.step()) {
+        device_ids_.emplace(devices.text(1), devices.int64(0));
+        device_names_.emplace(devices.int64(0), devices.text(1));
+    }
+    name_ids_.clear();
+    names_.clear();
+    statement names(db, "SELECT id, name FROM names");
+    while (names.step()) {
+        name_ids_.emplace(names.text(1), names.int64(0));
+        names_.emplace(names.int64(0), names.text(1));
+    }
+    readings_ =
+        static_cast<std::uint64_t>(query_int(db, "SELECT count(*) FROM items WHERE kind = 0"));
+}
+
+void store::move_aside(const std::string& why, open_report& report) {
+    st_.reset();
+    db_.reset();
+    const fs::path aside = settings_.path.string() + ".corrupt-" + utc_stamp();
+    fs::rename(settings_.path, aside); // throws filesystem_error naming both paths
+    for (const char* suffix : {"-wal", "-shm"}) {
+        const fs::path side = settings_.path.string() + suffix;
+        std::error_code ec;
+        if (fs::exists(side, ec)) fs::rename(side, aside.string() + suffix, ec);
+    }
+    report.moved_aside = aside.string();
+    report.why_moved = why;
+}
+
+open_report store::open(std::int64_t now_ms) {
+    open_report report;
+    const auto dir = settings_.path.parent_path();
+    if (std::error_code ec; !dir.empty() && !fs::is_directory(dir, ec)) {
+        fs::create_directories(dir, ec);
+        if (ec)
+            throw sqlite_error(SQLITE_CANTOPEN, fmt::format("cannot create the directory {}: {}",
+                                                            dir.string(), ec.message()));
+    }
+    try {
+        open_file();
+    } catch (const sqlite_error& e) {
+        if (!unusable(e.code())) {
+            st_.reset();
+            db_.reset();
+            throw;
+        }
+        move_aside(e.what(), report);
+        open_file();
+    }
+    sqlite3* db = db_.get();
+    report.unclean = query_int(db, "SELECT value FROM meta WHERE key = 'clean'") == 0;
+    transaction tx(db);
+    if (report.unclean) announce_restart(now_ms, report);
+    exec(db, "UPDATE meta SET value = 0 WHERE key = 'clean'");
+    tx.commit();
+    statement devices(db, "SELECT name, max(last_seq, reserved_to), dropped FROM devices");
+    while (devices.step())
+        report.devices[std::string(devices.text(0))] = {
+            static_cast<std::uint64_t>(devices.int64(1)),
+            static_cast<std::uint64_t>(devices.int64(2))};
+    return report;
+}
+
+void store::announce_restart(std::int64_t now_ms, open_report& report) {
+    // Numbers above what reached the disk and up to the reservation may have been handed out
+    // (and delivered, or lost with the memory): one gap says so; seq continues above it.
+    statement pending(db_.get(), "SELECT id, name, last_seq, reserved_to, reserved_ts FROM "
+                                 "devices WHERE reserved_to > last_seq");
+    std::vector<std::pair<std::int64_t, model::gap>> gaps;
+    while (pending.step()) {
+        model::gap g{std::string(pending.text(1)),
+                     model::gap_reason::restart,
+                     static_cast<std::uint64_t>(pending.int64(2)) + 1,
+                     static_cast<std::uint64_t>(pending.int64(3)),
+                     pending.int64(4),
+                     now_ms};
+        gaps.emplace_back(pending.int64(0), std::move(g));
+    }
+    for (const auto& [id, g] : gaps) {
+        insert(g);
+        st_->written_up_to.bind(1, static_cast<std::int64_t>(g.to_seq)).bind(2, id).run();
+    }
+    report.restart_gaps = gaps.size();
+}
+
+std::int64_t store::device_id(const std::string& name) {
+    if (const auto it = device_ids_.find(name); it != device_ids_.end()) return it->second;
+    auto& s = st_->add_device;
+    s.bind(1, name);
+    if (!s.step()) throw sqlite_error(SQLITE_ERROR, "cannot add a device");
+    const auto id = s.int64(0);
+    s.reset();
+    device_ids_.emplace(name, id);
+    device_names_.emplace(id, name);
+    return id;
+}
+
+std::int64_t store::name_id(const std::string& name) {
+    if (const auto it = name_ids_.find(name); it != name_ids_.end()) return it->second;
+    auto& s = st_->add_name;
+    s.bind(1, name);
+    if (!s.step()) throw sqlite_error(SQLITE_ERROR, "cannot add a measurement name");
+    const auto id = s.int64(0);
+    s.reset();
+    name_ids_.emplace(name, id);
+    names_.emplace(id, name);
+    return id;
+}
+
+// A reading's values as (varint count, then per value: varint name id, 8 bytes IEEE double
+// in the machine's order — the file never leaves the box).
+std::string store::encode(const model::reading& r) {
+    std::string out;
+    out.reserve(2 + r.values.size() * 10);
+    put_varint(out, r.values.size());
+    for (const auto& [name, value] : r.values) {
+        put_varint(out, static_cast<std::uint64_t>(name_id(name)));
+        std::array<char, sizeof(double)> bytes{};
+        std::memcpy(bytes.data(), &value, sizeof value);
+        out.append(bytes.data(), bytes.size());
+    }
+    return out;
+}
+
+model::reading store::decode(std::int64_t device, std::uint64_t seq, std::int64_t ts,
+                             std::string_view body) {
+    model::reading r;
+    const auto dev = device_names_.find(device);
+    if (dev == device_names_.end()) throw sqlite_error(SQLITE_CORRUPT, "a reading of no device");
+    r.device = dev->second;
+    r.seq = seq;
+    r.ts_ms = ts;
+    const auto n = get_varint(body);
+    r.values.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, 4096)));
+    for (std::uint64_t i = 0; i < n; ++i) {
+        const auto id = static_cast<std::int64_t>(get_varint(body));
+        if (body.size() < sizeof(double))
+            throw sqlite_error(SQLITE_CORRUPT, "a stored reading is truncated");
+        double v = 0;
+        std::memcpy(&v, body.data(), sizeof v);
+        body.remove_prefix(sizeof v);
+        const auto name = names_.find(id);
+        if (name == names_.end()) throw sqlite_error(SQLITE_CORRUPT, "an unknown value name");
+        r.values.emplace_back(name->second, v);
+    }
+    return r;
+}
+
+std::int64_t store::insert(const item& i) {
+    if (const auto* r = std::get_if<model::reading>(&i)) {
+        const auto body = encode(*r);
+        st_->insert_reading.bind(1, device_id(r->device))
+            .bind(2, static_cast<std::int64_t>(r->seq))
+            .bind(3, r->ts_ms)
+            .bind_blob(4, body)
+            .run();
+        ++readings_;
+    } else {
+        const auto& g = std::get<model::gap>(i);
+        st_->insert_gap.bind_null(1)
+            .bind(2, device_id(g.device))
+            .bind(3, static_cast<std::int64_t>(g.from_seq))
+            .bind(4, g.from_ts)
+            .bind(5, static_cast<std::int64_t>(g.reason))
+            .bind(6, static_cast<std::int64_t>(g.to_seq))
+            .bind(7, g.to_ts)
+            .run();
+    }
+    return sqlite3_last_insert_rowid(db_.get());
+}
+
+std::vector<std::int64_t> store::write(const flush_batch& batch) {
+    const auto readings_before = readings_;
+    std::vector<std::int64_t> ids;
+    ids.reserve(batch.inserts.size());
+    try {
+        transaction tx(db_.get());
+        std::map<std::int64_t, std::uint64_t> written; // device id -> highest seq
+        for (const auto& i : batch.inserts) {
+            ids.push_back(insert(i));
+            const auto dev = device_id(device_of(i));
+            const auto seq = std::visit(
+                [](const auto& x) -> std::uint64_t {
+                    if constexpr (std::is_same_v<std::decay_t<decltype(x)>, model::gap>)
+                        return x.to_seq;
+                    else
+                        return x.seq;
+                },
+                i);
+            auto& top = written[dev];
+            top = std::max(top, seq);
+        }
+        for (const auto& [dev, seq] : written)
+            st_->written_up_to.bind(1, static_cast<std::int64_t>(seq)).bind(2, dev).run();
+        for (const auto id : batch.deletes) {
+            auto& s = st_->erase;
+            s.bind(1, id);
+            if (s.step()) {
+                if (s.int64(0) == static_cast<std::int64_t>(item_kind::reading)) --readings_;
+                s.reset();
+            }
+        }
+        for (const auto& r : batch.reservations) {
+            const auto to = static_cast<std::int64_t>(r.to);
+            st_->reserve.bind(1, to).bind(2, to).bind(3, r.ts).bind(4, device_id(r.device)).run();
+        }
+        for (const auto& [device, n] : batch.dropped)
+            st_->add_dropped.bind(1, static_cast<std::int64_t>(n)).bind(2, device_id(device)).run();
+        tx.commit();
+    } catch (...) {
+        readings_ = readings_before;
+        throw;
+    }
+    return ids;
+}
+
+std::vector<stored_item> store::read_after(std::int64_t after, std::size_t limit) {
+    std::vector<stored_item> out;
+    out.reserve(limit);
+    auto& s = st_->read_after;
+    s.bind(1, after).bind(2, static_cast<std::int64_t>(limit));
+    while (s.step()) {
+        const auto id = s.int64(0);
+        const auto device = s.int64(1);
+        const auto seq = static_cast<std::uint64_t>(s.int64(2));
+        const auto ts = s.int64(3);
+        if (s.int64(4) == static_cast<std::int64_t>(item_kind::reading)) {
+            out.push_back({id, decode(device, seq, ts, s.blob(5))});
+            continue;
+        }
+        const auto dev = device_names_.find(device);
+        model::gap g;
+        g.device = dev != device_names_.end() ? dev->second : std::string("?");
+        g.reason = static_cast<model::gap_reason>(std::clamp<std::int64_t>(s.int64(6), 0, 3));
+        g.from_seq = seq;
+        g.to_seq = static_cast<std::uint64_t>(s.int64(7));
+        g.from_ts = ts;
+        g.to_ts = s.int64(8);
+        out.push_back({id, std::move(g)});
+    }
+    return out;
+}
+
+void store::record_gap(const model::gap& g, std::int64_t keep_upto) {
+    // A run that continues one not yet loaded for replay extends it: one message, not many.
+    auto& open = st_->open_gap;
+    open.bind(1, device_id(g.device))
+        .bind(2, static_cast<std::int64_t>(g.from_seq) - 1)
+        .bind(3, static_cast<std::int64_t>(g.reason))
+        .bind(4, keep_upto);
+    if (open.step()) {
+        const auto id = open.int64(0);
+        open.reset();
+        st_->extend_gap.bind(1, static_cast<std::int64_t>(g.to_seq))
+            .bind(2, g.to_ts)
+            .bind(3, id)
+            .run();
+        return;
+    }
+    insert(g);
+}
+
+std::uint64_t store::drop_oldest(model::gap_reason why, std::int64_t keep_upto,
+                                 const std::vector<std::int64_t>& keep, std::int64_t before_ts,
+                                 std::uint64_t max_rows, drop_counts& counts) {
+    struct row {
+        std::int64_t id, device;
+        std::uint64_t seq;
+        std::int64_t ts;
+    };
+    std::vector<row> rows;
+    auto& s = st_->oldest;
+    s.bind(1, keep_upto).bind(2, before_ts).bind(3, static_cast<std::int64_t>(max_rows));
+    while (s.step())
+        rows.push_back(
+            {s.int64(0), s.int64(1), static_cast<std::uint64_t>(s.int64(2)), s.int64(3)});
+    std::erase_if(rows, [&](const row& r) {
+        return std::find(keep.begin(), keep.end(), r.id) != keep.end();
+    });
+    if (rows.empty()) return 0;
+
+    transaction tx(db_.get());
+    std::map<std::int64_t, model::gap> runs; // device id -> the run being built
+    std::map<std::int64_t, std::uint64_t> per_device;
+    for (const auto& r : rows) {
+        st_->erase.bind(1, r.id);
+        while (st_->erase.step()) {
+        }
+        --readings_;
+        ++per_device[r.device];
+        auto it = runs.find(r.device);
+        if (it != runs.end() && it->second.to_seq + 1 == r.seq) {
+            it->second.to_seq = r.seq;
+            it->second.to_ts = r.ts;
+            continue;
+        }
+        if (it != runs.end()) record_gap(it->second, keep_upto);
+        runs[r.device] = model::gap{device_names_.at(r.device), why, r.seq, r.seq, r.ts, r.ts};
+    }
+    for (const auto& [dev, g] : runs)
+        record_gap(g, keep_upto);
+    for (const auto& [dev, n] : per_device) {
+        st_->add_dropped.bind(1, static_cast<std::int64_t>(n)).bind(2, dev).run();
+        counts[device_names_.at(dev)] += n;
+    }
+    tx.commit();
+    return rows.size();
+}
+
+std::uint64_t store::used_bytes() {
+    const auto pages = query_int(db_.get(), "PRAGMA page_count");
+    const auto free = query_int(db_.get(), "PRAGMA freelist_count");
+    return static_cast<std::uint64_t>((pages - free) * page_size_) +
+           file_size_or_zero(settings_.path.string() + "-wal");
+}
+
+drop_counts store::enforce_limits(std::int64_t now_ms, std::int64_t keep_upto,
+                                  const std::vector<std::int64_t>& keep) {
+    drop_counts counts;
+    constexpr std::uint64_t batch = 1000;
+    const auto cutoff = now_ms - settings_.max_age.count();
+    while (drop_oldest(model::gap_reason::max_age, keep_upto, keep, cutoff, batch, counts) > 0) {
+    }
+    if (used_bytes() <= settings_.max_size) return counts;
+    exec(db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
+    // Down to 90 %, so that the next few readings do not drop again at once.
+    const auto target = settings_.max_size / 10 * 9;
+    constexpr auto any_ts = std::numeric_limits<std::int64_t>::max();
+    while (used_bytes() > target) {
+        const auto step = std::max<std::uint64_t>(64, readings_ / 20);
+        if (drop_oldest(model::gap_reason::max_size, keep_upto, keep, any_ts, step, counts) == 0)
+            break;
+        compact(true);
+    }
+    return counts;
+}
+
+void store::compact(bool force) {
+    sqlite3* db = db_.get();
+    const auto pages = query_int(db, "PRAGMA page_count");
+    const auto free = query_int(db, "PRAGMA freelist_count");
+    if (free == 0 || (!force && free < std::max<std::int64_t>(64, pages / 4))) return;
+    statement vacuum(db, "PRAGMA incremental_vacuum");
+    vacuum.run();
+    exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+void store::close_clean(const std::map<std::string, std::uint64_t>& last_seq) {
+    {
+        transaction tx(db_.get());
+        for (const auto& [device, seq] : last_seq) {
+            const auto s = static_cast<std::int64_t>(seq);
+            st_->close_device.bind(1, s).bind(2, s).bind(3, s).bind(4, device_id(device)).run();
+        }
+        exec(db_.get(), "UPDATE meta SET value = 1 WHERE key = 'clean'");
+        tx.commit();
+    }
+    compact(false);
+    exec(db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
+    st_.reset();
+    db_.reset();
+}
+
+store_figures store::figures() {
+    store_figures f;
+    f.readings = readings_;
+    auto& s = st_->oldest_ts;
+    if (s.step()) {
+        f.oldest_ts = s.int64(0);
+        s.reset();
+    }
+    f.file_bytes =
+        file_size_or_zero(settings_.path) + file_size_or_zero(settings_.path.string() + "-wal");
+    return f;
+}
+
+} // namespace mb::buffer

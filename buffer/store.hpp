@@ -1,0 +1,122 @@
+#pragma once
+// The buffer file (design.md §6): SQLite in WAL mode, used by the writer thread only. Every
+// call is synchronous and throws sqlite_error; sqlite_queue runs them off the loop thread and
+// turns failures into the error the gateway status shows.
+#include "bridge/model/gap.hpp"
+#include "buffer/item.hpp"
+#include "buffer/settings.hpp"
+#include "buffer/sqlite_handle.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace mb::buffer {
+
+// Where a device's seq stands in the file.
+struct device_seq {
+    std::uint64_t last = 0;    // the highest seq that may have been used
+    std::uint64_t dropped = 0; // readings dropped, ever
+};
+
+struct open_report {
+    std::map<std::string, device_seq> devices;
+    std::string moved_aside; // the unusable file's new name, when there was one
+    std::string why_moved;
+    bool unclean = false; // the last run did not close the file
+    std::size_t restart_gaps = 0;
+};
+
+// What the file holds now, for the gateway status.
+struct store_figures {
+    std::uint64_t readings = 0;
+    std::optional<std::int64_t> oldest_ts;
+    std::uint64_t file_bytes = 0; // database + WAL
+};
+
+struct reservation {
+    std::string device;
+    std::uint64_t to = 0; // seq up to which numbers may be handed out
+    std::int64_t ts = 0;
+};
+
+// One transaction's worth of work.
+struct flush_batch {
+    std::vector<item> inserts; // in arrival order
+    std::vector<std::int64_t> deletes;
+    std::vector<reservation> reservations;
+    std::map<std::string, std::uint64_t> dropped; // counted on the loop (refused), to add
+};
+
+struct stored_item {
+    std::int64_t id = 0;
+    item what;
+};
+
+// Readings the limits took out of the file, per device.
+using drop_counts = std::map<std::string, std::uint64_t>;
+
+class store {
+public:
+    explicit store(buffer_settings settings);
+    ~store();
+    store(const store&) = delete;
+    store& operator=(const store&) = delete;
+
+    // Opens (creating the directory and the file when missing) and migrates. An unusable file
+    // (corrupt, not a database, a newer schema) is moved aside and a fresh one created; a
+    // file that cannot be created or written throws. After an unclean stop, one restart gap
+    // per device is stored for the seq numbers that may have been used.
+    open_report open(std::int64_t now_ms);
+    [[nodiscard]] bool is_open() const { return db_ != nullptr; }
+
+    // Inserts, deletes and reserves in one transaction; returns the new rows' ids in order.
+    std::vector<std::int64_t> write(const flush_batch& batch);
+    // Up to `limit` items with id > after, oldest first.
+    std::vector<stored_item> read_after(std::int64_t after, std::size_t limit);
+    // Drops the oldest readings past max_age and max_size, leaving alone every id <= `keep_upto`
+    // (loaded for replay) and those in `keep` (in flight); each dropped run becomes a gap item.
+    drop_counts enforce_limits(std::int64_t now_ms, std::int64_t keep_upto,
+                               const std::vector<std::int64_t>& keep);
+    // Gives back free pages to the filesystem and truncates the WAL when worth it.
+    void compact(bool force);
+    // A clean stop: the exact last seq per device, nothing reserved beyond, the WAL folded in.
+    void close_clean(const std::map<std::string, std::uint64_t>& last_seq);
+
+    [[nodiscard]] store_figures figures();
+    [[nodiscard]] const buffer_settings& settings() const { return settings_; }
+
+private:
+    struct statements;
+    void open_file();
+    void move_aside(const std::string& why, open_report& report);
+    void announce_restart(std::int64_t now_ms, open_report& report);
+    std::int64_t device_id(const std::string& name);
+    std::int64_t name_id(const std::string& name);
+    std::string encode(const model::reading& r);
+    model::reading decode(std::int64_t device, std::uint64_t seq, std::int64_t ts,
+                          std::string_view body);
+    std::int64_t insert(const item& i);
+    // Stores a gap, or extends the device's stored gap it continues when that one is not
+    // loaded for replay yet (id > keep_upto): one message per run, not one per drop.
+    void record_gap(const model::gap& g, std::int64_t keep_upto);
+    std::uint64_t drop_oldest(model::gap_reason why, std::int64_t keep_upto,
+                              const std::vector<std::int64_t>& keep, std::int64_t before_ts,
+                              std::uint64_t max_rows, drop_counts& counts);
+    [[nodiscard]] std::uint64_t used_bytes();
+
+    buffer_settings settings_;
+    sqlite_ptr db_;
+    std::unique_ptr<statements> st_;
+    std::unordered_map<std::string, std::int64_t> device_ids_;
+    std::map<std::int64_t, std::string> device_names_;
+    std::unordered_map<std::string, std::int64_t> name_ids_;
+    std::unordered_map<std::int64_t, std::string> names_;
+    std::uint64_t readings_ = 0; // kind-0 rows, kept exact by every change
+    std::int64_t page_size_ = 4096;
+};
+
+} // namespace mb::buffer
