@@ -24,8 +24,8 @@ struct store::statements {
         , erase(db, "DELETE FROM items WHERE id = ? RETURNING kind")
         , read_after(db, "SELECT id, device, seq, ts, kind, body, reason, to_seq, to_ts FROM items "
                          "WHERE id > ? ORDER BY id LIMIT ?")
-        , oldest(db, "SELECT id, device, seq, ts FROM items WHERE kind = 0 AND id > ? AND ts < ? "
-                     "ORDER BY id LIMIT ?")
+        , oldest(db, "SELECT id, device, seq, ts FROM items WHERE kind = 0 AND id > ? ORDER BY id "
+                     "LIMIT ?")
         , oldest_ts(db, "SELECT ts FROM items WHERE kind = 0 ORDER BY id LIMIT 1")
         , open_gap(db, "SELECT id FROM items WHERE kind = 1 AND device = ? AND to_seq = ? AND "
                        "reason = ? AND id > ? ORDER BY id DESC LIMIT 1")
@@ -37,10 +37,13 @@ struct store::statements {
                       "reserved_ts = ? WHERE id = ?")
         , written_up_to(db, "UPDATE devices SET last_seq = max(last_seq, ?) WHERE id = ?")
         , add_dropped(db, "UPDATE devices SET dropped = dropped + ? WHERE id = ?")
+        , page_count(db, "PRAGMA page_count")
+        , freelist_count(db, "PRAGMA freelist_count")
         , close_device(db, "UPDATE devices SET last_seq = max(last_seq, ?), reserved_from = "
                            "max(last_seq, ?) + 1, reserved_to = max(last_seq, ?) WHERE id = ?") {}
     statement insert_reading, insert_gap, erase, read_after, oldest, oldest_ts, open_gap,
-        extend_gap, add_device, add_name, reserve, written_up_to, add_dropped, close_device;
+        extend_gap, add_device, add_name, reserve, written_up_to, add_dropped, page_count,
+        freelist_count, close_device;
 };
 
 namespace {
@@ -457,9 +460,15 @@ std::uint64_t store::drop_oldest(model::gap_reason why, std::int64_t keep_upto,
     return rows.size();
 }
 
+std::int64_t store::pragma(statement& s) {
+    const auto v = s.step() ? s.int64(0) : 0;
+    s.reset();
+    return v;
+}
+
 std::uint64_t store::used_bytes() {
-    const auto pages = query_int(db_.get(), "PRAGMA page_count");
-    const auto free = query_int(db_.get(), "PRAGMA freelist_count");
+    const auto pages = pragma(st_->page_count);
+    const auto free = pragma(st_->freelist_count);
     return static_cast<std::uint64_t>((pages - free) * page_size_) +
            file_size_or_zero(settings_.path.string() + "-wal");
 }
@@ -487,8 +496,8 @@ drop_counts store::enforce_limits(std::int64_t now_ms, std::int64_t keep_upto,
 
 void store::compact(bool force) {
     sqlite3* db = db_.get();
-    const auto pages = query_int(db, "PRAGMA page_count");
-    const auto free = query_int(db, "PRAGMA freelist_count");
+    const auto pages = pragma(st_->page_count);
+    const auto free = pragma(st_->freelist_count);
     if (free == 0 || (!force && free < std::max<std::int64_t>(64, pages / 4))) return;
     statement vacuum(db, "PRAGMA incremental_vacuum");
     vacuum.run();

@@ -107,6 +107,7 @@ private:
                               const std::vector<std::int64_t>& keep, std::int64_t before_ts,
                               std::uint64_t max_rows, drop_counts& counts);
     [[nodiscard]] std::uint64_t used_bytes();
+    static std::int64_t pragma(statement& s);
 
     buffer_settings settings_;
     sqlite_ptr db_;

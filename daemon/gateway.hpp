@@ -27,8 +27,9 @@ namespace mb::daemon {
 
 class gateway {
 public:
-    // Longest a graceful stop may take before the rest is abandoned (design.md §7).
-    static constexpr std::chrono::milliseconds stop_grace{5000};
+    // Longest a graceful stop may take before the rest is abandoned: the PUBACK wait of
+    // design.md §7 (drain_wait), the offline status's own PUBACK (3 s), and the buffer's close.
+    static constexpr std::chrono::milliseconds stop_grace{9000};
 
     gateway(uv_loop_t& loop, config::config cfg);
     gateway(const gateway&) = delete;
@@ -61,9 +62,9 @@ private:
         bool started = false;
     };
 
-    // Longest wait for in-flight PUBACKs before the offline status is published on stop; with
-    // the uplink's own wait for that status's PUBACK (3 s) it fits in stop_grace.
-    static constexpr std::chrono::milliseconds drain_wait{2000};
+    // Longest wait for in-flight PUBACKs before the offline status is published on stop
+    // (design.md §7: up to 5 s); what is still unacknowledged then stays in the buffer file.
+    static constexpr std::chrono::milliseconds drain_wait{5000};
     // How often device status counters (polls, errors) are republished when they moved; state
     // changes go out at once.
     static constexpr std::chrono::milliseconds status_refresh_period{60'000};

@@ -161,7 +161,7 @@ interval = "10s"
         self.assertRegex(daemon.output(),
                          r"reloaded: 1 device on 1 bus: gateway=gw-beta, .*log_level=debug")
 
-        # SIGTERM: STOPPING=1, then exit 0 well within the 5 s grace period.
+        # SIGTERM: STOPPING=1, then exit 0 well within the grace period (nothing in flight).
         mark = len(self.notify.snapshot())
         started = time.monotonic()
         daemon.signal(signal.SIGTERM)
