@@ -71,7 +71,7 @@ public:
     [[nodiscard]] std::size_t busy() const { return writer_ ? writer_->pending() : 0; }
 
     static constexpr std::uint64_t reserve_step = 4096;   // seq numbers reserved per disk write
-    static constexpr std::size_t replay_batch = 512;      // rows read from disk at a time
+    static constexpr std::size_t replay_batch = 4096;     // rows read from disk at a time
     static constexpr std::size_t memory_cap = 64U << 20U; // while the file cannot be written
 
 private:
