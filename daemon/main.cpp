@@ -12,6 +12,7 @@ constexpr const char* usage = R"(usage:
   meterbridge read  [-c FILE] DEVICE   poll one device once, print values and units
   meterbridge scan  --port TTY [--baud N,...] [--parity none,even] [--units 1-247]
                                        find meters on a line
+  meterbridge buffer [-c FILE]         what the store-and-forward buffer holds, per device
   meterbridge --version
 )";
 
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
     if (word == "check") return mb::daemon::check_command(rest);
     if (word == "read") return mb::daemon::read_command(rest);
     if (word == "scan") return mb::daemon::scan_command(rest);
+    if (word == "buffer") return mb::daemon::buffer_command(rest);
     std::fprintf(stderr, "meterbridge: unknown command '%s'\n%s", argv[1], usage);
     return 2;
 }
