@@ -129,8 +129,7 @@ struct config {
     std::vector<native_config> natives;
     std::map<std::string, drivers::rtu::profile> profiles; // by id: the ones devices use
     // Valid settings this version parses and checks but does not act on yet: each [[native]]
-    // source and each [buffer] key present in the file, in file order. `check` warns about
-    // each; `run` says it once at start.
+    // source in the file, in file order. `check` warns about each; `run` says it once at start.
     std::vector<config_warning> not_acted_on;
 };
 

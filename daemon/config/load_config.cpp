@@ -246,18 +246,11 @@ void load_profiles(config& cfg, load_context& ctx, std::vector<config_error>& ou
 // In file order: the config file first, then each profile as it was loaded; by line within.
 void sort_by_position(std::vector<config_error>& errors);
 
-// Each [[native]] source and each [buffer] key: parsed and validated, not acted on yet.
+// Each [[native]] source: parsed and validated, not run yet.
 std::vector<config_warning> not_acted_on(const toml::table& root,
                                          const std::filesystem::path& file) {
     std::vector<config_warning> out;
     error_list notes(file, out);
-    if (const auto* buffer = root.get_as<toml::table>("buffer")) {
-        for (const auto& [key, node] : *buffer) {
-            (void)node;
-            notes.add(key.source(), fmt::format("buffer.{}", key.str()),
-                      std::string(buffer_not_built));
-        }
-    }
     if (const auto* natives = root.get_as<toml::array>("native")) {
         for (const auto& element : *natives) {
             const auto* table = element.as_table();

@@ -26,14 +26,12 @@ unit = 1
 profile = "acrel-adw300"
 """  # lines 9..13
 
-BUFFER_NOT_BUILT = ("the store-and-forward buffer is not built yet: readings are held in memory "
-                    "(64 MiB) and lost on restart")
 NATIVES_NOT_RUN = "native sources are not run yet (this version validates them only)"
 
 
 def uncomment_block(text, first):
     """The example keeps sections this version does not act on commented out: the block that
-    starts at the line `first` ("# [buffer]") and runs to the next blank line, uncommented."""
+    starts at the line `first` ("# [[native]]") and runs to the next blank line, uncommented."""
     lines = text.split("\n")
     start = lines.index(first)
     i = start
@@ -72,31 +70,32 @@ class CheckTest(TempDirTest):
         return text.replace(INSTALLED_DIRS, f'profile_dirs = ["{PROFILES_DIR}"]')
 
     def test_shipped_example_passes(self):
-        # It claims only what works: [buffer] and [[native]] are there, commented out.
-        path, r = self.check(self.example())
+        # It claims only what works: [buffer] is set (to its defaults), [[native]] is there
+        # commented out.
+        text = self.example()
+        self.assertIn("\n[buffer]\n", text)
+        path, r = self.check(text)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.strip(),
                          f"config OK: 2 buses, 3 devices, 0 native sources, 3 profiles ({path})")
         self.assertEqual(r.stderr, "")
 
     def test_shipped_example_sections_not_acted_on_are_valid_and_warned_about(self):
-        text = uncomment_block(uncomment_block(self.example(), "# [buffer]"), "# [[native]]")
+        # Only [[native]]: every [buffer] key is acted on and warned about no more.
+        text = uncomment_block(self.example(), "# [[native]]")
         path, r = self.check(text)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.strip(), "config OK: 2 buses, 3 devices, "
                                            f"1 native source (not run yet), 3 profiles ({path})")
-        buffer_at = line_of(text, "[buffer]")
-        expected = [f"warning: {path}:{line_of(text, key + ' = ', buffer_at)}:1: buffer.{key}: "
-                    f"{BUFFER_NOT_BUILT}"
-                    for key in ("path", "max_size", "max_age", "flush_interval", "sync")]
-        expected.append(f"warning: {path}:{line_of(text, '[[native]]')}:1: [[native]] lan: "
-                        f"{NATIVES_NOT_RUN}")
+        expected = [f"warning: {path}:{line_of(text, '[[native]]')}:1: [[native]] lan: "
+                    f"{NATIVES_NOT_RUN}"]
         self.assertEqual(self.warnings(r), expected)
         self.assertEqual(r.stderr.splitlines(), expected, "nothing but the warnings")
 
-    def test_native_sources_and_buffer_keys_are_warned_about_where_they_are(self):
+    def test_native_sources_are_warned_about_where_they_are_buffer_keys_not(self):
         path, r = self.check(HEAD + DEVICE + """[buffer]
 max_age = "24h"
+sync = "full"
 [[native]]
 name = "lan"
 url = "mqtt://127.0.0.1:1884"
@@ -113,10 +112,10 @@ format = "acrel-shadow"
                       r.stdout)
         self.assertNotIn("running", r.stdout)
         self.assertEqual(self.warnings(r), [
-            f"warning: {path}:15:1: buffer.max_age: {BUFFER_NOT_BUILT}",
-            f"warning: {path}:16:1: [[native]] lan: {NATIVES_NOT_RUN}",
-            f"warning: {path}:21:1: [[native]] site: {NATIVES_NOT_RUN}",
+            f"warning: {path}:17:1: [[native]] lan: {NATIVES_NOT_RUN}",
+            f"warning: {path}:22:1: [[native]] site: {NATIVES_NOT_RUN}",
         ])
+        self.assertNotIn("buffer", r.stderr)
 
     def test_valid_minimal(self):
         path, r = self.check(HEAD + DEVICE)

@@ -140,13 +140,21 @@ active_power_total = { path = "p", scale = 1000 }
 BOOST_AUTO_TEST_CASE(nothing_unacted_in_a_plain_config) {
     temp_dir t;
     BOOST_TEST(t.ok(head + device).not_acted_on.empty());
-    // An empty [buffer] table sets nothing.
+    // An empty [buffer] table sets nothing; a full one is acted on (the SQLite buffer).
     BOOST_TEST(t.ok(head + device + "[buffer]\n").not_acted_on.empty());
+    BOOST_TEST(t.ok(head + device + R"([buffer]
+path = "buf.db"
+max_size = "1MiB"
+max_age = "24h"
+flush_interval = "500ms"
+sync = "full"
+)")
+                   .not_acted_on.empty());
 }
 
-BOOST_AUTO_TEST_CASE(native_sources_and_buffer_settings_are_not_acted_on_yet) {
-    // Parsed and validated, but this version neither runs [[native]] sources nor has the
-    // store-and-forward buffer: each one present is named with its place in the file.
+BOOST_AUTO_TEST_CASE(native_sources_are_not_acted_on_yet) {
+    // Parsed and validated, but this version does not run [[native]] sources: each one is
+    // named with its place in the file. The [buffer] keys between them are acted on.
     temp_dir t;
     const auto c = t.ok(head + device + R"([[native]]
 name = "lan"
@@ -164,24 +172,17 @@ subscribe = "b/#"
 format = "acrel-shadow"
 )");
     const auto& w = c.not_acted_on;
-    BOOST_REQUIRE(w.size() == 5U);
+    BOOST_REQUIRE(w.size() == 2U);
     const auto file = (t.path / "meterbridge.toml").string();
     BOOST_TEST(w[0].to_string() == file + ":14:1: [[native]] lan: native sources are not run yet "
                                           "(this version validates them only)");
-    BOOST_TEST(w[1].to_string() == file + ":20:1: buffer.sync: the store-and-forward buffer is "
-                                          "not built yet: readings are held in memory (64 MiB) "
-                                          "and lost on restart");
-    BOOST_TEST(w[2].key == "buffer.path");
-    BOOST_TEST(w[2].line == 21);
-    BOOST_TEST(w[2].column == 3);
-    BOOST_TEST(w[3].key == "buffer.max_age");
-    BOOST_TEST(w[3].line == 22);
-    BOOST_TEST(w[4].key.empty());
-    BOOST_TEST(w[4].line == 23);
-    BOOST_TEST(w[4].message.starts_with("[[native]] site: native sources are not run yet"));
+    BOOST_TEST(w[1].key.empty());
+    BOOST_TEST(w[1].line == 23);
+    BOOST_TEST(w[1].message.starts_with("[[native]] site: native sources are not run yet"));
     // Still loaded as written, for the day they are acted on.
     BOOST_TEST(c.natives.size() == 2U);
     BOOST_TEST(c.buffer.path == t.path / "buf.db");
+    BOOST_TEST((c.buffer.sync == sync_mode::full));
 }
 
 BOOST_AUTO_TEST_CASE(a_broken_file_has_errors_not_warnings) {
@@ -207,9 +208,16 @@ BOOST_AUTO_TEST_CASE(shipped_example_checks) {
     BOOST_TEST(c.gateway.id == "plant1-gw01");
     BOOST_TEST(c.uplink.url.tls);
     BOOST_TEST(c.devices.size() == 3U);
-    // It claims only what works: [buffer] and [[native]] are shown commented out.
+    // It claims only what works: [[native]] is shown commented out; [buffer] is set, to the
+    // defaults.
     BOOST_TEST(c.natives.empty());
     BOOST_TEST(c.not_acted_on.empty());
+    const buffer_config defaults;
+    BOOST_TEST(c.buffer.path == defaults.path);
+    BOOST_TEST(c.buffer.max_size == defaults.max_size);
+    BOOST_TEST(c.buffer.max_age.count() == defaults.max_age.count());
+    BOOST_TEST(c.buffer.flush_interval.count() == defaults.flush_interval.count());
+    BOOST_TEST((c.buffer.sync == defaults.sync));
 }
 
 BOOST_AUTO_TEST_CASE(unknown_key_and_unknown_table) {
