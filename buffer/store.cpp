@@ -423,10 +423,16 @@ std::uint64_t store::drop_oldest(model::gap_reason why, std::int64_t keep_upto,
     };
     std::vector<row> rows;
     auto& s = st_->oldest;
-    s.bind(1, keep_upto).bind(2, before_ts).bind(3, static_cast<std::int64_t>(max_rows));
-    while (s.step())
+    // Oldest by id (arrival); for max_age the run ends at the first reading young enough.
+    s.bind(1, keep_upto).bind(2, static_cast<std::int64_t>(max_rows));
+    while (s.step()) {
+        if (s.int64(3) >= before_ts) {
+            s.reset();
+            break;
+        }
         rows.push_back(
             {s.int64(0), s.int64(1), static_cast<std::uint64_t>(s.int64(2)), s.int64(3)});
+    }
     std::erase_if(rows, [&](const row& r) {
         return std::find(keep.begin(), keep.end(), r.id) != keep.end();
     });
