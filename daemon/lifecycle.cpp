@@ -56,17 +56,10 @@ std::string_view signal_name(int signum) {
 // `meterbridge check` lists each with its line and column.
 std::string not_acted_on(const config::config& cfg) {
     std::string natives;
-    std::string buffer_keys;
     for (const auto& n : cfg.natives)
         natives += (natives.empty() ? "" : ", ") + n.name;
-    for (const auto& w : cfg.not_acted_on)
-        if (w.key.starts_with("buffer.")) buffer_keys += (buffer_keys.empty() ? "" : ", ") + w.key;
-    std::string line;
-    if (!natives.empty()) line = fmt::format("[[native]] {}: {}", natives, config::natives_not_run);
-    if (!buffer_keys.empty())
-        line += fmt::format("{}{}: {}", line.empty() ? "" : "; ", buffer_keys,
-                            config::buffer_not_built);
-    return line;
+    if (natives.empty()) return {};
+    return fmt::format("[[native]] {}: {}", natives, config::natives_not_run);
 }
 
 } // namespace
@@ -74,12 +67,11 @@ std::string not_acted_on(const config::config& cfg) {
 std::string describe(const config::config& cfg) {
     std::string natives = count_of(cfg.natives.size(), "native source", "native sources");
     if (!cfg.natives.empty()) natives += " (not run yet)";
-    return fmt::format("gateway={}, config={}, log_level={}, {}, {}, {}, uplink={}, "
-                       "buffer=memory (64 MiB)",
+    return fmt::format("gateway={}, config={}, log_level={}, {}, {}, {}, uplink={}, buffer={}",
                        cfg.gateway.id, cfg.source.string(), level_name(cfg.gateway.level),
                        count_of(cfg.buses.size(), "bus", "buses"),
                        count_of(cfg.devices.size(), "device", "devices"), natives,
-                       redact_url(cfg.uplink.url.text));
+                       redact_url(cfg.uplink.url.text), cfg.buffer.path.string());
 }
 
 lifecycle::lifecycle(uv_loop_t& loop, std::filesystem::path config_path, config::config cfg)

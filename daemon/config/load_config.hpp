@@ -17,11 +17,6 @@ using load_result = std::variant<config, std::vector<config_error>>;
 // A valid config lists what it sets that this version does not act on yet (not_acted_on).
 load_result load_config(const std::filesystem::path& file);
 
-// What happens instead of the store-and-forward buffer until it is built
-// (buffer::open_delivery_queue keeps readings in a 64 MiB memory queue).
-inline constexpr std::string_view buffer_not_built =
-    "the store-and-forward buffer is not built yet: readings are held in memory (64 MiB) and "
-    "lost on restart";
 inline constexpr std::string_view natives_not_run =
     "native sources are not run yet (this version validates them only)";
 
