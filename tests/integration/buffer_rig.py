@@ -275,13 +275,21 @@ class SizeWatch:
     def __init__(self, path):
         self.path = path
         self.peak = 0
+        self.at_peak = (0, 0)  # (db bytes, WAL bytes) when the peak was seen
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self):
         while not self.stopping.wait(0.05):
-            self.peak = max(self.peak, file_bytes(self.path))
+            sizes = []
+            for p in (self.path, self.path + "-wal"):
+                try:
+                    sizes.append(os.path.getsize(p))
+                except FileNotFoundError:
+                    sizes.append(0)
+            if sum(sizes) > self.peak:
+                self.peak, self.at_peak = sum(sizes), tuple(sizes)
 
     def stop(self):
         self.stopping.set()
@@ -351,6 +359,7 @@ class BufferRig(RtuRig):
     queued for them) across a restart on the same port."""
 
     MAX_INFLIGHT = 32
+    maxDiff = None  # a failure shows every seq or reading it is about
 
     def setUp(self):
         super().setUp()
