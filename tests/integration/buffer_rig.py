@@ -213,8 +213,8 @@ def log_ms(line):
 
 
 def read_buffer_file(path):
-    """What a buffer file holds, read from a copy (db and -wal, as they are after a crash) so
-    that nothing here can checkpoint or change the daemon's own files. Returns
+    """What the buffer file of a stopped daemon holds, read from a copy (db and -wal, as they
+    are after a crash) so that nothing here can checkpoint or change the daemon's own files. Returns
     (integrity_check result, {(device, seq): ts} of stored readings (kind 0), user_version);
     a file that does not exist yet holds nothing."""
     if not os.path.exists(path):
@@ -240,22 +240,33 @@ def read_buffer_file(path):
     return integrity, stored, version
 
 
+def stored_now(path):
+    """{(device, seq): ts} of the readings in the file of a running daemon, or None when the
+    copy caught it half-way through a commit or checkpoint (copying the file and then its
+    WAL is not atomic): for waiting, where the next look will do."""
+    try:
+        integrity, stored, _version = read_buffer_file(path)
+    except (OSError, sqlite3.Error):
+        return None
+    return stored if integrity == "ok" else None
+
+
 def dropped_in_file(path):
-    """{device: dropped} as the buffer file counts them (devices.dropped), read from a copy."""
-    if not os.path.exists(path):
+    """{device: dropped} as the file of a running daemon counts them (devices.dropped), read
+    from a copy; {} when there is none yet or the copy was caught half-way."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="mbtest-db-") as d:
+            copy = os.path.join(d, "copy.db")
+            shutil.copyfile(path, copy)
+            if os.path.exists(path + "-wal"):
+                shutil.copyfile(path + "-wal", copy + "-wal")
+            con = sqlite3.connect(f"file:{copy}?mode=ro", uri=True, timeout=5)
+            try:
+                return dict(con.execute("SELECT name, dropped FROM devices"))
+            finally:
+                con.close()
+    except (OSError, sqlite3.Error):
         return {}
-    with tempfile.TemporaryDirectory(prefix="mbtest-db-") as d:
-        copy = os.path.join(d, "copy.db")
-        shutil.copyfile(path, copy)
-        if os.path.exists(path + "-wal"):
-            shutil.copyfile(path + "-wal", copy + "-wal")
-        con = sqlite3.connect(f"file:{copy}?mode=ro", uri=True, timeout=5)
-        try:
-            return dict(con.execute("SELECT name, dropped FROM devices"))
-        except sqlite3.Error:
-            return {}
-        finally:
-            con.close()
 
 
 def file_bytes(path):
@@ -409,7 +420,7 @@ max_inflight = {max_inflight or self.MAX_INFLIGHT}
 name = "rs485-1"
 port = "{self.bus.a}"
 baud = 9600
-timeout = "300ms"
+timeout = "1s"  # generous: on a loaded box a timed-out poll would look like a lost reading
 
 {"".join(tables)}""")
 

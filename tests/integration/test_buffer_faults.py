@@ -12,7 +12,7 @@ import re
 import sqlite3
 import subprocess
 
-from buffer_rig import BufferRig, Ledger, now_ms, read_buffer_file
+from buffer_rig import BufferRig, Ledger, now_ms, read_buffer_file, stored_now
 from mbtest import MB_BIN, Daemon, require_binary, require_built, spawn
 
 METERS = [("m1", 1), ("m2", 2)]
@@ -217,7 +217,7 @@ class BufferFaultsTest(BufferRig):
         self.broker.stop()
         self.wait_disconnected()
         os.remove(filler)
-        self.wait_for(lambda: read_buffer_file(self.db)[1], 20,
+        self.wait_for(lambda: stored_now(self.db), 20,
                       "readings stored once the disk has room again")
         self.broker.start()
         back = self.wait_connected(connects)

@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 
-from buffer_rig import BufferRig, Ledger, now_ms, read_buffer_file
+from buffer_rig import BufferRig, Ledger, now_ms, read_buffer_file, stored_now
 from mbtest import Daemon, require_built
 
 METERS = [("m1", 1), ("m2", 2)]
@@ -39,8 +39,10 @@ class BufferKillTest(BufferRig):
         self.wait_disconnected()
         # The outage goes on until the buffer file holds readings of both meters (each polled
         # during the outage), then the daemon dies without a word.
-        self.wait_for(lambda: all(sum(1 for (d, _s) in read_buffer_file(self.db)[1] if d == dev) >= 8
-                                  for dev, _u in METERS), 30, "8 stored readings of each meter")
+        def stored_each(n):
+            stored = stored_now(self.db) or {}
+            return all(sum(1 for (d, _s) in stored if d == dev) >= n for dev, _u in METERS)
+        self.wait_for(lambda: stored_each(8), 30, "8 stored readings of each meter")
         kill_ms = now_ms()
         self.mb.proc.send_signal(signal.SIGKILL)
         self.mb.proc.wait(10)
