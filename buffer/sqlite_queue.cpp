@@ -78,7 +78,9 @@ std::uint64_t sqlite_queue::push(model::reading r) {
     auto device = r.device;
     add_live(std::move(r), held);
     reserve_ahead(device, s);
-    if (mem_bytes_ > memory_cap) drop_for_memory();
+    // Only a file that fails makes memory the store; while it takes them, the readings
+    // waiting for the next flush are not a backlog to bound.
+    if (!store_ok_ && mem_bytes_ > memory_cap) drop_for_memory();
     return seq;
 }
 
@@ -129,9 +131,44 @@ void sqlite_queue::drop_for_memory() {
     }
 }
 
-void sqlite_queue::pump(model::outlet& out) {
+bool sqlite_queue::too_old(const item& i) const {
+    const auto* r = std::get_if<model::reading>(&i);
+    return r != nullptr && clock_.unix_ms() - r->ts_ms > settings_.max_age.count();
+}
+
+sqlite_queue::offered sqlite_queue::offer(model::outlet& out, bool live, std::uint64_t key,
+                                          entry& e) {
     using outcome = model::publish_attempt::outcome;
-    // Live first, then the backlog, in whatever room the live readings leave.
+    if (too_old(e.what)) { // held in memory past max_age (loaded before an outage, …)
+        const auto gone = std::get<model::reading>(take_out(live, key));
+        if (const long held = log_limit_.allow("max_age:" + gone.device); held >= 0)
+            log::warn("buffer: {} seq {} is older than max_age; dropped, announced as a gap{}",
+                      gone.device, gone.seq, held_text(held));
+        drop(gone, model::gap_reason::max_age);
+        return offered::removed;
+    }
+    const auto a = std::visit([&](const auto& what) { return out.publish(what); }, e.what);
+    if (a.what == outcome::retry) return offered::retry;
+    if (a.what == outcome::refused) {
+        handle_refused(take_out(live, key), a.reason);
+        return offered::removed;
+    }
+    e.mid = a.mid;
+    by_mid_[a.mid] = {live, static_cast<std::int64_t>(key)};
+    if (!live) return offered::sent;
+    if (const auto* g = std::get_if<model::gap>(&e.what)) // sent as it is
+        if (const auto o = open_gaps_.find({g->device, g->reason});
+            o != open_gaps_.end() && o->second == key)
+            open_gaps_.erase(o);
+    return offered::sent;
+}
+
+void sqlite_queue::pump(model::outlet& out) {
+    // Nothing to offer a link that is down (it would answer retry), and no backlog to load:
+    // what is on disk stays there, where max_age and max_size can still reach it.
+    if (!out.connected()) return;
+    // Live first, then the backlog, in whatever room the live readings leave. An entry taken
+    // out (too old, refused) may add a gap entry after it: the loops go on from the next key.
     for (auto it = live_unsent_.begin(); it != live_unsent_.end();) {
         const auto key = *it;
         auto& e = live_.at(key);
@@ -139,57 +176,42 @@ void sqlite_queue::pump(model::outlet& out) {
             ++it;
             continue;
         }
-        const auto a = std::visit([&](const auto& what) { return out.publish(what); }, e.what);
-        if (a.what == outcome::retry) return read_backlog();
-        ++it;
-        if (a.what == outcome::sent) {
-            e.mid = a.mid;
-            by_mid_[a.mid] = {true, static_cast<std::int64_t>(key)};
-            live_unsent_.erase(key);
-            if (const auto* g = std::get_if<model::gap>(&e.what)) // sent as it is
-                if (const auto o = open_gaps_.find({g->device, g->reason});
-                    o != open_gaps_.end() && o->second == key)
-                    open_gaps_.erase(o);
-        } else {
-            handle_refused(true, key, a.reason); // erases `key` from live_unsent_
-            it = live_unsent_.upper_bound(key);
-        }
+        const auto o = offer(out, true, key, e);
+        if (o == offered::retry) return read_backlog();
+        if (o == offered::sent) live_unsent_.erase(key);
+        it = live_unsent_.upper_bound(key);
     }
     for (auto it = replay_unsent_.begin(); it != replay_unsent_.end();) {
         const auto row = *it;
-        auto& e = replay_.at(row);
-        const auto a = std::visit([&](const auto& what) { return out.publish(what); }, e.what);
-        if (a.what == outcome::retry) break;
-        it = replay_unsent_.erase(it);
-        if (a.what == outcome::sent) {
-            e.mid = a.mid;
-            by_mid_[a.mid] = {false, row};
-        } else {
-            replay_unsent_.insert(row); // handle_refused takes it out again
-            handle_refused(false, row, a.reason);
-            it = replay_unsent_.upper_bound(row);
-        }
+        const auto o = offer(out, false, static_cast<std::uint64_t>(row), replay_.at(row));
+        if (o == offered::retry) break;
+        if (o == offered::sent) replay_unsent_.erase(row);
+        it = replay_unsent_.upper_bound(row);
     }
     read_backlog();
 }
 
-void sqlite_queue::handle_refused(bool live, std::uint64_t key, const std::string& reason) {
-    // Refused for good: the same bytes would be refused again. A gap says which reading is
-    // missing and why; a refused gap message can only be logged.
+item sqlite_queue::take_out(bool live, std::uint64_t key) {
     item what;
     if (live) {
         const auto it = live_.find(key);
-        what = it->second.what;
+        what = it->second.what; // a copy: forget_live still reads it for its footprint
         if (it->second.row != 0) delete_row(it->second.row, what.index() == 0);
         if (it->second.writing) acked_writing_.insert(key);
         forget_live(it);
     } else {
         const auto row = static_cast<std::int64_t>(key);
-        what = replay_.at(row).what;
+        what = std::move(replay_.at(row).what);
         delete_row(row, what.index() == 0);
         replay_unsent_.erase(row);
         replay_.erase(row);
     }
+    return what;
+}
+
+void sqlite_queue::handle_refused(const item& what, const std::string& reason) {
+    // Refused for good: the same bytes would be refused again. A gap says which reading is
+    // missing and why; a refused gap message can only be logged.
     if (const auto* r = std::get_if<model::reading>(&what)) {
         if (const long held = log_limit_.allow("refused:" + r->device); held >= 0)
             log::error("buffer: {} seq {} refused by the uplink: {}; dropped, announced as a gap{}",
@@ -228,14 +250,8 @@ void sqlite_queue::refused(int mid, const std::string& reason) {
     if (w == by_mid_.end()) return;
     const auto [live, key] = w->second;
     by_mid_.erase(w);
-    if (live) {
-        if (!live_.contains(static_cast<std::uint64_t>(key))) return;
-        live_unsent_.insert(static_cast<std::uint64_t>(key));
-    } else {
-        if (!replay_.contains(key)) return;
-        replay_unsent_.insert(key);
-    }
-    handle_refused(live, static_cast<std::uint64_t>(key), reason);
+    if (live ? !live_.contains(static_cast<std::uint64_t>(key)) : !replay_.contains(key)) return;
+    handle_refused(take_out(live, static_cast<std::uint64_t>(key)), reason);
 }
 
 void sqlite_queue::requeue_inflight() {

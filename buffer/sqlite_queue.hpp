@@ -96,7 +96,12 @@ private:
     void delete_row(std::int64_t row, bool reading);
     void drop(const model::reading& r, model::gap_reason why);
     void drop_for_memory();
-    void handle_refused(bool live, std::uint64_t key, const std::string& reason);
+    // The entry leaves the queue (its row, if any, is deleted at the next flush).
+    item take_out(bool live, std::uint64_t key);
+    void handle_refused(const item& what, const std::string& reason);
+    [[nodiscard]] bool too_old(const item& i) const;
+    enum class offered : std::uint8_t { sent, retry, removed };
+    offered offer(model::outlet& out, bool live, std::uint64_t key, entry& e);
     void release_held(const std::string& device, std::uint64_t upto);
     void reserve_ahead(const std::string& device, seq_state& s);
 

@@ -17,7 +17,7 @@ namespace mb::buffer {
 namespace fs = std::filesystem;
 
 struct store::statements {
-    explicit statements(sqlite3* db)
+    statements(sqlite3* db, std::int64_t vacuum_pages)
         : insert_reading(db, "INSERT INTO items(device, seq, ts, kind, body) VALUES(?, ?, ?, 0, ?)")
         , insert_gap(db, "INSERT INTO items(id, device, seq, ts, kind, reason, to_seq, to_ts) "
                          "VALUES(?, ?, ?, ?, 1, ?, ?, ?)")
@@ -37,13 +37,15 @@ struct store::statements {
                       "reserved_ts = ? WHERE id = ?")
         , written_up_to(db, "UPDATE devices SET last_seq = max(last_seq, ?) WHERE id = ?")
         , add_dropped(db, "UPDATE devices SET dropped = dropped + ? WHERE id = ?")
+        , incremental_vacuum(db, fmt::format("PRAGMA incremental_vacuum({})", vacuum_pages))
+        , checkpoint(db, "PRAGMA wal_checkpoint(TRUNCATE)")
         , page_count(db, "PRAGMA page_count")
         , freelist_count(db, "PRAGMA freelist_count")
         , close_device(db, "UPDATE devices SET last_seq = max(last_seq, ?), reserved_from = "
                            "max(last_seq, ?) + 1, reserved_to = max(last_seq, ?) WHERE id = ?") {}
     statement insert_reading, insert_gap, erase, read_after, oldest, oldest_ts, open_gap,
-        extend_gap, add_device, add_name, reserve, written_up_to, add_dropped, page_count,
-        freelist_count, close_device;
+        extend_gap, add_device, add_name, reserve, written_up_to, add_dropped, incremental_vacuum,
+        checkpoint, page_count, freelist_count, close_device;
 };
 
 namespace {
@@ -133,20 +135,15 @@ void store::open_file() {
         wal.reset();
     }
     exec(db, settings_.sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-    {
-        statement check(db, "PRAGMA quick_check");
-        if (check.step() && check.text(0) != "ok")
-            throw sqlite_error(SQLITE_CORRUPT, fmt::format("quick_check: {}", check.text(0)));
-        check.reset();
-    }
     migrate(db);
     page_size_ = query_int(db, "PRAGMA page_size");
-    // Keep the WAL small next to max_size: checkpoint (and truncate to) about a quarter of it.
+    // Keep the WAL small next to max_size (an eighth of it): checkpoint and truncate there.
     const auto wal_pages = std::clamp<std::int64_t>(
-        static_cast<std::int64_t>(settings_.max_size / 4) / page_size_, 16, 1000);
+        static_cast<std::int64_t>(settings_.max_size / 8) / page_size_, 4, 1000);
     exec(db, fmt::format("PRAGMA wal_autocheckpoint = {}", wal_pages).c_str());
     exec(db, fmt::format("PRAGMA journal_size_limit = {}", wal_pages * page_size_).c_str());
-    st_ = std::make_unique<statements>(db);
+    wal_budget_ = static_cast<std::uint64_t>(wal_pages * page_size_);
+    st_ = std::make_unique<statements>(db, std::max<std::int64_t>(wal_pages / 4, 1));
 
     device_ids_.clear();
     device_names_.clear();
@@ -180,6 +177,22 @@ void store::move_aside(const std::string& why, open_report& report) {
     report.why_moved = why;
 }
 
+// Looks at an existing file through a read-only connection first: closing a read-write
+// connection to a broken file would fold its WAL in, or delete it, and the WAL is part of
+// what is moved aside.
+void store::probe() const {
+    std::error_code ec;
+    if (fs::file_size(settings_.path, ec) == 0 || ec) return; // nothing there yet
+    const auto db = open_sqlite(settings_.path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+    sqlite3_busy_timeout(db.get(), 5000);
+    if (const auto v = query_int(db.get(), "PRAGMA user_version"); v > schema_version)
+        throw newer_schema_error(fmt::format(
+            "schema version {} is newer than this meterbridge knows ({})", v, schema_version));
+    statement check(db.get(), "PRAGMA quick_check");
+    if (check.step() && check.text(0) != "ok")
+        throw sqlite_error(SQLITE_CORRUPT, fmt::format("quick_check: {}", check.text(0)));
+}
+
 open_report store::open(std::int64_t now_ms) {
     open_report report;
     const auto dir = settings_.path.parent_path();
@@ -190,6 +203,7 @@ open_report store::open(std::int64_t now_ms) {
                                                             dir.string(), ec.message()));
     }
     try {
+        probe();
         open_file();
     } catch (const sqlite_error& e) {
         if (!unusable(e.code())) {
@@ -475,8 +489,11 @@ std::int64_t store::pragma(statement& s) {
 std::uint64_t store::used_bytes() {
     const auto pages = pragma(st_->page_count);
     const auto free = pragma(st_->freelist_count);
-    return static_cast<std::uint64_t>((pages - free) * page_size_) +
-           file_size_or_zero(settings_.path.string() + "-wal");
+    return static_cast<std::uint64_t>((pages - free) * page_size_);
+}
+
+std::uint64_t store::file_bytes() const {
+    return file_size_or_zero(settings_.path) + file_size_or_zero(settings_.path.string() + "-wal");
 }
 
 drop_counts store::enforce_limits(std::int64_t now_ms, std::int64_t keep_upto,
@@ -486,13 +503,20 @@ drop_counts store::enforce_limits(std::int64_t now_ms, std::int64_t keep_upto,
     const auto cutoff = now_ms - settings_.max_age.count();
     while (drop_oldest(model::gap_reason::max_age, keep_upto, keep, cutoff, batch, counts) > 0) {
     }
-    if (used_bytes() <= settings_.max_size) return counts;
-    exec(db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
-    // Down to 90 %, so that the next few readings do not drop again at once.
-    const auto target = settings_.max_size / 10 * 9;
+    // max_size bounds the file and its WAL as they are on disk. The WAL is kept within an
+    // eighth of it (open_file); the data is brought back to five eighths once it passes three
+    // quarters, so that the next flushes fit without dropping again at once. Deciding on the
+    // pages in use (not the file size) keeps a reader that holds the WAL from making the
+    // buffer drop more than it must.
+    const auto limit = settings_.max_size;
+    if (used_bytes() <= limit / 4 * 3 && file_bytes() <= limit / 8 * 7) return counts;
+    compact(true);
     constexpr auto any_ts = std::numeric_limits<std::int64_t>::max();
-    while (used_bytes() > target) {
-        const auto step = std::max<std::uint64_t>(64, readings_ / 20);
+    while (used_bytes() > limit / 8 * 5) {
+        // As many rows as half the WAL's budget holds: a delete rewrites the pages it frees.
+        const auto row_bytes =
+            std::max<std::uint64_t>(used_bytes() / std::max<std::uint64_t>(readings_, 1), 1);
+        const auto step = std::max<std::uint64_t>(wal_budget_ / 2 / row_bytes, 1);
         if (drop_oldest(model::gap_reason::max_size, keep_upto, keep, any_ts, step, counts) == 0)
             break;
         compact(true);
@@ -501,13 +525,18 @@ drop_counts store::enforce_limits(std::int64_t now_ms, std::int64_t keep_upto,
 }
 
 void store::compact(bool force) {
-    sqlite3* db = db_.get();
     const auto pages = pragma(st_->page_count);
     const auto free = pragma(st_->freelist_count);
-    if (free == 0 || (!force && free < std::max<std::int64_t>(64, pages / 4))) return;
-    statement vacuum(db, "PRAGMA incremental_vacuum");
-    vacuum.run();
-    exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    const bool worth_it = free >= std::max<std::int64_t>(64, pages / 4);
+    if (!force && !worth_it) return;
+    // In steps the WAL can hold (a vacuum rewrites the pages it moves), each folded into the
+    // file and truncated at once, so that file and WAL together only ever shrink.
+    for (auto left = free; left > 0; left = pragma(st_->freelist_count)) {
+        st_->incremental_vacuum.run();
+        st_->checkpoint.run();
+        if (pragma(st_->freelist_count) >= left) break; // nothing moved (a reader holds the WAL)
+    }
+    st_->checkpoint.run();
 }
 
 void store::close_clean(const std::map<std::string, std::uint64_t>& last_seq) {
@@ -520,8 +549,7 @@ void store::close_clean(const std::map<std::string, std::uint64_t>& last_seq) {
         exec(db_.get(), "UPDATE meta SET value = 1 WHERE key = 'clean'");
         tx.commit();
     }
-    compact(false);
-    exec(db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
+    compact(true);
     st_.reset();
     db_.reset();
 }
@@ -534,8 +562,7 @@ store_figures store::figures() {
         f.oldest_ts = s.int64(0);
         s.reset();
     }
-    f.file_bytes =
-        file_size_or_zero(settings_.path) + file_size_or_zero(settings_.path.string() + "-wal");
+    f.file_bytes = file_bytes();
     return f;
 }
 

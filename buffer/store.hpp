@@ -106,7 +106,9 @@ private:
     std::uint64_t drop_oldest(model::gap_reason why, std::int64_t keep_upto,
                               const std::vector<std::int64_t>& keep, std::int64_t before_ts,
                               std::uint64_t max_rows, drop_counts& counts);
-    [[nodiscard]] std::uint64_t used_bytes();
+    void probe() const;
+    [[nodiscard]] std::uint64_t used_bytes();       // pages in use
+    [[nodiscard]] std::uint64_t file_bytes() const; // the file and its WAL on disk
     static std::int64_t pragma(statement& s);
 
     buffer_settings settings_;
@@ -118,6 +120,7 @@ private:
     std::unordered_map<std::int64_t, std::string> names_;
     std::uint64_t readings_ = 0; // kind-0 rows, kept exact by every change
     std::int64_t page_size_ = 4096;
+    std::uint64_t wal_budget_ = 0; // bytes the WAL is checkpointed at
 };
 
 } // namespace mb::buffer
