@@ -139,10 +139,13 @@ void store::open_file() {
     page_size_ = query_int(db, "PRAGMA page_size");
     // Keep the WAL small next to max_size (an eighth of it): checkpoint and truncate there.
     const auto wal_pages = std::clamp<std::int64_t>(
-        static_cast<std::int64_t>(settings_.max_size / 8) / page_size_, 4, 1000);
+        static_cast<std::int64_t>(settings_.max_size / 8) / page_size_, 2, 1000);
     exec(db, fmt::format("PRAGMA wal_autocheckpoint = {}", wal_pages).c_str());
     exec(db, fmt::format("PRAGMA journal_size_limit = {}", wal_pages * page_size_).c_str());
     wal_budget_ = static_cast<std::uint64_t>(wal_pages * page_size_);
+    // The pages an empty buffer file takes (measured: 11 for schema version 1), and one spare.
+    constexpr std::int64_t schema_pages = 12;
+    schema_bytes_ = static_cast<std::uint64_t>(schema_pages * page_size_);
     st_ = std::make_unique<statements>(db, std::max<std::int64_t>(wal_pages / 4, 1));
 
     device_ids_.clear();
@@ -503,16 +506,20 @@ drop_counts store::enforce_limits(std::int64_t now_ms, std::int64_t keep_upto,
     const auto cutoff = now_ms - settings_.max_age.count();
     while (drop_oldest(model::gap_reason::max_age, keep_upto, keep, cutoff, batch, counts) > 0) {
     }
-    // max_size bounds the file and its WAL as they are on disk. The WAL is kept within an
-    // eighth of it (open_file); the data is brought back to five eighths once it passes three
-    // quarters, so that the next flushes fit without dropping again at once. Deciding on the
-    // pages in use (not the file size) keeps a reader that holds the WAL from making the
-    // buffer drop more than it must.
-    const auto limit = settings_.max_size;
-    if (used_bytes() <= limit / 4 * 3 && file_bytes() <= limit / 8 * 7) return counts;
+    // max_size bounds the file and its WAL as they are on disk. The WAL is checkpointed at its
+    // budget (open_file); of the rest, past the schema's own pages, the data is brought back to
+    // three quarters once it passes seven eighths, so that the next flushes fit without
+    // dropping again at once. Deciding on the pages in use (not the file size) keeps a reader
+    // that holds the WAL from making the buffer drop more than it must.
+    const auto fixed = wal_budget_ + schema_bytes_;
+    const auto room = settings_.max_size > fixed + static_cast<std::uint64_t>(page_size_)
+                          ? settings_.max_size - fixed
+                          : static_cast<std::uint64_t>(page_size_);
+    if (used_bytes() <= schema_bytes_ + room / 8 * 7 && file_bytes() <= settings_.max_size)
+        return counts;
     compact(true);
     constexpr auto any_ts = std::numeric_limits<std::int64_t>::max();
-    while (used_bytes() > limit / 8 * 5) {
+    while (used_bytes() > schema_bytes_ + room / 4 * 3) {
         // As many rows as half the WAL's budget holds: a delete rewrites the pages it frees.
         const auto row_bytes =
             std::max<std::uint64_t>(used_bytes() / std::max<std::uint64_t>(readings_, 1), 1);

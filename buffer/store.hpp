@@ -120,7 +120,8 @@ private:
     std::unordered_map<std::int64_t, std::string> names_;
     std::uint64_t readings_ = 0; // kind-0 rows, kept exact by every change
     std::int64_t page_size_ = 4096;
-    std::uint64_t wal_budget_ = 0; // bytes the WAL is checkpointed at
+    std::uint64_t wal_budget_ = 0;   // bytes the WAL is checkpointed at
+    std::uint64_t schema_bytes_ = 0; // an empty buffer file
 };
 
 } // namespace mb::buffer
