@@ -52,6 +52,12 @@ std::string gateway_online_payload(std::int64_t ts_ms, std::string_view version,
         w.null();
     }
     w.key("dropped").value(buffer.dropped);
+    if (!buffer.dropped_by_device.empty()) { // which meters' data the drops cost
+        w.key("dropped_by_device").begin_object();
+        for (const auto& [device, n] : buffer.dropped_by_device)
+            w.key(device).value(n);
+        w.end_object();
+    }
     if (!buffer.error.empty()) w.key("error").value(buffer.error);
     if (!buffer.moved_aside.empty()) w.key("moved_aside").value(buffer.moved_aside);
     return w.end_object().end_object().take();

@@ -42,6 +42,16 @@ BOOST_AUTO_TEST_CASE(gateway_status_as_in_design_5_2) {
     BOOST_TEST(gateway_online_payload(5, "0.1.0", 1, b) ==
                R"({"state":"online","ts":5,"version":"0.1.0","devices":1,)"
                R"("buffer":{"readings":7,"oldest_ts":1764095000000,"dropped":3}})");
+    // Beyond §5.2's example, only when there is something to say: drops per device, the
+    // buffer file's trouble, and where an unusable file went.
+    b.dropped_by_device = {{"m1", 2}, {"m2", 1}};
+    b.error = "disk full";
+    b.moved_aside = "/var/lib/meterbridge/buffer.db.corrupt-20261130T031500Z";
+    BOOST_TEST(gateway_online_payload(5, "0.1.0", 1, b) ==
+               R"({"state":"online","ts":5,"version":"0.1.0","devices":1,)"
+               R"("buffer":{"readings":7,"oldest_ts":1764095000000,"dropped":3,)"
+               R"("dropped_by_device":{"m1":2,"m2":1},"error":"disk full",)"
+               R"("moved_aside":"/var/lib/meterbridge/buffer.db.corrupt-20261130T031500Z"}})");
     BOOST_TEST(gateway_will_payload() == R"({"state":"offline"})");
     BOOST_TEST(gateway_offline_payload(1764095000999) ==
                R"({"state":"offline","ts":1764095000999})");
