@@ -22,6 +22,7 @@ struct fake_outlet final : mb::model::outlet {
     using attempt = mb::model::publish_attempt;
 
     std::size_t room = 0;         // items it takes before answering retry
+    bool up = true;               // connected (an outage: false)
     std::set<std::string> refuse; // the readings of these devices are refused for good
     std::vector<mb::buffer::item> sent;
     std::map<int, std::size_t> unacked;                      // mid -> index in `sent`
@@ -33,7 +34,7 @@ struct fake_outlet final : mb::model::outlet {
         return take(r);
     }
     attempt publish(const mb::model::gap& g) override { return take(g); }
-    [[nodiscard]] bool connected() const override { return true; }
+    [[nodiscard]] bool connected() const override { return up; }
 
     // Acknowledges everything in flight: its room opens again.
     void ack_all(mb::buffer::delivery_queue& q) {
