@@ -14,8 +14,7 @@ std::string held_text(long held) {
 } // namespace
 
 sqlite_queue::sqlite_queue(uv_loop_t& loop, buffer_settings settings, const model::clock& clock)
-    : loop_(loop)
-    , settings_(std::move(settings))
+    : settings_(std::move(settings))
     , clock_(clock)
     , store_(std::make_unique<store>(settings_))
     , writer_(std::make_unique<writer_thread>(loop))

@@ -116,7 +116,6 @@ private:
     void finish_close(const flush_job* closing_job);
     void report_error(const std::string& what);
 
-    uv_loop_t& loop_;
     buffer_settings settings_;
     const model::clock& clock_;
     std::unique_ptr<store> store_;          // used on the writer thread only
