@@ -3,7 +3,7 @@
 // daemon runs; it shows the last commit (readings still only in memory are not there yet).
 #include "buffer/inspect.hpp"
 #include "daemon/commands.hpp"
-#include "daemon/config/load_config.hpp"
+#include "daemon/load_for_command.hpp"
 
 #include <algorithm>
 #include <array>
@@ -12,7 +12,6 @@
 #include <ctime>
 #include <fmt/format.h>
 #include <string>
-#include <variant>
 #include <vector>
 
 namespace mb::daemon {
@@ -51,10 +50,6 @@ std::string format_ts(std::int64_t ms) {
                        (at - secs).count());
 }
 
-std::string count(std::uint64_t n, std::string_view one, std::string_view many) {
-    return fmt::format("{} {}", n, n == 1 ? one : many);
-}
-
 void print_table(const std::vector<buffer::device_contents>& devices) {
     const std::array<std::string, 6> head{"device",    "readings", "gaps",
                                           "oldest ts", "last seq", "dropped"};
@@ -84,35 +79,9 @@ void print_table(const std::vector<buffer::device_contents>& devices) {
 } // namespace
 
 int buffer_command(arguments args) {
-    std::string file(default_config);
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string_view a = args[i];
-        if ((a == "-c" || a == "--config") && i + 1 < args.size()) {
-            file = args[++i];
-        } else if (a.starts_with("--config=")) {
-            file = a.substr(9);
-        } else if (a == "-h" || a == "--help") {
-            std::fputs(buffer_usage, stdout);
-            return 0;
-        } else {
-            std::fprintf(stderr, "meterbridge buffer: unexpected argument '%s'\n%s", args[i],
-                         buffer_usage);
-            return 2;
-        }
-    }
-    if (file.empty()) {
-        std::fprintf(stderr, "meterbridge buffer: empty file name\n%s", buffer_usage);
-        return 2;
-    }
-    const auto loaded = config::load_config(file);
-    if (const auto* errors = std::get_if<std::vector<config::config_error>>(&loaded)) {
-        for (const auto& e : *errors)
-            std::fprintf(stderr, "%s\n", e.to_string().c_str());
-        std::fprintf(stderr, "meterbridge buffer: %s in the configuration\n",
-                     count(errors->size(), "error", "errors").c_str());
-        return 1;
-    }
-    const auto& cfg = std::get<config::config>(loaded);
+    const auto loaded = load_for_command(args, "buffer", buffer_usage, true);
+    if (!loaded.cfg) return loaded.exit_code;
+    const auto& cfg = *loaded.cfg;
     const auto r = buffer::inspect_buffer(cfg.buffer.path);
     if (r.missing) {
         // Not an error: the daemon creates the file when it first starts.

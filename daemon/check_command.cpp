@@ -1,14 +1,12 @@
 // meterbridge check [-c FILE]: validate the config and the profiles it uses (design.md §7).
 #include "bridge/file_mode.hpp"
 #include "daemon/commands.hpp"
-#include "daemon/config/load_config.hpp"
+#include "daemon/load_for_command.hpp"
 
 #include <cstdio>
 #include <filesystem>
-#include <fmt/format.h>
 #include <optional>
 #include <string>
-#include <variant>
 
 namespace mb::daemon {
 namespace {
@@ -16,10 +14,6 @@ namespace {
 constexpr const char* check_usage = "usage: meterbridge check [-c FILE]\n"
                                     "  validates FILE (default /etc/meterbridge/meterbridge.toml) "
                                     "and the profiles it names; exit 0 when valid, 1 if not\n";
-
-std::string count(std::size_t n, std::string_view one, std::string_view many) {
-    return fmt::format("{} {}", n, n == 1 ? one : many);
-}
 
 // What `run` would warn about (secret files others can read) and what this version does not
 // act on yet, each as "warning: FILE[:LINE:COL]: key: message" on stderr.
@@ -40,36 +34,10 @@ void print_warnings(const config::config& cfg) {
 } // namespace
 
 int check_command(arguments args) {
-    std::string file(default_config);
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string_view a = args[i];
-        if ((a == "-c" || a == "--config") && i + 1 < args.size()) {
-            file = args[++i];
-        } else if (a.starts_with("--config=")) {
-            file = a.substr(9);
-        } else if (a == "-h" || a == "--help") {
-            std::fputs(check_usage, stdout);
-            return 0;
-        } else {
-            std::fprintf(stderr, "meterbridge check: unexpected argument '%s'\n%s", args[i],
-                         check_usage);
-            return 2;
-        }
-    }
-    if (file.empty()) {
-        std::fprintf(stderr, "meterbridge check: empty file name\n%s", check_usage);
-        return 2;
-    }
-    const auto result = config::load_config(file);
-    if (const auto* errors = std::get_if<std::vector<config::config_error>>(&result)) {
-        for (const auto& e : *errors)
-            std::fprintf(stderr, "%s\n", e.to_string().c_str());
-        std::fprintf(
-            stderr, "%s\n",
-            count(errors->size(), "error", "errors").append(" in the configuration").c_str());
-        return 1;
-    }
-    const auto& cfg = std::get<config::config>(result);
+    const auto loaded = load_for_command(args, "check", check_usage, false);
+    if (!loaded.cfg) return loaded.exit_code;
+    const auto& cfg = *loaded.cfg;
+    const std::string& file = loaded.file;
     print_warnings(cfg);
     std::string natives = count(cfg.natives.size(), "native source", "native sources");
     if (!cfg.natives.empty()) natives += " (not run yet)";
