@@ -7,6 +7,7 @@ read-only looks into the buffer file, and the checks every buffer test shares: e
 device is delivered or explained by a gap, a repeated seq is the same reading, and duplicates
 are counted."""
 
+import contextlib
 import json
 import os
 import re
@@ -212,13 +213,11 @@ def log_ms(line):
     return timegm((y, mo, d, h, mi, s)) * 1000 + ms
 
 
-def read_buffer_file(path):
-    """What the buffer file of a stopped daemon holds, read from a copy (db and -wal, as they
-    are after a crash) so that nothing here can checkpoint or change the daemon's own files. Returns
-    (integrity_check result, {(device, seq): ts} of stored readings (kind 0), user_version);
-    a file that does not exist yet holds nothing."""
-    if not os.path.exists(path):
-        return "ok", {}, None
+@contextlib.contextmanager
+def _copy_of(path):
+    """A read-only connection to a copy of the buffer file at `path` and its WAL (as they are
+    now, or after a crash), so that nothing here can checkpoint or change the daemon's own
+    files; the copy goes when the block ends."""
     with tempfile.TemporaryDirectory(prefix="mbtest-db-") as d:
         copy = os.path.join(d, "copy.db")
         shutil.copyfile(path, copy)
@@ -226,17 +225,28 @@ def read_buffer_file(path):
             shutil.copyfile(path + "-wal", copy + "-wal")
         con = sqlite3.connect(f"file:{copy}?mode=ro", uri=True, timeout=5)
         try:
-            integrity = "\n".join(r[0] for r in con.execute("PRAGMA integrity_check"))
-            version = con.execute("PRAGMA user_version").fetchone()[0]
-            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            stored = {}
-            if {"items", "devices"} <= tables:
-                for name, seq, ts in con.execute(
-                        "SELECT d.name, i.seq, i.ts FROM items i JOIN devices d ON d.id = i.device "
-                        "WHERE i.kind = 0"):
-                    stored[(name, seq)] = ts
+            yield con
         finally:
             con.close()
+
+
+def read_buffer_file(path):
+    """What the buffer file of a stopped daemon holds, read from a copy (db and -wal, as they
+    are after a crash) so that nothing here can checkpoint or change the daemon's own files. Returns
+    (integrity_check result, {(device, seq): ts} of stored readings (kind 0), user_version);
+    a file that does not exist yet holds nothing."""
+    if not os.path.exists(path):
+        return "ok", {}, None
+    with _copy_of(path) as con:
+        integrity = "\n".join(r[0] for r in con.execute("PRAGMA integrity_check"))
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        stored = {}
+        if {"items", "devices"} <= tables:
+            for name, seq, ts in con.execute(
+                    "SELECT d.name, i.seq, i.ts FROM items i JOIN devices d ON d.id = i.device "
+                    "WHERE i.kind = 0"):
+                stored[(name, seq)] = ts
     return integrity, stored, version
 
 
@@ -255,16 +265,8 @@ def dropped_in_file(path):
     """{device: dropped} as the file of a running daemon counts them (devices.dropped), read
     from a copy; {} when there is none yet or the copy was caught half-way."""
     try:
-        with tempfile.TemporaryDirectory(prefix="mbtest-db-") as d:
-            copy = os.path.join(d, "copy.db")
-            shutil.copyfile(path, copy)
-            if os.path.exists(path + "-wal"):
-                shutil.copyfile(path + "-wal", copy + "-wal")
-            con = sqlite3.connect(f"file:{copy}?mode=ro", uri=True, timeout=5)
-            try:
-                return dict(con.execute("SELECT name, dropped FROM devices"))
-            finally:
-                con.close()
+        with _copy_of(path) as con:
+            return dict(con.execute("SELECT name, dropped FROM devices"))
     except (OSError, sqlite3.Error):
         return {}
 

@@ -23,6 +23,7 @@
 #include <numeric>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -169,16 +170,35 @@ bool deliver_everything(uv_loop_t& loop, sqlite_queue& q, fake_outlet& out, cons
         20s);
 }
 
+// What most cases start from, beside the loop: a temporary directory with the buffer's
+// settings in it (a case may change them before it opens the queue), the file as another
+// process sees it, the clock the queue reads and half a flush interval.
+struct on_file : mbtest::on_loop {
+    mbtest::temp_dir dir;
+    buffer_settings s = mbtest::settings_in(dir);
+    file_look file{s.path};
+    manual_clock clock;
+    std::chrono::milliseconds half_flush = s.flush_interval / 2;
+};
+
+// The one gap `gaps` holds: its reason, seqs and timestamps.
+void check_one_gap(const std::vector<model::gap>& gaps, std::string_view reason,
+                   std::uint64_t from_seq, std::uint64_t to_seq, std::int64_t from_ts,
+                   std::int64_t to_ts) {
+    BOOST_REQUIRE(gaps.size() == 1U);
+    BOOST_TEST(model::reason_name(gaps[0].reason) == reason);
+    BOOST_TEST(gaps[0].from_seq == from_seq);
+    BOOST_TEST(gaps[0].to_seq == to_seq);
+    BOOST_TEST(gaps[0].from_ts == from_ts);
+    BOOST_TEST(gaps[0].to_ts == to_ts);
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(sqlite_queue_on_a_file)
 
 BOOST_FIXTURE_TEST_CASE(seq_counts_per_device_from_one_and_waits_for_its_reservation_on_disk,
-                        mbtest::on_loop) {
-    mbtest::temp_dir dir;
-    const auto s = mbtest::settings_in(dir);
-    const file_look file{s.path};
-    manual_clock clock;
+                        on_file) {
     fake_outlet out;
     out.room = 100'000;
     // What the file had reserved for the device when each reading went out.
@@ -238,12 +258,7 @@ BOOST_FIXTURE_TEST_CASE(seq_counts_per_device_from_one_and_waits_for_its_reserva
 }
 
 BOOST_FIXTURE_TEST_CASE(acked_in_time_never_reaches_the_file_the_rest_is_written_then_deleted,
-                        mbtest::on_loop) {
-    mbtest::temp_dir dir;
-    const auto s = mbtest::settings_in(dir);
-    const file_look file{s.path};
-    const auto half_flush = s.flush_interval / 2;
-    manual_clock clock;
+                        on_file) {
     fake_outlet out;
     out.room = 100;
     auto q = open_with(loop, s, clock);
@@ -296,12 +311,7 @@ BOOST_FIXTURE_TEST_CASE(acked_in_time_never_reaches_the_file_the_rest_is_written
 }
 
 BOOST_FIXTURE_TEST_CASE(an_outage_goes_to_disk_then_live_goes_first_and_the_backlog_oldest_first,
-                        mbtest::on_loop) {
-    mbtest::temp_dir dir;
-    const auto s = mbtest::settings_in(dir);
-    const file_look file{s.path};
-    const auto half_flush = s.flush_interval / 2;
-    manual_clock clock;
+                        on_file) {
     fake_outlet out; // room 0: the uplink is down
     auto q = open_with(loop, s, clock);
     q->on_ready([&] { q->pump(out); }); // as the forwarder does
@@ -372,12 +382,7 @@ BOOST_FIXTURE_TEST_CASE(an_outage_goes_to_disk_then_live_goes_first_and_the_back
     BOOST_TEST(out.gaps().empty());
 }
 
-BOOST_FIXTURE_TEST_CASE(a_clean_restart_continues_seq_exactly_and_replays_what_was_kept,
-                        mbtest::on_loop) {
-    mbtest::temp_dir dir;
-    const auto s = mbtest::settings_in(dir);
-    const file_look file{s.path};
-    manual_clock clock;
+BOOST_FIXTURE_TEST_CASE(a_clean_restart_continues_seq_exactly_and_replays_what_was_kept, on_file) {
     fake_outlet out; // room 0
     {
         auto q = open_with(loop, s, clock);
@@ -413,12 +418,7 @@ BOOST_FIXTURE_TEST_CASE(a_clean_restart_continues_seq_exactly_and_replays_what_w
 }
 
 BOOST_FIXTURE_TEST_CASE(after_an_unclean_stop_seq_continues_above_the_reservation_behind_a_gap,
-                        mbtest::on_loop) {
-    mbtest::temp_dir dir;
-    const auto s = mbtest::settings_in(dir);
-    const file_look file{s.path};
-    const auto half_flush = s.flush_interval / 2;
-    manual_clock clock;
+                        on_file) {
     const auto reserved_at = clock.unix;
     std::map<std::uint64_t, double> first_run; // seq -> tag, as delivered
     {
@@ -463,14 +463,9 @@ BOOST_FIXTURE_TEST_CASE(after_an_unclean_stop_seq_continues_above_the_reservatio
 
     // One restart gap covers what may have been used: 4..reserved (4..13 were delivered, the
     // rest never handed out).
-    const auto gaps = out.gaps();
-    BOOST_REQUIRE(gaps.size() == 1U);
-    BOOST_TEST(gaps[0].device == "a");
-    BOOST_TEST(model::reason_name(gaps[0].reason) == "restart");
-    BOOST_TEST(gaps[0].from_seq == 4U);
-    BOOST_TEST(gaps[0].to_seq == reserved);
-    BOOST_TEST(gaps[0].from_ts == reserved_at); // when the range was reserved
-    BOOST_TEST(gaps[0].to_ts == clock.unix);    // the restart
+    // From when the range was reserved to the restart.
+    check_one_gap(out.gaps(), "restart", 4, reserved, reserved_at, clock.unix);
+    BOOST_TEST(out.gaps()[0].device == "a");
     // The stored three again (at least once), and the new reading above the gap: no seq ever
     // named two different readings.
     const std::vector<std::uint64_t> second{1, 2, 3, next};
@@ -485,11 +480,7 @@ BOOST_FIXTURE_TEST_CASE(after_an_unclean_stop_seq_continues_above_the_reservatio
 }
 
 BOOST_FIXTURE_TEST_CASE(refused_readings_leave_refused_gaps_counted_per_device_the_rest_flow,
-                        mbtest::on_loop) {
-    mbtest::temp_dir dir;
-    const auto s = mbtest::settings_in(dir);
-    const file_look file{s.path};
-    manual_clock clock;
+                        on_file) {
     fake_outlet out;
     out.room = 100;
     out.refuse = {"bad"};
@@ -539,14 +530,8 @@ BOOST_FIXTURE_TEST_CASE(refused_readings_leave_refused_gaps_counted_per_device_t
     BOOST_TEST(sorted(out.seqs("good")) == range(1, 4), boost::test_tools::per_element());
 }
 
-BOOST_FIXTURE_TEST_CASE(past_max_size_the_oldest_readings_go_counted_and_announced,
-                        mbtest::on_loop) {
-    mbtest::temp_dir dir;
-    auto s = mbtest::settings_in(dir);
+BOOST_FIXTURE_TEST_CASE(past_max_size_the_oldest_readings_go_counted_and_announced, on_file) {
     s.max_size = 64U << 10U;
-    const file_look file{s.path};
-    const auto half_flush = s.flush_interval / 2;
-    manual_clock clock;
     fake_outlet out; // room 0, and nobody pumps: nothing is loaded for replay
     auto q = open_with(loop, s, clock);
 
@@ -575,27 +560,15 @@ BOOST_FIXTURE_TEST_CASE(past_max_size_the_oldest_readings_go_counted_and_announc
     q->on_ready([&] { q->pump(out); });
     BOOST_REQUIRE(deliver_everything(loop, *q, out, file));
     // The oldest went, as one run announced by one gap; the rest came, each once.
-    const auto gaps = out.gaps();
-    BOOST_REQUIRE(gaps.size() == 1U);
-    BOOST_TEST(model::reason_name(gaps[0].reason) == "max_size");
-    BOOST_TEST(gaps[0].from_seq == 1U);
-    BOOST_TEST(gaps[0].to_seq == st.dropped);
-    BOOST_TEST(gaps[0].from_ts == t0 + 1);
-    BOOST_TEST(gaps[0].to_ts == t0 + std::int64_t(st.dropped));
+    check_one_gap(out.gaps(), "max_size", 1, st.dropped, t0 + 1, t0 + std::int64_t(st.dropped));
     BOOST_TEST(out.seqs("m") == range(st.dropped + 1, n), boost::test_tools::per_element());
 }
 
 // Pumped as the forwarder pumps a disconnected uplink: the backlog is not loaded into memory
 // while the link is down (rows loaded for replay are out of enforce_limits' reach), so the
 // oldest readings go, not the ones each flush has just written (design.md §3).
-BOOST_FIXTURE_TEST_CASE(past_max_size_the_oldest_go_also_while_the_uplink_is_pumped_down,
-                        mbtest::on_loop) {
-    mbtest::temp_dir dir;
-    auto s = mbtest::settings_in(dir);
+BOOST_FIXTURE_TEST_CASE(past_max_size_the_oldest_go_also_while_the_uplink_is_pumped_down, on_file) {
     s.max_size = 64U << 10U;
-    const file_look file{s.path};
-    const auto half_flush = s.flush_interval / 2;
-    manual_clock clock;
     fake_outlet out;
     out.up = false; // the outage
     auto q = open_with(loop, s, clock);
@@ -642,13 +615,8 @@ BOOST_FIXTURE_TEST_CASE(past_max_size_the_oldest_go_also_while_the_uplink_is_pum
 
 // As above for max_age: a reading past max_age never leaves, from disk or from memory.
 BOOST_FIXTURE_TEST_CASE(readings_older_than_max_age_go_also_while_the_uplink_is_pumped_down,
-                        mbtest::on_loop) {
-    mbtest::temp_dir dir;
-    auto s = mbtest::settings_in(dir);
+                        on_file) {
     s.max_age = 300ms;
-    const file_look file{s.path};
-    const auto half_flush = s.flush_interval / 2;
-    manual_clock clock;
     fake_outlet out;
     out.up = false; // the outage
     auto q = open_with(loop, s, clock);
@@ -679,13 +647,8 @@ BOOST_FIXTURE_TEST_CASE(readings_older_than_max_age_go_also_while_the_uplink_is_
                boost::test_tools::per_element());
 }
 
-BOOST_FIXTURE_TEST_CASE(readings_older_than_max_age_go_as_max_age_gaps, mbtest::on_loop) {
-    mbtest::temp_dir dir;
-    auto s = mbtest::settings_in(dir);
+BOOST_FIXTURE_TEST_CASE(readings_older_than_max_age_go_as_max_age_gaps, on_file) {
     s.max_age = 300ms;
-    const file_look file{s.path};
-    const auto half_flush = s.flush_interval / 2;
-    manual_clock clock;
     fake_outlet out; // room 0, nobody pumps
     auto q = open_with(loop, s, clock);
     const auto t0 = clock.unix;
@@ -710,13 +673,7 @@ BOOST_FIXTURE_TEST_CASE(readings_older_than_max_age_go_as_max_age_gaps, mbtest::
     out.room = 100;
     q->on_ready([&] { q->pump(out); });
     BOOST_REQUIRE(deliver_everything(loop, *q, out, file));
-    const auto gaps = out.gaps();
-    BOOST_REQUIRE(gaps.size() == 1U);
-    BOOST_TEST(model::reason_name(gaps[0].reason) == "max_age");
-    BOOST_TEST(gaps[0].from_seq == 1U);
-    BOOST_TEST(gaps[0].to_seq == 20U);
-    BOOST_TEST(gaps[0].from_ts == t0 + 1);
-    BOOST_TEST(gaps[0].to_ts == t0 + 20);
+    check_one_gap(out.gaps(), "max_age", 1, 20, t0 + 1, t0 + 20);
     BOOST_TEST(out.seqs("a") == range(21, 25), boost::test_tools::per_element());
 }
 

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -35,6 +36,30 @@ model::reading reading_of(const std::string& device, std::uint64_t seq, std::int
     r.ts_ms = ts;
     r.values = {{"energy_import_kwh", 1234.5 + double(seq)}, {"voltage_l1", -0.25}};
     return r;
+}
+
+// Readings `from`..`to` of `device`, each at `ts`, or at its own seq (in ms) when ts is not
+// given.
+flush_batch batch_of(const std::string& device, std::uint64_t from, std::uint64_t to,
+                     std::optional<std::int64_t> ts = std::nullopt) {
+    flush_batch b;
+    for (auto seq = from; seq <= to; ++seq)
+        b.inserts.emplace_back(reading_of(device, seq, ts.value_or(std::int64_t(seq))));
+    return b;
+}
+
+// The first `limit` rows, split: the seqs of the readings and the gaps, each in order.
+struct split_rows {
+    std::vector<std::uint64_t> kept;
+    std::vector<model::gap> gaps;
+};
+split_rows read_split(store& st, std::size_t limit) {
+    split_rows out;
+    for (const auto& row : st.read_after(0, limit)) {
+        if (const auto* r = std::get_if<model::reading>(&row.what)) out.kept.push_back(r->seq);
+        if (const auto* g = std::get_if<model::gap>(&row.what)) out.gaps.push_back(*g);
+    }
+    return out;
 }
 
 std::string bytes_of(const fs::path& p) {
@@ -191,10 +216,7 @@ BOOST_AUTO_TEST_CASE(a_file_with_a_corrupt_page_is_moved_aside) {
     {
         store st(s);
         st.open(1'000);
-        flush_batch b;
-        for (std::uint64_t seq = 1; seq <= 500; ++seq)
-            b.inserts.emplace_back(reading_of("a", seq, 1'000));
-        st.write(b);
+        st.write(batch_of("a", 1, 500, 1'000));
         st.close_clean({{"a", 500}});
     }
     BOOST_REQUIRE(!fs::exists(s.path.string() + "-wal") ||
@@ -248,10 +270,8 @@ BOOST_AUTO_TEST_CASE(an_unclean_stop_leaves_one_restart_gap_per_device_a_clean_o
     {
         store st(s);
         BOOST_TEST(!st.open(1'000).unclean);
-        flush_batch b;
+        auto b = batch_of("a", 1, 3, 500);
         b.reservations = {{"a", 4096, 111}, {"b", 4096, 112}, {"c", 4096, 113}};
-        for (std::uint64_t seq = 1; seq <= 3; ++seq)
-            b.inserts.emplace_back(reading_of("a", seq, 500));
         st.write(b);
         flush_batch c; // c used exactly what it reserved, written as a gap
         c.inserts.emplace_back(model::gap{"c", model::gap_reason::refused, 1, 4096, 300, 400});
@@ -302,9 +322,7 @@ BOOST_AUTO_TEST_CASE(max_age_drops_the_old_rows_as_gaps_but_not_those_loaded_or_
     s.max_age = std::chrono::milliseconds(1'000);
     store st(s);
     st.open(0);
-    flush_batch b;
-    for (std::uint64_t seq = 1; seq <= 10; ++seq)
-        b.inserts.emplace_back(reading_of("a", seq, std::int64_t(seq)));
+    auto b = batch_of("a", 1, 10);
     b.inserts.emplace_back(reading_of("a", 11, 5'000)); // young
     const auto ids = st.write(b);
     // Rows 1..2 are loaded for replay (id <= keep_upto), row 5 is in flight.
@@ -313,12 +331,7 @@ BOOST_AUTO_TEST_CASE(max_age_drops_the_old_rows_as_gaps_but_not_those_loaded_or_
     BOOST_TEST(st.figures().readings == 4U);
     BOOST_TEST(look(s.path, "SELECT dropped FROM devices WHERE name = 'a'") == 7);
 
-    std::vector<std::uint64_t> kept;
-    std::vector<model::gap> gaps;
-    for (const auto& row : st.read_after(0, 100)) {
-        if (const auto* r = std::get_if<model::reading>(&row.what)) kept.push_back(r->seq);
-        if (const auto* g = std::get_if<model::gap>(&row.what)) gaps.push_back(*g);
-    }
+    const auto [kept, gaps] = read_split(st, 100);
     const std::vector<std::uint64_t> expect_kept{1, 2, 5, 11};
     BOOST_TEST(kept == expect_kept, boost::test_tools::per_element());
     // One gap per run of dropped seqs: 3..4 and 6..10, with their readings' times.
@@ -338,15 +351,9 @@ BOOST_AUTO_TEST_CASE(a_dropped_run_that_continues_a_stored_gap_extends_it) {
     s.max_age = std::chrono::milliseconds(1'000);
     store st(s);
     st.open(0);
-    flush_batch b;
-    for (std::uint64_t seq = 1; seq <= 4; ++seq)
-        b.inserts.emplace_back(reading_of("a", seq, 10));
-    st.write(b);
+    st.write(batch_of("a", 1, 4, 10));
     BOOST_TEST(st.enforce_limits(2'000, 0, {}).at("a") == 4U);
-    flush_batch c;
-    for (std::uint64_t seq = 5; seq <= 6; ++seq)
-        c.inserts.emplace_back(reading_of("a", seq, 20));
-    st.write(c);
+    st.write(batch_of("a", 5, 6, 20));
     BOOST_TEST(st.enforce_limits(2'000, 0, {}).at("a") == 2U);
     const auto rows = st.read_after(0, 100);
     BOOST_REQUIRE(rows.size() == 1U);
@@ -366,10 +373,7 @@ BOOST_AUTO_TEST_CASE(max_size_drops_the_oldest_until_the_file_fits) {
     st.open(0);
     constexpr std::uint64_t n = 2000;
     for (std::uint64_t seq = 1; seq <= n; seq += 100) {
-        flush_batch b;
-        for (std::uint64_t i = 0; i < 100; ++i)
-            b.inserts.emplace_back(reading_of("a", seq + i, 1'000));
-        st.write(b);
+        st.write(batch_of("a", seq, seq + 99, 1'000));
         st.enforce_limits(1'000, 0, {});
         st.compact(false);
     }
@@ -377,12 +381,7 @@ BOOST_AUTO_TEST_CASE(max_size_drops_the_oldest_until_the_file_fits) {
     BOOST_TEST(f.file_bytes <= s.max_size);
     BOOST_TEST(look(s.path, "SELECT dropped FROM devices WHERE name = 'a'") ==
                std::int64_t(n - f.readings));
-    std::vector<std::uint64_t> kept;
-    std::vector<model::gap> gaps;
-    for (const auto& row : st.read_after(0, n)) {
-        if (const auto* r = std::get_if<model::reading>(&row.what)) kept.push_back(r->seq);
-        if (const auto* g = std::get_if<model::gap>(&row.what)) gaps.push_back(*g);
-    }
+    const auto [kept, gaps] = read_split(st, n);
     BOOST_REQUIRE(!kept.empty());
     BOOST_TEST(kept.size() == f.readings);
     // The newest are kept, in one unbroken run up to the last; one gap covers the rest.
