@@ -1,8 +1,8 @@
 #pragma once
-// The reference for the replay figure: a bare libmosquitto QoS 1 publish loop (its own network
-// thread, mosquitto_loop_start) keeping `window` messages in flight, the same shape as
-// uplink_bench.cpp's. It sends the given messages round robin, `count` of them or for at most
-// `limit`, and returns PUBACKs per second.
+// The benches' reference figure: a bare libmosquitto QoS 1 publish loop (its own network
+// thread, mosquitto_loop_start) keeping `window` messages in flight. It sends the given
+// messages round robin, `count` of them or for at most `limit`, and returns PUBACKs per second.
+// uplink_bench compares bridge::uplink with it, buffer_bench the backlog replay.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>

@@ -1,7 +1,7 @@
 #pragma once
-// A private mosquitto on a free loopback port for buffer_bench: the same broker as
-// uplink_bench.cpp starts (no limit of its own on messages in flight from one client, no
-// persistence), ready once its port accepts a connection.
+// A private mosquitto on a free loopback port for the benches (uplink_bench, buffer_bench): no
+// limit of its own on messages in flight from one client, no persistence, its log sent to
+// /dev/null; ready once its port accepts a connection.
 #include <cerrno>
 #include <chrono>
 #include <csignal>

@@ -18,6 +18,8 @@
 // MB_BENCH_RATE (readings/s pushed in (1), default 2000), MB_BENCH_DIR (a directory on the
 // filesystem to measure, default /var/tmp), MB_BENCH_BARE_SECONDS (longest bare run, 10).
 // Argument: "disk" runs only (1), "backlog" only (2)-(4).
+#include "bench_bare.hpp"
+#include "bench_broker.hpp"
 #include "bridge/model/log.hpp"
 #include "bridge/payloads.hpp"
 #include "buffer/delivery_queue.hpp"
@@ -27,8 +29,6 @@
 #include "buffer/settings.hpp"
 #include "buffer/sqlite_handle.hpp"
 #include "buffer/sqlite_queue.hpp"
-#include "buffer_bench_bare.hpp"
-#include "buffer_bench_broker.hpp"
 #include "buffer_bench_proc.hpp"
 #include "buffer_bench_rig.hpp"
 

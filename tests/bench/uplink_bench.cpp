@@ -3,28 +3,21 @@
 // max_inflight 32 and 100, next to a bare libmosquitto publish loop (mosquitto_loop_start,
 // same window) in the same run; the ratio is the cost of our loop integration. Latency is
 // publish(reading) -> PUBACK. Each run lasts `run_for`, about 20 s in all.
+#include "bench_bare.hpp"
+#include "bench_broker.hpp"
 #include "bridge/model/log.hpp"
 #include "bridge/payloads.hpp"
 #include "bridge/uplink.hpp"
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
-#include <csignal>
+#include <cstdint>
 #include <cstdio>
-#include <fcntl.h>
-#include <filesystem>
+#include <exception>
 #include <fmt/format.h>
-#include <fstream>
+#include <limits>
 #include <mosquitto.h>
-#include <mutex>
-#include <netinet/in.h>
-#include <spawn.h>
-#include <stdexcept>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <thread>
-#include <unistd.h>
+#include <string>
 #include <uv.h>
 #include <vector>
 
@@ -33,71 +26,6 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 constexpr auto run_for = std::chrono::seconds(4);
 const std::string topic = "meterbridge/bench-gw/incomer/data";
-
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-                       ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
-    ::close(fd);
-    if (!bound) throw std::runtime_error("no free port on 127.0.0.1");
-    return ntohs(a.sin_port);
-}
-
-bool port_open(int port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    return ok;
-}
-
-// A private mosquitto; no limit of its own on messages in flight from one client.
-class broker {
-public:
-    broker()
-        : port_(free_port()) {
-        char tmpl[] = "/tmp/mb-bench-XXXXXX";
-        dir_ = ::mkdtemp(tmpl);
-        auto conf = (dir_ / "mosquitto.conf").string(); // argv wants char*, not const char*
-        std::ofstream(conf) << "listener " << port_ << " 127.0.0.1\nallow_anonymous true\n"
-                            << "persistence false\nmax_inflight_messages 0\n"
-                            << "max_queued_messages 100000\n";
-        std::string prog = "mosquitto";
-        std::string opt_c = "-c";
-        char* argv[] = {prog.data(), opt_c.data(), conf.data(), nullptr};
-        posix_spawn_file_actions_t fa; // the broker's own log would garble the table
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        const int rc = posix_spawn(&pid_, "/usr/sbin/mosquitto", &fa, nullptr, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (rc != 0) throw std::runtime_error("cannot start mosquitto");
-        for (int i = 0; i < 250 && !port_open(port_); ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(20)); // waiting on a process
-    }
-    ~broker() {
-        ::kill(pid_, SIGTERM);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-        std::error_code ec;
-        std::filesystem::remove_all(dir_, ec);
-    }
-    broker(const broker&) = delete;
-    broker& operator=(const broker&) = delete;
-    [[nodiscard]] int port() const { return port_; }
-
-private:
-    int port_;
-    std::filesystem::path dir_;
-    pid_t pid_ = -1;
-};
 
 // A model::reading shaped like an ADW300 poll: 60 values. The uplink run formats it for every
 // publish (the product path, seq counting up from here); the bare loop sends it formatted
@@ -189,59 +117,15 @@ result run_uplink(int port, int max_inflight) {
     return res;
 }
 
-// The same workload with libmosquitto's own thread and a window of max_inflight.
-struct bare_state {
-    std::mutex mu;
-    std::condition_variable cv;
-    int inflight = 0;
-    std::uint64_t acked = 0;
-    bool connected = false;
-};
-
+// The same workload through bench_bare.hpp's loop (libmosquitto's own thread, a window of
+// max_inflight) for run_for: the payload formatted once.
 result run_bare(int port, int max_inflight) {
-    bare_state st;
-    mosquitto* m = mosquitto_new(fmt::format("bench-bare-{}", max_inflight).c_str(), true, &st);
-    mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
-    mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, max_inflight);
-    mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
-    mosquitto_connect_v5_callback_set(m,
-                                      [](mosquitto*, void* p, int, int, const mosquitto_property*) {
-                                          auto& s = *static_cast<bare_state*>(p);
-                                          const std::lock_guard lk(s.mu);
-                                          s.connected = true;
-                                          s.cv.notify_all();
-                                      });
-    mosquitto_publish_v5_callback_set(m,
-                                      [](mosquitto*, void* p, int, int, const mosquitto_property*) {
-                                          auto& s = *static_cast<bare_state*>(p);
-                                          const std::lock_guard lk(s.mu);
-                                          --s.inflight;
-                                          ++s.acked;
-                                          s.cv.notify_all();
-                                      });
-    const std::string payload = mb::bridge::reading_payload(sample_reading());
+    const std::vector<mb::bench::bare_message> messages{
+        {topic, mb::bridge::reading_payload(sample_reading())}};
+    const auto bare = mb::bench::run_bare(port, max_inflight, messages,
+                                          std::numeric_limits<std::uint64_t>::max(), run_for);
     result res;
-    if (mosquitto_connect(m, "127.0.0.1", port, 30) == MOSQ_ERR_SUCCESS &&
-        mosquitto_loop_start(m) == MOSQ_ERR_SUCCESS) {
-        std::unique_lock lk(st.mu);
-        st.cv.wait_for(lk, std::chrono::seconds(5), [&] { return st.connected; });
-        const auto start = clock_type::now();
-        const auto end = start + run_for;
-        while (clock_type::now() < end) {
-            st.cv.wait(lk, [&] { return st.inflight < max_inflight; });
-            ++st.inflight;
-            lk.unlock();
-            mosquitto_publish_v5(m, nullptr, topic.c_str(), static_cast<int>(payload.size()),
-                                 payload.data(), 1, false, nullptr);
-            lk.lock();
-        }
-        st.cv.wait_for(lk, std::chrono::seconds(5), [&] { return st.inflight == 0; });
-        res.per_second = static_cast<double>(st.acked) /
-                         std::chrono::duration<double>(clock_type::now() - start).count();
-    }
-    mosquitto_disconnect(m);
-    mosquitto_loop_stop(m, false);
-    mosquitto_destroy(m);
+    res.per_second = bare.per_second;
     return res;
 }
 
@@ -250,7 +134,7 @@ int run(const std::string& only) {
     mosquitto_lib_init();
     int status = 0;
     {
-        broker b;
+        const mb::bench::broker b;
         fmt::print("uplink_bench: QoS 1, {}-byte readings, loopback mosquitto, {} s per run\n",
                    mb::bridge::reading_payload(sample_reading()).size(), run_for.count());
         fmt::print("{:>12} {:>16} {:>16} {:>7} {:>10} {:>10}\n", "max_inflight", "uplink rdg/s",
