@@ -51,8 +51,12 @@ class OutageDeliveryTest(RtuRig):
         self.broker.stop()
         store = os.path.join(self.tmp, "broker-store") + "/"
         os.makedirs(store, exist_ok=True)
+        # As root mosquitto drops to the user "mosquitto", who cannot write the store in the
+        # test's private directory: the session would not survive the restart.
+        user = "user root\n" if os.geteuid() == 0 else ""
         self.broker = self.launch(Broker(self.tmp, port=self.broker.port,
-                                         extra=f"persistence true\npersistence_location {store}\n{extra}"))
+                                         extra=f"persistence true\npersistence_location {store}\n"
+                                               f"{user}{extra}"))
 
     def test_readings_taken_while_the_broker_is_down_arrive_after_it_returns(self):
         self.persistent_broker()
