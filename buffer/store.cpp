@@ -148,20 +148,8 @@ void store::open_file() {
     schema_bytes_ = static_cast<std::uint64_t>(schema_pages * page_size_);
     st_ = std::make_unique<statements>(db, std::max<std::int64_t>(wal_pages / 4, 1));
 
-    device_ids_.clear();
-    device_names_.clear();
-    statement devices(db, "SELECT id, name FROM devices");
-    while (devices.step()) {
-        device_ids_.emplace(devices.text(1), devices.int64(0));
-        device_names_.emplace(devices.int64(0), devices.text(1));
-    }
-    name_ids_.clear();
-    names_.clear();
-    statement names(db, "SELECT id, name FROM names");
-    while (names.step()) {
-        name_ids_.emplace(names.text(1), names.int64(0));
-        names_.emplace(names.int64(0), names.text(1));
-    }
+    devices_.load(db, "SELECT id, name FROM devices");
+    names_.load(db, "SELECT id, name FROM names");
     readings_ =
         static_cast<std::uint64_t>(query_int(db, "SELECT count(*) FROM items WHERE kind = 0"));
 }
@@ -253,28 +241,38 @@ void store::announce_restart(std::int64_t now_ms, open_report& report) {
     report.restart_gaps = gaps.size();
 }
 
-std::int64_t store::device_id(const std::string& name) {
-    if (const auto it = device_ids_.find(name); it != device_ids_.end()) return it->second;
-    auto& s = st_->add_device;
-    s.bind(1, name);
-    if (!s.step()) throw sqlite_error(SQLITE_ERROR, "cannot add a device");
-    const auto id = s.int64(0);
-    s.reset();
-    device_ids_.emplace(name, id);
-    device_names_.emplace(id, name);
+void store::interned::load(sqlite3* db, const char* sql) {
+    ids.clear();
+    words.clear();
+    statement rows(db, sql);
+    while (rows.step()) {
+        ids.emplace(rows.text(1), rows.int64(0));
+        words.emplace(rows.int64(0), rows.text(1));
+    }
+}
+
+std::int64_t store::interned::id(const std::string& word, statement& add) {
+    if (const auto it = ids.find(word); it != ids.end()) return it->second;
+    add.bind(1, word);
+    if (!add.step()) throw sqlite_error(SQLITE_ERROR, "cannot add " + word);
+    const auto id = add.int64(0);
+    add.reset();
+    ids.emplace(word, id);
+    words.emplace(id, word);
     return id;
 }
 
+const std::string* store::interned::word(std::int64_t id) const {
+    const auto it = words.find(id);
+    return it == words.end() ? nullptr : &it->second;
+}
+
+std::int64_t store::device_id(const std::string& name) {
+    return devices_.id(name, st_->add_device);
+}
+
 std::int64_t store::name_id(const std::string& name) {
-    if (const auto it = name_ids_.find(name); it != name_ids_.end()) return it->second;
-    auto& s = st_->add_name;
-    s.bind(1, name);
-    if (!s.step()) throw sqlite_error(SQLITE_ERROR, "cannot add a measurement name");
-    const auto id = s.int64(0);
-    s.reset();
-    name_ids_.emplace(name, id);
-    names_.emplace(id, name);
-    return id;
+    return names_.id(name, st_->add_name);
 }
 
 // A reading's values as (varint count, then per value: varint name id, 8 bytes IEEE double
@@ -295,9 +293,9 @@ std::string store::encode(const model::reading& r) {
 model::reading store::decode(std::int64_t device, std::uint64_t seq, std::int64_t ts,
                              std::string_view body) {
     model::reading r;
-    const auto dev = device_names_.find(device);
-    if (dev == device_names_.end()) throw sqlite_error(SQLITE_CORRUPT, "a reading of no device");
-    r.device = dev->second;
+    const auto* dev = devices_.word(device);
+    if (dev == nullptr) throw sqlite_error(SQLITE_CORRUPT, "a reading of no device");
+    r.device = *dev;
     r.seq = seq;
     r.ts_ms = ts;
     const auto n = get_varint(body);
@@ -309,9 +307,9 @@ model::reading store::decode(std::int64_t device, std::uint64_t seq, std::int64_
         double v = 0;
         std::memcpy(&v, body.data(), sizeof v);
         body.remove_prefix(sizeof v);
-        const auto name = names_.find(id);
-        if (name == names_.end()) throw sqlite_error(SQLITE_CORRUPT, "an unknown value name");
-        r.values.emplace_back(name->second, v);
+        const auto* name = names_.word(id);
+        if (name == nullptr) throw sqlite_error(SQLITE_CORRUPT, "an unknown value name");
+        r.values.emplace_back(*name, v);
     }
     return r;
 }
@@ -398,9 +396,9 @@ std::vector<stored_item> store::read_after(std::int64_t after, std::size_t limit
             out.push_back({id, decode(device, seq, ts, s.blob(5))});
             continue;
         }
-        const auto dev = device_names_.find(device);
+        const auto* dev = devices_.word(device);
         model::gap g;
-        g.device = dev != device_names_.end() ? dev->second : std::string("?");
+        g.device = dev != nullptr ? *dev : std::string("?");
         g.reason = static_cast<model::gap_reason>(std::clamp<std::int64_t>(s.int64(6), 0, 3));
         g.from_seq = seq;
         g.to_seq = static_cast<std::uint64_t>(s.int64(7));
@@ -471,13 +469,13 @@ std::uint64_t store::drop_oldest(model::gap_reason why, std::int64_t keep_upto,
             continue;
         }
         if (it != runs.end()) record_gap(it->second, keep_upto);
-        runs[r.device] = model::gap{device_names_.at(r.device), why, r.seq, r.seq, r.ts, r.ts};
+        runs[r.device] = model::gap{*devices_.word(r.device), why, r.seq, r.seq, r.ts, r.ts};
     }
     for (const auto& [dev, g] : runs)
         record_gap(g, keep_upto);
     for (const auto& [dev, n] : per_device) {
         st_->add_dropped.bind(1, static_cast<std::int64_t>(n)).bind(2, dev).run();
-        counts[device_names_.at(dev)] += n;
+        counts[*devices_.word(dev)] += n;
     }
     tx.commit();
     return rows.size();

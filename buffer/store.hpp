@@ -114,10 +114,16 @@ private:
     buffer_settings settings_;
     sqlite_ptr db_;
     std::unique_ptr<statements> st_;
-    std::unordered_map<std::string, std::int64_t> device_ids_;
-    std::map<std::int64_t, std::string> device_names_;
-    std::unordered_map<std::string, std::int64_t> name_ids_;
-    std::unordered_map<std::int64_t, std::string> names_;
+    // Device and measurement names as the file numbers them, both ways.
+    struct interned {
+        std::unordered_map<std::string, std::int64_t> ids;
+        std::unordered_map<std::int64_t, std::string> words;
+        void load(sqlite3* db, const char* sql);
+        std::int64_t id(const std::string& word, statement& add);     // adds it when new
+        [[nodiscard]] const std::string* word(std::int64_t id) const; // null: unknown
+    };
+    interned devices_;
+    interned names_;
     std::uint64_t readings_ = 0; // kind-0 rows, kept exact by every change
     std::int64_t page_size_ = 4096;
     std::uint64_t wal_budget_ = 0;   // bytes the WAL is checkpointed at
