@@ -65,12 +65,18 @@ void gateway::on_buffer_watch(uv_timer_t* t) noexcept {
     auto& self = *static_cast<gateway*>(t->data);
     try {
         if (!self.uplink_ || !self.uplink_->connected()) return; // sent on connect anyway
-        // Drops and buffer errors are news for the status; the reading count alone is not.
+        // Drops, buffer errors and a backlog appearing or drained are news for the retained
+        // status; the reading count moving alone is not (readings in flight count too).
         const auto dropped = self.queue_->dropped();
         auto error = self.queue_->error();
-        if (dropped == self.published_dropped_ && error == self.published_error_) return;
+        const auto oldest = self.queue_->stats().oldest_ts;
+        const bool backlog = oldest && self.clock_.unix_ms() - *oldest > backlog_age.count();
+        if (dropped == self.published_dropped_ && error == self.published_error_ &&
+            backlog == self.published_backlog_)
+            return;
         self.published_dropped_ = dropped;
         self.published_error_ = std::move(error);
+        self.published_backlog_ = backlog;
         self.uplink_->refresh_gateway_status();
     } catch (...) { // never unwind into libuv
         log::callback_failed("gateway", __func__);

@@ -70,6 +70,8 @@ private:
     static constexpr std::chrono::milliseconds status_refresh_period{60'000};
     // How often the gateway status is republished when the buffer's drop counters moved.
     static constexpr std::chrono::milliseconds buffer_watch_period{1000};
+    // A reading waiting longer than this is a backlog (an outage), not one in flight.
+    static constexpr std::chrono::milliseconds backlog_age{5000};
 
     static void on_grace_timeout(uv_timer_t* t) noexcept;
     static void on_status_refresh(uv_timer_t* t) noexcept;
@@ -114,6 +116,7 @@ private:
     uv_handle<uv_timer_t> buffer_watch_;
     std::uint64_t published_dropped_ = 0; // buffer.dropped as the gateway status last said
     std::string published_error_;         // buffer.error likewise
+    bool published_backlog_ = false;      // a backlog (backlog_age) likewise
     deferred_calls deferred_;
     std::function<void()> stopped_;
     std::function<void()> status_changed_;

@@ -15,7 +15,7 @@ import time
 
 from buffer_rig import BufferRig, DelayProxy, Ledger, now_ms
 from mbtest import require_built
-from rtu_rig import topic
+from rtu_rig import GW, PREFIX, topic
 
 METERS = [("m1", 1), ("m2", 2), ("m3", 3)]
 OUTAGE_S = 20.0
@@ -100,6 +100,19 @@ class BufferOutageTest(BufferRig):
             total_duplicates += ledger.duplicates()
         self.assertLessEqual(total_duplicates, INFLIGHT,
                              "duplicates only for what was in flight at the disconnect")
+
+        # The retained gateway status follows the backlog: the one sent at the reconnect
+        # counts what waits, and once it has drained a new one says so (what is left is live,
+        # taken after the reconnect).
+        def statuses_since_reconnect():
+            return [json.loads(p)["buffer"] for _t, p, a, _d in
+                    watcher.on(f"{PREFIX}/{GW}/status") if a >= reference and "buffer" in p]
+
+        def drained_said():
+            got = statuses_since_reconnect()
+            return (any(b["oldest_ts"] is not None and b["oldest_ts"] < up_ms for b in got)
+                    and (got[-1]["oldest_ts"] is None or got[-1]["oldest_ts"] > connected_ms))
+        self.wait_for(drained_said, 10, "a status with the backlog, then one saying it drained")
         self.assert_running()
         self.assertEqual(self.mb.stop(), 0)
         print(f"buffer outage: {time.monotonic() - started:.1f}s, {total_duplicates} duplicate(s)")
