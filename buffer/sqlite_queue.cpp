@@ -5,14 +5,6 @@
 #include <fmt/format.h>
 
 namespace mb::buffer {
-namespace {
-
-std::string held_text(long held) {
-    return held > 0 ? fmt::format(" ({} more since)", held) : std::string();
-}
-
-} // namespace
-
 sqlite_queue::sqlite_queue(uv_loop_t& loop, buffer_settings settings, const model::clock& clock)
     : settings_(std::move(settings))
     , clock_(clock)
@@ -123,7 +115,8 @@ void sqlite_queue::drop_for_memory() {
         if (const long held = log_limit_.allow("memory"); held >= 0)
             log::warn("buffer: {} readings wait in memory ({} KiB) and the file cannot take them: "
                       "dropped {} seq {}{}",
-                      mem_readings_, mem_bytes_ >> 10U, r->device, r->seq, held_text(held));
+                      mem_readings_, mem_bytes_ >> 10U, r->device, r->seq,
+                      log::suppressed_note(held));
         const model::reading gone = *r;
         forget_live(it++);
         drop(gone, model::gap_reason::max_size);
@@ -142,7 +135,7 @@ sqlite_queue::offered sqlite_queue::offer(model::outlet& out, bool live, std::ui
         const auto gone = std::get<model::reading>(take_out(live, key));
         if (const long held = log_limit_.allow("max_age:" + gone.device); held >= 0)
             log::warn("buffer: {} seq {} is older than max_age; dropped, announced as a gap{}",
-                      gone.device, gone.seq, held_text(held));
+                      gone.device, gone.seq, log::suppressed_note(held));
         drop(gone, model::gap_reason::max_age);
         return offered::removed;
     }
@@ -214,7 +207,7 @@ void sqlite_queue::handle_refused(const item& what, const std::string& reason) {
     if (const auto* r = std::get_if<model::reading>(&what)) {
         if (const long held = log_limit_.allow("refused:" + r->device); held >= 0)
             log::error("buffer: {} seq {} refused by the uplink: {}; dropped, announced as a gap{}",
-                       r->device, r->seq, reason, held_text(held));
+                       r->device, r->seq, reason, log::suppressed_note(held));
         drop(*r, model::gap_reason::refused);
         ready(); // the gap waits to be sent
     } else {

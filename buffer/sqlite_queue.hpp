@@ -111,7 +111,8 @@ private:
     void flushed(flush_job& job);
     void flush_failed(flush_job& job);
     void read_backlog();
-    void apply_open(const open_report& report);
+    struct open_job;
+    void apply_open(const open_job& opened);
     void retry_open();
     void finish_close(const flush_job* closing_job);
     void report_error(const std::string& what);

@@ -139,7 +139,7 @@ void sqlite_queue::flushed(flush_job& job) {
             log::warn("buffer: {} oldest reading(s) of {} dropped to stay within max_size/max_age "
                       "({} / {} s); announced as a gap{}",
                       n, device, settings_.max_size, settings_.max_age.count() / 1000,
-                      held > 0 ? fmt::format(" ({} more since)", held) : std::string());
+                      log::suppressed_note(held));
     }
     disk_ = job.figures;
 }
@@ -167,8 +167,7 @@ void sqlite_queue::report_error(const std::string& what) {
     const long held = log_limit_.allow("store");
     if (!changed && held < 0) return;
     log::error("buffer: {}: {}; live readings still go out, {} wait in memory; retrying{}",
-               settings_.path.string(), what, mem_readings_,
-               held > 0 ? fmt::format(" ({} more since)", held) : std::string());
+               settings_.path.string(), what, mem_readings_, log::suppressed_note(held));
 }
 
 void sqlite_queue::read_backlog() {
@@ -219,7 +218,24 @@ void sqlite_queue::read_backlog() {
         });
 }
 
-void sqlite_queue::apply_open(const open_report& report) {
+// Opening the file, on the writer thread: what it found, or why it could not.
+struct sqlite_queue::open_job {
+    open_report report;
+    store_figures figures;
+    std::string error;
+    void run(store& st, std::int64_t now_ms) {
+        try {
+            report = st.open(now_ms);
+            figures = st.figures();
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+    }
+};
+
+void sqlite_queue::apply_open(const open_job& opened) {
+    const auto& report = opened.report;
+    disk_ = opened.figures;
     store_open_ = true;
     store_ok_ = true;
     store_error_.clear();
@@ -250,56 +266,33 @@ void sqlite_queue::apply_open(const open_report& report) {
 }
 
 void sqlite_queue::open() {
-    open_report report;
-    store_figures figures;
-    std::string error;
-    writer_->run_and_wait([&] {
-        try {
-            report = store_->open(clock_.unix_ms());
-            figures = store_->figures();
-        } catch (const std::exception& e) {
-            error = e.what();
-        }
-    });
+    open_job opened;
+    writer_->run_and_wait([&] { opened.run(*store_, clock_.unix_ms()); });
     last_open_try_ = clock_.steady();
-    if (!error.empty()) return report_error(error);
-    disk_ = figures;
-    apply_open(report);
+    if (!opened.error.empty()) return report_error(opened.error);
+    apply_open(opened);
     log::info("buffer: {} open: {} reading(s) wait for replay, {} dropped so far",
-              settings_.path.string(), figures.readings, dropped_total_);
+              settings_.path.string(), disk_.readings, dropped_total_);
 }
 
 void sqlite_queue::retry_open() {
     last_open_try_ = clock_.steady();
     flushing_ = true; // no flush while opening
-    struct open_job {
-        open_report report;
-        store_figures figures;
-        std::string error;
-    };
     auto job = std::make_shared<open_job>();
-    writer_->post(
-        [this, job] {
-            try {
-                job->report = store_->open(clock_.unix_ms());
-                job->figures = store_->figures();
-            } catch (const std::exception& e) {
-                job->error = e.what();
-            }
-        },
-        [this, job] {
-            flushing_ = false;
-            if (!job->error.empty()) {
-                if (closing_) return finish_close(nullptr);
-                return report_error(job->error);
-            }
-            disk_ = job->figures;
-            apply_open(job->report);
-            log::info("buffer: {} open now; the {} reading(s) waiting in memory go to disk",
-                      settings_.path.string(), mem_readings_);
-            if (closing_) return finish_close(nullptr);
-            flush();
-        });
+    writer_->post([this, job] { job->run(*store_, clock_.unix_ms()); },
+                  [this, job] {
+                      flushing_ = false;
+                      if (!job->error.empty()) {
+                          if (closing_) return finish_close(nullptr);
+                          return report_error(job->error);
+                      }
+                      apply_open(*job);
+                      log::info(
+                          "buffer: {} open now; the {} reading(s) waiting in memory go to disk",
+                          settings_.path.string(), mem_readings_);
+                      if (closing_) return finish_close(nullptr);
+                      flush();
+                  });
 }
 
 void sqlite_queue::close(std::function<void()> done) {

@@ -87,7 +87,6 @@ public:
     void close_clean(const std::map<std::string, std::uint64_t>& last_seq);
 
     [[nodiscard]] store_figures figures();
-    [[nodiscard]] const buffer_settings& settings() const { return settings_; }
 
 private:
     struct statements;

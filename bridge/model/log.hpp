@@ -58,9 +58,16 @@ private:
         std::chrono::steady_clock::time_point last;
         long suppressed = 0;
     };
+
     std::chrono::milliseconds period_;
     std::mutex mu_;
     std::unordered_map<std::string, slot> slots_;
 };
+
+// " (N more since)" after a line a rate_limiter let through with N suppressed before it; empty
+// when none were.
+[[nodiscard]] inline std::string suppressed_note(long suppressed) {
+    return suppressed > 0 ? fmt::format(" ({} more since)", suppressed) : std::string();
+}
 
 } // namespace mb::log
