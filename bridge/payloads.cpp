@@ -78,6 +78,11 @@ std::string meta_payload(const model::device_info& d) {
     w.begin_object().key("profile").value(d.profile).key("vendor").value(d.vendor);
     w.key("model").value(d.model).key("source").value(d.source).key("bus").value(d.bus);
     w.key("unit").value(d.unit).key("interval_ms").value(d.interval_ms);
+    if (d.source == "native") {
+        w.key("format").value(d.profile).key("serial").value(d.serial);
+        if (!d.iccid.empty()) w.key("iccid").value(d.iccid);
+        if (d.clock_offset_s) w.key("clock_offset_s").value(*d.clock_offset_s);
+    }
     w.key("units").begin_object();
     for (const auto& [name, unit] : d.units)
         w.key(name).value(unit);

@@ -67,6 +67,18 @@ bridge::uplink_settings uplink_settings(const config::config& cfg) {
     return s;
 }
 
+bridge::link_settings native_link_settings(const config::config& cfg,
+                                           const config::native_config& n) {
+    // Minimal until [[native]] takes the uplink's connection options (client_id, TLS, auth).
+    bridge::link_settings s;
+    s.name = "native[" + n.name + "]";
+    s.host = n.url.host;
+    s.port = n.url.port;
+    s.tls = n.url.tls;
+    s.client_id = "meterbridge-" + cfg.gateway.id + "-" + n.name;
+    return s;
+}
+
 buffer::buffer_settings buffer_settings(const config::config& cfg) {
     buffer::buffer_settings s;
     s.path = cfg.buffer.path;

@@ -59,6 +59,16 @@ void gateway::start() {
     buffer_watch_ = make_uv_timer(loop_, this);
     const auto watch = static_cast<std::uint64_t>(buffer_watch_period.count());
     uv_timer_start(buffer_watch_.get(), &on_buffer_watch, watch, watch);
+    devices_batch_ = make_uv_timer(loop_, this);
+}
+
+void gateway::on_devices_batch(uv_timer_t* t) noexcept {
+    auto& self = *static_cast<gateway*>(t->data);
+    try {
+        if (self.phase_ == phase::running) self.feed_uplink();
+    } catch (...) { // never unwind into libuv
+        log::callback_failed("gateway", __func__);
+    }
 }
 
 void gateway::on_buffer_watch(uv_timer_t* t) noexcept {
@@ -191,14 +201,32 @@ drivers::source::callbacks gateway::source_callbacks() {
         if (uplink_ && owner_of(s.device) != nullptr) uplink_->publish_status(s);
         changed();
     };
-    cb.on_devices_changed = [this] { feed_uplink(); };
+    cb.on_devices_changed = [this] {
+        if (devices_batch_ &&
+            uv_is_active(reinterpret_cast<uv_handle_t*>(devices_batch_.get())) == 0)
+            uv_timer_start(devices_batch_.get(), &on_devices_batch,
+                           static_cast<std::uint64_t>(devices_batch.count()), 0);
+    };
+    cb.may_add_device = [this](std::string_view device) { return owner_of(device) == nullptr; };
     return cb;
 }
 
-void gateway::add_sources(const config::config& cfg) {
-    for (auto& spec : sources_of(cfg))
-        sources_.push_back(
-            source_slot{spec.key, spec.make(loop_, source_callbacks(), clock_), false});
+void gateway::add_sources(const config::config& cfg, std::vector<source_slot>* keep) {
+    for (auto& spec : sources_of(cfg)) {
+        if (keep != nullptr && !spec.fingerprint.empty()) {
+            const auto same = std::find_if(keep->begin(), keep->end(), [&](const source_slot& s) {
+                return s.started && s.key == spec.key && s.fingerprint == spec.fingerprint;
+            });
+            if (same != keep->end()) {
+                log::info("reload: {} unchanged; it keeps running", same->src->name());
+                sources_.push_back(std::move(*same));
+                keep->erase(same);
+                continue;
+            }
+        }
+        sources_.push_back(source_slot{spec.key, spec.fingerprint,
+                                       spec.make(loop_, source_callbacks(), clock_), false});
+    }
 }
 
 void gateway::start_ready_sources() {
@@ -270,10 +298,15 @@ void gateway::apply(config::config next) {
     const bool new_uplink =
         uplink_fingerprint(uplink_settings(cfg_)) != uplink_fingerprint(uplink_settings(next));
     cfg_ = std::move(next);
-    // Every source of the old configuration stops (asynchronously: a bus finishes its request
-    // first); a new one starts at once, or when the old one holding its port has stopped.
-    stop_sources();
-    add_sources(cfg_);
+    // Every source of the old configuration that changed stops (asynchronously: a bus finishes
+    // its request first); a new one starts at once, or when the old one holding its port has
+    // stopped. One whose settings did not change keeps running, untouched.
+    auto old = std::move(sources_);
+    sources_.clear();
+    add_sources(cfg_, &old);
+    std::swap(old, sources_);
+    stop_sources(); // what was not kept
+    sources_ = std::move(old);
     start_ready_sources();
     if (new_uplink && uplink_ && !retired_) {
         // The old session ends (offline status, DISCONNECT) before the new one starts, so the
@@ -295,6 +328,7 @@ void gateway::stop(std::function<void()> done) {
     // design.md §7: stop polling, wait for in-flight PUBACKs, publish offline, disconnect.
     status_refresh_.reset();
     buffer_watch_.reset();
+    devices_batch_.reset();
     grace_ = make_uv_timer(loop_, this);
     uv_timer_start(grace_.get(), &on_grace_timeout, static_cast<std::uint64_t>(stop_grace.count()),
                    0);
@@ -362,6 +396,7 @@ void gateway::finish_stop() {
                 grace_.reset();
                 status_refresh_.reset();
                 buffer_watch_.reset();
+                devices_batch_.reset();
                 deferred_.close();
                 if (auto done = std::move(stopped_)) done();
             });
@@ -381,9 +416,14 @@ std::string gateway::summary() const {
     std::string line =
         fmt::format("{}: {} on {}", what, count_of(cfg_.devices.size(), "device", "devices"),
                     count_of(cfg_.buses.size(), "bus", "buses"));
-    if (!cfg_.natives.empty())
-        line += ", " + count_of(cfg_.natives.size(), "native source", "native sources") +
-                " (not run yet)";
+    if (!cfg_.natives.empty()) {
+        std::size_t native_devices = 0;
+        for (const auto& d : devices_)
+            native_devices += d.source == "native" ? 1 : 0;
+        line +=
+            fmt::format(", {} from {}", count_of(native_devices, "native meter", "native meters"),
+                        count_of(cfg_.natives.size(), "native source", "native sources"));
+    }
     return line + ", uplink " + uplink_state();
 }
 

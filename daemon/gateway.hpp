@@ -58,6 +58,7 @@ private:
     // once that one has stopped.
     struct source_slot {
         std::string key;
+        std::string fingerprint; // source_spec::fingerprint: unchanged on reload = kept
         std::unique_ptr<drivers::source> src;
         bool started = false;
     };
@@ -72,15 +73,22 @@ private:
     static constexpr std::chrono::milliseconds buffer_watch_period{1000};
     // A reading waiting longer than this is a backlog (an outage), not one in flight.
     static constexpr std::chrono::milliseconds backlog_age{5000};
+    // Device-list changes while running (relayed meters appearing, an ICCID learned) are told
+    // to the uplink at most this often: thousands of meters appearing at once cost a few
+    // passes over the list, not one each.
+    static constexpr std::chrono::milliseconds devices_batch{200};
 
     static void on_grace_timeout(uv_timer_t* t) noexcept;
     static void on_status_refresh(uv_timer_t* t) noexcept;
     static void on_buffer_watch(uv_timer_t* t) noexcept;
+    static void on_devices_batch(uv_timer_t* t) noexcept;
     void open_queue();
     void start_uplink();
     void feed_uplink();
     void retired_stopped();
-    void add_sources(const config::config& cfg);
+    // Makes the sources `cfg` asks for; one in `keep` with the same key and fingerprint is
+    // taken over running instead (a reload that did not touch it).
+    void add_sources(const config::config& cfg, std::vector<source_slot>* keep = nullptr);
     void start_ready_sources();
     // Asks every current source to stop; each is destroyed (and its key freed) when it has.
     void stop_sources();
@@ -114,6 +122,7 @@ private:
     uv_handle<uv_timer_t> grace_;
     uv_handle<uv_timer_t> status_refresh_;
     uv_handle<uv_timer_t> buffer_watch_;
+    uv_handle<uv_timer_t> devices_batch_;
     std::uint64_t published_dropped_ = 0; // buffer.dropped as the gateway status last said
     std::string published_error_;         // buffer.error likewise
     bool published_backlog_ = false;      // a backlog (backlog_age) likewise

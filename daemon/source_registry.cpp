@@ -2,6 +2,9 @@
 
 #include "daemon/component_settings.hpp"
 #include "drivers/modbus_rtu/rtu_source.hpp"
+#include "drivers/native/native_source.hpp"
+
+#include <fmt/format.h>
 
 namespace mb::daemon {
 namespace {
@@ -22,9 +25,61 @@ std::vector<source_spec> rtu_sources(const config::config& cfg) {
     return out;
 }
 
-// [[native]] sources are validated but not run yet (their own issue): none to make.
-std::vector<source_spec> native_sources(const config::config& /*cfg*/) {
-    return {};
+drivers::native::native_settings native_source_settings(const config::config& cfg,
+                                                        const config::native_config& n) {
+    drivers::native::native_settings s;
+    s.name = n.name;
+    s.link = native_link_settings(cfg, n);
+    s.subscribe = n.subscribe;
+    s.format.format = n.format;
+    s.format.serial_path = n.serial_path;
+    s.format.ts_path = n.ts_path;
+    for (const auto& [name, field] : n.values)
+        s.format.values.emplace(name, drivers::native::json_field{field.path, field.scale});
+    s.relay_unknown = n.unknown == config::unknown_policy::relay;
+    for (const auto& m : n.meters)
+        s.meters.push_back({m.serial, m.name});
+    // Sharing the uplink's broker: what meterbridge publishes there is never relayed back.
+    if (n.url.host == cfg.uplink.url.host && n.url.port == cfg.uplink.url.port)
+        s.own_topics = cfg.uplink.topic_prefix + "/";
+    s.offline_after = n.offline_after;
+    return s;
+}
+
+std::string fingerprint_of(const drivers::native::native_settings& s) {
+    const auto& l = s.link;
+    std::string f = fmt::format(
+        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", s.name, l.host, l.port, l.tls,
+        l.ca_file.value_or(""), l.cert_file.value_or(""), l.key_file.value_or(""), l.client_id,
+        l.username.value_or(""), l.password.value_or(""), l.keepalive.count(),
+        static_cast<int>(l.protocol), s.subscribe, s.format.format, s.format.serial_path,
+        s.format.ts_path, s.relay_unknown, s.own_topics, s.offline_after.count());
+    for (const auto& [name, field] : s.format.values)
+        f += fmt::format("|{}={}*{}", name, field.path, field.scale);
+    for (const auto& m : s.meters)
+        f += fmt::format("|{}={}", m.serial, m.name);
+    return f;
+}
+
+std::vector<source_spec> native_sources(const config::config& cfg) {
+    std::vector<source_spec> out;
+    for (const auto& n : cfg.natives) {
+        auto settings = native_source_settings(cfg, n);
+        source_spec s;
+        s.kind = "native";
+        // One session per client id on a broker: a new source with the same id waits for
+        // the old one to disconnect.
+        s.key = fmt::format("native:{}:{}:{}", settings.link.host, settings.link.port,
+                            settings.link.client_id);
+        s.fingerprint = fingerprint_of(settings);
+        s.make = [settings = std::move(settings)](uv_loop_t& loop, drivers::source::callbacks cb,
+                                                  const model::clock& clock) {
+            return std::make_unique<drivers::native::native_source>(loop, settings, std::move(cb),
+                                                                    clock);
+        };
+        out.push_back(std::move(s));
+    }
+    return out;
 }
 
 } // namespace

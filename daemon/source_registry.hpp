@@ -1,7 +1,7 @@
 #pragma once
 // The kinds of source a configuration can ask for, keyed by the config word (style.md rule 1,
 // as fluent-bit's plugin table and mbmd's meter registry): "rtu" makes one source per [[bus]],
-// "native" one per [[native]] (not built yet: validated only, and `check` says so).
+// "native" one per [[native]].
 #include "bridge/model/clock.hpp"
 #include "daemon/config/config.hpp"
 #include "drivers/source.hpp"
@@ -21,6 +21,9 @@ struct source_spec {
     // What it owns exclusively ("rtu:/dev/ttyS1"): a reload starts the new source only once
     // the old one with the same key has stopped (a serial port opens once).
     std::string key;
+    // Everything the source is made from, as text: a reload keeps a running source whose key
+    // and fingerprint are unchanged instead of restarting it. Empty: always restarted.
+    std::string fingerprint;
     std::function<std::unique_ptr<drivers::source>(uv_loop_t&, drivers::source::callbacks,
                                                    const model::clock&)>
         make;

@@ -24,6 +24,12 @@ struct device_info {
     std::int64_t interval_ms = 0;
     std::map<std::string, std::string> units;       // every value it can publish -> unit
     std::map<std::string, writable_range> writable; // values commands may set
+    // Native meters only (the meta adds them, design.md §5.3 additive): the meter's serial,
+    // its SIM card when it said, and how far its clock is off when its readings carry the
+    // gateway's time instead of its own (meter − gateway, whole hours, in seconds).
+    std::string serial;
+    std::string iccid;
+    std::optional<std::int64_t> clock_offset_s;
 };
 
 } // namespace mb::model

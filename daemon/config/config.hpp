@@ -99,6 +99,8 @@ struct native_config {
     std::string format; // acrel-json-v2 | acrel-shadow | json
     unknown_policy unknown = unknown_policy::relay;
     std::vector<native_meter_config> meters;
+    // A meter is offline after max(this, 3 × its observed interval) without a message.
+    milliseconds offline_after{std::chrono::minutes(3)};
     // format = "json" only
     std::string serial_path;
     std::string ts_path;

@@ -242,6 +242,8 @@ void read_natives(toml_reader& root, config& cfg, load_context& ctx) {
         n.unknown = r.choice<unknown_policy>("unknown", {{"relay", unknown_policy::relay},
                                                          {"ignore", unknown_policy::ignore}})
                         .value_or(n.unknown);
+        n.offline_after =
+            r.duration("offline_after", std::chrono::seconds(1)).value_or(n.offline_after);
         std::vector<name_mark> serials;
         for (const auto& [mi, mt] : r.tables("meter")) {
             toml_reader mr(*mt, fmt::format("{}.meter[{}]", r.path(), mi), ctx.errors);

@@ -202,11 +202,21 @@ void rtu_source::on_poll(std::size_t bus, poll_result& r) {
         set_state(bus, r.device, model::device_state::online, {});
     }
     if (decoded.values.empty()) return;
-    model::reading reading;
-    reading.device = dev.name;
-    reading.ts_ms = r.ts_ms;
-    reading.values = std::move(decoded.values);
-    if (cb_.on_reading) cb_.on_reading(std::move(reading));
+    // The one normalize step of every source: here the profile already gave vocabulary names
+    // and units, so it drops only numbers no meter can mean (counted as errors).
+    raw_reading raw{dev.name, std::nullopt, {}};
+    raw.values.reserve(decoded.values.size());
+    for (const auto& [name, value] : decoded.values)
+        raw.values.push_back({name, value, {}});
+    auto n = normalize(std::move(raw), r.ts_ms);
+    if (n.drops.total() > 0) {
+        st.status.errors += n.drops.total();
+        if (const long held = drop_log_.allow(dev.name); held >= 0)
+            log::warn("rtu[{}]: {}: value left out: {}{}", buses_[bus].name, dev.name, n.first_drop,
+                      log::suppressed_note(held));
+    }
+    if (n.reading.values.empty()) return;
+    if (cb_.on_reading) cb_.on_reading(std::move(n.reading));
 }
 
 } // namespace mb::drivers::rtu

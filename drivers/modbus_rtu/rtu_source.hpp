@@ -8,9 +8,11 @@
 #include "bridge/model/clock.hpp"
 #include "bridge/model/device_info.hpp"
 #include "bridge/model/device_status.hpp"
+#include "bridge/model/log.hpp"
 #include "drivers/modbus_rtu/bus_worker.hpp"
 #include "drivers/modbus_rtu/poll_decode.hpp"
 #include "drivers/modbus_rtu/settings.hpp"
+#include "drivers/normalize.hpp"
 #include "drivers/source.hpp"
 
 #include <chrono>
@@ -112,6 +114,7 @@ private:
     std::uint64_t next_command_ = 1;
     std::map<std::uint64_t, pending_command> pending_;
     std::vector<std::function<void()>> stop_done_; // each stop's `done`, until every bus ended
+    log::rate_limiter drop_log_;                   // values the normalizer left out, per device
     std::vector<std::unique_ptr<bus_worker>> workers_;
 };
 

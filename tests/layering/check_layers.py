@@ -22,7 +22,7 @@ RULES = [
     ("drivers/", None, ("daemon/",), "libraries never reach up into the executable"),
     ("buffer/", ("bridge/model/", "buffer/"), (), "the buffer sees only the model"),
     ("bridge/", None, ("daemon/", "drivers/", "buffer/"), "bridge/ sits below drivers/ and buffer/"),
-    ("drivers/modbus_rtu/", ("bridge/model/", "drivers/modbus_rtu/", "drivers/source"), (),
+    ("drivers/modbus_rtu/", ("bridge/model/", "drivers/modbus_rtu/", "drivers/source", "drivers/normalize"), (),
      "the RTU driver never needs the MQTT side of bridge/"),
 ]
 

@@ -1,0 +1,36 @@
+#pragma once
+// What one native source needs (design.md §3 [[native]]), filled by the daemon from its config
+// so that drivers/ does not depend on daemon/config.
+#include "bridge/link_settings.hpp"
+#include "drivers/native/decoder.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace mb::drivers::native {
+
+struct named_meter {
+    std::string serial;
+    std::string name; // the device name the config gives it
+};
+
+struct native_settings {
+    std::string name;           // the [[native]] name: "native[lan]" in log lines
+    bridge::link_settings link; // the broker where the meters publish
+    std::string subscribe;      // the topic filter
+    format_settings format;
+    bool relay_unknown = true; // unknown = "relay": unlisted serials become sn-<serial>
+    std::vector<named_meter> meters;
+    // Topics under this prefix ("meterbridge/plant1-gw01/") are meterbridge's own output when
+    // the source shares the uplink's broker: never consumed. Empty: another broker.
+    std::string own_topics;
+    // A meter is offline after max(this, 3 × its observed interval) without a message.
+    std::chrono::milliseconds offline_after{std::chrono::minutes(3)};
+    // Relayed meters one source takes at most: a flood of made-up serials must not grow the
+    // device list (and the uplink's retained meta) without end.
+    std::size_t max_relayed = 50'000;
+};
+
+} // namespace mb::drivers::native

@@ -1,0 +1,284 @@
+"""Native 4G/WiFi meters relayed through the same pipeline (issue 9): a meter publishing the
+ADW300 json-v2 dialect (meters/reference.md §2.1) to a broker appears under
+{p}/{gw}/{name}/data in the same shape as an RS485 ADW300 (same names, same units); unknown
+serials appear as sn-<serial> with their meta; garbage in between stops nothing; silence makes
+a meter offline and a message online again; commands to it are refused with the reason.
+
+Payloads are built here from the reference's id table, and the expected values computed here
+(kW x 1000), never taken from the binary."""
+
+import json
+import time
+
+import paho.mqtt.client as mqtt
+
+from buffer_rig import BufferRig
+from mbtest import Broker, require_built, wait_until
+from rtu_rig import GW, PREFIX, RtuRig, topic
+
+JSON_V2_TOPIC = "platform/acrel/meter/json-v2/analog/0000"
+NAMED_SERIAL = "24102809510006"
+UNKNOWN_SERIAL = "24102809510099"
+
+# reference.md §2.1: id -> (vocabulary name, factor to its unit)
+IDS = {1: ("voltage_l1", 1), 2: ("voltage_l2", 1), 3: ("voltage_l3", 1),
+       7: ("current_l1", 1), 8: ("current_l2", 1), 9: ("current_l3", 1),
+       13: ("active_power_total", 1000), 17: ("reactive_power_total", 1000),
+       21: ("apparent_power_total", 1000), 25: ("power_factor_total", 1), 26: ("frequency", 1),
+       28: ("energy_import_total", 1), 29: ("energy_export_total", 1),
+       65: ("energy_import_tariff_sharp", 1), 66: ("energy_import_tariff_peak", 1),
+       67: ("energy_import_tariff_flat", 1), 68: ("energy_import_tariff_valley", 1)}
+
+
+def points(k):
+    """A plausible value per id of IDS for the k-th reading."""
+    vals = {1: 230.1 + k, 2: 229.8, 3: 231.0, 7: 5.03, 8: 4.9, 9: 5.1, 13: 3.456 + k / 1000,
+            17: 0.5, 21: 3.5, 25: 0.98, 26: 50.02, 28: 12345.67 + k, 29: 1.5,
+            65: 100.25, 66: 200.5, 67: 300.75, 68: 400.125}
+    return vals
+
+
+def json_v2(serial, tp, k=0, iccid=None):
+    pts = [{"id": 0, "val": serial}]
+    pts += [{"id": i, "val": v} for i, v in points(k).items()]
+    if iccid:
+        pts.append({"id": 33, "val": iccid})
+    return json.dumps({"data": [{"tp": tp, "point": pts}]})
+
+
+def expected_values(k=0):
+    return {IDS[i][0]: v * IDS[i][1] for i, v in points(k).items()}
+
+
+class Publisher:
+    """A paho client publishing what a native meter would, at QoS 1, waiting for each PUBACK."""
+
+    def __init__(self, port):
+        self.client = mqtt.Client(client_id=f"native-meter-{time.monotonic_ns()}")
+        self.client.connect("127.0.0.1", port, keepalive=30)
+        self.client.loop_start()
+        wait_until(self.client.is_connected, 10, what="the meter's connection")
+
+    def publish(self, payload, topic_=JSON_V2_TOPIC):
+        info = self.client.publish(topic_, payload, qos=1)
+        info.wait_for_publish(timeout=10)
+        if not info.is_published():
+            raise AssertionError(f"no PUBACK for a publish on {topic_}")
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@require_built
+class NativeRelayTest(RtuRig):
+
+    def native_config(self, port=None, subscribe=JSON_V2_TOPIC, extra="", meters=True,
+                      name="lan"):
+        port = port or self.broker.port
+        named = (f'\n[[native.meter]]\nserial = "{NAMED_SERIAL}"\nname = "roof-pv"\n'
+                 if meters else "")
+        return (f'\n[[native]]\nname = "{name}"\nurl = "mqtt://127.0.0.1:{port}"\n'
+                f'subscribe = "{subscribe}"\nformat = "acrel-json-v2"\nunknown = "relay"\n'
+                f'{extra}\n{named}')
+
+    def start_gateway(self, native_text, devices=(("incomer", 1),)):
+        self.slave = self.sim(units=",".join(str(u) for _n, u in devices))
+        self.subscribe()
+        path = self.config(list(devices), interval="1s")
+        with open(path, "a") as f:
+            f.write(native_text)
+        self.daemon(path)
+        wait_until(lambda: "subscribed to" in self.mb.output(), 15,
+                   what=f"the native subscription; log:\n{self.log_tail()}")
+
+    def meter(self, port=None):
+        p = Publisher(port or self.broker.port)
+        self.cleanup(p.close)
+        return p
+
+    def meta(self, dev):
+        return wait_until(lambda: [json.loads(p) for _t, p, _r in self.sub.on(topic(dev, "meta"))
+                                   if p], 15, what=f"meta of {dev}; log:\n{self.log_tail()}")[-1]
+
+    def test_a_native_meter_looks_like_an_rs485_one(self):
+        self.start_gateway(self.native_config())
+        m = self.meter()
+        tp = int(time.time() * 1000) - 1500
+        m.publish(json_v2(NAMED_SERIAL, tp, iccid="8923420037880998454F"))
+        [(reading, raw)] = self.wait_data("roof-pv", 1)
+        self.assertEqual(reading["ts"], tp, "the meter's own time is kept")
+        self.assertEqual(reading["seq"], 1)
+        want = expected_values()
+        self.assertEqual(set(reading["values"]), set(want))
+        for name, v in want.items():
+            self.assertAlmostEqual(reading["values"][name], v, places=6, msg=name)
+        self.assertEqual(reading["values"]["active_power_total"], 3456, "kW became W")
+
+        # Same names and units as the RS485 ADW300 on the bus.
+        rtu = self.wait_data("incomer", 1)[-1][0]
+        rtu_meta, native_meta = self.meta("incomer"), self.meta("roof-pv")
+        common = set(rtu["values"]) & set(reading["values"])
+        self.assertGreaterEqual(len(common), 10, (sorted(rtu["values"]), sorted(reading["values"])))
+        for name in reading["values"]:
+            self.assertEqual(native_meta["units"][name], rtu_meta["units"].get(name,
+                             native_meta["units"][name]), name)
+        self.assertEqual(native_meta["source"], "native")
+        self.assertEqual(native_meta["format"], "acrel-json-v2")
+        self.assertEqual(native_meta["serial"], NAMED_SERIAL)
+        wait_until(lambda: self.meta("roof-pv").get("iccid") == "8923420037880998454F", 10,
+                   what="the ICCID in the meta")
+        self.assertNotIn("iccid", reading["values"])
+        self.assertEqual(self.wait_status("roof-pv", "online")["state"], "online")
+
+        # An unlisted serial is relayed as sn-<serial>, with its meta.
+        m.publish(json_v2(UNKNOWN_SERIAL, tp + 10))
+        dev = f"sn-{UNKNOWN_SERIAL}"
+        self.wait_data(dev, 1)
+        meta = self.meta(dev)
+        self.assertEqual((meta["source"], meta["serial"], meta["bus"]), ("native", UNKNOWN_SERIAL, "lan"))
+        status = wait_until(lambda: [json.loads(p) for _t, p, _r in
+                                     self.sub.on(f"{PREFIX}/{GW}/status") if p
+                                     and json.loads(p).get("devices") == 3], 10,
+                            what="the gateway status counting the relayed meter")
+        self.assertEqual(status[-1]["state"], "online")
+
+        # A repeat of the same reading (QoS 1 resends) is not a new reading.
+        m.publish(json_v2(NAMED_SERIAL, tp, iccid="8923420037880998454F"))
+        m.publish(json_v2(NAMED_SERIAL, tp + 1000, k=1))
+        data = self.wait_data("roof-pv", 2)
+        self.assertEqual([d["seq"] for d, _ in data], [1, 2])
+        self.assertEqual(data[1][0]["ts"], tp + 1000)
+
+        # Commands to a native meter are answered with the reason, never executed.
+        res = self.command("roof-pv", {"id": "n-1", "set": {"do_1": 1}}, "n-1")
+        self.assertFalse(res["ok"])
+        self.assertIn("native meter", res["error"])
+        self.assert_running()
+        self.assertEqual(self.mb.stop(), 0)
+
+    def test_garbage_between_good_payloads_stops_nothing(self):
+        self.start_gateway(self.native_config())
+        m = self.meter()
+        tp = int(time.time() * 1000)
+        m.publish(json_v2(NAMED_SERIAL, tp))
+        self.wait_data("roof-pv", 1)
+        before = len(self.data("incomer"))
+        started = time.monotonic()
+        garbage = ["not json at all", "", "[]", "{\"data\": 5}", "{\"data\":[{\"tp\":\"x\"}]}",
+                   json.dumps({"data": [{"tp": tp, "point": [{"id": 0, "val": NAMED_SERIAL},
+                                                             {"id": 1, "val": "abc"},
+                                                             {"id": 999, "val": 1}]}]}),
+                   "[" * 100000, "{\"a\":\"" + "x" * 400000 + "\"}",
+                   json.dumps({"data": [{"tp": tp + 5, "point": [{"id": 0, "val": NAMED_SERIAL},
+                                                                 {"id": 1, "val": 1e300}]}]})]
+        sent = 0
+        while time.monotonic() - started < 4.0:  # a flood, for about four RS485 polls
+            for g in garbage:
+                m.client.publish(JSON_V2_TOPIC, g, qos=0)
+                sent += 1
+        m.publish(json_v2(NAMED_SERIAL, tp + 10_000, k=2))
+        data = wait_until(lambda: [d for d, _ in self.data("roof-pv") if d["ts"] == tp + 10_000],
+                          15, what=f"the good reading after {sent} bad payloads; "
+                          f"log:\n{self.log_tail()}")
+        self.assertAlmostEqual(data[0]["values"]["voltage_l1"], 232.1)
+        # The RS485 meter kept its 1 s cadence meanwhile.
+        self.assertGreaterEqual(len(self.data("incomer")) - before, 3,
+                                "the bus kept polling during the flood")
+        log = self.mb.output()
+        self.assertIn("not used", log)
+        self.assertIn("value left out", log)  # the 1e300 V
+        self.assertLess(log.count("not used"), 20, "bad payloads are logged rate-limited")
+        self.assert_running()
+        self.assertEqual(self.mb.stop(), 0)
+
+    def test_offline_after_silence_and_online_again(self):
+        self.start_gateway(self.native_config(extra='offline_after = "2s"'))
+        m = self.meter()
+        tp = int(time.time() * 1000)
+        for k in range(3):
+            m.publish(json_v2(NAMED_SERIAL, tp + k * 300, k=k))
+            wait_until(lambda k=k: len(self.data("roof-pv")) > k, 10, what=f"reading {k}")
+        self.wait_status("roof-pv", "online")
+        silent = time.monotonic()
+        off = self.wait_status("roof-pv", "offline", timeout=15)
+        self.assertGreaterEqual(time.monotonic() - silent, 1.5)
+        self.assertIn("no message for", off["last_error"])
+        n = len(self.statuses("roof-pv"))
+        m.publish(json_v2(NAMED_SERIAL, int(time.time() * 1000), k=5))
+        self.wait_status("roof-pv", "online", after=n)
+        self.assert_running()
+        self.assertEqual(self.mb.stop(), 0)
+
+    def test_own_output_on_a_shared_broker_is_never_relayed(self):
+        # "#" also matches meterbridge/<gw>/…: the relay must not consume its own readings.
+        self.start_gateway(self.native_config(subscribe="#"))
+        m = self.meter()
+        m.publish(json_v2(NAMED_SERIAL, int(time.time() * 1000)))
+        self.wait_data("roof-pv", 1)
+        self.wait_data("incomer", 3)
+        devices = {t.split("/")[2] for t, _p, _r in self.sub.messages if t.endswith("/meta")}
+        self.assertEqual(devices, {"incomer", "roof-pv"})
+        self.assertIn("meterbridge's own topics", self.mb.output())
+        self.assert_running()
+        self.assertEqual(self.mb.stop(), 0)
+
+    def test_two_sources_on_one_broker_are_two_sessions(self):
+        text = self.native_config(name="a", subscribe="site/a/#")
+        text += self.native_config(name="b", subscribe="site/b/#", meters=False)
+        self.start_gateway(text)
+        wait_until(lambda: self.mb.output().count("subscribed to") >= 2, 15,
+                   what=f"both subscriptions; log:\n{self.log_tail()}")
+        m = self.meter()
+        tp = int(time.time() * 1000)
+        m.publish(json_v2(NAMED_SERIAL, tp), topic_="site/a/1")
+        m.publish(json_v2(UNKNOWN_SERIAL, tp), topic_="site/b/1")
+        self.wait_data("roof-pv", 1)
+        self.wait_data(f"sn-{UNKNOWN_SERIAL}", 1)
+        self.assertEqual(self.meta(f"sn-{UNKNOWN_SERIAL}")["bus"], "b")
+        self.assertNotIn("client id", self.mb.output(), "no session took the other over")
+        # The same serial on the other source is refused, never merged into one device.
+        m.publish(json_v2(UNKNOWN_SERIAL, tp + 1), topic_="site/a/1")
+        wait_until(lambda: "not relayed" in self.mb.output(), 10, what="the refusal")
+        self.assertEqual(len(self.data(f"sn-{UNKNOWN_SERIAL}")), 1)
+        self.assert_running()
+        self.assertEqual(self.mb.stop(), 0)
+
+
+@require_built
+class NativeOutageTest(BufferRig):
+    """Native readings go through the same buffer: an uplink outage loses none."""
+
+    def test_native_readings_survive_an_uplink_outage(self):
+        meters_broker = self.launch(Broker(self.tmp))  # the meters' own broker stays up
+        watcher = self.watch("native-outage-watcher")
+        self.sim(units="1")
+        self.subscribe()
+        path = self.config([("incomer", 1)], interval="1s")
+        with open(path, "a") as f:
+            f.write(NativeRelayTest.native_config(self, port=meters_broker.port))
+        self.daemon(path)
+        m = Publisher(meters_broker.port)
+        self.cleanup(m.close)
+        tp0 = int(time.time() * 1000)
+        sent = []
+
+        def publish(k):
+            m.publish(json_v2(NAMED_SERIAL, tp0 + k * 100, k=k))
+            sent.append(tp0 + k * 100)
+
+        publish(0)
+        wait_until(lambda: watcher.data("roof-pv"), 15, what="the first native reading")
+        self.broker.stop()
+        for k in range(1, 31):  # published while the uplink is down
+            publish(k)
+        self.broker.start()
+        for k in range(31, 36):
+            publish(k)
+        got = wait_until(lambda: (lambda d: d if len({r["seq"] for r, *_ in d}) >= 36 else None)(
+            watcher.data("roof-pv")), 30, what=f"all 36 native readings; log:\n{self.log_tail()}")
+        seqs = sorted({r["seq"] for r, *_ in got})
+        self.assertEqual(seqs, list(range(1, 37)), "every seq, none lost")
+        self.assertEqual(sorted({r["ts"] for r, *_ in got}), sent, "each with the meter's ts")
+        self.assert_running()
+        self.assertEqual(self.mb.stop(), 0)
