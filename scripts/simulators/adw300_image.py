@@ -133,3 +133,29 @@ def expected(unit, pt_ratio=None, ct_ratio=None):
 def writable():
     """Registers a master may write, as the profile marks them (do_1, do_2: 0..1)."""
     return {0x1C2: (0, 1), 0x1C3: (0, 1)}
+
+
+_RANGE = {"u16": (0, 0xFFFF), "i16": (-0x8000, 0x7FFF), "u32": (0, 0xFFFFFFFF),
+          "i32": (-0x80000000, 0x7FFFFFFF)}
+
+
+def live_words(unit, values, pt_ratio, ct_ratio):
+    """{address: 16-bit word} that make the meter read `values` (name -> primary-side value in
+    the vocabulary's units, e.g. from plant.meter.sample()) under these PT/CT ratios: the
+    inverse of expected(), rounded to the register's resolution. Names the map does not hold,
+    and registers of names absent from `values`, are left out (DO, alarms, harmonics keep what
+    the image or a write put there). DI bits of one register are merged."""
+    factor = {None: 1, "pt": pt_ratio, "ct": ct_ratio, "ptct": pt_ratio * ct_ratio}
+    words, bits = {}, {}
+    for name, addr, typ, scale, r, _raw, bit in _table(unit):
+        if name not in values:
+            continue
+        if typ == "bits":
+            bits[addr] = bits.get(addr, 0) | ((1 if values[name] else 0) << bit)
+            continue
+        lo, hi = _RANGE[typ]
+        raw = max(lo, min(hi, round(values[name] / (float(scale) * factor[r]))))
+        for i, w in enumerate(_words(typ, raw)):
+            words[addr + i] = w
+    words.update(bits)
+    return words

@@ -5,6 +5,7 @@
                 [--dead 2] [--exception-range 0x100-0x110] [--corrupt-crc 0.3 --seed 7]
                 [--corrupt-units 2]
                 [--control FILE] [--request-log FILE] [--write-log FILE]
+                [--live [--unit-ratio 1=1:40]]
 
 Every unit serves the image of adw300_image.py (holding registers 0x0000..0x02FF, FC03 read,
 FC06/FC16 write: DO registers really change). --dump-expected writes, for every unit, the
@@ -22,6 +23,12 @@ clears):
 included: {"t": Unix s, "unit", "fc", "address", "count", "dead"} (+ "values" for writes);
 --write-log FILE the same for writes (FC06/FC16) only, so a test can prove that no write
 reached the bus.
+
+--live (the demo): the measurement registers move every --live-period seconds as a real plant's
+do (plant.py: a daily load curve per unit, energy counters rising with the power), instead of
+the fixed image; DO, alarm and harmonic registers keep the image's values (and writes).
+--unit-ratio U=PT:CT sets one unit's PT/CT ratio registers (repeatable); in live mode units
+without one are wired direct (1:1) unless --pt-ratio/--ct-ratio say otherwise.
 """
 
 import argparse
@@ -38,6 +45,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import adw300_image  # noqa: E402
+import plant  # noqa: E402
 import rtu_frame  # noqa: E402
 from pymodbus.exceptions import NoSuchSlaveException  # noqa: E402
 from pymodbus.datastore import (ModbusSequentialDataBlock, ModbusServerContext,  # noqa: E402
@@ -194,23 +202,64 @@ def parse_args(argv):
     p.add_argument("--dump-expected", help="write the expected published values as JSON")
     p.add_argument("--pt-ratio", type=int, help="meter's PT ratio register (default %d)" % adw300_image.PT_RATIO)
     p.add_argument("--ct-ratio", type=int, help="meter's CT ratio register (default %d)" % adw300_image.CT_RATIO)
+    p.add_argument("--live", action="store_true",
+                   help="measurement registers move like a real plant's (plant.py)")
+    p.add_argument("--live-period", type=float, default=1.0, help="seconds between updates")
+    p.add_argument("--unit-ratio", type=parse_unit_ratio, action="append", default=[],
+                   metavar="U=PT:CT", help="one unit's PT/CT ratio registers, e.g. 1=1:40")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
 
+def parse_unit_ratio(text):
+    unit, _, ratios = text.partition("=")
+    pt, _, ct = ratios.partition(":")
+    try:
+        return int(unit), int(pt), int(ct)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: UNIT=PT:CT, e.g. 1=1:40") from None
+
+
+def ratios_of(unit, args):
+    """The PT and CT ratios a unit's registers hold."""
+    for u, pt, ct in args.unit_ratio:
+        if u == unit:
+            return pt, ct
+    default_pt, default_ct = (1, 1) if args.live else (adw300_image.PT_RATIO, adw300_image.CT_RATIO)
+    return (default_pt if args.pt_ratio is None else args.pt_ratio,
+            default_ct if args.ct_ratio is None else args.ct_ratio)
+
+
 def build_image(unit, args):
     regs = adw300_image.registers(unit)
-    if args.pt_ratio is not None:
-        regs[0x0E] = args.pt_ratio
-    if args.ct_ratio is not None:
-        regs[0x0F] = args.ct_ratio
+    regs[0x0E], regs[0x0F] = ratios_of(unit, args)
     return regs
+
+
+LIVE_KINDS = ("process", "workshop", "office", "canteen")
+
+
+async def live_updates(blocks, args):
+    """--live: every unit's measurement registers follow its own plant.meter."""
+    models = {}
+    for unit in blocks:
+        pt, ct = ratios_of(unit, args)
+        v, i = plant.rated_for_ratios(pt, ct)
+        models[unit] = (plant.meter(args.seed * 7919 + unit, LIVE_KINDS[(unit - 1) % len(LIVE_KINDS)],
+                                    v_nominal=v, i_rated=i), pt, ct)
+    while True:
+        for unit, (model, pt, ct) in models.items():
+            values = model.sample()
+            values["pt_ratio"], values["ct_ratio"] = pt, ct
+            for addr, word in adw300_image.live_words(unit, values, pt, ct).items():
+                blocks[unit].setValues(addr, [word])
+        await asyncio.sleep(args.live_period)
 
 
 def dump_expected(args):
     units = {}
     for unit in args.units:
-        e = adw300_image.expected(unit, args.pt_ratio, args.ct_ratio)
+        e = adw300_image.expected(unit, *ratios_of(unit, args))
         units[str(unit)] = e
     doc = {"profile": "acrel-adw300", "ratios": "secondary",
            "pt_ratio": args.pt_ratio or adw300_image.PT_RATIO,
@@ -223,10 +272,12 @@ def dump_expected(args):
 
 async def serve(args):
     fault = faults(args)
-    slaves = {}
+    slaves, blocks = {}, {}
     for unit in args.units:
         block = image_block(build_image(unit, args), fault)
+        blocks[unit] = block
         slaves[unit] = ModbusSlaveContext(hr=block, zero_mode=True)
+    live = asyncio.create_task(live_updates(blocks, args)) if args.live else None
     context = server_context(slaves, fault)
     stats = {"corrupted": 0}
     parity = {"none": "N", "even": "E", "odd": "O"}[args.parity]
@@ -245,6 +296,8 @@ async def serve(args):
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    if live:
+        live.cancel()
     await server.shutdown()
     print(json.dumps({"served": {str(u): n for u, n in context.served.items()},
                       "corrupted": stats["corrupted"]}), flush=True)
