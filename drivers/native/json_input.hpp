@@ -1,0 +1,68 @@
+#pragma once
+// What the three JSON decoders share: parsing an untrusted payload within the limits of
+// decoder.hpp, reading numbers that may come as numeric strings, and naming what went wrong.
+// Private to drivers/native (the decoders' .cpp files); nothing here throws but bad_alloc.
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mb::drivers::native {
+
+using json = nlohmann::json;
+
+// The document, or why there is none: "empty payload", "payload of N bytes is larger than the
+// 262144 accepted", "nested deeper than 16 levels", "not JSON: <parser's reason>". Size and
+// depth are checked by a scan of the bytes before any tree is built. Trailing NUL bytes (a C
+// string's terminator) are ignored; any other NUL is refused.
+struct parsed_json {
+    json doc;
+    std::string error;
+};
+[[nodiscard]] parsed_json parse_limited(std::string_view payload);
+
+// "a string", "an object", "an array", "a boolean", "null", "a number".
+[[nodiscard]] std::string_view type_name(const json& v);
+
+// A payload excerpt fit for a log line: printable ASCII only (others become '?'), at most
+// `max` characters ("..." marks a cut).
+[[nodiscard]] std::string printable(std::string_view s, std::size_t max = 32);
+
+// The number a JSON value stands for: a number, or a string that is one in full ("21.60",
+// "-1e3"; blanks around it allowed). Null and "" are no value (a meter with nothing to say):
+// not an error. Otherwise `problem` says what was there ("a boolean where a number is
+// expected", "a string where a number is expected (\"abc\")"). (A JSON number too big for a
+// double never gets here: the parser refuses the document.)
+struct number_field {
+    std::optional<double> value;
+    bool no_value = false;
+    std::string problem;
+};
+[[nodiscard]] number_field to_number(const json& v);
+
+// `value` if it is a whole number that fits an int64 (with room to spare), else nullopt.
+[[nodiscard]] std::optional<std::int64_t> whole(double value);
+
+// `value` × factor rounded to ms, if finite and within ±2^62 ms; else nullopt.
+[[nodiscard]] std::optional<std::int64_t> to_ms(double value, double factor);
+
+// A meter's id: a non-empty string without control characters, or a whole non-negative
+// number below 2^53 (written in digits). nullopt with `problem` set otherwise.
+[[nodiscard]] std::optional<std::string> to_serial(const json& v, std::string& problem);
+
+// The errors of one decode: the first in full, the others only counted, so that a payload
+// full of bad points costs one string. text(): "<first> (and 3 more)".
+class problem_list {
+public:
+    void add(std::string_view where, std::string_view what);
+    [[nodiscard]] std::string text() const;
+    [[nodiscard]] std::size_t count() const { return count_; }
+
+private:
+    std::string first_;
+    std::size_t count_ = 0;
+};
+
+} // namespace mb::drivers::native
