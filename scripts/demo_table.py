@@ -158,10 +158,9 @@ class table:
                 who = ", ".join(f"{d.name} {d.replayed}" for d in order if d.replayed)
                 dup = sum(d.repeats for d in order)
                 older = sum(d.older for d in order)
-                out.append(f"replayed after the outage: {total} readings ({who}) taken while the "
-                           f"broker was away waited in the gateway's buffer"
-                           f"{f'; {older} arrived after newer ones' if older else ''}"
-                           f"{f'; {dup} were duplicates' if dup else ''}")
+                out.append(f"replayed after the outage: {total} readings from the buffer ({who})"
+                           f"{f'; {older} after newer ones' if older else ''}"
+                           f"{f'; {dup} duplicates' if dup else ''}")
             else:
                 out.append("replayed: none yet (the buffer replays what waited through an outage)")
             gaps = sum(d.gaps for d in order)
