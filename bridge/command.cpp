@@ -90,6 +90,10 @@ command_parse parse(std::string_view payload, const model::device_info& device) 
         res.error = has_set ? "set and read: give one, not both" : "give one of set or read";
         return res;
     }
+    if (!device.commands_refused.empty()) {
+        res.error = device.commands_refused;
+        return res;
+    }
     command c;
     c.id_json = res.id_json;
     c.what = has_set ? command::kind::set : command::kind::read;

@@ -24,6 +24,9 @@ struct device_info {
     std::int64_t interval_ms = 0;
     std::map<std::string, std::string> units;       // every value it can publish -> unit
     std::map<std::string, writable_range> writable; // values commands may set
+    // Set for a device no command can reach (a native meter): every set and read is answered
+    // with this reason instead of "not writable" or "unknown value".
+    std::string commands_refused;
     // Native meters only (the meta adds them, design.md §5.3 additive): the meter's serial,
     // its SIM card when it said, and how far its clock is off when its readings carry the
     // gateway's time instead of its own (meter − gateway, whole hours, in seconds).

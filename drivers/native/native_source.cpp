@@ -66,6 +66,7 @@ native_source::meter& native_source::add_meter(const std::string& serial, std::s
     m.info.bus = settings_.name;
     m.info.units = units_;
     m.info.serial = serial;
+    m.info.commands_refused = refusal(m.info.name);
     m.status.device = m.info.name;
     m.status.state = model::device_state::offline;
     by_serial_.emplace(serial, &m);
@@ -287,20 +288,20 @@ const model::device_status* native_source::status(std::string_view device) const
     return it == by_name_.end() ? nullptr : &it->second->status;
 }
 
-std::string native_source::refusal(std::string_view device, std::string_view what) const {
-    return fmt::format("{}: {} is a native meter relayed from MQTT ({}): meterbridge cannot {} "
-                       "it yet, only relay what it publishes",
-                       what, device, settings_.format.format, what == "set" ? "write to" : "poll");
+std::string native_source::refusal(std::string_view device) const {
+    return fmt::format("{} is a native meter relayed from MQTT ({}): meterbridge cannot write to "
+                       "or poll it yet, only relay what it publishes",
+                       device, settings_.format.format);
 }
 
 void native_source::write(std::string_view device, const model::named_values& /*values*/,
                           done_fn done) {
-    done({false, refusal(device, "set"), {}});
+    done({false, refusal(device), {}});
 }
 
 void native_source::read(std::string_view device, const std::vector<std::string>& /*names*/,
                          done_fn done) {
-    done({false, refusal(device, "read"), {}});
+    done({false, refusal(device), {}});
 }
 
 } // namespace mb::drivers::native

@@ -90,7 +90,8 @@ private:
     void arrived(meter& m);
     void set_state(meter& m, model::device_state state, std::optional<std::string> error);
     void sweep();
-    [[nodiscard]] std::string refusal(std::string_view device, std::string_view what) const;
+    // Why no command reaches a native meter: the result every set and read gets.
+    [[nodiscard]] std::string refusal(std::string_view device) const;
 
     uv_loop_t& loop_;
     native_settings settings_;

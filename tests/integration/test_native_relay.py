@@ -163,28 +163,30 @@ class NativeRelayTest(RtuRig):
         tp = int(time.time() * 1000)
         m.publish(json_v2(NAMED_SERIAL, tp))
         self.wait_data("roof-pv", 1)
-        before = len(self.data("incomer"))
-        started = time.monotonic()
-        garbage = ["not json at all", "", "[]", "{\"data\": 5}", "{\"data\":[{\"tp\":\"x\"}]}",
-                   json.dumps({"data": [{"tp": tp, "point": [{"id": 0, "val": NAMED_SERIAL},
-                                                             {"id": 1, "val": "abc"},
-                                                             {"id": 999, "val": 1}]}]}),
-                   "[" * 100000, "{\"a\":\"" + "x" * 400000 + "\"}",
-                   json.dumps({"data": [{"tp": tp + 5, "point": [{"id": 0, "val": NAMED_SERIAL},
-                                                                 {"id": 1, "val": 1e300}]}]})]
+        self.wait_data("incomer", 2)
+        small = ["not json at all", "", "[]", "{\"data\": 5}", "{\"data\":[{\"tp\":\"x\"}]}",
+                 json.dumps({"data": [{"tp": tp, "point": [{"id": 0, "val": NAMED_SERIAL},
+                                                           {"id": 1, "val": "abc"},
+                                                           {"id": 999, "val": 1}]}]}),
+                 "[" * 5000, json.dumps({"data": [{"tp": tp + 5, "point": [
+                     {"id": 0, "val": NAMED_SERIAL}, {"id": 1, "val": 1e300}]}]})]
+        huge = ["[" * 100_000, "{\"a\":\"" + "x" * 400_000 + "\"}"]
+        flood_started = time.time()
         sent = 0
-        while time.monotonic() - started < 4.0:  # a flood, for about four RS485 polls
-            for g in garbage:
+        for round_ in range(400):  # a flood: 3 000 bad payloads, a few of them huge
+            for g in small + (huge if round_ % 100 == 0 else []):
                 m.client.publish(JSON_V2_TOPIC, g, qos=0)
                 sent += 1
         m.publish(json_v2(NAMED_SERIAL, tp + 10_000, k=2))
         data = wait_until(lambda: [d for d, _ in self.data("roof-pv") if d["ts"] == tp + 10_000],
-                          15, what=f"the good reading after {sent} bad payloads; "
+                          20, what=f"the good reading after {sent} bad payloads; "
                           f"log:\n{self.log_tail()}")
         self.assertAlmostEqual(data[0]["values"]["voltage_l1"], 232.1)
-        # The RS485 meter kept its 1 s cadence meanwhile.
-        self.assertGreaterEqual(len(self.data("incomer")) - before, 3,
-                                "the bus kept polling during the flood")
+        # The RS485 meter kept its 1 s cadence through the flood (ts is when it was polled).
+        self.wait_data("incomer", len(self.data("incomer")) + 2)
+        ts = [d["ts"] for d, _ in self.data("incomer")]
+        around = [b - a for a, b in zip(ts, ts[1:]) if b >= flood_started * 1000 - 1000]
+        self.assertTrue(around and max(around) <= 1500, f"poll spacing during the flood: {around}")
         log = self.mb.output()
         self.assertIn("not used", log)
         self.assertIn("value left out", log)  # the 1e300 V
@@ -258,6 +260,8 @@ class NativeOutageTest(BufferRig):
         with open(path, "a") as f:
             f.write(NativeRelayTest.native_config(self, port=meters_broker.port))
         self.daemon(path)
+        wait_until(lambda: "subscribed to" in self.mb.output(), 15,
+                   what=f"the native subscription; log:\n{self.log_tail()}")
         m = Publisher(meters_broker.port)
         self.cleanup(m.close)
         tp0 = int(time.time() * 1000)
