@@ -16,6 +16,12 @@ struct will_message {
     bool retain = true;
 };
 
+// Which MQTT the link speaks. automatic: MQTT 5, and 3.1.1 from the first broker that refuses
+// 5 (CONNACK "unsupported protocol version", or the socket closed on the v5 CONNECT and a
+// 3.1.1 one accepted right after). 3.1.1 loses retain handling on subscribe, PUBACK reason
+// codes and the broker's Maximum Packet Size (mqtt_link.hpp says what stands in for them).
+enum class mqtt_protocol : unsigned char { automatic, v5, v311 };
+
 struct link_settings {
     std::string name = "uplink"; // for log lines: "mqtt[uplink] …"
     std::string host;            // a hostname or an IP literal
@@ -28,7 +34,8 @@ struct link_settings {
     std::optional<std::string> username;
     std::optional<std::string> password; // never logged
     std::chrono::seconds keepalive{30};  // at least 10 s (mosquitto issue #1550)
-    int max_inflight = 32;               // QoS 1 messages awaiting PUBACK
+    mqtt_protocol protocol = mqtt_protocol::automatic;
+    int max_inflight = 32; // QoS 1 messages awaiting PUBACK
     std::optional<will_message> will;
     backoff_policy reconnect{};                     // 1 s .. 60 s
     std::chrono::milliseconds stable_after{30'000}; // back-off resets after this long up

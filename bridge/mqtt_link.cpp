@@ -43,7 +43,9 @@ mqtt_link::mqtt_link(uv_loop_t& loop, link_settings settings, callbacks cb)
     , settings_(std::move(settings))
     , cb_(std::move(cb))
     , mosq_(nullptr, &mosquitto_destroy)
-    , mids_(std::size_t{65536}, mid_kind::none)
+    , mids_(std::size_t{65536})
+    , lib_mids_(std::size_t{65536}, 0)
+    , version_(settings_.protocol == mqtt_protocol::v311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5)
     , rng_(std::random_device{}()) {
     if (library.rc != MOSQ_ERR_SUCCESS) init_error_ = make_mosq_error(library.rc);
     mosq_.reset(mosquitto_new(settings_.client_id.empty() ? nullptr : settings_.client_id.c_str(),
@@ -79,7 +81,7 @@ std::size_t mqtt_link::window_room() const {
 std::error_code mqtt_link::apply_settings() {
     mosquitto* m = mosq_.get();
     if (m == nullptr) return make_mosq_error(MOSQ_ERR_NOMEM);
-    mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, version_);
     mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, std::clamp(settings_.max_inflight, 1, 65535));
     mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_connect_v5_callback_set(m, &on_connect);
@@ -138,9 +140,12 @@ std::error_code mqtt_link::start() {
     }
     if (const auto ec = apply_settings()) return ec;
     uv_timer_start(misc_.get(), &on_misc, 1000, 1000);
-    log::info("{}: connecting (client_id {}, tls {}, keepalive {}s, max_inflight {})", where(),
-              settings_.client_id, settings_.tls ? "on" : "off", settings_.keepalive.count(),
-              settings_.max_inflight);
+    log::info("{}: connecting (client_id {}, tls {}, keepalive {}s, max_inflight {}, MQTT {})",
+              where(), settings_.client_id, settings_.tls ? "on" : "off",
+              settings_.keepalive.count(), settings_.max_inflight,
+              settings_.protocol == mqtt_protocol::automatic ? "5, else 3.1.1"
+              : settings_.protocol == mqtt_protocol::v5      ? "5"
+                                                             : "3.1.1");
     begin_attempt();
     return {};
 }
@@ -277,16 +282,32 @@ void mqtt_link::on_connect(mosquitto* /*mosq*/, void* obj, int rc, int /*flags*/
     auto& self = *static_cast<mqtt_link*>(obj);
     try {
         self.deliver_acks(); // what was read before it keeps its order
+        if (self.probing_) {
+            // Any CONNACK to the 3.1.1 CONNECT that followed a closed v5 one: it speaks 3.1.1.
+            self.probing_ = false;
+            self.fallen_back_ = true;
+            log::info("{}: the broker closed the connection on an MQTT 5 CONNECT and answered "
+                      "MQTT 3.1.1: speaking 3.1.1 to it from now on",
+                      self.where());
+        }
         if (rc != 0) {
-            // The broker refused the CONNECT; it closes the link next (on_disconnect).
+            // The broker refused the CONNECT; it closes the link next (on_disconnect). A v3
+            // broker's "unacceptable protocol version" reaches a v5 client as 0x84 too.
             self.refused_ = true;
-            self.last_lib_error_ = fmt::format("broker refused the connection: {} (reason {})",
-                                               mosquitto_reason_string(rc), rc);
+            self.version_refused_ =
+                rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION ||
+                (self.version_ != MQTT_PROTOCOL_V5 && rc == CONNACK_REFUSED_PROTOCOL_VERSION);
+            self.last_lib_error_ =
+                fmt::format("broker refused the connection: {} (reason {})",
+                            self.version_ == MQTT_PROTOCOL_V5 ? mosquitto_reason_string(rc)
+                                                              : mosquitto_connack_string(rc),
+                            rc);
             return;
         }
         self.connected_ = true;
         self.refused_ = false;
         self.up_since_ = now();
+
         log::info("{}: connected{}", self.where(),
                   self.ever_connected_ ? fmt::format(" (attempt {})", self.attempt_ + 1) : "");
         self.ever_connected_ = true;
@@ -307,16 +328,16 @@ void mqtt_link::on_disconnect(mosquitto* /*mosq*/, void* obj, int rc,
     }
 }
 
-void mqtt_link::on_publish(mosquitto* /*mosq*/, void* obj, int mid, int reason,
+void mqtt_link::on_publish(mosquitto* /*mosq*/, void* obj, int lib_mid, int reason,
                            const mosquitto_property* /*props*/) noexcept {
     auto& self = *static_cast<mqtt_link*>(obj);
     try {
-        if (mid <= 0 || static_cast<std::size_t>(mid) >= self.mids_.size()) return;
-        const mid_kind kind = self.mids_[static_cast<std::size_t>(mid)];
-        if (kind == mid_kind::none) return; // QoS 0 reports here too
-        self.mids_[static_cast<std::size_t>(mid)] = mid_kind::none;
-        const bool windowed = kind == mid_kind::windowed;
-        if (windowed) --self.windowed_;
+        if (lib_mid <= 0 || static_cast<std::size_t>(lib_mid) >= self.lib_mids_.size()) return;
+        const int mid = self.lib_mids_[static_cast<std::size_t>(lib_mid)];
+        if (mid == 0) return; // QoS 0 reports here too
+        self.lib_mids_[static_cast<std::size_t>(lib_mid)] = 0;
+        const bool windowed = self.mids_[static_cast<std::size_t>(mid)].kind == mid_kind::windowed;
+        self.release(mid);
         const delivery d = reason >= 0x80 ? delivery::drop : delivery::ok;
         if (d == delivery::drop) {
             log::warn("{}: broker refused message {}: {} (reason {})", self.where(), mid,
@@ -400,12 +421,8 @@ std::error_code mqtt_link::publish(std::string_view topic, std::string_view payl
     // after the reconnect, so it still counts as handed over.
     if (rc != MOSQ_ERR_SUCCESS && (!queued_despite(rc) || opts.qos == 0))
         return make_mosq_error(rc);
-    if (opts.qos > 0 && m > 0 && static_cast<std::size_t>(m) < mids_.size()) {
-        auto& kind = mids_[static_cast<std::size_t>(m)];
-        if (kind == mid_kind::windowed) --windowed_; // a mid reused before its PUBACK
-        kind = opts.windowed ? mid_kind::windowed : mid_kind::control;
-        if (opts.windowed) ++windowed_;
-    }
+    if (opts.qos > 0 && m > 0 && static_cast<std::size_t>(m) < lib_mids_.size())
+        m = track(m, topic, payload, opts);
     if (mid != nullptr) *mid = m;
     update_interest();
     return {};
@@ -413,6 +430,7 @@ std::error_code mqtt_link::publish(std::string_view topic, std::string_view payl
 
 std::error_code mqtt_link::subscribe(const std::string& filter, int qos, int options) {
     if (!connected_) return link_errc::not_connected;
+    if (version_ != MQTT_PROTOCOL_V5) options = 0; // MQTT 5 only (libmosquitto drops them too)
     const int rc =
         mosquitto_subscribe_v5(mosq_.get(), nullptr, filter.c_str(), qos, options, nullptr);
     update_interest();

@@ -28,6 +28,22 @@
 // QoS 1 messages in flight survive a reconnect inside libmosquitto (it resends them on the
 // same instance), so their mids stay in the window until their PUBACK arrives.
 //
+// MQTT 3.1.1 (link_settings::protocol): with "auto" the first attempt speaks 5; a CONNACK
+// "unsupported protocol version" switches to 3.1.1 at once, and a broker that closes the
+// socket on the v5 CONNECT (RabbitMQ 3.10 cannot parse it) gets a 3.1.1 CONNECT right away;
+// if that one is accepted the link stays on 3.1.1. Either is logged once. Under 3.1.1 no
+// subscription options go out (no retain handling: the downlink ignores retained commands
+// itself), and the broker cannot say that a PUBLISH is too large: it closes the connection,
+// and libmosquitto would send the same message again after every reconnect.
+//
+// Poison messages: the link keeps a copy of each QoS 1 message until its PUBACK. When the
+// same message was the oldest unacknowledged one at `poison_drops` disconnects in a row,
+// each a close by the broker within `poison_window` of (re)sending it, it is given up:
+// on_ack(mid, delivery::drop) (the queue makes it a "refused" gap), and libmosquitto, which
+// cannot forget one message, is replaced by a fresh instance on which the other copies are
+// published again, in their order. Their PUBACKs come back under the mids the caller knows:
+// mids as seen by callers are the link's own, libmosquitto's are mapped to them.
+//
 // Throughput (tests/bench/uplink_bench.cpp): PUBACKs read by one mosquitto_loop_read are
 // handed to on_ack after it returns, not from inside libmosquitto's callback. A publish made
 // inside a callback is only queued, and its wake-up write to libmosquitto's internal socket
@@ -40,9 +56,11 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <random>
 #include <string>
 #include <string_view>
@@ -106,7 +124,13 @@ public:
     [[nodiscard]] std::size_t inflight() const { return windowed_; }
     [[nodiscard]] std::size_t window_room() const;
     [[nodiscard]] const link_settings& settings() const { return settings_; }
+    // The MQTT version of the current (or next) attempt: MQTT_PROTOCOL_V5 or _V311.
+    [[nodiscard]] int protocol_version() const { return version_; }
     [[nodiscard]] unsigned attempt_for_test() const { return attempt_; }
+
+    // Poison messages (above): this many disconnects in a row, each within the window.
+    static constexpr unsigned poison_drops = 3;
+    static constexpr std::chrono::seconds poison_window{5};
 
 private:
     // A uv_getaddrinfo request outlives the link if the link is destroyed while it runs: the
@@ -142,7 +166,7 @@ private:
     void attach_socket();
     // Before CONNACK: a failed or closed TCP connect ends the attempt (true) with its reason.
     bool connect_failed(int errno_hint);
-    void fail_attempt(const std::string& why);
+    void fail_attempt(const std::string& why, bool broker_closed);
     void poll_connecting(int status);
     void check_connect_time();
     [[nodiscard]] std::chrono::seconds keepalive() const; // as given to libmosquitto
@@ -151,6 +175,20 @@ private:
     int read_socket();
     void deliver_acks() noexcept;
     void handle_disconnect(int rc);
+    // An attempt ended before CONNACK: true when it goes on at once in MQTT 3.1.1 (auto).
+    bool fall_back(bool broker_closed);
+    // A hint for the log when the broker would not take MQTT 5.
+    [[nodiscard]] std::string protocol_hint(bool broker_closed) const;
+    // At a disconnect (rc, errno): is the oldest unacknowledged message a poison one? True
+    // when it was given up just now.
+    bool note_poison(int rc, int err);
+    void give_up_poison(std::size_t slot);
+    // A fresh libmosquitto instance with the held copies published again (poison purged).
+    std::error_code recreate();
+    // Tracking of QoS 1 messages: the link's mid for libmosquitto's `lib_mid`.
+    int track(int lib_mid, std::string_view topic, std::string_view payload,
+              const publish_options& opts);
+    void release(int mid);
     // The socket is gone but on_disconnect never came: handle it now. True if it did.
     bool closed_silently(int rc) noexcept;
     void schedule_reconnect(const std::string& why);
@@ -163,11 +201,41 @@ private:
     link_settings settings_;
     callbacks cb_;
     std::unique_ptr<mosquitto, void (*)(mosquitto*)> mosq_;
-    // QoS 1 mids awaiting PUBACK (libmosquitto's mids are 1..65535), by kind: a flat table
-    // rather than a node-based set, which allocated once per message.
+    // QoS 1 mids awaiting PUBACK (1..65535), by kind and where their copy is: flat tables
+    // rather than node-based sets, which allocated once per message. mids_ is indexed by the
+    // link's mid, lib_mids_ maps libmosquitto's mid to it (the same number until an instance
+    // is replaced).
     enum class mid_kind : unsigned char { none, windowed, control };
-    std::vector<mid_kind> mids_;
+    struct mid_entry {
+        mid_kind kind = mid_kind::none;
+        std::uint32_t slot = 0; // in held_
+    };
+    std::vector<mid_entry> mids_;
+    std::vector<std::uint16_t> lib_mids_;
     std::size_t windowed_ = 0; // mids_ entries that are mid_kind::windowed
+    int next_mid_ = 1;         // where the search for a free link mid starts
+    // A copy of each tracked message, slots reused (their strings keep their capacity).
+    struct held_message {
+        int mid = 0; // 0: a free slot
+        std::string topic;
+        std::string payload;
+        int qos = 1;
+        bool retain = false;
+        std::uint64_t order = 0; // publish order
+        std::chrono::steady_clock::time_point sent{};
+    };
+    std::vector<held_message> held_;
+    std::vector<std::uint32_t> free_held_;
+    std::uint64_t order_ = 0;
+    // The poison suspect: the oldest unacknowledged message at the last disconnects.
+    int suspect_mid_ = 0;
+    std::uint64_t suspect_order_ = 0;
+    unsigned suspect_drops_ = 0;
+    bool recreate_ = false;          // replace libmosquitto before the next attempt
+    int version_ = MQTT_PROTOCOL_V5; // of the current attempt
+    bool probing_ = false; // auto: this 3.1.1 attempt follows a v5 CONNECT the broker closed
+    bool version_refused_ = false; // this attempt's CONNACK: unsupported protocol version
+    bool fallen_back_ = false;     // auto settled on 3.1.1 (logged once)
     struct queued_ack {
         int mid;
         delivery d;

@@ -72,6 +72,13 @@ socket_state probe(int fd) {
 
 void mqtt_link::begin_attempt() {
     if (stopping_) return;
+    if (recreate_) {
+        if (const auto ec = recreate()) {
+            recreate_ = true;
+            schedule_reconnect(fmt::format("cannot set up a new connection: {}", ec.message()));
+            return;
+        }
+    }
     if (is_ip_literal(settings_.host)) {
         connect_to(settings_.host);
         return;
@@ -145,7 +152,10 @@ void mqtt_link::connect_to(const std::string& host) {
     target_ = host;
     tcp_up_ = false;
     attempt_since_ = std::chrono::steady_clock::now();
-    log::debug("{}: attempt {}: connecting to {}", where(), attempt_ + 1, host);
+    version_refused_ = false;
+    log::debug("{}: attempt {}: connecting to {} (MQTT {})", where(), attempt_ + 1, host,
+               version_ == MQTT_PROTOCOL_V5 ? "5" : "3.1.1");
+    mosquitto_int_option(mosq_.get(), MOSQ_OPT_PROTOCOL_VERSION, version_);
     const int rc = mosquitto_connect_bind_async(mosq_.get(), host.c_str(), settings_.port,
                                                 static_cast<int>(keepalive().count()), nullptr);
     const int err = errno; // a TLS write that failed on the pending connect leaves it here
@@ -188,12 +198,15 @@ bool mqtt_link::connect_failed(int errno_hint) {
     if (tcp_up_ && ::ioctl(fd, FIONREAD, &unread) == 0 && unread > 0) return false;
     const socket_state s = probe(fd);
     std::string why;
+    bool broker_closed = false; // after the TCP connect, with no TLS failure
     if ((s.error != 0 || s.closed) && !last_lib_error_.empty()) {
         why = last_lib_error_; // what libmosquitto saw (TLS alert)
     } else if (s.error != 0) {
         why = std::system_category().message(s.error);
+        broker_closed = tcp_up_ && (s.error == ECONNRESET || s.error == EPIPE);
     } else if (s.closed && tcp_up_) {
         why = "the broker reset the connection before CONNACK";
+        broker_closed = true;
     } else if (s.closed) {
         // The error went to libmosquitto's first write, which took it for "try again".
         why = is_connect_errno(errno_hint) ? std::system_category().message(errno_hint)
@@ -202,15 +215,56 @@ bool mqtt_link::connect_failed(int errno_hint) {
         if (s.established) tcp_up_ = true;
         return false;
     }
-    fail_attempt(fmt::format("connect to {} failed: {}", target_, why));
+    fail_attempt(fmt::format("connect to {} failed: {}", target_, why), broker_closed);
     return true;
 }
 
-void mqtt_link::fail_attempt(const std::string& why) {
+void mqtt_link::fail_attempt(const std::string& why, bool broker_closed) {
     // libmosquitto keeps the dead socket until the next attempt closes it; nothing polls it.
     detach_socket();
     refused_ = is_tls_failure(last_lib_error_);
-    schedule_reconnect(why);
+    const std::string hint = protocol_hint(broker_closed);
+    if (fall_back(broker_closed)) return;
+    schedule_reconnect(why + hint);
+}
+
+bool mqtt_link::fall_back(bool broker_closed) {
+    const bool refused = version_refused_; // reset by the next connect_to
+    if (settings_.protocol != mqtt_protocol::automatic) return false;
+    if (probing_) {
+        // 3.1.1 got no CONNACK either: it was not the protocol. MQTT 5 again next time.
+        probing_ = false;
+        version_ = MQTT_PROTOCOL_V5;
+        return false;
+    }
+    if (version_ != MQTT_PROTOCOL_V5 || fallen_back_ || !(refused || broker_closed)) return false;
+    version_ = MQTT_PROTOCOL_V311;
+    if (refused) {
+        fallen_back_ = true;
+        log::info("{}: the broker refused MQTT 5 (unsupported protocol version): speaking "
+                  "3.1.1 to it from now on",
+                  where());
+    } else {
+        probing_ = true; // settled by the CONNACK, or undone without one
+        log::debug("{}: the broker closed the connection on an MQTT 5 CONNECT: trying 3.1.1",
+                   where());
+    }
+    refused_ = false;
+    last_lib_error_.clear();
+    // This attempt goes on at once (from the loop, not inside libmosquitto), same address.
+    uv_timer_start(retry_.get(), &on_retry, 0, 0);
+    return true;
+}
+
+std::string mqtt_link::protocol_hint(bool broker_closed) const {
+    if (settings_.protocol != mqtt_protocol::v5 || version_ != MQTT_PROTOCOL_V5) return {};
+    if (version_refused_)
+        return " (the broker does not speak MQTT 5: protocol = \"auto\" or \"3.1.1\" connects "
+               "to it)";
+    if (broker_closed)
+        return " (protocol = \"5\": a broker that speaks only MQTT 3.1.1 closes the connection "
+               "on an MQTT 5 CONNECT; protocol = \"auto\" falls back to 3.1.1)";
+    return {};
 }
 
 void mqtt_link::poll_connecting(int status) {
@@ -233,7 +287,8 @@ void mqtt_link::check_connect_time() {
     if (std::chrono::steady_clock::now() - attempt_since_ < limit) return;
     if (connect_failed(0)) return;
     fail_attempt(fmt::format("no answer from {} within {}s ({})", target_, limit.count(),
-                             tcp_up_ ? "TLS handshake or CONNACK" : "TCP connect"));
+                             tcp_up_ ? "TLS handshake or CONNACK" : "TCP connect"),
+                 false);
 }
 
 void mqtt_link::handle_disconnect(int rc) {
@@ -251,11 +306,24 @@ void mqtt_link::handle_disconnect(int rc) {
     if (!was_up && is_tls_failure(last_lib_error_)) refused_ = true;
     const std::string why =
         last_lib_error_.empty() ? disconnect_text(rc, keepalive(), err) : last_lib_error_;
+    if (!was_up) {
+        // Before CONNACK: a refused MQTT 5 (auto) goes on in 3.1.1 at once.
+        const bool broker_closed = !is_tls_failure(last_lib_error_) &&
+                                   (rc == MOSQ_ERR_CONN_LOST ||
+                                    (rc == MOSQ_ERR_ERRNO && (err == ECONNRESET || err == EPIPE)));
+        const std::string hint = protocol_hint(broker_closed);
+        if (fall_back(broker_closed)) return;
+        schedule_reconnect(rc == MOSQ_ERR_CONN_LOST && last_lib_error_.empty()
+                               ? "the broker closed the connection before CONNACK" + hint
+                               : why + hint);
+        return;
+    }
     const auto up_for = std::chrono::steady_clock::now() - up_since_;
-    if (was_up && up_for >= settings_.stable_after) attempt_ = 0;
-    if (was_up && cb_.on_disconnect) cb_.on_disconnect(make_mosq_error(rc));
-    schedule_reconnect(was_up ? "connection lost: " + why : why);
-    if (was_up) note_disconnect(up_for);
+    if (up_for >= settings_.stable_after) attempt_ = 0;
+    if (cb_.on_disconnect) cb_.on_disconnect(make_mosq_error(rc));
+    schedule_reconnect("connection lost: " + why);
+    // A poison message explains quick drops better than a client id clash.
+    if (!note_poison(rc, err)) note_disconnect(up_for);
 }
 
 void mqtt_link::note_disconnect(std::chrono::steady_clock::duration up_for) {

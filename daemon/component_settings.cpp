@@ -45,20 +45,44 @@ std::vector<drivers::rtu::bus_settings> rtu_bus_settings(const config::config& c
     return buses;
 }
 
+namespace {
+
+bridge::mqtt_protocol protocol_of(config::mqtt_protocol p) {
+    switch (p) {
+    case config::mqtt_protocol::v5:
+        return bridge::mqtt_protocol::v5;
+    case config::mqtt_protocol::v311:
+        return bridge::mqtt_protocol::v311;
+    case config::mqtt_protocol::automatic:
+        break;
+    }
+    return bridge::mqtt_protocol::automatic;
+}
+
+// The connection half, the same for the uplink and each native source.
+bridge::link_settings link_of(const config::broker_options& b, std::string name) {
+    bridge::link_settings s;
+    s.name = std::move(name);
+    s.host = b.url.host;
+    s.port = b.url.port;
+    s.tls = b.url.tls;
+    if (b.ca_file) s.ca_file = b.ca_file->string();
+    if (b.cert_file) s.cert_file = b.cert_file->string();
+    if (b.key_file) s.key_file = b.key_file->string();
+    s.client_id = b.client_id;
+    s.username = b.username;
+    if (b.password_file) s.password = b.password;
+    s.keepalive = std::chrono::duration_cast<std::chrono::seconds>(b.keepalive);
+    s.protocol = protocol_of(b.protocol);
+    return s;
+}
+
+} // namespace
+
 bridge::uplink_settings uplink_settings(const config::config& cfg) {
     const auto& u = cfg.uplink;
     bridge::uplink_settings s;
-    s.link.name = "uplink";
-    s.link.host = u.url.host;
-    s.link.port = u.url.port;
-    s.link.tls = u.url.tls;
-    if (u.ca_file) s.link.ca_file = u.ca_file->string();
-    if (u.cert_file) s.link.cert_file = u.cert_file->string();
-    if (u.key_file) s.link.key_file = u.key_file->string();
-    s.link.client_id = u.client_id;
-    s.link.username = u.username;
-    if (u.password_file) s.link.password = u.password;
-    s.link.keepalive = std::chrono::duration_cast<std::chrono::seconds>(u.keepalive);
+    s.link = link_of(u, "uplink");
     s.link.max_inflight = u.max_inflight;
     s.topic_prefix = u.topic_prefix;
     s.gateway_id = cfg.gateway.id;
@@ -67,16 +91,9 @@ bridge::uplink_settings uplink_settings(const config::config& cfg) {
     return s;
 }
 
-bridge::link_settings native_link_settings(const config::config& cfg,
+bridge::link_settings native_link_settings(const config::config& /*cfg*/,
                                            const config::native_config& n) {
-    // Minimal until [[native]] takes the uplink's connection options (client_id, TLS, auth).
-    bridge::link_settings s;
-    s.name = "native[" + n.name + "]";
-    s.host = n.url.host;
-    s.port = n.url.port;
-    s.tls = n.url.tls;
-    s.client_id = "meterbridge-" + cfg.gateway.id + "-" + n.name;
-    return s;
+    return link_of(n, "native[" + n.name + "]");
 }
 
 buffer::buffer_settings buffer_settings(const config::config& cfg) {

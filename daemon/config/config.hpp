@@ -31,17 +31,25 @@ struct broker_url {
     int port = 1883;
 };
 
-struct uplink_config {
+// auto: MQTT 5, falling back to 3.1.1 when the broker refuses it.
+enum class mqtt_protocol : std::uint8_t { automatic, v5, v311 };
+
+// How to reach a broker: the keys [uplink] and [[native]] share, read by one function.
+struct broker_options {
     broker_url url;
-    std::string client_id; // default "meterbridge-" + gateway.id
+    std::string client_id; // default "meterbridge-" + gateway.id (+ "-" + native.name)
     std::optional<std::string> username;
     std::optional<std::filesystem::path> password_file;
     std::string password;                         // read from password_file; never logged
     std::optional<std::filesystem::path> ca_file; // mqtts: default system CAs
     std::optional<std::filesystem::path> cert_file;
     std::optional<std::filesystem::path> key_file;
-    std::string topic_prefix = "meterbridge";
     milliseconds keepalive{30'000};
+    mqtt_protocol protocol = mqtt_protocol::automatic;
+};
+
+struct uplink_config : broker_options {
+    std::string topic_prefix = "meterbridge";
     int max_inflight = 32;
     bool commands = true;
 };
@@ -92,9 +100,8 @@ struct json_field {
 
 enum class unknown_policy : std::uint8_t { relay, ignore };
 
-struct native_config {
+struct native_config : broker_options {
     std::string name;
-    broker_url url;
     std::string subscribe;
     std::string format; // acrel-json-v2 | acrel-shadow | json
     unknown_policy unknown = unknown_policy::relay;

@@ -27,15 +27,30 @@ struct device_marks {
     const toml::array* only = nullptr;
 };
 
+// A client id and the broker it is used on ([uplink] first, then each [[native]]).
+struct client_id_mark {
+    std::string id;
+    std::string path; // "uplink", "native[1]"
+    std::string host;
+    int port = 0;
+    toml::source_region at; // the client_id key, or the table when it is the default
+    bool written = false;   // false: the default
+};
+
 struct load_context {
     error_list& errors;
     std::filesystem::path base; // the config file's directory: relative paths start here
     std::vector<name_mark> bus_names;
     std::vector<name_mark> device_names; // devices, then native meters
     std::vector<device_marks> devices;
+    std::vector<client_id_mark> client_ids;
 };
 
 void read_gateway(toml_reader& root, config& cfg, load_context& ctx);
+// The connection keys [uplink] and [[native]] share (url, client_id, username, password_file,
+// ca_file, cert_file, key_file, keepalive, protocol); false when the url is missing or bad.
+bool read_broker_options(toml_reader& r, broker_options& b, const std::string& default_client_id,
+                         load_context& ctx);
 void read_uplink(toml_reader& root, config& cfg, load_context& ctx);
 void read_buffer(toml_reader& root, config& cfg, load_context& ctx);
 void read_buses(toml_reader& root, config& cfg, load_context& ctx);

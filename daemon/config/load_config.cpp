@@ -6,6 +6,7 @@
 #include "daemon/config/toml_file.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <fmt/format.h>
 #include <fnmatch.h>
 #include <set>
@@ -84,6 +85,67 @@ void read_gateway(toml_reader& root, config& cfg, load_context& ctx) {
     r.finish();
 }
 
+namespace {
+
+std::optional<mqtt_protocol> read_protocol(toml_reader& r) {
+    constexpr std::string_view accepted = R"("auto" | "5" | "3.1.1")";
+    if (const auto* node = r.get("protocol"); node != nullptr && !node->is_string()) {
+        // protocol = 5 is the likely slip: say how to write it.
+        r.errors().add(*node, r.key("protocol"),
+                       fmt::format("{} where a string is expected (one of {}, quoted)",
+                                   describe(node->type()), accepted));
+        return std::nullopt;
+    }
+    return r.choice<mqtt_protocol>("protocol", {{"auto", mqtt_protocol::automatic},
+                                                {"5", mqtt_protocol::v5},
+                                                {"3.1.1", mqtt_protocol::v311}});
+}
+
+} // namespace
+
+bool read_broker_options(toml_reader& r, broker_options& b, const std::string& default_client_id,
+                         load_context& ctx) {
+    const auto& table = r.table();
+    bool url_ok = false;
+    if (const auto url = r.string("url", true)) {
+        auto parsed = parse_broker_url(*url);
+        if (parsed.ok()) {
+            b.url = std::move(parsed.value);
+            url_ok = true;
+        } else {
+            ctx.errors.add(*table.get("url"), r.key("url"),
+                           fmt::format("{} ({})", parsed.error, broker_url_syntax));
+        }
+    }
+    b.client_id = r.string("client_id").value_or(default_client_id);
+    if (b.client_id.empty())
+        ctx.errors.add(*table.get("client_id"), r.key("client_id"),
+                       fmt::format(R"(empty (leave it out for "{}"))", default_client_id));
+    b.username = r.string("username");
+    b.password_file = readable_file(r, "password_file", ctx, &b.password);
+    if (b.password.ends_with('\n')) b.password.pop_back();
+    if (b.password.ends_with('\r')) b.password.pop_back();
+    b.ca_file = readable_file(r, "ca_file", ctx, nullptr);
+    b.cert_file = readable_file(r, "cert_file", ctx, nullptr);
+    b.key_file = readable_file(r, "key_file", ctx, nullptr);
+    if ((table.get("cert_file") != nullptr) != (table.get("key_file") != nullptr)) {
+        const bool has_cert = table.get("cert_file") != nullptr;
+        ctx.errors.add(*table.get(has_cert ? "cert_file" : "key_file"),
+                       r.key(has_cert ? "cert_file" : "key_file"),
+                       has_cert ? "cert_file without key_file (set both or neither)"
+                                : "key_file without cert_file (set both or neither)");
+    }
+    b.keepalive = r.duration("keepalive", std::chrono::seconds(10), std::chrono::seconds(65535))
+                      .value_or(b.keepalive);
+    b.protocol = read_protocol(r).value_or(b.protocol);
+    if (url_ok && !b.client_id.empty()) {
+        const auto* id = table.get("client_id");
+        ctx.client_ids.push_back({b.client_id, r.path(), b.url.host, b.url.port,
+                                  id != nullptr ? id->source() : table.source(), id != nullptr});
+    }
+    return url_ok;
+}
+
 void read_uplink(toml_reader& root, config& cfg, load_context& ctx) {
     const auto* table = root.sub_table("uplink");
     if (table == nullptr) {
@@ -95,32 +157,7 @@ void read_uplink(toml_reader& root, config& cfg, load_context& ctx) {
     }
     toml_reader r(*table, "uplink", ctx.errors);
     auto& u = cfg.uplink;
-    if (const auto url = r.string("url", true)) {
-        auto parsed = parse_broker_url(*url);
-        if (parsed.ok())
-            u.url = std::move(parsed.value);
-        else
-            ctx.errors.add(*table->get("url"), "uplink.url",
-                           fmt::format("{} ({})", parsed.error, broker_url_syntax));
-    }
-    u.client_id = r.string("client_id").value_or("meterbridge-" + cfg.gateway.id);
-    if (u.client_id.empty())
-        ctx.errors.add(*table->get("client_id"), "uplink.client_id",
-                       "empty (leave it out for \"meterbridge-\" + gateway.id)");
-    u.username = r.string("username");
-    u.password_file = readable_file(r, "password_file", ctx, &u.password);
-    if (u.password.ends_with('\n')) u.password.pop_back();
-    if (u.password.ends_with('\r')) u.password.pop_back();
-    u.ca_file = readable_file(r, "ca_file", ctx, nullptr);
-    u.cert_file = readable_file(r, "cert_file", ctx, nullptr);
-    u.key_file = readable_file(r, "key_file", ctx, nullptr);
-    if ((table->get("cert_file") != nullptr) != (table->get("key_file") != nullptr)) {
-        const bool has_cert = table->get("cert_file") != nullptr;
-        ctx.errors.add(*table->get(has_cert ? "cert_file" : "key_file"),
-                       has_cert ? "uplink.cert_file" : "uplink.key_file",
-                       has_cert ? "cert_file without key_file (set both or neither)"
-                                : "key_file without cert_file (set both or neither)");
-    }
+    read_broker_options(r, u, "meterbridge-" + cfg.gateway.id, ctx);
     if (const auto p = r.string("topic_prefix")) {
         if (valid_topic_prefix(*p))
             u.topic_prefix = *p;
@@ -130,8 +167,6 @@ void read_uplink(toml_reader& root, config& cfg, load_context& ctx) {
                                        "#, no leading, trailing or double /)",
                                        *p));
     }
-    u.keepalive = r.duration("keepalive", std::chrono::seconds(10), std::chrono::seconds(65535))
-                      .value_or(u.keepalive);
     u.max_inflight = static_cast<int>(r.integer("max_inflight", 1, 65535).value_or(u.max_inflight));
     u.commands = r.boolean("commands").value_or(u.commands);
     r.finish();
@@ -243,6 +278,36 @@ void load_profiles(config& cfg, load_context& ctx, std::vector<config_error>& ou
     }
 }
 
+// Host names compare without case; the text as written otherwise (nothing is resolved here).
+bool equal_host(std::string_view a, std::string_view b) {
+    return std::ranges::equal(a, b, [](char x, char y) {
+        return std::tolower(static_cast<unsigned char>(x)) ==
+               std::tolower(static_cast<unsigned char>(y));
+    });
+}
+
+// Two clients with one client id on one broker take the session from each other in turn.
+// Reported at the later one, naming where the earlier one is.
+void check_client_ids(load_context& ctx) {
+    const auto& ids = ctx.client_ids;
+    for (std::size_t j = 0; j < ids.size(); ++j) {
+        for (std::size_t i = 0; i < j; ++i) {
+            if (ids[i].id != ids[j].id || ids[i].port != ids[j].port ||
+                !equal_host(ids[i].host, ids[j].host))
+                continue;
+            ctx.errors.add(
+                ids[j].at, ids[j].path + ".client_id",
+                fmt::format("\"{}\" is also the client id of {} ({}:{}:{}{}) on the same broker "
+                            "{}:{}: the two would knock each other off (give each its own "
+                            "client_id)",
+                            ids[j].id, ids[i].path, ctx.errors.file().string(),
+                            ids[i].at.begin.line, ids[i].at.begin.column,
+                            ids[i].written ? "" : ", its default", ids[j].host, ids[j].port));
+            break;
+        }
+    }
+}
+
 // In file order: the config file first, then each profile as it was loaded; by line within.
 void sort_by_position(std::vector<config_error>& errors);
 
@@ -286,7 +351,7 @@ load_result load_config(const std::filesystem::path& file) {
     error_list errors(file, out);
     std::error_code ec;
     auto absolute = std::filesystem::absolute(file, ec);
-    load_context ctx{errors, (ec ? file : absolute).parent_path(), {}, {}, {}};
+    load_context ctx{errors, (ec ? file : absolute).parent_path(), {}, {}, {}, {}};
     config cfg;
     cfg.source = file;
     toml_reader r(*root, "", errors);
@@ -298,6 +363,7 @@ load_result load_config(const std::filesystem::path& file) {
     detail::read_natives(r, cfg, ctx);
     r.finish();
     check_names(cfg, ctx);
+    check_client_ids(ctx);
     load_profiles(cfg, ctx, out);
     if (!out.empty()) {
         sort_by_position(out);

@@ -1,6 +1,5 @@
 // [[bus]], [[device]] and [[native]] of meterbridge.toml (design.md §3).
 #include "bridge/model/measurements.hpp"
-#include "daemon/config/broker_url.hpp"
 #include "daemon/config/config_sections.hpp"
 
 #include <array>
@@ -43,16 +42,6 @@ bool valid_field_path(std::string_view p) {
     }
     return !p.empty() && !p.starts_with('.') && !p.ends_with('.') &&
            p.find("..") == std::string_view::npos;
-}
-
-std::optional<broker_url> read_url(toml_reader& r) {
-    const auto text = r.string("url", true);
-    if (!text) return std::nullopt;
-    auto parsed = parse_broker_url(*text);
-    if (parsed.ok()) return std::move(parsed.value);
-    r.errors().add(*r.table().get("url"), r.key("url"),
-                   fmt::format("{} ({})", parsed.error, broker_url_syntax));
-    return std::nullopt;
 }
 
 void read_json_values(const toml::table& values, const std::string& path, native_config& n,
@@ -226,7 +215,9 @@ void read_natives(toml_reader& root, config& cfg, load_context& ctx) {
         toml_reader r(*table, fmt::format("native[{}]", index), ctx.errors);
         native_config n;
         const auto name = unique_name(r, source_names);
-        const auto url = read_url(r);
+        // Its own session by default, also on the uplink's broker.
+        const bool url = read_broker_options(
+            r, n, fmt::format("meterbridge-{}-{}", cfg.gateway.id, name.value_or("")), ctx);
         const auto subscribe = r.string("subscribe", true);
         if (subscribe && !valid_filter(*subscribe))
             ctx.errors.add(*table->get("subscribe"), r.key("subscribe"),
@@ -264,7 +255,6 @@ void read_natives(toml_reader& root, config& cfg, load_context& ctx) {
         r.finish();
         if (!name || !url || !subscribe) continue;
         n.name = *name;
-        n.url = *url;
         n.subscribe = *subscribe;
         cfg.natives.push_back(std::move(n));
     }

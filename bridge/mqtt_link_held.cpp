@@ -1,0 +1,167 @@
+// mqtt_link, what it holds for each QoS 1 message until its PUBACK: its mid, a copy, and
+// the poison check that uses them (mqtt_link.hpp says why; mqtt_link.cpp has the rest).
+#include "bridge/errors.hpp"
+#include "bridge/model/log.hpp"
+#include "bridge/mqtt_link.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+namespace mb::bridge {
+namespace {
+
+// A slot's strings keep their capacity for the next message, unless it was a large one.
+constexpr std::size_t keep_capacity = 64 * 1024;
+
+void shrink(std::string& s) {
+    if (s.capacity() > keep_capacity) std::string().swap(s);
+}
+
+} // namespace
+
+int mqtt_link::track(int lib_mid, std::string_view topic, std::string_view payload,
+                     const publish_options& opts) {
+    auto& lib = lib_mids_[static_cast<std::size_t>(lib_mid)];
+    if (lib != 0) release(lib); // libmosquitto reused a mid before its PUBACK
+    int mid = lib_mid;
+    if (mids_[static_cast<std::size_t>(mid)].kind != mid_kind::none) {
+        // Held by a message carried over from a replaced instance: the next free mid.
+        for (int i = 0; i < 65535; ++i) {
+            next_mid_ = next_mid_ % 65535 + 1;
+            if (mids_[static_cast<std::size_t>(next_mid_)].kind == mid_kind::none) break;
+        }
+        mid = next_mid_;
+        release(mid); // only when all 65535 are taken
+    }
+    std::uint32_t slot = 0;
+    if (free_held_.empty()) {
+        slot = static_cast<std::uint32_t>(held_.size());
+        held_.emplace_back();
+    } else {
+        slot = free_held_.back();
+        free_held_.pop_back();
+    }
+    auto& h = held_[slot];
+    h.mid = mid;
+    h.topic.assign(topic);
+    h.payload.assign(payload);
+    h.qos = opts.qos;
+    h.retain = opts.retain;
+    h.order = ++order_;
+    h.sent = std::chrono::steady_clock::now();
+    mids_[static_cast<std::size_t>(mid)] = {opts.windowed ? mid_kind::windowed : mid_kind::control,
+                                            slot};
+    if (opts.windowed) ++windowed_;
+    lib = static_cast<std::uint16_t>(mid);
+    return mid;
+}
+
+void mqtt_link::release(int mid) {
+    auto& e = mids_[static_cast<std::size_t>(mid)];
+    if (e.kind == mid_kind::none) return;
+    if (e.kind == mid_kind::windowed) --windowed_;
+    auto& h = held_[e.slot];
+    if (h.order == suspect_order_) {
+        suspect_order_ = 0; // acknowledged after all
+        suspect_drops_ = 0;
+    }
+    h.mid = 0;
+    shrink(h.topic);
+    shrink(h.payload);
+    free_held_.push_back(e.slot);
+    e = {};
+}
+
+bool mqtt_link::note_poison(int rc, int err) {
+    // The broker ended the connection without a word (3.1.1 has none), or said "too large".
+    const bool closed = rc == MOSQ_ERR_CONN_LOST || rc == MQTT_RC_PACKET_TOO_LARGE ||
+                        (rc == MOSQ_ERR_ERRNO && (err == ECONNRESET || err == EPIPE));
+    std::size_t oldest = held_.size();
+    for (std::size_t i = 0; i < held_.size(); ++i)
+        if (held_[i].mid != 0 && (oldest == held_.size() || held_[i].order < held_[oldest].order))
+            oldest = i;
+    // Everything unacknowledged went out again right after CONNACK.
+    const bool soon =
+        oldest < held_.size() &&
+        std::chrono::steady_clock::now() - std::max(held_[oldest].sent, up_since_) <= poison_window;
+    if (!closed || !soon) {
+        suspect_order_ = 0;
+        suspect_drops_ = 0;
+        return false;
+    }
+    if (held_[oldest].order != suspect_order_) {
+        suspect_order_ = held_[oldest].order;
+        suspect_drops_ = 0;
+    }
+    if (++suspect_drops_ < poison_drops) return false;
+    give_up_poison(oldest);
+    quick_drops_ = 0; // not a client id clash
+    return true;
+}
+
+void mqtt_link::give_up_poison(std::size_t slot) {
+    const auto& h = held_[slot];
+    const int mid = h.mid;
+    const bool windowed = mids_[static_cast<std::size_t>(mid)].kind == mid_kind::windowed;
+    log::warn("{}: message {} on {} ({} bytes) given up: the broker closed the connection {} "
+              "times in a row within {}s of receiving it, without a PUBACK ({}); the messages "
+              "after it are sent again",
+              where(), mid, h.topic, h.payload.size(), poison_drops, poison_window.count(),
+              version_ == MQTT_PROTOCOL_V5
+                  ? "too large for it, or not allowed"
+                  : "MQTT 3.1.1 cannot say why: most likely larger than the broker's maximum "
+                    "packet size, or a topic it does not allow");
+    release(mid);
+    suspect_order_ = 0;
+    suspect_drops_ = 0;
+    // libmosquitto would send it again after every reconnect: a fresh instance next attempt.
+    recreate_ = true;
+    try {
+        if (cb_.on_ack) cb_.on_ack(mid, delivery::drop, windowed);
+    } catch (...) {
+        log::callback_failed(settings_.name, "on_ack");
+    }
+}
+
+std::error_code mqtt_link::recreate() {
+    recreate_ = false;
+    detach_socket();
+    if (mosq_) {
+        mosquitto_disconnect_v5_callback_set(mosq_.get(), nullptr);
+        mosquitto_connect_v5_callback_set(mosq_.get(), nullptr);
+        mosquitto_publish_v5_callback_set(mosq_.get(), nullptr);
+        mosquitto_message_v5_callback_set(mosq_.get(), nullptr);
+        mosquitto_log_callback_set(mosq_.get(), nullptr);
+    }
+    mosq_.reset(mosquitto_new(settings_.client_id.empty() ? nullptr : settings_.client_id.c_str(),
+                              true, this));
+    std::fill(lib_mids_.begin(), lib_mids_.end(), std::uint16_t{0});
+    if (const auto ec = apply_settings()) return ec;
+    // The copies, oldest first: libmosquitto sends them after the next CONNACK.
+    std::vector<std::uint32_t> slots;
+    for (std::uint32_t i = 0; i < held_.size(); ++i)
+        if (held_[i].mid != 0) slots.push_back(i);
+    std::ranges::sort(slots, {}, [&](std::uint32_t i) { return held_[i].order; });
+    for (const std::uint32_t i : slots) {
+        const auto& h = held_[i];
+        int m = 0;
+        const int rc = mosquitto_publish_v5(mosq_.get(), &m, h.topic.c_str(),
+                                            static_cast<int>(h.payload.size()), h.payload.data(),
+                                            h.qos, h.retain, nullptr);
+        if ((rc == MOSQ_ERR_SUCCESS || queued_despite(rc)) && m > 0) {
+            lib_mids_[static_cast<std::size_t>(m)] = static_cast<std::uint16_t>(h.mid);
+            continue;
+        }
+        // Taken once, so only an allocation failure can get here.
+        const int mid = h.mid;
+        const bool windowed = mids_[static_cast<std::size_t>(mid)].kind == mid_kind::windowed;
+        log::error("{}: message {} could not be handed over again: {}", where(), mid,
+                   mosquitto_strerror(rc));
+        release(mid);
+        if (cb_.on_ack) cb_.on_ack(mid, delivery::drop, windowed);
+    }
+    log::info("{}: a new MQTT client instance, {} message(s) carried over", where(), slots.size());
+    return {};
+}
+
+} // namespace mb::bridge
