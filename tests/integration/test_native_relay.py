@@ -8,6 +8,7 @@ Payloads are built here from the reference's id table, and the expected values c
 (kW x 1000), never taken from the binary."""
 
 import json
+import signal
 import time
 
 import paho.mqtt.client as mqtt
@@ -243,6 +244,97 @@ class NativeRelayTest(RtuRig):
         m.publish(json_v2(UNKNOWN_SERIAL, tp + 1), topic_="site/a/1")
         wait_until(lambda: "not relayed" in self.mb.output(), 10, what="the refusal")
         self.assertEqual(len(self.data(f"sn-{UNKNOWN_SERIAL}")), 1)
+        self.assert_running()
+        self.assertEqual(self.mb.stop(), 0)
+
+    def test_a_meter_clock_years_off_is_reported_and_replaced(self):
+        self.start_gateway(self.native_config())
+        m = self.meter()
+        three_years = 3 * 365 * 24 * 3600 * 1000
+        before = int(time.time() * 1000)
+        m.publish(json_v2(NAMED_SERIAL, before - three_years))
+        [(reading, _raw)] = self.wait_data("roof-pv", 1)
+        self.assertGreaterEqual(reading["ts"], before, "the gateway's time, not the meter's")
+        self.assertLess(reading["ts"], before + 10_000)
+        status = self.wait_status("roof-pv", "online")
+        self.assertIn("meter clock is 1095 days behind", status["last_error"])
+        meta = wait_until(lambda: (lambda m_: m_ if "clock_offset_s" in m_ else None)(
+            self.meta("roof-pv")), 10, what="the clock offset in the meta")
+        self.assertAlmostEqual(meta["clock_offset_s"], -three_years / 1000, delta=3600)
+        self.assert_running()
+        self.assertEqual(self.mb.stop(), 0)
+
+    def test_a_shadow_gateway_and_its_meters_state(self):
+        text = ('\n[[native]]\nname = "awt"\nurl = "mqtt://127.0.0.1:%d"\n'
+                'subscribe = "data/up/#"\nformat = "acrel-shadow"\n' % self.broker.port)
+        self.start_gateway(text)
+        m = self.meter()
+        ts = int(time.time())
+        # reference.md §2.3: the AWT200 capture, trimmed, values as strings
+        update = {"msgid": "571", "method": "update", "sn": "24120405680002", "timestamp": ts,
+                  "sendtime": ts, "version": 1,
+                  "reported": {"0_24120405680027": {
+                      "state": "ONLINE", "EP": "21.60", "EPI": "21.60", "EPIJ": "0.00",
+                      "EPIF": "0.00", "EPIP": "21.60", "EPIG": "0.00", "EPE": "0.00",
+                      "Ua": "226.0", "PF": "0.0", "Fr": "50.1"}}}
+        m.publish(json.dumps(update), topic_="data/up/pk/24120405680002")
+        dev = "sn-24120405680027"
+        [(reading, _raw)] = self.wait_data(dev, 1)
+        self.assertEqual(reading["ts"], ts * 1000, "timestamp is Unix seconds")
+        self.assertEqual(reading["values"]["energy_import_total"], 21.6)
+        self.assertEqual(reading["values"]["energy_import_tariff_flat"], 21.6)
+        self.assertEqual(reading["values"]["voltage_l1"], 226.0)
+        self.assertEqual(reading["values"]["frequency"], 50.1)
+        self.assertEqual(self.meta(dev)["format"], "acrel-shadow")
+        self.wait_status(dev, "online")
+        # The gateway reports the meter OFFLINE: its status says so at once.
+        n = len(self.statuses(dev))
+        update["reported"] = {"0_24120405680027": {"state": "OFFLINE"}}
+        update["timestamp"] = ts + 60
+        m.publish(json.dumps(update), topic_="data/up/pk/24120405680002")
+        off = self.wait_status(dev, "offline", after=n)
+        self.assertIn("OFFLINE", off["last_error"])
+        self.assertEqual(len(self.data(dev)), 1, "an OFFLINE meter without values is no reading")
+        self.assert_running()
+        self.assertEqual(self.mb.stop(), 0)
+
+    def test_the_generic_json_format_by_its_field_map(self):
+        text = ('\n[[native]]\nname = "site"\nurl = "mqtt://127.0.0.1:%d"\n'
+                'subscribe = "site/+/meter"\nformat = "json"\nserial = "topic:1"\n'
+                'ts = "time"\n\n[native.values]\nvoltage_l1 = "ua"\n'
+                'active_power_total = { path = "p", scale = 1000 }\n'
+                'energy_import_total = "e.imp"\n' % self.broker.port)
+        self.start_gateway(text)
+        m = self.meter()
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(time.time()) - 5))
+        m.publish(json.dumps({"time": when, "ua": 230.5, "p": "1.25", "e": {"imp": 42.5},
+                              "other": 1}), topic_="site/M7/meter")
+        [(reading, _raw)] = self.wait_data("sn-m7", 1)
+        self.assertEqual(reading["values"], {"voltage_l1": 230.5, "active_power_total": 1250,
+                                             "energy_import_total": 42.5})
+        self.assertEqual(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reading["ts"] / 1000)),
+                         when)
+        self.assertEqual(self.meta("sn-m7")["serial"], "M7")
+        self.assert_running()
+        self.assertEqual(self.mb.stop(), 0)
+
+    def test_a_reload_keeps_an_unchanged_source_and_its_relayed_meters(self):
+        self.start_gateway(self.native_config())
+        m = self.meter()
+        tp = int(time.time() * 1000)
+        m.publish(json_v2(UNKNOWN_SERIAL, tp))
+        dev = f"sn-{UNKNOWN_SERIAL}"
+        self.wait_data(dev, 1)
+        self.meta(dev)
+        self.mb.signal(signal.SIGHUP)
+        wait_until(lambda: "native[lan] unchanged; it keeps running" in self.mb.output(), 15,
+                   what=f"the reload; log:\n{self.log_tail()}")
+        m.publish(json_v2(UNKNOWN_SERIAL, tp + 1000, k=1))
+        data = self.wait_data(dev, 2)
+        self.assertEqual([d["seq"] for d, _ in data], [1, 2])
+        cleared = [p for _t, p, _r in self.sub.on(topic(dev, "meta")) if not p]
+        self.assertEqual(cleared, [], "the relayed meter's retained meta was never cleared")
+        self.assertEqual(self.mb.output().count("subscribed to"), 1, "the session was kept")
         self.assert_running()
         self.assertEqual(self.mb.stop(), 0)
 
