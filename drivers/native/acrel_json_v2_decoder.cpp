@@ -243,12 +243,9 @@ decode_result acrel_json_v2_decoder::decode(std::string_view /*topic*/,
                                             std::string_view payload) const {
     decode_result out;
     try {
-        const auto parsed = parse_limited(payload);
-        if (!parsed.error.empty()) {
-            out.error = parsed.error;
-            return out;
-        }
-        const json& doc = parsed.doc;
+        json doc;
+        out.error = parse_limited(payload, doc);
+        if (!out.error.empty()) return out;
         if (!doc.is_object()) {
             out.error = "top level: " + std::string(type_name(doc)) +
                         " where an object with \"data\" is expected";

@@ -124,7 +124,7 @@ void decode_meter_keys(const json& meter, const std::string& where, decoded_read
         else if (number.no_value)
             ++m.out.skipped;
         else
-            m.problems.add(where + "." + key, number.problem);
+            m.problems.add(where + "." + printable(key, 64), number.problem);
     }
 }
 
@@ -248,13 +248,11 @@ decode_result acrel_shadow_decoder::decode(std::string_view /*topic*/,
                                            std::string_view payload) const {
     decode_result out;
     try {
-        const auto parsed = parse_limited(payload);
-        if (!parsed.error.empty()) {
-            out.error = parsed.error;
-            return out;
-        }
+        json doc;
+        out.error = parse_limited(payload, doc);
+        if (!out.error.empty()) return out;
         problem_list problems;
-        decode_document(parsed.doc, out, problems);
+        decode_document(doc, out, problems);
         if (out.error.empty()) out.error = problems.text();
     } catch (const std::bad_alloc&) {
         out.error = "out of memory while decoding";

@@ -19,7 +19,7 @@ namespace mb::drivers::native {
 
 // The largest payload a decoder looks at, and the deepest JSON nesting it accepts: a bigger or
 // deeper document is rejected before it is parsed (never a deep recursion or a huge tree).
-constexpr std::size_t max_payload_bytes = 256 * 1024;
+constexpr std::size_t max_payload_bytes = std::size_t{256} * 1024;
 constexpr int max_json_depth = 16;
 
 struct decoded_value {

@@ -61,35 +61,25 @@ std::string_view trim_blanks(std::string_view s) {
 
 } // namespace
 
-parsed_json parse_limited(std::string_view payload) {
-    parsed_json out;
-    if (payload.size() > max_payload_bytes) {
-        out.error = "payload of " + std::to_string(payload.size()) + " bytes is larger than the " +
-                    std::to_string(max_payload_bytes) + " accepted";
-        return out;
-    }
+std::string parse_limited(std::string_view payload, json& doc) {
+    if (payload.size() > max_payload_bytes)
+        return "payload of " + std::to_string(payload.size()) + " bytes is larger than the " +
+               std::to_string(max_payload_bytes) + " accepted";
     // A C publisher may send its string's terminator along: trailing NULs are not content.
     // Any other NUL is refused here, because the parser would take it as the end of input.
     while (!payload.empty() && payload.back() == '\0')
         payload.remove_suffix(1);
-    if (const auto nul = payload.find('\0'); nul != std::string_view::npos) {
-        out.error = "not JSON: a NUL byte at offset " + std::to_string(nul);
-        return out;
-    }
-    if (payload.empty()) {
-        out.error = "empty payload";
-        return out;
-    }
-    if (nesting_depth(payload, max_json_depth) > max_json_depth) {
-        out.error = "nested deeper than " + std::to_string(max_json_depth) + " levels";
-        return out;
-    }
+    if (const auto nul = payload.find('\0'); nul != std::string_view::npos)
+        return "not JSON: a NUL byte at offset " + std::to_string(nul);
+    if (payload.empty()) return "empty payload";
+    if (nesting_depth(payload, max_json_depth) > max_json_depth)
+        return "nested deeper than " + std::to_string(max_json_depth) + " levels";
     try {
-        out.doc = json::parse(payload.begin(), payload.end());
+        doc = json::parse(payload.begin(), payload.end());
     } catch (const json::exception& e) {
-        out.error = "not JSON: " + parser_reason(e);
+        return "not JSON: " + parser_reason(e);
     }
-    return out;
+    return {};
 }
 
 std::string_view type_name(const json& v) {

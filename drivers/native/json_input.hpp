@@ -13,15 +13,12 @@ namespace mb::drivers::native {
 
 using json = nlohmann::json;
 
-// The document, or why there is none: "empty payload", "payload of N bytes is larger than the
-// 262144 accepted", "nested deeper than 16 levels", "not JSON: <parser's reason>". Size and
-// depth are checked by a scan of the bytes before any tree is built. Trailing NUL bytes (a C
-// string's terminator) are ignored; any other NUL is refused.
-struct parsed_json {
-    json doc;
-    std::string error;
-};
-[[nodiscard]] parsed_json parse_limited(std::string_view payload);
+// Parses `payload` into `doc`, or says why not (then `doc` is left as it was): "empty
+// payload", "payload of N bytes is larger than the 262144 accepted", "nested deeper than 16
+// levels", "not JSON: <parser's reason>". Size and depth are checked by a scan of the bytes
+// before any tree is built. Trailing NUL bytes (a C string's terminator) are ignored; any
+// other NUL is refused.
+[[nodiscard]] std::string parse_limited(std::string_view payload, json& doc);
 
 // "a string", "an object", "an array", "a boolean", "null", "a number".
 [[nodiscard]] std::string_view type_name(const json& v);

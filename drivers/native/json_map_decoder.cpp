@@ -136,10 +136,16 @@ bool expect(std::string_view s, std::size_t& pos, char c) {
 
 } // namespace
 
-std::optional<std::int64_t> parse_iso8601_ms(std::string_view s, std::string& problem) {
+std::optional<std::int64_t> parse_iso8601_ms(std::string_view text, std::string& problem) {
+    const std::string_view s = text;
     const std::string quoted = "\"" + printable(s, 40) + "\"";
     std::size_t pos = 0;
-    unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+    unsigned year = 0;
+    unsigned month = 0;
+    unsigned day = 0;
+    unsigned hour = 0;
+    unsigned minute = 0;
+    unsigned second = 0;
     const bool date_ok = digits(s, pos, 4, year) && expect(s, pos, '-') &&
                          digits(s, pos, 2, month) && expect(s, pos, '-') && digits(s, pos, 2, day);
     const bool separator_ok =
@@ -174,7 +180,8 @@ std::optional<std::int64_t> parse_iso8601_ms(std::string_view s, std::string& pr
     } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
         const int sign = s[pos] == '-' ? -1 : 1;
         ++pos;
-        unsigned oh = 0, om = 0;
+        unsigned oh = 0;
+        unsigned om = 0;
         bool ok = digits(s, pos, 2, oh);
         if (ok && pos < s.size()) {
             if (s[pos] == ':') ++pos;
@@ -199,8 +206,9 @@ std::optional<std::int64_t> parse_iso8601_ms(std::string_view s, std::string& pr
         return std::nullopt;
     }
     const std::int64_t days = days_from_civil(year, month, day);
-    const std::int64_t seconds =
-        days * 86400 + hour * 3600 + minute * 60 + second - std::int64_t{offset_minutes} * 60;
+    const std::int64_t clock_seconds =
+        std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second;
+    const std::int64_t seconds = days * 86400 + clock_seconds - std::int64_t{offset_minutes} * 60;
     return seconds * 1000 + millis;
 }
 
@@ -265,12 +273,9 @@ void decode_object(const json& doc, std::string_view topic, const std::string& w
 decode_result json_map_decoder::decode(std::string_view topic, std::string_view payload) const {
     decode_result out;
     try {
-        const auto parsed = parse_limited(payload);
-        if (!parsed.error.empty()) {
-            out.error = parsed.error;
-            return out;
-        }
-        const json& doc = parsed.doc;
+        json doc;
+        out.error = parse_limited(payload, doc);
+        if (!out.error.empty()) return out;
         problem_list problems;
         if (doc.is_object()) {
             decode_object(doc, topic, "", serial_, ts_, values_, out, problems);

@@ -146,7 +146,7 @@ BOOST_AUTO_TEST_CASE(every_mapped_key) {
         {"Uac", "voltage_l3_l1 V"}};
     const auto units = make("acrel-shadow")->units();
     for (const auto& [key, name_unit] : keys) {
-        const auto r = decode(update_with("\"" + key + "\":\"12.5\""));
+        const auto r = decode(update_with(R"(")" + key + R"(":"12.5")"));
         BOOST_TEST(r.error == "", key);
         BOOST_TEST_REQUIRE(r.readings.size() == 1U);
         BOOST_TEST_REQUIRE(r.readings[0].values.size() == 1U, key);
