@@ -28,6 +28,9 @@ public:
             return "stopping";
         case link_errc::bad_settings:
             return "bad settings";
+        case link_errc::given_up:
+            return "the broker closed the connection on a message this large on this topic "
+                   "before, and would again";
         }
         return "unknown link error";
     }

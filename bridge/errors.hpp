@@ -18,6 +18,7 @@ enum class link_errc {
     window_full,       // max_inflight QoS 1 messages await PUBACK
     stopping,          // stop() was called
     bad_settings,      // the settings cannot be applied (message logged with the reason)
+    given_up,          // as large as a message on its topic the link gave up on (poison)
 };
 
 const std::error_category& link_category() noexcept;

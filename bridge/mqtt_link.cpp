@@ -82,7 +82,8 @@ std::error_code mqtt_link::apply_settings() {
     mosquitto* m = mosq_.get();
     if (m == nullptr) return make_mosq_error(MOSQ_ERR_NOMEM);
     mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, version_);
-    mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, std::clamp(settings_.max_inflight, 1, 65535));
+    mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM,
+                         careful_ ? 1 : std::clamp(settings_.max_inflight, 1, 65535));
     mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_connect_v5_callback_set(m, &on_connect);
     mosquitto_disconnect_v5_callback_set(m, &on_disconnect);
@@ -253,6 +254,10 @@ void mqtt_link::misc_tick() {
     }
     // PINGREQ, or keepalive loss -> on_disconnect
     if (closed_silently(mosquitto_loop_misc(mosq_.get()))) return;
+    if (careful_ && now() - up_since_ >= poison_window) {
+        end_careful();
+        return;
+    }
     update_interest();
 }
 
@@ -311,6 +316,8 @@ void mqtt_link::on_connect(mosquitto* /*mosq*/, void* obj, int rc, int /*flags*/
         log::info("{}: connected{}", self.where(),
                   self.ever_connected_ ? fmt::format(" (attempt {})", self.attempt_ + 1) : "");
         self.ever_connected_ = true;
+        self.last_ack_ = self.up_since_;
+        if (self.carry_over_) self.carry_over(); // before anything the callback publishes
         if (self.cb_.on_connect) self.cb_.on_connect();
     } catch (...) {
         log::callback_failed(self.settings_.name, "on_connect");
@@ -338,6 +345,7 @@ void mqtt_link::on_publish(mosquitto* /*mosq*/, void* obj, int lib_mid, int reas
         self.lib_mids_[static_cast<std::size_t>(lib_mid)] = 0;
         const bool windowed = self.mids_[static_cast<std::size_t>(mid)].kind == mid_kind::windowed;
         self.release(mid);
+        self.last_ack_ = now();
         const delivery d = reason >= 0x80 ? delivery::drop : delivery::ok;
         if (d == delivery::drop) {
             log::warn("{}: broker refused message {}: {} (reason {})", self.where(), mid,
@@ -402,7 +410,8 @@ bool mqtt_link::queued_despite(int rc) noexcept {
 }
 
 bool mqtt_link::never_taken(const std::error_code& ec) noexcept {
-    return ec.category() == mosq_category() && ec.value() != MOSQ_ERR_NOMEM;
+    return (ec.category() == mosq_category() && ec.value() != MOSQ_ERR_NOMEM) ||
+           ec == link_errc::given_up;
 }
 
 std::error_code mqtt_link::publish(std::string_view topic, std::string_view payload,
@@ -410,6 +419,11 @@ std::error_code mqtt_link::publish(std::string_view topic, std::string_view payl
     if (stopping_) return link_errc::stopping;
     if (!connected_) return link_errc::not_connected;
     if (opts.qos > 0 && opts.windowed && window_room() == 0) return link_errc::window_full;
+    if (!given_up_sizes_.empty()) {
+        // What closed the connection before would again (3.1.1 has no Maximum Packet Size).
+        const auto it = given_up_sizes_.find(topic);
+        if (it != given_up_sizes_.end() && payload.size() >= it->second) return link_errc::given_up;
+    }
     topic_buf_.assign(topic); // NUL-terminated, its capacity reused
     int m = 0;
     const int rc =

@@ -36,13 +36,22 @@
 // itself), and the broker cannot say that a PUBLISH is too large: it closes the connection,
 // and libmosquitto would send the same message again after every reconnect.
 //
-// Poison messages: the link keeps a copy of each QoS 1 message until its PUBACK. When the
-// same message was the oldest unacknowledged one at `poison_drops` disconnects in a row,
-// each a close by the broker within `poison_window` of (re)sending it, it is given up:
-// on_ack(mid, delivery::drop) (the queue makes it a "refused" gap), and libmosquitto, which
-// cannot forget one message, is replaced by a fresh instance on which the other copies are
-// published again, in their order. Their PUBACKs come back under the mids the caller knows:
-// mids as seen by callers are the link's own, libmosquitto's are mapped to them.
+// Poison messages (3.1.1): the link keeps a copy of each QoS 1 message until its PUBACK.
+// The broker closing the connection within `poison_window` of a message going out, with
+// messages unacknowledged, makes the next connections careful: libmosquitto sends one
+// message at a time (MOSQ_OPT_SEND_MAXIMUM 1), so the one unacknowledged at a close is the
+// one the broker choked on. (With more in flight it cannot be told: the broker resets the
+// socket with our unread bytes in it, and the PUBACKs it had just sent for the messages
+// before are lost with it, so "the oldest unacknowledged" is often innocent.) The same
+// message unacknowledged at the close of `poison_drops` - 1 careful connections in a row
+// (`poison_drops` closes in all) is given up: on_ack(mid, delivery::drop), the queue makes it
+// a "refused" gap, and libmosquitto, which cannot forget one message, is replaced by a fresh
+// instance on which the other copies are published again after CONNACK, in their order.
+// Their PUBACKs come back under the mids the caller knows: mids as seen by callers are the
+// link's own, libmosquitto's are mapped to them. A later message on the same topic at least
+// as large is refused by publish() at once (link_errc::given_up, never_taken). A careful
+// connection that stays up for `poison_window` ends the careful mode with one clean
+// reconnect (libmosquitto's send quota only refills on a reconnect).
 //
 // Throughput (tests/bench/uplink_bench.cpp): PUBACKs read by one mosquitto_loop_read are
 // handed to on_ack after it returns, not from inside libmosquitto's callback. A publish made
@@ -58,6 +67,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
@@ -113,7 +123,8 @@ public:
     std::error_code publish(std::string_view topic, std::string_view payload, publish_options opts,
                             int* mid = nullptr);
     // True when publish() failed because libmosquitto will never take this message (larger
-    // than the broker's Maximum Packet Size, malformed topic, …): retrying cannot help.
+    // than the broker's Maximum Packet Size, malformed topic, …), or because the link gave up
+    // on one as large on the same topic (a poison message): retrying cannot help.
     [[nodiscard]] static bool never_taken(const std::error_code& ec) noexcept;
     // options: MQTT v5 subscription options (MQTT_SUB_OPT_*), e.g. SEND_RETAIN_NEVER.
     std::error_code subscribe(const std::string& filter, int qos, int options = 0);
@@ -183,6 +194,9 @@ private:
     // when it was given up just now.
     bool note_poison(int rc, int err);
     void give_up_poison(std::size_t slot);
+    void report_poison(); // on_ack(drop) for what give_up_poison took out
+    void carry_over();    // the held copies on a fresh instance, right after its CONNACK
+    void end_careful();   // a full window again: one clean reconnect
     // A fresh libmosquitto instance with the held copies published again (poison purged).
     std::error_code recreate();
     // Tracking of QoS 1 messages: the link's mid for libmosquitto's `lib_mid`.
@@ -228,11 +242,14 @@ private:
     std::vector<std::uint32_t> free_held_;
     std::uint64_t order_ = 0;
     // The poison suspect: the oldest unacknowledged message at the last disconnects.
-    int suspect_mid_ = 0;
     std::uint64_t suspect_order_ = 0;
     unsigned suspect_drops_ = 0;
-    bool recreate_ = false;          // replace libmosquitto before the next attempt
-    int version_ = MQTT_PROTOCOL_V5; // of the current attempt
+    bool recreate_ = false;   // replace libmosquitto before the next attempt
+    bool carry_over_ = false; // a fresh instance: publish the held copies after CONNACK
+    bool careful_ = false;    // one message at a time (poison suspected)
+    bool renewing_ = false;   // end_careful's own disconnect
+    std::chrono::steady_clock::time_point last_ack_{}; // the last PUBACK (careful: next send)
+    int version_ = MQTT_PROTOCOL_V5;                   // of the current attempt
     bool probing_ = false; // auto: this 3.1.1 attempt follows a v5 CONNECT the broker closed
     bool version_refused_ = false; // this attempt's CONNACK: unsupported protocol version
     bool fallen_back_ = false;     // auto settled on 3.1.1 (logged once)
@@ -241,9 +258,13 @@ private:
         delivery d;
         bool windowed;
     };
-    std::vector<queued_ack> acks_; // read by mosquitto_loop_read, not yet given to on_ack
-    std::size_t ack_next_ = 0;     // the next one to give (deliver_acks may be re-entered)
-    bool reading_ = false;         // inside mosquitto_loop_read: PUBACKs go to acks_
+    std::vector<queued_ack> acks_;     // read by mosquitto_loop_read, not yet given to on_ack
+    std::vector<queued_ack> given_up_; // poison messages, told once the reconnect is set
+    // Per topic, the smallest payload given up as poison: as large or larger is refused at
+    // once (a retained meta republished on every connect would poison each one). Bounded.
+    std::map<std::string, std::size_t, std::less<>> given_up_sizes_;
+    std::size_t ack_next_ = 0; // the next one to give (deliver_acks may be re-entered)
+    bool reading_ = false;     // inside mosquitto_loop_read: PUBACKs go to acks_
     std::mt19937_64 rng_;
     unsigned attempt_ = 0;
     bool connected_ = false;

@@ -18,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <utility>
 
 namespace mb::bridge {
 namespace {
@@ -321,9 +322,17 @@ void mqtt_link::handle_disconnect(int rc) {
     const auto up_for = std::chrono::steady_clock::now() - up_since_;
     if (up_for >= settings_.stable_after) attempt_ = 0;
     if (cb_.on_disconnect) cb_.on_disconnect(make_mosq_error(rc));
+    if (std::exchange(renewing_, false)) {
+        uv_timer_start(retry_.get(), &on_retry, 0, 0); // our own disconnect: back at once
+        return;
+    }
+    // A poison message explains quick drops better than a client id clash, and once it is
+    // given up the link has no reason to wait long.
+    const bool explained = note_poison(rc, err);
+    if (!given_up_.empty()) attempt_ = 0;
     schedule_reconnect("connection lost: " + why);
-    // A poison message explains quick drops better than a client id clash.
-    if (!note_poison(rc, err)) note_disconnect(up_for);
+    report_poison();
+    if (!explained) note_disconnect(up_for);
 }
 
 void mqtt_link::note_disconnect(std::chrono::steady_clock::duration up_for) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 
 namespace mb::bridge {
 namespace {
@@ -73,53 +74,102 @@ void mqtt_link::release(int mid) {
 }
 
 bool mqtt_link::note_poison(int rc, int err) {
-    // The broker ended the connection without a word (3.1.1 has none), or said "too large".
-    const bool closed = rc == MOSQ_ERR_CONN_LOST || rc == MQTT_RC_PACKET_TOO_LARGE ||
-                        (rc == MOSQ_ERR_ERRNO && (err == ECONNRESET || err == EPIPE));
+    // MQTT 5 brokers announce their Maximum Packet Size and say why they disconnect.
+    if (version_ == MQTT_PROTOCOL_V5) return false;
+    const bool closed =
+        rc == MOSQ_ERR_CONN_LOST || (rc == MOSQ_ERR_ERRNO && (err == ECONNRESET || err == EPIPE));
+    const auto t = std::chrono::steady_clock::now();
+    // The oldest unacknowledged message, and when something unacknowledged last went out
+    // (all of it again right after CONNACK; careful: each one after the PUBACK before it).
     std::size_t oldest = held_.size();
-    for (std::size_t i = 0; i < held_.size(); ++i)
-        if (held_[i].mid != 0 && (oldest == held_.size() || held_[i].order < held_[oldest].order))
-            oldest = i;
-    // Everything unacknowledged went out again right after CONNACK.
-    const bool soon =
-        oldest < held_.size() &&
-        std::chrono::steady_clock::now() - std::max(held_[oldest].sent, up_since_) <= poison_window;
-    if (!closed || !soon) {
+    std::chrono::steady_clock::time_point latest{};
+    for (std::size_t i = 0; i < held_.size(); ++i) {
+        if (held_[i].mid == 0) continue;
+        if (oldest == held_.size() || held_[i].order < held_[oldest].order) oldest = i;
+        latest = std::max({latest, held_[i].sent, up_since_});
+    }
+    if (careful_ && oldest < held_.size())
+        latest = std::max({held_[oldest].sent, up_since_, last_ack_});
+    if (!closed || oldest == held_.size() || t - latest > poison_window) {
         suspect_order_ = 0;
         suspect_drops_ = 0;
         return false;
     }
+    quick_drops_ = 0; // explained without a client id clash
+    if (!careful_) {
+        careful_ = true;
+        mosquitto_int_option(mosq_.get(), MOSQ_OPT_SEND_MAXIMUM, 1);
+        log::info("{}: the broker closed the connection right after a message went out (MQTT "
+                  "3.1.1 cannot say why): sending one message at a time to find it",
+                  where());
+        return true;
+    }
+    // One at a time: the one unacknowledged is the one it choked on.
     if (held_[oldest].order != suspect_order_) {
         suspect_order_ = held_[oldest].order;
         suspect_drops_ = 0;
     }
-    if (++suspect_drops_ < poison_drops) return false;
-    give_up_poison(oldest);
-    quick_drops_ = 0; // not a client id clash
+    if (++suspect_drops_ >= poison_drops - 1) give_up_poison(oldest);
     return true;
 }
 
-void mqtt_link::give_up_poison(std::size_t slot) {
-    const auto& h = held_[slot];
-    const int mid = h.mid;
-    const bool windowed = mids_[static_cast<std::size_t>(mid)].kind == mid_kind::windowed;
-    log::warn("{}: message {} on {} ({} bytes) given up: the broker closed the connection {} "
-              "times in a row within {}s of receiving it, without a PUBACK ({}); the messages "
-              "after it are sent again",
-              where(), mid, h.topic, h.payload.size(), poison_drops, poison_window.count(),
-              version_ == MQTT_PROTOCOL_V5
-                  ? "too large for it, or not allowed"
-                  : "MQTT 3.1.1 cannot say why: most likely larger than the broker's maximum "
-                    "packet size, or a topic it does not allow");
-    release(mid);
+void mqtt_link::end_careful() {
+    careful_ = false;
     suspect_order_ = 0;
     suspect_drops_ = 0;
-    // libmosquitto would send it again after every reconnect: a fresh instance next attempt.
+    mosquitto_int_option(mosq_.get(), MOSQ_OPT_SEND_MAXIMUM,
+                         std::clamp(settings_.max_inflight, 1, 65535));
+    log::info("{}: no message closed the connection for {}s: reconnecting to send {} at a "
+              "time again",
+              where(), poison_window.count(), settings_.max_inflight);
+    renewing_ = true;
+    if (mosquitto_disconnect_v5(mosq_.get(), 0, nullptr) != MOSQ_ERR_SUCCESS) renewing_ = false;
+    update_interest();
+}
+
+void mqtt_link::give_up_poison(std::size_t slot) {
+    const std::string topic = held_[slot].topic;
+    const std::size_t size = held_[slot].payload.size();
+    log::warn("{}: message {} on {} ({} bytes) given up: the broker closed the connection right "
+              "after receiving it, {} times in a row ({} of them with it alone in flight), "
+              "without a PUBACK (MQTT 3.1.1 cannot say why: most likely larger than the "
+              "broker's maximum packet size, or a topic it does not allow); the messages after "
+              "it are sent again",
+              where(), held_[slot].mid, topic, size, poison_drops, poison_drops - 1);
+    constexpr std::size_t max_topics = 1024;
+    const auto known = given_up_sizes_.find(topic);
+    if (known != given_up_sizes_.end()) {
+        known->second = std::min(known->second, size);
+    } else if (given_up_sizes_.size() < max_topics) {
+        given_up_sizes_.emplace(topic, size);
+    }
+    // It, and what publish() would now refuse: as large on the same topic (a retained meta
+    // republished on each connect, the next readings of the same device).
+    std::size_t more = 0;
+    for (auto& h : held_) {
+        if (h.mid == 0 || h.topic != topic || h.payload.size() < size) continue;
+        const int mid = h.mid;
+        given_up_.push_back(queued_ack{
+            mid, delivery::drop, mids_[static_cast<std::size_t>(mid)].kind == mid_kind::windowed});
+        release(mid);
+        ++more;
+    }
+    if (more > 1)
+        log::warn("{}: {} more message(s) on {} of {} bytes or more given up with it", where(),
+                  more - 1, topic, size);
+    suspect_order_ = 0;
+    suspect_drops_ = 0;
+    // libmosquitto would send them again after every reconnect: a fresh instance next attempt.
     recreate_ = true;
-    try {
-        if (cb_.on_ack) cb_.on_ack(mid, delivery::drop, windowed);
-    } catch (...) {
-        log::callback_failed(settings_.name, "on_ack");
+}
+
+void mqtt_link::report_poison() {
+    for (const auto a : std::exchange(given_up_, {})) {
+        try {
+            if (cb_.on_ack) cb_.on_ack(a.mid, a.d, a.windowed);
+        } catch (...) {
+            log::callback_failed(settings_.name, "on_ack");
+        }
     }
 }
 
@@ -136,8 +186,14 @@ std::error_code mqtt_link::recreate() {
     mosq_.reset(mosquitto_new(settings_.client_id.empty() ? nullptr : settings_.client_id.c_str(),
                               true, this));
     std::fill(lib_mids_.begin(), lib_mids_.end(), std::uint16_t{0});
-    if (const auto ec = apply_settings()) return ec;
-    // The copies, oldest first: libmosquitto sends them after the next CONNACK.
+    // Published after CONNACK: before its first connect a fresh instance drops the retain
+    // flag (libmosquitto sets retain_available only when it connects).
+    carry_over_ = true;
+    return apply_settings();
+}
+
+void mqtt_link::carry_over() {
+    carry_over_ = false;
     std::vector<std::uint32_t> slots;
     for (std::uint32_t i = 0; i < held_.size(); ++i)
         if (held_[i].mid != 0) slots.push_back(i);
@@ -158,10 +214,9 @@ std::error_code mqtt_link::recreate() {
         log::error("{}: message {} could not be handed over again: {}", where(), mid,
                    mosquitto_strerror(rc));
         release(mid);
-        if (cb_.on_ack) cb_.on_ack(mid, delivery::drop, windowed);
+        acks_.push_back(queued_ack{mid, delivery::drop, windowed}); // after the callback
     }
     log::info("{}: a new MQTT client instance, {} message(s) carried over", where(), slots.size());
-    return {};
 }
 
 } // namespace mb::bridge
