@@ -27,8 +27,6 @@ void print_warnings(const config::config& cfg) {
     };
     secret("uplink.password_file", cfg.uplink.password_file);
     secret("uplink.key_file", cfg.uplink.key_file);
-    for (const auto& w : cfg.not_acted_on)
-        std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
 }
 
 } // namespace
@@ -39,8 +37,7 @@ int check_command(arguments args) {
     const auto& cfg = *loaded.cfg;
     const std::string& file = loaded.file;
     print_warnings(cfg);
-    std::string natives = count(cfg.natives.size(), "native source", "native sources");
-    if (!cfg.natives.empty()) natives += " (not run yet)";
+    const std::string natives = count(cfg.natives.size(), "native source", "native sources");
     std::printf("config OK: %s, %s, %s, %s (%s)\n", count(cfg.buses.size(), "bus", "buses").c_str(),
                 count(cfg.devices.size(), "device", "devices").c_str(), natives.c_str(),
                 count(cfg.profiles.size(), "profile", "profiles").c_str(), file.c_str());

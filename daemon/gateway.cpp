@@ -77,20 +77,24 @@ void gateway::on_buffer_watch(uv_timer_t* t) noexcept {
         if (!self.uplink_ || !self.uplink_->connected()) return; // sent on connect anyway
         // Drops, buffer errors and a backlog appearing or drained are news for the retained
         // status; the reading count moving alone is not (readings in flight count too).
-        const auto dropped = self.queue_->dropped();
-        auto error = self.queue_->error();
-        const auto oldest = self.queue_->stats().oldest_ts;
-        const bool backlog = oldest && self.clock_.unix_ms() - *oldest > backlog_age.count();
-        if (dropped == self.published_dropped_ && error == self.published_error_ &&
-            backlog == self.published_backlog_)
-            return;
-        self.published_dropped_ = dropped;
-        self.published_error_ = std::move(error);
-        self.published_backlog_ = backlog;
+        if (!self.note_buffer_state()) return;
         self.uplink_->refresh_gateway_status();
     } catch (...) { // never unwind into libuv
         log::callback_failed("gateway", __func__);
     }
+}
+
+bool gateway::note_buffer_state() {
+    const auto dropped = queue_->dropped();
+    auto error = queue_->error();
+    const auto oldest = queue_->stats().oldest_ts;
+    const bool backlog = oldest && clock_.unix_ms() - *oldest > backlog_age.count();
+    if (dropped == published_dropped_ && error == published_error_ && backlog == published_backlog_)
+        return false;
+    published_dropped_ = dropped;
+    published_error_ = std::move(error);
+    published_backlog_ = backlog;
+    return true;
 }
 
 void gateway::open_queue() {
@@ -129,6 +133,9 @@ void gateway::start_uplink() {
         forwarder_->on_refused(gen, mid, "the broker's PUBACK carried an error reason code");
     };
     cb.on_connect = [this, gen] {
+        // The status the uplink sends on connect tells the buffer as it is now: a backlog
+        // seen here is one the watch must report drained later.
+        note_buffer_state();
         forwarder_->on_connect(gen);
         changed();
     };

@@ -82,6 +82,9 @@ private:
     static void on_status_refresh(uv_timer_t* t) noexcept;
     static void on_buffer_watch(uv_timer_t* t) noexcept;
     static void on_devices_batch(uv_timer_t* t) noexcept;
+    // Records the buffer's drops, error and backlog as the gateway status now tells them;
+    // true when one of them changed since the last time.
+    bool note_buffer_state();
     void open_queue();
     void start_uplink();
     void feed_uplink();

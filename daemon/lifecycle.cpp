@@ -52,21 +52,10 @@ std::string_view signal_name(int signum) {
     }
 }
 
-// One line for what the file sets that this version does not act on yet (empty: nothing);
-// `meterbridge check` lists each with its line and column.
-std::string not_acted_on(const config::config& cfg) {
-    std::string natives;
-    for (const auto& n : cfg.natives)
-        natives += (natives.empty() ? "" : ", ") + n.name;
-    if (natives.empty()) return {};
-    return fmt::format("[[native]] {}: {}", natives, config::natives_not_run);
-}
-
 } // namespace
 
 std::string describe(const config::config& cfg) {
-    std::string natives = count_of(cfg.natives.size(), "native source", "native sources");
-    if (!cfg.natives.empty()) natives += " (not run yet)";
+    const std::string natives = count_of(cfg.natives.size(), "native source", "native sources");
     return fmt::format("gateway={}, config={}, log_level={}, {}, {}, {}, uplink={}, buffer={}",
                        cfg.gateway.id, cfg.source.string(), level_name(cfg.gateway.level),
                        count_of(cfg.buses.size(), "bus", "buses"),
@@ -83,8 +72,6 @@ lifecycle::lifecycle(uv_loop_t& loop, std::filesystem::path config_path, config:
 int lifecycle::start() {
     log::set_level(to_log_level(gateway_.current().gateway.level));
     log::info("meterbridge {} starting: {}", MB_VERSION, describe(gateway_.current()));
-    if (const auto line = not_acted_on(gateway_.current()); !line.empty())
-        log::warn("not acted on yet (meterbridge check lists each): {}", line);
     for (const int sig : {SIGTERM, SIGINT}) {
         if (const int rc = signals_.watch(sig, [this](int s) { stop(s); }); rc != 0) return rc;
     }
