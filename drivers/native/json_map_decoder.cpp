@@ -138,7 +138,12 @@ bool expect(std::string_view s, std::size_t& pos, char c) {
 
 std::optional<std::int64_t> parse_iso8601_ms(std::string_view text, std::string& problem) {
     const std::string_view s = text;
-    const std::string quoted = "\"" + printable(s, 40) + "\"";
+    const auto quoted = [&] { // only when there is something to say
+        std::string q(1, '"');
+        q += printable(s, 40);
+        q += '"';
+        return q;
+    };
     std::size_t pos = 0;
     unsigned year = 0;
     unsigned month = 0;
@@ -154,12 +159,12 @@ std::optional<std::int64_t> parse_iso8601_ms(std::string_view text, std::string&
     const bool time_ok =
         separator_ok && digits(s, pos, 2, hour) && expect(s, pos, ':') && digits(s, pos, 2, minute);
     if (!time_ok) {
-        problem = quoted + " is not a time (Unix s or ms, or ISO 8601 such as "
-                           "2025-01-16T10:05:00Z)";
+        problem = quoted() + " is not a time (Unix s or ms, or ISO 8601 such as "
+                             "2025-01-16T10:05:00Z)";
         return std::nullopt;
     }
     if (pos < s.size() && s[pos] == ':' && !(++pos, digits(s, pos, 2, second))) {
-        problem = quoted + ": the seconds are not two digits";
+        problem = quoted() + ": the seconds are not two digits";
         return std::nullopt;
     }
     unsigned millis = 0;
@@ -170,7 +175,7 @@ std::optional<std::int64_t> parse_iso8601_ms(std::string_view text, std::string&
         for (; pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; ++pos, scale /= 10)
             millis += static_cast<unsigned>(s[pos] - '0') * scale; // digits past ms add 0
         if (pos == first) {
-            problem = quoted + ": no digits after the decimal point";
+            problem = quoted() + ": no digits after the decimal point";
             return std::nullopt;
         }
     }
@@ -188,21 +193,21 @@ std::optional<std::int64_t> parse_iso8601_ms(std::string_view text, std::string&
             ok = digits(s, pos, 2, om);
         }
         if (!ok || oh > 23 || om > 59) {
-            problem = quoted + ": the time zone is not +hh:mm";
+            problem = quoted() + ": the time zone is not +hh:mm";
             return std::nullopt;
         }
         offset_minutes = sign * static_cast<int>(oh * 60 + om);
     } else if (pos == s.size()) {
-        problem = quoted + " has no time zone (Z or +hh:mm): a local time is never guessed";
+        problem = quoted() + " has no time zone (Z or +hh:mm): a local time is never guessed";
         return std::nullopt;
     }
     if (pos != s.size()) {
-        problem = quoted + ": unexpected text after the time";
+        problem = quoted() + ": unexpected text after the time";
         return std::nullopt;
     }
     if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
         minute > 59 || second > 60) {
-        problem = quoted + " is not a valid date and time";
+        problem = quoted() + " is not a valid date and time";
         return std::nullopt;
     }
     const std::int64_t days = days_from_civil(year, month, day);
