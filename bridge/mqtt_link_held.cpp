@@ -12,7 +12,7 @@ namespace mb::bridge {
 namespace {
 
 // A slot's strings keep their capacity for the next message, unless it was a large one.
-constexpr std::size_t keep_capacity = 64 * 1024;
+constexpr std::size_t keep_capacity = std::size_t{64} * 1024;
 
 void shrink(std::string& s) {
     if (s.capacity() > keep_capacity) std::string().swap(s);

@@ -10,7 +10,11 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <mqtt_protocol.h>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -424,6 +428,63 @@ BOOST_FIXTURE_TEST_CASE(a_single_client_is_not_told_about_clashes, counted_conne
             loop, [&] { return connects == i; }, 5s));
     }
     BOOST_TEST(logs.count("same client id") == 0);
+}
+
+namespace {
+
+std::string file_text(const std::filesystem::path& p) {
+    std::ifstream f(p);
+    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+// Connects a link with `protocol` to a logging mosquitto and subscribes with retain handling
+// "never"; returns the broker's log once the SUBACK is in.
+std::string connect_with(mqtt_protocol protocol, int& version) {
+    mbtest::broker broker("allow_anonymous true\nlog_type all\n");
+    uv_loop_t loop;
+    mbtest::init_loop(loop);
+    log_capture logs;
+    {
+        bool up = false;
+        mqtt_link::callbacks cb;
+        auto s = local(broker.port(), "proto");
+        s.protocol = protocol;
+        std::unique_ptr<mqtt_link> link;
+        cb.on_connect = [&] {
+            up = true;
+            BOOST_TEST(!link->subscribe("t/#", 1, MQTT_SUB_OPT_SEND_RETAIN_NEVER));
+        };
+        link = std::make_unique<mqtt_link>(loop, s, cb);
+        BOOST_REQUIRE(!link->start());
+        BOOST_REQUIRE(mbtest::run_until(
+            loop,
+            [&] {
+                return up &&
+                       file_text(broker.dir() / "broker.log").find("SUBACK") != std::string::npos;
+            },
+            5s));
+        version = link->protocol_version();
+        BOOST_TEST(logs.count("speaking 3.1.1") == 0); // mosquitto speaks 5: no fall-back
+    }
+    BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
+    return file_text(broker.dir() / "broker.log");
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(protocol_3_1_1_is_what_goes_out_and_sends_no_subscribe_options) {
+    int version = 0;
+    const auto log = connect_with(mqtt_protocol::v311, version);
+    BOOST_TEST(version == MQTT_PROTOCOL_V311);
+    BOOST_TEST(log.find("as proto (p2,") != std::string::npos, log); // mosquitto's 3.1.1
+    BOOST_TEST(log.find("t/# (QoS 1)") != std::string::npos, log);   // SUBACKed as asked
+}
+
+BOOST_AUTO_TEST_CASE(protocol_auto_stays_on_5_with_a_broker_that_speaks_it) {
+    int version = 0;
+    const auto log = connect_with(mqtt_protocol::automatic, version);
+    BOOST_TEST(version == MQTT_PROTOCOL_V5);
+    BOOST_TEST(log.find("as proto (p5,") != std::string::npos, log);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
