@@ -108,8 +108,9 @@ void uplink::handle_connect() {
     publish_control(topics_.gateway_status(), gateway_status_payload(), true);
     flush_clears();
     for (const auto& [name, d] : devices_) {
-        metas_[name] = meta_payload(d);
-        publish_control(topics_.meta(name), metas_[name], true);
+        auto meta = meta_payload(d);
+        metas_[name] = std::hash<std::string>{}(meta);
+        publish_control(topics_.meta(name), meta, true);
     }
     for (const auto& [name, s] : statuses_) {
         publish_control(topics_.status(name), status_payload(s), true);
@@ -118,6 +119,8 @@ void uplink::handle_connect() {
     if (settings_.commands) {
         // Retained commands are never sent to us (MQTT v5 retain handling): one published
         // with the retain flag would otherwise switch a relay again on every (re)connect.
+        // Under 3.1.1 the link drops the option and the broker sends a stored one, flagged
+        // retained: the downlink ignores it.
         if (const auto ec =
                 link_.subscribe(topics_.cmd_filter(), 1, MQTT_SUB_OPT_SEND_RETAIN_NEVER))
             log::error("uplink: cannot subscribe {}: {}", topics_.cmd_filter(), ec.message());
@@ -202,14 +205,29 @@ void uplink::set_devices(std::vector<model::device_info> devices) {
     for (const auto& [name, d] : devices_)
         to_clear_.erase(name); // back again: its meta is published below
     flush_clears();
-    for (const auto& [name, d] : devices_) {
-        auto meta = meta_payload(d);
-        const auto it = metas_.find(name);
-        if (it != metas_.end() && it->second == meta) continue;
-        if (link_.connected()) publish_control(topics_.meta(name), meta, true);
-        metas_[name] = std::move(meta);
-    }
+    for (const auto& [name, d] : devices_)
+        publish_meta_if_changed(d);
     if (count_changed && link_.connected()) refresh_gateway_status();
+}
+
+void uplink::update_devices(std::vector<model::device_info> changed) {
+    const auto before = devices_.size();
+    for (auto& d : changed) {
+        to_clear_.erase(d.name);
+        auto name = d.name;
+        const auto& kept = devices_.insert_or_assign(std::move(name), std::move(d)).first->second;
+        publish_meta_if_changed(kept);
+    }
+    if (devices_.size() != before && link_.connected()) refresh_gateway_status();
+}
+
+void uplink::publish_meta_if_changed(const model::device_info& d) {
+    const auto meta = meta_payload(d);
+    const auto hash = std::hash<std::string>{}(meta);
+    const auto it = metas_.find(d.name);
+    if (it != metas_.end() && it->second == hash) return;
+    if (link_.connected()) publish_control(topics_.meta(d.name), meta, true);
+    metas_[d.name] = hash;
 }
 
 void uplink::refresh_gateway_status() {
