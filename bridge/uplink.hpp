@@ -72,6 +72,9 @@ public:
     void publish_status(const model::device_status& s, status_change change = status_change::state);
     // Republishes meta for new or changed devices and clears it for removed ones.
     void set_devices(std::vector<model::device_info> devices);
+    // Adds these devices or replaces their info (a relayed meter appeared, its meta changed):
+    // the others are left as they are, so the cost is these devices' only.
+    void update_devices(std::vector<model::device_info> changed);
     // Republishes the gateway status (e.g. after the buffer counters moved).
     void refresh_gateway_status();
     // Publishes {"state":"offline","ts":…} retained, waits for its PUBACK (bounded by
@@ -94,6 +97,7 @@ private:
     bool publish_control(const std::string& topic, const std::string& payload, bool retain,
                          int* mid = nullptr);
     void flush_clears();
+    void publish_meta_if_changed(const model::device_info& d);
     [[nodiscard]] std::string gateway_status_payload() const;
     [[nodiscard]] std::int64_t now_ms() const;
     [[nodiscard]] static bool same_state(const model::device_status& a,
@@ -104,7 +108,9 @@ private:
     callbacks cb_;
     topics topics_;
     std::map<std::string, model::device_info> devices_;
-    std::map<std::string, std::string> metas_;              // device -> meta payload sent
+    // device -> hash of the meta payload sent: the payloads themselves (a few KiB each) are
+    // not worth keeping for thousands of relayed meters.
+    std::map<std::string, std::size_t> metas_;
     std::map<std::string, model::device_status> statuses_;  // latest per device
     std::map<std::string, model::device_status> published_; // last published per device
     // Removed devices whose retained meta/status are not cleared yet (the link was down).

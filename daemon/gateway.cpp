@@ -65,7 +65,7 @@ void gateway::start() {
 void gateway::on_devices_batch(uv_timer_t* t) noexcept {
     auto& self = *static_cast<gateway*>(t->data);
     try {
-        if (self.phase_ == phase::running) self.feed_uplink();
+        if (self.phase_ == phase::running) self.feed_pending_devices();
     } catch (...) { // never unwind into libuv
         log::callback_failed("gateway", __func__);
     }
@@ -110,9 +110,9 @@ void gateway::on_status_refresh(uv_timer_t* t) noexcept {
     auto& self = *static_cast<gateway*>(t->data);
     try {
         if (!self.uplink_) return;
-        for (const auto& d : self.devices_)
-            if (const auto* src = self.owner_of(d.name))
-                if (const auto* s = src->status(d.name); s != nullptr && s->polls > 0)
+        for (const auto& [name, d] : self.devices_)
+            if (const auto* src = self.owner_of(name))
+                if (const auto* s = src->status(name); s != nullptr && s->polls > 0)
                     self.uplink_->publish_status(*s, bridge::uplink::status_change::counters);
     } catch (...) { // never unwind into libuv
         log::callback_failed("gateway", __func__);
@@ -154,7 +154,7 @@ void gateway::start_uplink() {
     uplink_gen_ = forwarder_->attach(uplink_.get());
     // A new instance after a reload first learns what the old one published, so that the
     // retained meta of devices the reload removed gets cleared when it connects.
-    if (!devices_.empty()) uplink_->set_devices(devices_);
+    if (!devices_.empty()) uplink_->set_devices(known_devices());
     feed_uplink();
     if (const auto ec = uplink_->start())
         log::error("uplink: cannot start: {} (check [uplink] in {})", ec.message(),
@@ -179,12 +179,47 @@ drivers::source* gateway::owner_of(std::string_view device) const {
 // status on connect). A device not polled yet has no status to tell.
 void gateway::feed_uplink() {
     if (!uplink_) return;
-    devices_ = all_devices();
-    uplink_->set_devices(devices_);
-    for (const auto& d : devices_)
-        if (const auto* src = owner_of(d.name))
-            if (const auto* s = src->status(d.name); s != nullptr && s->polls > 0)
+    pending_devices_.clear(); // the full list has them
+    set_known_devices(all_devices());
+    uplink_->set_devices(known_devices());
+    for (const auto& [name, d] : devices_)
+        if (const auto* src = owner_of(name))
+            if (const auto* s = src->status(name); s != nullptr && s->polls > 0)
                 uplink_->publish_status(*s);
+}
+
+void gateway::feed_pending_devices() {
+    if (!uplink_ || pending_devices_.empty()) return;
+    std::vector<model::device_info> batch;
+    batch.reserve(pending_devices_.size());
+    for (auto& [name, d] : pending_devices_) {
+        // A source of an older configuration, still stopping, may have added it.
+        if (owner_of(name) == nullptr) continue;
+        const auto [it, added] = devices_.insert_or_assign(name, d);
+        if (added && d.source == "native") ++native_devices_;
+        batch.push_back(std::move(d));
+    }
+    pending_devices_.clear();
+    uplink_->update_devices(std::move(batch));
+    changed();
+}
+
+void gateway::set_known_devices(std::vector<model::device_info> all) {
+    devices_.clear();
+    native_devices_ = 0;
+    for (auto& d : all) {
+        native_devices_ += d.source == "native" ? 1 : 0;
+        auto name = d.name;
+        devices_.insert_or_assign(std::move(name), std::move(d));
+    }
+}
+
+std::vector<model::device_info> gateway::known_devices() const {
+    std::vector<model::device_info> out;
+    out.reserve(devices_.size());
+    for (const auto& [name, d] : devices_)
+        out.push_back(d);
+    return out;
 }
 
 void gateway::retired_stopped() {
@@ -208,7 +243,11 @@ drivers::source::callbacks gateway::source_callbacks() {
         if (uplink_ && owner_of(s.device) != nullptr) uplink_->publish_status(s);
         changed();
     };
-    cb.on_devices_changed = [this] {
+    cb.on_devices_changed = [this](std::vector<model::device_info> changed) {
+        for (auto& d : changed) {
+            auto name = d.name;
+            pending_devices_.insert_or_assign(std::move(name), std::move(d));
+        }
         if (devices_batch_ &&
             uv_is_active(reinterpret_cast<uv_handle_t*>(devices_batch_.get())) == 0)
             uv_timer_start(devices_batch_.get(), &on_devices_batch,
@@ -423,14 +462,10 @@ std::string gateway::summary() const {
     std::string line =
         fmt::format("{}: {} on {}", what, count_of(cfg_.devices.size(), "device", "devices"),
                     count_of(cfg_.buses.size(), "bus", "buses"));
-    if (!cfg_.natives.empty()) {
-        std::size_t native_devices = 0;
-        for (const auto& d : devices_)
-            native_devices += d.source == "native" ? 1 : 0;
+    if (!cfg_.natives.empty())
         line +=
-            fmt::format(", {} from {}", count_of(native_devices, "native meter", "native meters"),
+            fmt::format(", {} from {}", count_of(native_devices_, "native meter", "native meters"),
                         count_of(cfg_.natives.size(), "native source", "native sources"));
-    }
     return line + ", uplink " + uplink_state();
 }
 

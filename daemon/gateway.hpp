@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -88,6 +89,11 @@ private:
     void open_queue();
     void start_uplink();
     void feed_uplink();
+    // Tells the uplink what pending_devices_ holds (and their status).
+    void feed_pending_devices();
+    // devices_ from a full list (start, reload).
+    void set_known_devices(std::vector<model::device_info> all);
+    [[nodiscard]] std::vector<model::device_info> known_devices() const;
     void retired_stopped();
     // Makes the sources `cfg` asks for; one in `keep` with the same key and fingerprint is
     // taken over running instead (a reload that did not touch it).
@@ -121,7 +127,10 @@ private:
     bool uplink_done_ = false;                // stop: the uplink has said goodbye (or gave up)
     std::vector<source_slot> sources_;        // of the current configuration
     std::vector<source_slot> stopping_;       // of an older one, stopping
-    std::vector<model::device_info> devices_; // last told to the uplink
+    std::map<std::string, model::device_info> devices_; // last told to the uplink, by name
+    std::size_t native_devices_ = 0;                    // of devices_, from native sources
+    // Added or changed while running, not told to the uplink yet (devices_batch).
+    std::map<std::string, model::device_info> pending_devices_;
     uv_handle<uv_timer_t> grace_;
     uv_handle<uv_timer_t> status_refresh_;
     uv_handle<uv_timer_t> buffer_watch_;

@@ -20,9 +20,10 @@ public:
         std::function<void(model::reading&&)> on_reading;
         // A device's status changed (state, or counters on a refresh).
         std::function<void(const model::device_status&)> on_status;
-        // The device list changed while running (a relayed native meter appeared, or a
-        // device's meta changed).
-        std::function<void()> on_devices_changed;
+        // Devices added while running (a relayed native meter appeared) or whose meta
+        // changed (an ICCID learned): only those, so that thousands of meters appearing cost
+        // the gateway and the uplink one step each, not one pass over every device each.
+        std::function<void(std::vector<model::device_info> changed)> on_devices_changed;
         // Asked before a source adds a device while running: false when the name is taken by
         // another source's device. Empty: every name is free.
         std::function<bool(std::string_view device)> may_add_device;

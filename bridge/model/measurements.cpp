@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <unordered_map>
 #include <utility>
 
 namespace mb::model {
@@ -130,8 +131,11 @@ bool is_harmonic(std::string_view name) {
 } // namespace
 
 std::optional<std::string_view> unit_of(std::string_view name) {
-    for (const auto& [known, unit] : vocabulary)
-        if (known == name) return unit;
+    // Asked for every value of every reading of every source: a hash lookup, not a scan of
+    // the ~100 names. Built once, immutable after.
+    static const std::unordered_map<std::string_view, std::string_view> by_name(vocabulary.begin(),
+                                                                                vocabulary.end());
+    if (const auto it = by_name.find(name); it != by_name.end()) return it->second;
     if (is_harmonic(name)) return "%";
     return std::nullopt;
 }

@@ -115,14 +115,15 @@ std::vector<model::device_info> rtu_source::devices() const {
                 info.profile = d.prof->id;
                 info.vendor = d.prof->vendor;
                 info.model = d.prof->model;
+                model::units_table::map units;
                 for (const auto& v : d.prof->values) {
                     const bool wanted = d.only.empty() ||
                                         std::any_of(d.only.begin(), d.only.end(),
                                                     [&](auto& g) { return glob_match(g, v.name); });
-                    if (wanted)
-                        info.units[v.name] = std::string(model::unit_of(v.name).value_or(""));
+                    if (wanted) units[v.name] = std::string(model::unit_of(v.name).value_or(""));
                     if (v.writable) info.writable[v.name] = model::writable_range{v.min, v.max};
                 }
+                info.units = model::units_table(std::move(units));
             }
             out.push_back(std::move(info));
         }

@@ -39,14 +39,16 @@ std::string relay_name(std::string_view serial) {
 
 native_source::native_source(uv_loop_t& loop, native_settings settings, callbacks cb,
                              const model::clock& clock)
-    : loop_(loop)
-    , settings_(std::move(settings))
+    : settings_(std::move(settings))
     , cb_(std::move(cb))
     , clock_(clock)
     , decoder_(make_decoder(settings_.format))
     , link_(loop, settings_.link, link_callbacks())
     , sweep_(make_uv_timer(loop, this)) {
-    if (decoder_) units_ = decoder_->units();
+    if (decoder_) {
+        const auto units = decoder_->units();
+        units_ = model::units_table(model::units_table::map(units.begin(), units.end()));
+    }
     for (const auto& m : settings_.meters)
         add_meter(m.serial, m.name);
 }
@@ -137,13 +139,26 @@ void native_source::handle_message(const bridge::incoming_message& m) {
                       m.topic, decoded.error, counters_.bad_payloads, counters_.messages,
                       log::suppressed_note(held));
     }
-    bool devices_changed = false;
     for (auto& r : decoded.readings)
-        handle_reading(r, devices_changed);
-    if (devices_changed && cb_.on_devices_changed) cb_.on_devices_changed();
+        handle_reading(r);
+    if (changed_.empty()) return;
+    std::vector<model::device_info> infos;
+    infos.reserve(changed_.size());
+    for (meter* m : changed_) {
+        m->changed = false;
+        infos.push_back(m->info);
+    }
+    changed_.clear();
+    if (cb_.on_devices_changed) cb_.on_devices_changed(std::move(infos));
 }
 
-native_source::meter* native_source::meter_for(const std::string& serial, bool& devices_changed) {
+void native_source::changed(meter& m) {
+    if (m.changed) return;
+    m.changed = true;
+    changed_.push_back(&m);
+}
+
+native_source::meter* native_source::meter_for(const std::string& serial) {
     if (const auto it = by_serial_.find(serial); it != by_serial_.end()) return it->second;
     if (!settings_.relay_unknown) {
         ++counters_.ignored; // unknown = "ignore": as asked
@@ -167,20 +182,21 @@ native_source::meter* native_source::meter_for(const std::string& serial, bool& 
         return nullptr;
     }
     ++relayed_;
-    devices_changed = true;
     if (const long held = new_log_.allow("new"); held >= 0)
         log::info("{}: relaying meter {} as {}{}", name(), serial, device,
                   held > 0 ? fmt::format(" ({} more new meters since)", held) : std::string());
-    return &add_meter(serial, std::move(device));
+    auto& m = add_meter(serial, std::move(device));
+    changed(m);
+    return &m;
 }
 
-void native_source::handle_reading(decoded_reading& r, bool& devices_changed) {
-    meter* m = meter_for(r.serial, devices_changed);
+void native_source::handle_reading(decoded_reading& r) {
+    meter* m = meter_for(r.serial);
     if (m == nullptr) return;
     arrived(*m);
     if (r.iccid && *r.iccid != m->info.iccid) {
         m->info.iccid = *r.iccid;
-        devices_changed = true;
+        changed(*m);
     }
     if (r.state == model::device_state::offline) {
         set_state(*m, model::device_state::offline, "its gateway reports the meter OFFLINE");
@@ -213,7 +229,7 @@ void native_source::handle_reading(decoded_reading& r, bool& devices_changed) {
     }
     if (offset_s != m->info.clock_offset_s) {
         m->info.clock_offset_s = offset_s;
-        devices_changed = true;
+        changed(*m);
     }
     set_state(*m, model::device_state::online, std::move(error));
     if (n.reading.values.empty()) return;

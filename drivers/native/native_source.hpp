@@ -76,16 +76,18 @@ private:
         std::chrono::steady_clock::time_point last_seen{};
         std::chrono::milliseconds interval{0}; // smoothed time between messages; 0: not yet
         bool seen = false;
+        bool changed = false; // in changed_ already
     };
 
     static void on_sweep(uv_timer_t* t) noexcept;
     bridge::mqtt_link::callbacks link_callbacks();
     void handle_connect();
     void handle_message(const bridge::incoming_message& m);
-    void handle_reading(decoded_reading& r, bool& devices_changed);
+    void handle_reading(decoded_reading& r);
     // The meter a serial names: configured, already relayed, or relayed now. nullptr when it
     // is not relayed (logged and counted).
-    meter* meter_for(const std::string& serial, bool& devices_changed);
+    meter* meter_for(const std::string& serial);
+    void changed(meter& m); // its info changed: told to the gateway after this message
     meter& add_meter(const std::string& serial, std::string device);
     void arrived(meter& m);
     void set_state(meter& m, model::device_state state, std::optional<std::string> error);
@@ -93,16 +95,16 @@ private:
     // Why no command reaches a native meter: the result every set and read gets.
     [[nodiscard]] std::string refusal(std::string_view device) const;
 
-    uv_loop_t& loop_;
     native_settings settings_;
     callbacks cb_;
     const model::clock& clock_;
     std::unique_ptr<decoder> decoder_;
-    std::map<std::string, std::string> units_; // every device's meta units (the dialect's)
-    std::deque<meter> meters_;                 // stable addresses
+    model::units_table units_; // every device's meta units (the dialect's), shared
+    std::deque<meter> meters_; // stable addresses
     std::unordered_map<std::string, meter*> by_serial_;
     std::unordered_map<std::string, meter*> by_name_;
     std::size_t relayed_ = 0;
+    std::vector<meter*> changed_; // meters whose info this message changed
     source_counters counters_;
     log::rate_limiter payload_log_;
     log::rate_limiter values_log_;
