@@ -130,7 +130,9 @@ void gateway::start_uplink() {
     bridge::uplink::callbacks cb;
     cb.on_ack = [this, gen](int mid, bridge::delivery d) {
         if (d == bridge::delivery::ok) return forwarder_->on_ack(gen, mid);
-        forwarder_->on_refused(gen, mid, "the broker's PUBACK carried an error reason code");
+        forwarder_->on_refused(gen, mid,
+                               "the broker refused it (a PUBACK error reason code, or under MQTT "
+                               "3.1.1 it closed the connection on it again and again)");
     };
     cb.on_connect = [this, gen] {
         // The status the uplink sends on connect tells the buffer as it is now: a backlog

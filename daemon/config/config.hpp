@@ -137,9 +137,6 @@ struct config {
     std::vector<device_config> devices;
     std::vector<native_config> natives;
     std::map<std::string, drivers::rtu::profile> profiles; // by id: the ones devices use
-    // Valid settings this version parses and checks but does not act on yet: each [[native]]
-    // source in the file, in file order. `check` warns about each; `run` says it once at start.
-    std::vector<config_warning> not_acted_on;
 };
 
 } // namespace mb::config

@@ -309,27 +309,6 @@ void check_client_ids(load_context& ctx) {
 }
 
 // In file order: the config file first, then each profile as it was loaded; by line within.
-void sort_by_position(std::vector<config_error>& errors);
-
-// Each [[native]] source: parsed and validated, not run yet.
-std::vector<config_warning> not_acted_on(const toml::table& root,
-                                         const std::filesystem::path& file) {
-    std::vector<config_warning> out;
-    error_list notes(file, out);
-    if (const auto* natives = root.get_as<toml::array>("native")) {
-        for (const auto& element : *natives) {
-            const auto* table = element.as_table();
-            if (table == nullptr) continue;
-            const auto* name = table->get_as<std::string>("name");
-            notes.add(*table, "",
-                      fmt::format("[[native]] {}: {}", name != nullptr ? name->get() : "",
-                                  natives_not_run));
-        }
-    }
-    sort_by_position(out);
-    return out;
-}
-
 void sort_by_position(std::vector<config_error>& errors) {
     std::vector<std::filesystem::path> files;
     for (const auto& e : errors)
@@ -369,7 +348,6 @@ load_result load_config(const std::filesystem::path& file) {
         sort_by_position(out);
         return out;
     }
-    cfg.not_acted_on = not_acted_on(*root, file);
     return cfg;
 }
 

@@ -14,10 +14,6 @@ namespace mb::config {
 using load_result = std::variant<config, std::vector<config_error>>;
 
 // Parses, validates and loads profiles. Every error of every file is returned, not the first.
-// A valid config lists what it sets that this version does not act on yet (not_acted_on).
 load_result load_config(const std::filesystem::path& file);
-
-inline constexpr std::string_view natives_not_run =
-    "native sources are not run yet (this version validates them only)";
 
 } // namespace mb::config

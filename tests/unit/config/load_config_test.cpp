@@ -137,30 +137,15 @@ active_power_total = { path = "p", scale = 1000 }
     BOOST_TEST(n.values.at("voltage_l1").path == "ua");
 }
 
-BOOST_AUTO_TEST_CASE(nothing_unacted_in_a_plain_config) {
-    temp_dir t;
-    BOOST_TEST(t.ok(head + device).not_acted_on.empty());
-    // An empty [buffer] table sets nothing; a full one is acted on (the SQLite buffer).
-    BOOST_TEST(t.ok(head + device + "[buffer]\n").not_acted_on.empty());
-    BOOST_TEST(t.ok(head + device + R"([buffer]
-path = "buf.db"
-max_size = "1MiB"
-max_age = "24h"
-flush_interval = "500ms"
-sync = "full"
-)")
-                   .not_acted_on.empty());
-}
-
-BOOST_AUTO_TEST_CASE(native_sources_are_not_acted_on_yet) {
-    // Parsed and validated, but this version does not run [[native]] sources: each one is
-    // named with its place in the file. The [buffer] keys between them are acted on.
+BOOST_AUTO_TEST_CASE(native_sources_between_other_tables) {
+    // [[native]] tables anywhere in the file, [buffer] keys between them: all loaded as written.
     temp_dir t;
     const auto c = t.ok(head + device + R"([[native]]
 name = "lan"
 url = "mqtt://127.0.0.1:1884"
 subscribe = "a/#"
 format = "acrel-json-v2"
+offline_after = "90s"
 [buffer]
 sync = "full"
   path = "buf.db"
@@ -171,16 +156,10 @@ url = "mqtt://127.0.0.1:1885"
 subscribe = "b/#"
 format = "acrel-shadow"
 )");
-    const auto& w = c.not_acted_on;
-    BOOST_REQUIRE(w.size() == 2U);
-    const auto file = (t.path / "meterbridge.toml").string();
-    BOOST_TEST(w[0].to_string() == file + ":14:1: [[native]] lan: native sources are not run yet "
-                                          "(this version validates them only)");
-    BOOST_TEST(w[1].key.empty());
-    BOOST_TEST(w[1].line == 23);
-    BOOST_TEST(w[1].message.starts_with("[[native]] site: native sources are not run yet"));
-    // Still loaded as written, for the day they are acted on.
-    BOOST_TEST(c.natives.size() == 2U);
+    BOOST_REQUIRE(c.natives.size() == 2U);
+    BOOST_TEST(c.natives[0].offline_after.count() == 90'000);
+    BOOST_TEST(c.natives[1].offline_after.count() == 180'000, "default 3 minutes");
+    BOOST_TEST(c.natives[1].format == "acrel-shadow");
     BOOST_TEST(c.buffer.path == t.path / "buf.db");
     BOOST_TEST((c.buffer.sync == sync_mode::full));
 }
@@ -208,10 +187,9 @@ BOOST_AUTO_TEST_CASE(shipped_example_checks) {
     BOOST_TEST(c.gateway.id == "plant1-gw01");
     BOOST_TEST(c.uplink.url.tls);
     BOOST_TEST(c.devices.size() == 3U);
-    // It claims only what works: [[native]] is shown commented out; [buffer] is set, to the
+    // [[native]] is shown commented out (it names a site's broker); [buffer] is set, to the
     // defaults.
     BOOST_TEST(c.natives.empty());
-    BOOST_TEST(c.not_acted_on.empty());
     const buffer_config defaults;
     BOOST_TEST(c.buffer.path == defaults.path);
     BOOST_TEST(c.buffer.max_size == defaults.max_size);
