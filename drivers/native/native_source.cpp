@@ -300,7 +300,7 @@ std::vector<model::device_info> native_source::devices() const {
 }
 
 const model::device_status* native_source::status(std::string_view device) const {
-    const auto it = by_name_.find(std::string(device));
+    const auto it = by_name_.find(device);
     return it == by_name_.end() ? nullptr : &it->second->status;
 }
 

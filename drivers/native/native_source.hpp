@@ -65,9 +65,6 @@ public:
     void read(std::string_view device, const std::vector<std::string>& names,
               done_fn done) override;
 
-    [[nodiscard]] const source_counters& counters() const { return counters_; }
-    [[nodiscard]] bool connected() const { return link_.connected(); }
-
 private:
     struct meter {
         model::device_info info;
@@ -101,8 +98,16 @@ private:
     std::unique_ptr<decoder> decoder_;
     model::units_table units_; // every device's meta units (the dialect's), shared
     std::deque<meter> meters_; // stable addresses
-    std::unordered_map<std::string, meter*> by_serial_;
-    std::unordered_map<std::string, meter*> by_name_;
+    // Looked up by string_view (status() is asked for every status change) without a copy.
+    struct name_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    using index = std::unordered_map<std::string, meter*, name_hash, std::equal_to<>>;
+    index by_serial_;
+    index by_name_;
     std::size_t relayed_ = 0;
     std::vector<meter*> changed_; // meters whose info this message changed
     source_counters counters_;
