@@ -6,11 +6,13 @@ socket without a CONNACK. The link then connects with 3.1.1 at once and says so 
 gateway status, device meta and readings arrive at QoS 1; a command stored retained is not
 executed (RabbitMQ 3.10 never sends stored retained messages to a wildcard subscription such as
 the daemon's {p}/{gw}/+/cmd; mosquitto under 3.1.1 does, flagged, and the downlink ignores
-it), while a live one is. protocol = "5" fails with a reason that says what to do."""
+it), while a live one is. protocol = "5" fails with a reason that says what to do. A native
+source subscribed on RabbitMQ falls back the same way and relays its meters."""
 
 import json
 import os
 import re
+import time
 import unittest
 
 from mbtest import Broker, Slave, require_built, wait_until
@@ -178,6 +180,37 @@ class Mqtt311Test(UplinkTest):
         self.assertNotIn("ret-1", [json.loads(m[1]).get("id")
                                    for m in results.on(self.topic("cmd/result"))])
         self.assert_alive(daemon)
+        self.assertEqual(daemon.stop(), 0)
+
+    def test_a_native_source_on_a_3_1_1_broker(self):
+        # Native meters publishing to RabbitMQ; the uplink on a private mosquitto.
+        uplink = self.launch(Broker(self.tmp))
+        sub = Client(uplink.port, topics=("meterbridge/#",))
+        self.cleanup(sub.close)
+        path = self.config(uplink.url())
+        with open(path, "a") as f:
+            f.write(f'\n[[native]]\nname = "rabbit"\nurl = "{self.rabbit.url()}"\n'
+                    'subscribe = "platform/acrel/meter/json-v2/analog/#"\n'
+                    'format = "acrel-json-v2"\n')
+        daemon = self.start_daemon(path)
+        wait_until(lambda: "native[rabbit]: subscribed to" in daemon.output(), 30,
+                   what=f"the native subscription on RabbitMQ; log:\n{daemon.output()}")
+        self.assertEqual(daemon.output().count("speaking 3.1.1 to it from now on"), 1,
+                         "the native link fell back once (the uplink speaks 5 to mosquitto)")
+        meter = Client(self.rabbit.port, topics=())
+        self.cleanup(meter.close)
+        tp = int(time.time() * 1000) - 1000  # the meter's own clock, a second ago
+        payload = {"data": [{"tp": tp, "point": [{"id": 0, "val": "24102809510006"},
+                                                 {"id": 1, "val": 230.4},
+                                                 {"id": 13, "val": 1.5}]}]}
+        meter.client.publish("platform/acrel/meter/json-v2/analog/0000", json.dumps(payload),
+                             qos=1).wait_for_publish()
+        dev = "sn-24102809510006"
+        [(_t, raw, retain, qos)] = sub.wait_for(self.topic("data", dev), timeout=20)
+        reading = json.loads(raw)
+        self.assertEqual((reading["ts"], reading["seq"], qos, retain), (tp, 1, 1, False))
+        self.assertEqual(reading["values"], {"voltage_l1": 230.4, "active_power_total": 1500})
+        self.assertIsNone(daemon.proc.poll())
         self.assertEqual(daemon.stop(), 0)
 
     def test_protocol_5_fails_with_the_reason(self):
