@@ -10,6 +10,10 @@
 // - `val` is a number or a numeric string; null or "" is no value (skipped). A point with a
 //   wrong type is an error for that point; the rest of the entry still decodes.
 // - Ids the table below does not know are skipped, not errors.
+// - The text is read as a stream straight into the readings, never a tree (it is the relay's
+//   hot path): plain text by the decoder's own reader, anything else (escapes, non-ASCII,
+//   syntax errors) by nlohmann's SAX parser, so what is accepted and every error text is as
+//   nlohmann's parse would have it. A key given twice counts with its last value.
 //
 // Ids 0–72 (reference §2.1, the MQ-WYRE table), with the unit the meter sends:
 //   0 serial · 1–3 voltage_l1..l3 V · 4–6 voltage_l1_l2, _l2_l3, _l3_l1 V · 7–9 current_l1..l3 A

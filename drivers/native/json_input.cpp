@@ -61,7 +61,7 @@ std::string_view trim_blanks(std::string_view s) {
 
 } // namespace
 
-std::string parse_limited(std::string_view payload, json& doc) {
+std::string check_size(std::string_view& payload) {
     if (payload.size() > max_payload_bytes)
         return "payload of " + std::to_string(payload.size()) + " bytes is larger than the " +
                std::to_string(max_payload_bytes) + " accepted";
@@ -72,12 +72,26 @@ std::string parse_limited(std::string_view payload, json& doc) {
     if (const auto nul = payload.find('\0'); nul != std::string_view::npos)
         return "not JSON: a NUL byte at offset " + std::to_string(nul);
     if (payload.empty()) return "empty payload";
+    return {};
+}
+
+std::string check_depth(std::string_view payload) {
     if (nesting_depth(payload, max_json_depth) > max_json_depth)
         return "nested deeper than " + std::to_string(max_json_depth) + " levels";
+    return {};
+}
+
+std::string not_json(const std::exception& e) {
+    return "not JSON: " + parser_reason(e);
+}
+
+std::string parse_limited(std::string_view payload, json& doc) {
+    if (auto problem = check_size(payload); !problem.empty()) return problem;
+    if (auto problem = check_depth(payload); !problem.empty()) return problem;
     try {
         doc = json::parse(payload.begin(), payload.end());
     } catch (const json::exception& e) {
-        return "not JSON: " + parser_reason(e);
+        return not_json(e);
     }
     return {};
 }
@@ -191,6 +205,12 @@ void problem_list::add(std::string_view where, std::string_view what) {
         first_.reserve(where.size() + 2 + what.size());
         first_.append(where).append(where.empty() ? "" : ": ").append(what);
     }
+}
+
+void problem_list::merge(const problem_list& other) {
+    if (other.count_ == 0) return;
+    if (count_ == 0) first_ = other.first_;
+    count_ += other.count_;
 }
 
 std::string problem_list::text() const {

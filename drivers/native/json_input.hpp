@@ -4,6 +4,7 @@
 // Private to drivers/native (the decoders' .cpp files); nothing here throws but bad_alloc.
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -19,6 +20,15 @@ using json = nlohmann::json;
 // before any tree is built. Trailing NUL bytes (a C string's terminator) are ignored; any
 // other NUL is refused.
 [[nodiscard]] std::string parse_limited(std::string_view payload, json& doc);
+
+// parse_limited's checks, for a decoder that reads the text itself: "" when `payload` may be
+// parsed, else the same reasons. check_size: the size, NULs (trailing ones are removed from
+// `payload`) and emptiness; check_depth: the nesting, by a scan of the bytes.
+[[nodiscard]] std::string check_size(std::string_view& payload);
+[[nodiscard]] std::string check_depth(std::string_view payload);
+
+// "not JSON: <parser's reason>" for an exception nlohmann raised or handed to a SAX handler.
+[[nodiscard]] std::string not_json(const std::exception& e);
 
 // "a string", "an object", "an array", "a boolean", "null", "a number".
 [[nodiscard]] std::string_view type_name(const json& v);
@@ -55,6 +65,8 @@ class problem_list {
 public:
     void add(std::string_view where, std::string_view what);
     [[nodiscard]] std::string text() const;
+    // Appends `other`'s problems after these (its first becomes the first if there was none).
+    void merge(const problem_list& other);
     [[nodiscard]] std::size_t count() const { return count_; }
 
 private:
