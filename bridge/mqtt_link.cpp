@@ -58,15 +58,17 @@ mqtt_link::mqtt_link(uv_loop_t& loop, link_settings settings, callbacks cb)
 
 mqtt_link::~mqtt_link() {
     if (resolving_ != nullptr) resolving_->owner = nullptr;
-    detach_socket(); // before mosquitto_destroy closes the fd
-    if (mosq_) {
-        // No callback may reach a half-destroyed link.
-        mosquitto_disconnect_v5_callback_set(mosq_.get(), nullptr);
-        mosquitto_connect_v5_callback_set(mosq_.get(), nullptr);
-        mosquitto_publish_v5_callback_set(mosq_.get(), nullptr);
-        mosquitto_message_v5_callback_set(mosq_.get(), nullptr);
-        mosquitto_log_callback_set(mosq_.get(), nullptr);
-    }
+    detach_socket();     // before mosquitto_destroy closes the fd
+    silence_callbacks(); // no callback may reach a half-destroyed link
+}
+
+void mqtt_link::silence_callbacks() {
+    if (!mosq_) return;
+    mosquitto_disconnect_v5_callback_set(mosq_.get(), nullptr);
+    mosquitto_connect_v5_callback_set(mosq_.get(), nullptr);
+    mosquitto_publish_v5_callback_set(mosq_.get(), nullptr);
+    mosquitto_message_v5_callback_set(mosq_.get(), nullptr);
+    mosquitto_log_callback_set(mosq_.get(), nullptr);
 }
 
 std::string mqtt_link::where() const {

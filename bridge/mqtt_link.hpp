@@ -182,6 +182,8 @@ private:
     void check_connect_time();
     [[nodiscard]] std::chrono::seconds keepalive() const; // as given to libmosquitto
     void detach_socket();
+    // The libmosquitto instance calls back no more (before it is destroyed or replaced).
+    void silence_callbacks();
     void update_interest();
     int read_socket();
     void deliver_acks() noexcept;

@@ -176,13 +176,7 @@ void mqtt_link::report_poison() {
 std::error_code mqtt_link::recreate() {
     recreate_ = false;
     detach_socket();
-    if (mosq_) {
-        mosquitto_disconnect_v5_callback_set(mosq_.get(), nullptr);
-        mosquitto_connect_v5_callback_set(mosq_.get(), nullptr);
-        mosquitto_publish_v5_callback_set(mosq_.get(), nullptr);
-        mosquitto_message_v5_callback_set(mosq_.get(), nullptr);
-        mosquitto_log_callback_set(mosq_.get(), nullptr);
-    }
+    silence_callbacks();
     mosq_.reset(mosquitto_new(settings_.client_id.empty() ? nullptr : settings_.client_id.c_str(),
                               true, this));
     std::fill(lib_mids_.begin(), lib_mids_.end(), std::uint16_t{0});
