@@ -7,7 +7,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <new>
 #include <optional>
 #include <system_error>
 
@@ -708,10 +707,8 @@ decode_result acrel_json_v2_decoder::decode(std::string_view /*topic*/,
             return out;
         }
         b.finish();
-    } catch (const std::bad_alloc&) {
-        out.error = "out of memory while decoding";
-    } catch (const std::exception& e) {
-        out.error = "cannot decode: " + printable(e.what(), 160);
+    } catch (...) { // nothing leaves decode()
+        out.error = decode_failure();
     }
     return out;
 }

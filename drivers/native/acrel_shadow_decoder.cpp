@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <new>
 
 namespace mb::drivers::native {
 namespace {
@@ -254,10 +253,8 @@ decode_result acrel_shadow_decoder::decode(std::string_view /*topic*/,
         problem_list problems;
         decode_document(doc, out, problems);
         if (out.error.empty()) out.error = problems.text();
-    } catch (const std::bad_alloc&) {
-        out.error = "out of memory while decoding";
-    } catch (const std::exception& e) {
-        out.error = "cannot decode: " + printable(e.what(), 160);
+    } catch (...) { // nothing leaves decode()
+        out.error = decode_failure();
     }
     return out;
 }

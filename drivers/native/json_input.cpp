@@ -6,6 +6,7 @@
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <new>
 #include <string>
 #include <system_error>
 
@@ -216,6 +217,18 @@ void problem_list::merge(const problem_list& other) {
 std::string problem_list::text() const {
     if (count_ <= 1) return first_;
     return first_ + " (and " + std::to_string(count_ - 1) + " more)";
+}
+
+std::string decode_failure() {
+    try {
+        throw;
+    } catch (const std::bad_alloc&) {
+        return "out of memory while decoding";
+    } catch (const std::exception& e) {
+        return "cannot decode: " + printable(e.what(), 160);
+    } catch (...) {
+        return "cannot decode";
+    }
 }
 
 } // namespace mb::drivers::native

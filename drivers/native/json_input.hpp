@@ -30,6 +30,10 @@ using json = nlohmann::json;
 // "not JSON: <parser's reason>" for an exception nlohmann raised or handed to a SAX handler.
 [[nodiscard]] std::string not_json(const std::exception& e);
 
+// Why a decode ended in an exception; call it only inside a catch block: "out of memory while
+// decoding" or "cannot decode: <what>".
+[[nodiscard]] std::string decode_failure();
+
 // "a string", "an object", "an array", "a boolean", "null", "a number".
 [[nodiscard]] std::string_view type_name(const json& v);
 

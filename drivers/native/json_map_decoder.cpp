@@ -6,7 +6,6 @@
 #include <array>
 #include <charconv>
 #include <cmath>
-#include <new>
 
 namespace mb::drivers::native {
 namespace {
@@ -298,10 +297,8 @@ decode_result json_map_decoder::decode(std::string_view topic, std::string_view 
                          std::string(type_name(doc)) + " where an object or an array is expected");
         }
         out.error = problems.text();
-    } catch (const std::bad_alloc&) {
-        out.error = "out of memory while decoding";
-    } catch (const std::exception& e) {
-        out.error = "cannot decode: " + printable(e.what(), 160);
+    } catch (...) { // nothing leaves decode()
+        out.error = decode_failure();
     }
     return out;
 }
