@@ -81,13 +81,13 @@ BOOST_AUTO_TEST_CASE(a_meter_clock_far_off_gets_the_gateway_time) {
     BOOST_TEST(behind.clock_offset_ms.value_or(0) == -three_years);
     BOOST_TEST(behind.reading.values.size() == 1U, "its values still go");
 
-    auto ahead = normalize(raw_reading{"m", now + 11 * 60'000, {{"voltage_l1", 230, ""}}}, now);
+    auto ahead = normalize(raw_reading{"m", now + 11LL * 60'000, {{"voltage_l1", 230, ""}}}, now);
     BOOST_TEST(ahead.reading.ts_ms == now);
-    BOOST_TEST(ahead.clock_offset_ms.value_or(0) == 11 * 60'000);
+    BOOST_TEST(ahead.clock_offset_ms.value_or(0) == 11LL * 60'000);
 
     // A little ahead (drift) or days behind (a late back-fill) is the meter's own time.
-    auto drift = normalize(raw_reading{"m", now + 9 * 60'000, {}}, now);
-    BOOST_TEST(drift.reading.ts_ms == now + 9 * 60'000);
+    auto drift = normalize(raw_reading{"m", now + 9LL * 60'000, {}}, now);
+    BOOST_TEST(drift.reading.ts_ms == now + 9LL * 60'000);
     auto late = normalize(raw_reading{"m", now - 7LL * 24 * 3600 * 1000, {}}, now);
     BOOST_TEST(late.reading.ts_ms == now - 7LL * 24 * 3600 * 1000);
     BOOST_TEST(!late.clock_offset_ms.has_value());
