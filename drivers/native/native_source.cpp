@@ -103,6 +103,11 @@ void native_source::stop(std::function<void()> done) {
     if (stopping_) return;
     stopping_ = true;
     sweep_.reset();
+    const auto& c = counters_;
+    log::info("{}: stopping after {} messages: {} readings relayed, {} bad payloads, {} values "
+              "left out, {} repeats, {} readings not relayed, {} of meterbridge's own",
+              name(), c.messages, c.readings, c.bad_payloads, c.bad_values, c.duplicates, c.ignored,
+              c.own);
     stop_done_ = std::move(done);
     link_.stop(); // on_stopped hands `done` back, possibly inside this call
 }
@@ -198,10 +203,10 @@ void native_source::handle_reading(decoded_reading& r) {
         m->info.iccid = *r.iccid;
         changed(*m);
     }
-    if (r.state == model::device_state::offline) {
+    // A shadow gateway's word on its meter is its state; what values it still sends go on.
+    const bool reported_offline = r.state == model::device_state::offline;
+    if (reported_offline)
         set_state(*m, model::device_state::offline, "its gateway reports the meter OFFLINE");
-        if (r.values.empty()) return;
-    }
     if (r.values.empty()) return;
     if (r.ts_ms && r.ts_ms == m->last_meter_ts) {
         ++counters_.duplicates; // QoS 1 sends again what it was not sure about
@@ -217,8 +222,8 @@ void native_source::handle_reading(decoded_reading& r) {
         counters_.bad_values += n.drops.total();
         ++m->status.errors;
         if (const long held = values_log_.allow(m->info.name); held >= 0)
-            log::warn("{}: {}: value left out: {}{}", name(), m->info.name, n.first_drop,
-                      log::suppressed_note(held));
+            log::warn("{}: {}: value left out: {} ({} values left out so far){}", name(),
+                      m->info.name, n.first_drop, counters_.bad_values, log::suppressed_note(held));
     }
     std::optional<std::string> error;
     std::optional<std::int64_t> offset_s;
@@ -231,7 +236,7 @@ void native_source::handle_reading(decoded_reading& r) {
         m->info.clock_offset_s = offset_s;
         changed(*m);
     }
-    set_state(*m, model::device_state::online, std::move(error));
+    if (!reported_offline) set_state(*m, model::device_state::online, std::move(error));
     if (n.reading.values.empty()) return;
     ++counters_.readings;
     if (cb_.on_reading) cb_.on_reading(std::move(n.reading));
