@@ -1,6 +1,7 @@
 #include "daemon/commands.hpp"
 #include "daemon/log/journal_sink.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <string_view>
 
@@ -11,7 +12,8 @@ constexpr const char* usage = R"(usage:
   meterbridge check [-c FILE]          validate config and profiles, exit 0/1
   meterbridge read  [-c FILE] DEVICE   poll one device once, print values and units
   meterbridge scan  --port TTY [--baud N,...] [--parity none,even] [--units 1-247]
-                                       find meters on a line
+                                       find meters on a line (or through a converter:
+                                       --port tcp://HOST:PORT or rtu+tcp://HOST:PORT)
   meterbridge buffer [-c FILE]         what the store-and-forward buffer holds, per device
   meterbridge --version
 )";
@@ -34,6 +36,9 @@ int main(int argc, char** argv) {
         std::fputs(usage, stdout);
         return 0;
     }
+    // rtu+tcp:// writes RTU frames with write(): a reset connection must come back as EPIPE,
+    // not kill `read` or `scan` (run_command ignores SIGPIPE for the uplink as well).
+    std::signal(SIGPIPE, SIG_IGN);
     if (word == "run") return mb::daemon::run_command(rest);
     if (word == "check") return mb::daemon::check_command(rest);
     if (word == "read") return mb::daemon::read_command(rest);

@@ -9,6 +9,7 @@
 #include "daemon/config/quantity.hpp"
 #include "daemon/scan_args.hpp"
 #include "drivers/modbus_rtu/poll_decode.hpp"
+#include "drivers/modbus_rtu/port_address.hpp"
 #include "drivers/modbus_rtu/read_poll.hpp"
 
 #include <algorithm>
@@ -27,7 +28,7 @@ constexpr const char* read_usage =
     "usage: meterbridge read [-c FILE] DEVICE\n"
     "  opens DEVICE's bus (as configured in FILE, default /etc/meterbridge/meterbridge.toml),\n"
     "  reads every value of its profile once and prints them with units, then the requests\n"
-    "  and their round trips. Stop the daemon first if it uses the same port.\n"
+    "  and their round trips. Stop the daemon first if it uses the same serial port.\n"
     "  Exit 0 when the meter answered at least one request, 1 if not or on a config error,\n"
     "  2 on bad arguments.\n";
 
@@ -161,8 +162,11 @@ int read_command(arguments args) {
         return 1;
     }
     const auto settings = rtu_line_settings(*bus);
-    const auto line_name = fmt::format("{} at {} {}", bus->port, bus->baud,
-                                       framing(bus->data_bits, bus->parity, bus->stop_bits));
+    const bool network = rtu::parse_port(bus->port).address.network();
+    const auto line_name = network
+                               ? bus->port
+                               : fmt::format("{} at {} {}", bus->port, bus->baud,
+                                             framing(bus->data_bits, bus->parity, bus->stop_bits));
     std::printf("%s: %s %s (%s), unit %d on %s\n", dev->name.c_str(), prof->second.vendor.c_str(),
                 prof->second.model.c_str(), prof->second.id.c_str(), dev->unit, line_name.c_str());
     std::fflush(stdout);
@@ -177,7 +181,10 @@ int read_command(arguments args) {
     rtu::bus_line line(settings);
     if (auto err = line.open(); !err.empty()) {
         // bus_line's reasons that name the port already ("port /dev/ttyS1 is in use …").
-        if (err.starts_with("port ") || err.starts_with("cannot open"))
+        if (network)
+            std::fprintf(stderr, "meterbridge read: cannot connect to %s: %s\n", bus->port.c_str(),
+                         err.c_str());
+        else if (err.starts_with("port ") || err.starts_with("cannot open"))
             std::fprintf(stderr, "meterbridge read: %s\n", err.c_str());
         else
             std::fprintf(stderr, "meterbridge read: cannot open %s: %s\n", bus->port.c_str(),
@@ -196,9 +203,10 @@ int read_command(arguments args) {
     std::fflush(stdout);
     if (!poll.heard) {
         std::fprintf(stderr,
-                     "meterbridge read: no answer from unit %d on %s within %s — check wiring, "
-                     "unit id, baud and parity\n",
-                     dev->unit, line_name.c_str(), config::format_duration(bus->timeout).c_str());
+                     "meterbridge read: no answer from unit %d on %s within %s — check %s\n",
+                     dev->unit, line_name.c_str(), config::format_duration(bus->timeout).c_str(),
+                     network ? "the unit id, and the converter's serial settings and wiring"
+                             : "wiring, unit id, baud and parity");
         return 1;
     }
     if (!poll.answered) {

@@ -1,6 +1,7 @@
 #include "daemon/scan_args.hpp"
 
 #include "daemon/config/quantity.hpp"
+#include "drivers/modbus_rtu/port_address.hpp"
 
 #include <algorithm>
 #include <array>
@@ -102,6 +103,7 @@ scan_args parse_scan_args(const std::vector<std::string_view>& args) {
     scan_args r;
     auto& o = r.options;
     bool units_given = false;
+    bool serial_given = false;
     for (std::size_t i = 0; i < args.size() && r.ok(); ++i) {
         std::string_view name = args[i];
         std::string_view value;
@@ -132,10 +134,12 @@ scan_args parse_scan_args(const std::vector<std::string_view>& args) {
             o.port = value;
             if (o.port.empty()) r.error = "--port: empty";
         } else if (name == "--baud") {
+            serial_given = true;
             auto b = parse_bauds(value);
             o.bauds = std::move(b.values);
             r.error = std::move(b.error);
         } else if (name == "--parity") {
+            serial_given = true;
             auto p = parse_parities(value);
             o.parities = std::move(p.values);
             r.error = std::move(p.error);
@@ -155,6 +159,16 @@ scan_args parse_scan_args(const std::vector<std::string_view>& args) {
         }
     }
     if (r.ok() && !o.help && o.port.empty()) r.error = "--port TTY is required";
+    if (r.ok() && !o.help) {
+        // A converter sets its line's baud and parity itself: one pass, no serial options.
+        const auto where = drivers::rtu::parse_port(o.port);
+        if (!where.ok())
+            r.error = "--port: " + where.error;
+        else if (where.address.network() && serial_given)
+            r.error = fmt::format("--baud and --parity are serial settings and do not apply to "
+                                  "{}",
+                                  where.address.kind_phrase());
+    }
     if (r.ok() && !units_given)
         for (int u = 1; u <= max_unit; ++u)
             o.units.push_back(u);

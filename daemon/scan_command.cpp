@@ -1,6 +1,7 @@
 // meterbridge scan --port TTY [--baud N,...] [--parity none,even] [--units 1-247]
-// [--timeout 100ms]: find meters on a line (design.md §7). For each baud x parity x unit id one
-// small read (FC03 register 0, then FC04 when FC03 is refused) tells answers, exception
+// [--timeout 100ms]: find meters on a line (design.md §7); --port may also be a converter,
+// tcp://HOST:PORT or rtu+tcp://HOST:PORT, then without baud and parity. For each baud x parity x
+// unit id one small read (FC03 register 0, then FC04 when FC03 is refused) tells answers, exception
 // answers (the unit exists), garbled answers (something is there: wrong baud or parity?)
 // and silence apart.
 #include "daemon/commands.hpp"
@@ -24,9 +25,13 @@ using steady = std::chrono::steady_clock;
 constexpr const char* scan_usage =
     "usage: meterbridge scan --port TTY [--baud N,...] [--parity none,even,odd]\n"
     "                        [--units 1-247] [--timeout 100ms]\n"
+    "       meterbridge scan --port tcp://HOST:PORT|rtu+tcp://HOST:PORT [--units 1-247]\n"
+    "                        [--timeout 100ms]\n"
     "  tries every baud x parity x unit id with one small read (FC03 register 0, then FC04)\n"
     "  and prints each unit that answers or raises an exception, then one summary line per\n"
     "  baud and parity. Defaults: --baud 9600 --parity none --units 1-247 --timeout 100ms.\n"
+    "  Through a converter the converter sets baud and parity; a Modbus TCP gateway's\n"
+    "  \"no answer\" exceptions (10, 11) count as silence.\n"
     "  Units: 1-247 or lists like 1,2,5-9. Exit 0 when some unit answered (or raised an\n"
     "  exception), 1 when none did, 2 on bad arguments.\n";
 
@@ -111,10 +116,17 @@ bool scan_line(const scan_options& o, int baud, char parity, tally& t, steady::t
     s.parity = parity;
     s.timeout = o.timeout;
     rtu::bus_line line(s);
-    const auto line_name = fmt::format("{} {}", baud, framing(s.data_bits, parity, s.stop_bits));
+    const auto line_name =
+        line.address().network()
+            ? o.port
+            : fmt::format("{} {}", baud, framing(s.data_bits, parity, s.stop_bits));
     if (auto err = line.open(); !err.empty()) {
-        std::fprintf(stderr, "meterbridge scan: cannot open %s at %s: %s\n", o.port.c_str(),
-                     line_name.c_str(), err.c_str());
+        if (line.address().network())
+            std::fprintf(stderr, "meterbridge scan: cannot connect to %s: %s\n",
+                         line.address().endpoint().c_str(), err.c_str());
+        else
+            std::fprintf(stderr, "meterbridge scan: cannot open %s at %s: %s\n", o.port.c_str(),
+                         line_name.c_str(), err.c_str());
         return false;
     }
     const auto began = steady::now();

@@ -66,7 +66,7 @@ struct buffer_config {
 
 struct bus_config {
     std::string name;
-    std::string port;
+    std::string port; // a serial device, tcp://HOST:PORT or rtu+tcp://HOST:PORT (port_address)
     int baud = 9600;
     char parity = 'N'; // 'N' | 'E' | 'O' as libmodbus wants it
     int data_bits = 8;

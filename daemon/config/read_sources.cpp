@@ -1,6 +1,7 @@
 // [[bus]], [[device]] and [[native]] of meterbridge.toml (design.md §3).
 #include "bridge/model/measurements.hpp"
 #include "daemon/config/config_sections.hpp"
+#include "drivers/modbus_rtu/port_address.hpp"
 
 #include <array>
 #include <cmath>
@@ -129,8 +130,8 @@ void read_buses(toml_reader& root, config& cfg, load_context& ctx) {
         bus_config b;
         const auto name = unique_name(r, ctx.bus_names);
         const auto port = r.string("port", true);
-        if (port && port->empty())
-            ctx.errors.add(*table->get("port"), r.key("port"), "empty (a serial device path)");
+        const auto where = drivers::rtu::parse_port(port.value_or(""));
+        if (port && !where.ok()) ctx.errors.add(*table->get("port"), r.key("port"), where.error);
         if (const auto* node = r.get("baud")) {
             const auto* i = node->as_integer();
             bool ok = false;
@@ -153,6 +154,13 @@ void read_buses(toml_reader& root, config& cfg, load_context& ctx) {
                         .value_or(b.timeout);
         b.rs485 = r.boolean("rs485").value_or(b.rs485);
         b.max_gap = static_cast<int>(r.integer("max_gap", 0, 125).value_or(b.max_gap));
+        // A converter's serial side is set up on the converter, not here.
+        for (const auto* k : {"baud", "parity", "data_bits", "stop_bits", "rs485"})
+            if (const auto* node = table->get(k); node != nullptr && where.address.network())
+                ctx.errors.add(*node, r.key(k),
+                               fmt::format("serial settings do not apply to {} (the "
+                                           "converter's own setup sets the line); remove it",
+                                           where.address.kind_phrase()));
         r.finish();
         // Kept even when other keys are wrong, so that devices naming it are not also reported.
         if (!name) continue;

@@ -1,7 +1,10 @@
 #pragma once
-// The serial line as the bus thread drives it: libmodbus RTU context (created, used and freed
-// on the bus thread only), the line discipline libmodbus leaves to the caller (flush before
-// each request, t3.5 of silence between frames), and errors classified as values.
+// The line as the bus thread drives it: a libmodbus context (created, used and freed on the bus
+// thread only) on a serial port, a Modbus TCP gateway or an RTU-over-TCP converter
+// (port_address.hpp); the line discipline libmodbus leaves to the caller (drop stale bytes
+// before each request, t3.5 of silence between frames on a serial line), and errors classified
+// as values.
+#include "drivers/modbus_rtu/port_address.hpp"
 #include "drivers/modbus_rtu/read_planner.hpp"
 #include "drivers/modbus_rtu/settings.hpp"
 
@@ -27,37 +30,44 @@ enum class line_error : std::uint8_t {
     timeout,   // no answer
     exception, // the slave answered with an exception (illegal address, ...)
     bad_frame, // CRC error or a malformed answer: something answered
-    port,      // the port itself failed (unplugged adapter): reopen
+    port,      // the port or connection itself failed (unplugged adapter, reset): reopen
 };
 
 struct transaction {
     line_error error = line_error::none;
-    std::string text;  // libmodbus's message when error != none
-    int exception = 0; // the exception code when error == exception (2: illegal address)
-    int errnum = 0;    // errno or libmodbus EMB* code behind it (EMBBADCRC: CRC mismatch)
+    std::string text; // libmodbus's message when error != none
+    // The exception code when error == exception (2: illegal address), or when a gateway said
+    // the meter behind it did not answer (10, 11: error == timeout).
+    int exception = 0;
+    int errnum = 0; // errno or libmodbus EMB* code behind it (EMBBADCRC: CRC mismatch)
 };
 
 class bus_line {
 public:
-    explicit bus_line(const bus_settings& s)
-        : s_(s)
-        , gap_(inter_frame_gap(s.baud)) {}
+    explicit bus_line(const bus_settings& s);
 
-    // Opens and locks the port (flock, so that `meterbridge read` next to the running daemon
-    // cannot corrupt its line); error text when it cannot be opened or is in use.
+    // Opens and locks a serial port (flock, so that `meterbridge read` next to the running
+    // daemon cannot corrupt its line), or connects to a converter; error text when it cannot
+    // be opened, is in use or refuses the connection.
     std::string open();
     void close() { ctx_.reset(); }
     [[nodiscard]] bool is_open() const { return ctx_ != nullptr; }
+    [[nodiscard]] const port_address& address() const { return address_; }
 
     transaction read(int unit, const read_request& r, std::vector<std::uint16_t>& regs);
     // One register: FC06 (write single register), more: FC16 (write multiple registers).
     transaction write(int unit, std::uint16_t address, const std::vector<std::uint16_t>& regs);
 
 private:
-    void before_request(int unit);
+    std::string open_serial();
+    std::string open_network();
+    // Empty unless the connection turned out closed while idle.
+    transaction before_request(int unit);
     transaction classify(int err);
 
     const bus_settings& s_;
+    port_address address_;
+    std::string address_error_; // the port text is not a port (parse_port)
     std::chrono::microseconds gap_;
     std::chrono::steady_clock::time_point last_frame_{};
     modbus_ptr ctx_;

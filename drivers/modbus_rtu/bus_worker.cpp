@@ -38,6 +38,7 @@ std::vector<read_plan> plan_devices(const bus_settings& settings) {
 bus_worker::bus_worker(uv_loop_t& loop, bus_settings settings, const model::clock& clock,
                        deliver_fn deliver, ended_fn ended)
     : settings_(std::move(settings))
+    , address_(parse_port(settings_.port).address)
     , clock_(clock)
     , deliver_(std::move(deliver))
     , ended_fn_(std::move(ended))
@@ -141,7 +142,8 @@ void bus_worker::on_wake() {
     if (!finished || ended_) return;
     thread_.join(); // it has left run(): this waits for nothing but its return
     ended_ = true;
-    log::info("rtu[{}]: stopped; {} closed", settings_.name, settings_.port);
+    log::info("rtu[{}]: stopped; {} closed", settings_.name,
+              address_.network() ? address_.subject() : settings_.port);
     async_.reset(); // uv_close from its own callback is allowed; freed in the close callback
     // Last: the owner may destroy this bus_worker from `ended`.
     if (auto ended = std::move(ended_fn_)) ended();
@@ -162,24 +164,31 @@ void bus_worker::deliver(std::vector<poll_result>& batch) {
 bool bus_worker::open_line(bus_line& line, const std::stop_token& st) {
     const auto err = line.open();
     if (err.empty()) {
-        log::info("rtu[{}]: {} open at {} {}{}{}{}", settings_.name, settings_.port, settings_.baud,
-                  settings_.data_bits, settings_.parity, settings_.stop_bits,
-                  settings_.rs485 ? " rs485" : "");
+        if (address_.network())
+            log::info("rtu[{}]: connected to {} ({})", settings_.name, address_.endpoint(),
+                      address_.kind == transport::modbus_tcp ? "Modbus TCP" : "RTU over TCP");
+        else
+            log::info("rtu[{}]: {} open at {} {}{}{}{}", settings_.name, settings_.port,
+                      settings_.baud, settings_.data_bits, settings_.parity, settings_.stop_bits,
+                      settings_.rs485 ? " rs485" : "");
         if (reported_down_) {
             poll_result r;
             r.what = poll_result::kind::port_state;
             push(std::move(r));
         } else if (!lost_why_.empty()) {
             if (const auto quiet = flap_log_.allow(lost_why_); quiet >= 0)
-                log::warn("rtu[{}]: port {} failed ({}) and was reopened at once{}", settings_.name,
-                          settings_.port, lost_why_,
+                log::warn("rtu[{}]: {} failed ({}) and was {} at once{}", settings_.name,
+                          address_.subject(), lost_why_,
+                          address_.network() ? "re-established" : "reopened",
                           quiet > 0 ? fmt::format(" ({} more since the last report)", quiet)
                                     : std::string{});
         }
         reported_down_ = false;
         lost_why_.clear();
+        backoff_ = milliseconds::zero();
         return true;
     }
+    const auto wait = address_.network() ? connection_failed(err) : settings_.reopen_every;
     if (!reported_down_) {
         // Once per outage: every device of the bus goes offline with this as its last_error.
         const auto every = pretty_duration(settings_.reopen_every);
@@ -200,8 +209,7 @@ bool bus_worker::open_line(bus_line& line, const std::stop_token& st) {
     {
         std::unique_lock lk(mu_);
         failed.swap(commands_);
-        cv_.wait_until(lk, st, steady::now() + settings_.reopen_every,
-                       [&] { return !commands_.empty(); });
+        cv_.wait_until(lk, st, steady::now() + wait, [&] { return !commands_.empty(); });
     }
     for (auto& c : failed) {
         poll_result r;
@@ -210,13 +218,41 @@ bool bus_worker::open_line(bus_line& line, const std::stop_token& st) {
         r.command_id = c.id;
         r.device = c.device;
         r.failed = 1;
-        r.last = {line_error::port, "port " + settings_.port + " is not open: " + err};
+        r.last = {line_error::port,
+                  address_.network()
+                      ? fmt::format("not connected to {}: {}", address_.endpoint(), err)
+                      : "port " + settings_.port + " is not open: " + err};
         r.error = r.last.text;
         if (!c.writes.empty()) r.subject = c.writes.front().name;
         r.outcome = poll_outcome::no_answer;
         push(std::move(r));
     }
     return false;
+}
+
+milliseconds bus_worker::connection_failed(const std::string& err) {
+    // A converter: back off (1 s doubling to 30 s) and say every attempt, since each one names
+    // the next; the back-off bounds the lines. Devices carry the latest reason.
+    backoff_ = backoff_ == milliseconds::zero() ? settings_.reconnect_first
+                                                : std::min(backoff_ * 2, settings_.reconnect_max);
+    const auto in = pretty_duration(backoff_);
+    std::string why;
+    if (!reported_down_ && !lost_why_.empty())
+        why = fmt::format("connection to {} lost: {}; cannot reconnect: {}; retrying in {}",
+                          address_.endpoint(), lost_why_, err, in);
+    else
+        why = fmt::format("cannot connect to {}: {}; retrying in {}", address_.endpoint(), err, in);
+    if (reported_down_)
+        log::warn("rtu[{}]: {}", settings_.name, why);
+    else
+        log::error("rtu[{}]: {}", settings_.name, why);
+    poll_result r;
+    r.what = poll_result::kind::port_state;
+    r.port_open = false;
+    r.error = std::move(why);
+    push(std::move(r));
+    reported_down_ = true; // the serial once-per-outage report below is skipped
+    return backoff_;
 }
 
 void bus_worker::run_command(bus_line& line, bus_command& cmd, const std::stop_token& st,

@@ -1,6 +1,6 @@
 #pragma once
-// One serial line: a std::jthread that owns the modbus_t, runs the poll schedule of the bus's
-// devices and hands every finished poll to the loop thread with uv_async_send. The loop
+// One line (serial or TCP): a std::jthread that owns the modbus_t, runs the poll schedule of the
+// bus's devices and hands every finished poll to the loop thread with uv_async_send. The loop
 // thread never touches the line, and never waits on it: a stop is asked for, and the thread
 // says through the same uv_async when it has ended. Commands (writes, "read now") jump the
 // poll queue.
@@ -9,6 +9,7 @@
 #include "bridge/model/uv_handle.hpp"
 #include "drivers/modbus_rtu/poll_result.hpp"
 #include "drivers/modbus_rtu/poll_schedule.hpp"
+#include "drivers/modbus_rtu/port_address.hpp"
 #include "drivers/modbus_rtu/read_planner.hpp"
 #include "drivers/modbus_rtu/settings.hpp"
 
@@ -72,6 +73,8 @@ private:
     void run(const std::stop_token& st);
     // Bus thread helpers of run().
     bool open_line(bus_line& line, const std::stop_token& st);
+    // A converter refused or dropped the connection: says why and returns the back-off.
+    std::chrono::milliseconds connection_failed(const std::string& err);
     void run_command(bus_line& line, bus_command& cmd, const std::stop_token& st, poll_result& r);
     void push(poll_result&& r);
     static void on_async(uv_async_t* a) noexcept;
@@ -81,6 +84,7 @@ private:
     void deliver(std::vector<poll_result>& batch);
 
     bus_settings settings_;
+    port_address address_;      // what settings_.port names
     const model::clock& clock_; // read on the bus thread
     deliver_fn deliver_;
     ended_fn ended_fn_;
@@ -99,7 +103,9 @@ private:
     bool reported_down_ = false;
     std::string lost_why_;       // the I/O error that closed the line, until it is reopened
     log::rate_limiter flap_log_; // a port that fails and reopens at once, again and again
-    std::jthread thread_;        // declared last: starts last, joins first
+    // a converter's last reconnect delay; 0 while connected
+    std::chrono::milliseconds backoff_{0};
+    std::jthread thread_; // declared last: starts last, joins first
 };
 
 } // namespace mb::drivers::rtu

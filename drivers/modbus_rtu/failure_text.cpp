@@ -51,6 +51,9 @@ std::string short_failure(const transaction& t, std::chrono::milliseconds timeou
     case line_error::none:
         return {};
     case line_error::timeout:
+        if (t.exception != 0) // a Modbus TCP gateway's word for it
+            return fmt::format("no answer: {} (exception {})", exception_name(t.exception),
+                               t.exception);
         return "no answer within " + pretty_duration(timeout);
     case line_error::exception:
         return fmt::format("{} (exception {})", exception_name(t.exception), t.exception);
@@ -68,6 +71,9 @@ std::string command_failure(const transaction& t, std::string_view device, int u
     case line_error::none:
         return {};
     case line_error::timeout:
+        if (t.exception != 0)
+            return fmt::format("no answer from {} (unit {}): {} (exception {})", device, unit,
+                               exception_name(t.exception), t.exception);
         return fmt::format("no answer from {} (unit {}) within {}", device, unit,
                            pretty_duration(timeout));
     case line_error::exception:

@@ -26,6 +26,7 @@ std::string outcome_of(const transaction& t) {
     case line_error::none:
         return "ok";
     case line_error::timeout:
+        if (t.exception != 0) return fmt::format("timeout (gateway exception {})", t.exception);
         return "timeout";
     case line_error::exception:
         return fmt::format("exception {} ({})", t.exception, lower(t.text));

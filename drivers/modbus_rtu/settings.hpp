@@ -23,7 +23,7 @@ struct device_settings {
 
 struct bus_settings {
     std::string name;
-    std::string port;
+    std::string port; // a serial device, tcp://HOST:PORT or rtu+tcp://HOST:PORT (port_address)
     int baud = 9600;
     char parity = 'N'; // 'N' | 'E' | 'O'
     int data_bits = 8;
@@ -31,7 +31,11 @@ struct bus_settings {
     std::chrono::milliseconds timeout{300};
     bool rs485 = false;
     int max_gap = 8;
-    std::chrono::milliseconds reopen_every{3'000}; // retry period of a port that is gone
+    std::chrono::milliseconds reopen_every{3'000}; // retry period of a serial port that is gone
+    // A converter (tcp://, rtu+tcp://) that refuses or drops the connection: the first retry
+    // after reconnect_first, doubling up to reconnect_max.
+    std::chrono::milliseconds reconnect_first{1'000};
+    std::chrono::milliseconds reconnect_max{30'000};
     std::vector<device_settings> devices;
 };
 
