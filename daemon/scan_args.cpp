@@ -38,6 +38,16 @@ template <typename T> void sort_unique(std::vector<T>& v) {
     v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
+// A converter sets its line's baud and parity itself: one pass, no serial options.
+std::string port_error(const std::string& port, bool serial_given) {
+    const auto where = drivers::rtu::parse_port(port);
+    if (!where.ok()) return "--port: " + where.error;
+    if (where.address.network() && serial_given)
+        return fmt::format("--baud and --parity are serial settings and do not apply to {}",
+                           where.address.kind_phrase());
+    return {};
+}
+
 } // namespace
 
 parsed_list<int> parse_units(std::string_view text) {
@@ -159,16 +169,7 @@ scan_args parse_scan_args(const std::vector<std::string_view>& args) {
         }
     }
     if (r.ok() && !o.help && o.port.empty()) r.error = "--port TTY is required";
-    if (r.ok() && !o.help) {
-        // A converter sets its line's baud and parity itself: one pass, no serial options.
-        const auto where = drivers::rtu::parse_port(o.port);
-        if (!where.ok())
-            r.error = "--port: " + where.error;
-        else if (where.address.network() && serial_given)
-            r.error = fmt::format("--baud and --parity are serial settings and do not apply to "
-                                  "{}",
-                                  where.address.kind_phrase());
-    }
+    if (r.ok() && !o.help) r.error = port_error(o.port, serial_given);
     if (r.ok() && !units_given)
         for (int u = 1; u <= max_unit; ++u)
             o.units.push_back(u);

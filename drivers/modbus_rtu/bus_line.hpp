@@ -67,8 +67,8 @@ private:
 
     const bus_settings& s_;
     port_address address_;
-    std::string address_error_; // the port text is not a port (parse_port)
-    std::chrono::microseconds gap_;
+    std::string address_error_;        // the port text is not a port (parse_port)
+    std::chrono::microseconds gap_{0}; // t3.5 on a serial line, none over TCP
     std::chrono::steady_clock::time_point last_frame_{};
     modbus_ptr ctx_;
 };

@@ -23,7 +23,7 @@ std::string parse_host_port(std::string_view rest, std::string_view scheme, port
     if (rest.starts_with('[')) {
         const auto close = rest.find(']');
         if (close == std::string_view::npos)
-            return fmt::format("\"[\" without \"]\" (an IPv6 address in brackets: {}[::1]:502)",
+            return fmt::format(R"("[" without "]" (an IPv6 address in brackets: {}[::1]:502))",
                                scheme);
         host = rest.substr(1, close - 1);
         if (host.empty() || host.find(':') == std::string_view::npos ||
