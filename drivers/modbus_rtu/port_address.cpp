@@ -1,5 +1,6 @@
 #include "drivers/modbus_rtu/port_address.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <fmt/format.h>
@@ -26,8 +27,15 @@ std::string parse_host_port(std::string_view rest, std::string_view scheme, port
             return fmt::format(R"("[" without "]" (an IPv6 address in brackets: {}[::1]:502))",
                                scheme);
         host = rest.substr(1, close - 1);
-        if (host.empty() || host.find(':') == std::string_view::npos ||
-            host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos)
+        // A link-local address carries its interface: [fe80::1%eth0].
+        const auto zone = host.find('%');
+        const auto addr = host.substr(0, zone);
+        const bool zone_ok = zone == std::string_view::npos ||
+                             (zone + 1 < host.size() &&
+                              std::all_of(host.begin() + static_cast<std::ptrdiff_t>(zone) + 1,
+                                          host.end(), name_char));
+        if (addr.empty() || addr.find(':') == std::string_view::npos || !zone_ok ||
+            addr.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos)
             return fmt::format("\"{}\" is not an IPv6 address", host);
         rest.remove_prefix(close + 1);
         if (!rest.starts_with(':'))

@@ -50,6 +50,12 @@ BOOST_AUTO_TEST_CASE(ipv6_goes_in_brackets) {
     BOOST_TEST(q.ok(), q.error);
     BOOST_TEST(q.address.host == "fe80::1:2");
 
+    const auto zoned = parse_port("tcp://[fe80::1%eth0]:502");
+    BOOST_TEST(zoned.ok(), zoned.error);
+    BOOST_TEST(zoned.address.host == "fe80::1%eth0");
+    BOOST_TEST(!parse_port("tcp://[fe80::1%]:502").ok());
+    BOOST_TEST(!parse_port("tcp://[fe80::1%e/0]:502").ok());
+
     const auto bare = parse_port("tcp://::1:502");
     BOOST_TEST(!bare.ok());
     BOOST_TEST(bare.error.find("IPv6 address goes in brackets") != std::string::npos, bare.error);
