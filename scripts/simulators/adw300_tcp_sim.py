@@ -11,7 +11,8 @@ exception 11 (gateway target device failed to respond), as gateways answer.
 it does not have stays silent, as on a serial line.
 --listen takes HOST:PORT or [V6]:PORT. Every unit serves adw300_image.py's registers (the
 same image, faults and logs as adw300_sim.py, whose pieces it uses). Prints "ready" once it
-listens, and request counts per unit as a JSON line on SIGTERM/SIGINT.
+listens, and request counts per unit as a JSON line on SIGTERM/SIGINT (and, without
+stopping, on SIGUSR1: {"served": {...}, "at": monotonic seconds}).
 """
 
 import argparse
@@ -21,6 +22,7 @@ import logging
 import os
 import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -99,6 +101,9 @@ async def serve(args):
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: print(json.dumps(
+        {"served": {str(u): n for u, n in context.served.items()}, "at": time.monotonic()}),
+        flush=True))
     await stop.wait()
     await server.shutdown()
     task.cancel()
