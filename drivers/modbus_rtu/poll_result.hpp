@@ -41,6 +41,8 @@ struct poll_result {
     poll_outcome outcome = poll_outcome::answered;
     int failed = 0;         // requests (or writes) that failed
     int exceptions = 0;     // of which exception answers
+    bool all_refused = false; // the meter answered every request with an exception
+    bool static_done = false; // the static requests were sent, and none failed for now
     transaction last;       // the last failure (error == none: nothing failed)
     std::string error;      // the last failure, short (failure_text.hpp); port_state: why
     std::string subject;    // write: the value whose write failed

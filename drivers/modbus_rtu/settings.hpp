@@ -15,6 +15,7 @@ struct device_settings {
     std::string name;
     int unit = 1; // Modbus slave id 1..247
     std::chrono::milliseconds interval{10'000};
+    std::chrono::milliseconds static_interval{600'000}; // refresh of the profile's static values
     std::shared_ptr<const profile> prof;
     std::vector<std::string> only;  // globs over the profile's value names; empty = all
     std::optional<double> pt_ratio; // overrides what the meter reports
