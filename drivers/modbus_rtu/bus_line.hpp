@@ -41,7 +41,7 @@ class bus_line {
 public:
     explicit bus_line(const bus_settings& s)
         : s_(s)
-        , gap_(inter_frame_gap(s.baud)) {}
+        , gap_(inter_frame_gap(s.baud, bits_per_char(s))) {}
 
     // Opens and locks the port (flock, so that `meterbridge read` next to the running daemon
     // cannot corrupt its line); error text when it cannot be opened or is in use.
