@@ -167,7 +167,8 @@ void read_plan::answered(std::size_t i) {
 }
 
 bool read_plan::has_static() const {
-    return std::any_of(requests.begin(), requests.end(), [](const auto& r) { return r.is_static; }) ||
+    return std::any_of(requests.begin(), requests.end(),
+                       [](const auto& r) { return r.is_static; }) ||
            std::any_of(refused.begin(), refused.end(),
                        [](const auto& r) { return r.request.is_static; });
 }

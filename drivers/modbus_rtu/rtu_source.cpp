@@ -123,9 +123,9 @@ model::device_info rtu_source::info_of(std::size_t bus, std::size_t index) const
     info.model = d.prof->model;
     model::units_table::map units;
     for (const auto& v : d.prof->values) {
-        const bool wanted = d.only.empty() || std::any_of(d.only.begin(), d.only.end(), [&](auto& g) {
-                                return glob_match(g, v.name);
-                            });
+        const bool wanted =
+            d.only.empty() || std::any_of(d.only.begin(), d.only.end(),
+                                          [&](auto& g) { return glob_match(g, v.name); });
         if (wanted) units[v.name] = std::string(model::unit_of(v.name).value_or(""));
         if (v.writable) info.writable[v.name] = model::writable_range{v.min, v.max};
     }
@@ -201,9 +201,9 @@ void rtu_source::on_poll(std::size_t bus, poll_result& r) {
     // Every state but online says why: a reason is never empty.
     const std::string why = r.error.empty() ? std::string("no answer") : r.error;
     if (r.offline) {
-        set_state(bus, r.device, model::device_state::offline, why,
-                  fmt::format("{} ({} polls); retry in {}", why, r.misses,
-                              pretty_duration(r.retry_in)));
+        set_state(
+            bus, r.device, model::device_state::offline, why,
+            fmt::format("{} ({} polls); retry in {}", why, r.misses, pretty_duration(r.retry_in)));
     } else if (r.outcome == poll_outcome::no_answer) {
         // not offline yet (fewer than 3 polls without an answer): keep the state
         st.status.last_error = why;

@@ -428,7 +428,7 @@ def daemon_gap_ms():
     return math.ceil(3.5 * BITS_PER_CHAR * 1e6 / BAUD) / 1000
 
 
-def report_a(a, best_s, title="(a) coalesced plan of the whole profile", target=0.98):
+def report_a(a, best_s, title="(a) coalesced plan of the whole profile", target=0.98, label="(a)"):
     print(f"\n{title}, measured {a['wall_s'] or 0:.1f} s:")
     print("  daemon's plan (meterbridge read): " +
           ("same requests" if a["plan_ok"] else f"DIFFERS: {a['plan_daemon']}"))
@@ -436,7 +436,7 @@ def report_a(a, best_s, title="(a) coalesced plan of the whole profile", target=
         return
     pd = a["per_device"]
     least, most = min(pd.values()), max(pd.values())
-    print(f"  ratio (a) = {a['readings']} readings x {best_s * 1000:.1f} ms / "
+    print(f"  ratio {label} = {a['readings']} readings x {best_s * 1000:.1f} ms / "
           f"{a['wall_s'] * 1000:.0f} ms = {a['ratio']:.3f}   (target >= {target})")
     due = int(len(UNITS) * a["wall_s"] / INTERVAL_S)
     print(f"  readings/s {a['readings_per_s']:.3f}; per meter least {least}, most {most} "
@@ -530,7 +530,7 @@ def main():
               f"request(s), {sum(c for _, _, c in e_best)} registers, minimum line time "
               f"{e_best_s * 1000:.1f} ms per reading")
         e = results["e"] = run_coalesced(tmp, args, everyday, e_best, e_best_s, "e", EVERYDAY)
-        report_a(e, e_best_s, "(e) everyday workload (only = 29 values)", 0.99)
+        report_a(e, e_best_s, "(e) everyday workload (only = 29 values)", 0.99, "(e)")
         check_run("(e)", e, 0.99, failures)
         if not args.skip_per_value:
             b = results["b"] = run_per_value(tmp, args, prof, best_s)

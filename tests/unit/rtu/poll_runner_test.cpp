@@ -96,9 +96,8 @@ BOOST_AUTO_TEST_CASE(a_meter_refusing_everything_is_asked_one_request_per_poll) 
             auto plan = three_blocks();
             const auto before = plan.requests;
             bool fault = true;
-            scripted_meter m{[&](const read_request&) {
-                return fault ? exception(code) : transaction{};
-            }};
+            scripted_meter m{
+                [&](const read_request&) { return fault ? exception(code) : transaction{}; }};
             std::stop_source stop;
             poll_result first;
             run_plan(m.fn(), ctx, plan, polling, stop.get_token(), first);

@@ -185,8 +185,7 @@ BOOST_AUTO_TEST_CASE(refused_request_leaves_the_polls_and_comes_back_later) {
     auto now = t0 + 60s;
     for (const auto wait : {2min, 4min, 8min, 16min, 30min, 30min}) {
         plan.refuse(0, now);
-        BOOST_TEST(plan.refused.back().backoff.count() ==
-                   std::chrono::milliseconds(wait).count());
+        BOOST_TEST(plan.refused.back().backoff.count() == std::chrono::milliseconds(wait).count());
         plan.tick(now + wait - 1s);
         BOOST_TEST_REQUIRE(plan.refused.size() == 1U);
         now += wait;
@@ -204,7 +203,7 @@ BOOST_AUTO_TEST_CASE(refused_request_leaves_the_polls_and_comes_back_later) {
 BOOST_AUTO_TEST_CASE(static_values_are_read_apart_from_the_others) {
     profile p;
     // ratios at 14, 15 next to the voltages at 20..22: coalesced apart all the same
-    p.values = {val("pt_ratio", 14), val("ct_ratio", 15), val("voltage_l1", 20),
+    p.values = {val("pt_ratio", 14),   val("ct_ratio", 15),   val("voltage_l1", 20),
                 val("voltage_l2", 21), val("voltage_l3", 22), val("serial", 100, value_type::u32)};
     for (auto i : {0, 1, 5})
         p.values[static_cast<std::size_t>(i)].is_static = true;
