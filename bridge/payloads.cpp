@@ -83,6 +83,8 @@ std::string meta_payload(const model::device_info& d) {
         if (!d.iccid.empty()) w.key("iccid").value(d.iccid);
         if (d.clock_offset_s) w.key("clock_offset_s").value(*d.clock_offset_s);
     }
+    if (d.pt_ratio) w.key("pt_ratio").value(*d.pt_ratio);
+    if (d.ct_ratio) w.key("ct_ratio").value(*d.ct_ratio);
     w.key("units").begin_object();
     for (const auto& [name, unit] : d.units)
         w.key(name).value(unit);

@@ -34,6 +34,7 @@ std::vector<drivers::rtu::bus_settings> rtu_bus_settings(const config::config& c
             ds.name = d.name;
             ds.unit = d.unit;
             ds.interval = d.interval;
+            ds.static_interval = d.static_interval;
             ds.prof = profiles.at(d.profile);
             ds.only = d.only;
             ds.pt_ratio = d.pt_ratio;

@@ -116,9 +116,11 @@ void print_requests(const rtu::device_poll& poll) {
     std::printf("\nrequests:\n  fc    address  count       ms  result\n");
     for (const auto& a : poll.attempts) {
         const double ms = std::chrono::duration<double, std::milli>(a.rtt).count();
-        std::printf("%s\n", fmt::format("  FC{:02}  0x{:04X}  {:>5}  {:>7.1f}  {}",
+        // [static]: the daemon reads it at start and every static_interval, not every poll
+        std::printf("%s\n", fmt::format("  FC{:02}  0x{:04X}  {:>5}  {:>7.1f}  {}{}",
                                         static_cast<int>(a.request.function), a.request.address,
-                                        a.request.count, ms, a.outcome)
+                                        a.request.count, ms, a.outcome,
+                                        a.request.is_static ? "  [static]" : "")
                                 .c_str());
     }
 }

@@ -70,6 +70,10 @@ struct device_info {
     std::string serial;
     std::string iccid;
     std::optional<std::int64_t> clock_offset_s;
+    // RTU meters of "secondary" profiles (additive): the PT/CT ratios their values are
+    // multiplied by, the config's override or the meter's own once read.
+    std::optional<double> pt_ratio;
+    std::optional<double> ct_ratio;
 };
 
 } // namespace mb::model

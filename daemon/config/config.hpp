@@ -82,6 +82,7 @@ struct device_config {
     int unit = 1;
     std::string profile;
     milliseconds interval{10'000};
+    milliseconds static_interval{600'000}; // refresh of the profile's static values
     std::optional<double> ct_ratio;
     std::optional<double> pt_ratio;
     std::vector<std::string> only; // glob filter over the profile's values; empty = all

@@ -25,6 +25,7 @@ struct device_marks {
     toml::source_region bus_at;
     toml::source_region profile_at;
     const toml::array* only = nullptr;
+    const toml::node* static_interval = nullptr; // when written
 };
 
 // A client id and the broker it is used on ([uplink] first, then each [[native]]).

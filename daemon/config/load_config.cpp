@@ -263,7 +263,16 @@ void load_profiles(config& cfg, load_context& ctx, std::vector<config_error>& ou
     for (std::size_t i = 0; i < cfg.devices.size(); ++i) {
         const auto& d = cfg.devices[i];
         const auto it = cfg.profiles.find(d.profile);
-        if (it == cfg.profiles.end() || ctx.devices[i].only == nullptr) continue;
+        if (it == cfg.profiles.end()) continue;
+        // A refresh period with nothing to refresh would be a setting that does nothing.
+        if (const auto* at = ctx.devices[i].static_interval;
+            at != nullptr && std::none_of(it->second.values.begin(), it->second.values.end(),
+                                          [](const auto& v) { return v.is_static; }))
+            ctx.errors.add(*at, ctx.devices[i].path + ".static_interval",
+                           fmt::format("profile \"{}\" marks no value static = true, so there is "
+                                       "nothing to refresh (remove it)",
+                                       d.profile));
+        if (ctx.devices[i].only == nullptr) continue;
         for (std::size_t g = 0; g < d.only.size(); ++g) {
             bool any = false;
             for (const auto& v : it->second.values)

@@ -179,6 +179,8 @@ void read_devices(toml_reader& root, config& cfg, load_context& ctx) {
         const auto unit = r.integer("unit", 1, 247, true);
         const auto profile = r.name("profile", true);
         d.interval = r.duration("interval", std::chrono::milliseconds(100)).value_or(d.interval);
+        d.static_interval =
+            r.duration("static_interval", std::chrono::seconds(1)).value_or(d.static_interval);
         for (const auto* k : {"ct_ratio", "pt_ratio"}) {
             const auto v = r.number(k);
             if (v && (!(*v > 0) || !std::isfinite(*v)))
@@ -212,7 +214,8 @@ void read_devices(toml_reader& root, config& cfg, load_context& ctx) {
         d.profile = *profile;
         ctx.devices.push_back(
             {r.path(), table->get("bus")->source(), table->get("profile")->source(),
-             d.only.size() == (only != nullptr ? only->size() : 0) ? only : nullptr});
+             d.only.size() == (only != nullptr ? only->size() : 0) ? only : nullptr,
+             table->get("static_interval")});
         cfg.devices.push_back(std::move(d));
     }
 }

@@ -27,7 +27,8 @@ bus_line::bus_line(const bus_settings& s)
     address_error_ = std::move(parsed.error);
     // Modbus TCP has no inter-frame gap, and behind an RTU-over-TCP converter the converter
     // times the serial line: we send the next request only after the answer to the last.
-    gap_ = address_.network() ? std::chrono::microseconds(0) : inter_frame_gap(s.baud);
+    gap_ = address_.network() ? std::chrono::microseconds(0)
+                              : inter_frame_gap(s.baud, bits_per_char(s));
 }
 
 std::string bus_line::open() {

@@ -267,7 +267,7 @@ void bus_worker::run_command(bus_line& line, bus_command& cmd, const std::stop_t
         const poll_context ctx{settings_.name, dev.name, dev.unit, settings_.timeout};
         run_plan([&](const read_request& q,
                      std::vector<std::uint16_t>& regs) { return line.read(dev.unit, q, regs); },
-                 ctx, plan, false, st, r);
+                 ctx, plan, {false, true, steady::now()}, st, r);
         return;
     }
     r.what = poll_result::kind::write;
@@ -296,6 +296,9 @@ void bus_worker::run(const std::stop_token& st) {
     for (const auto& d : settings_.devices)
         intervals.push_back(d.interval);
     poll_schedule sched(intervals, steady::now());
+    // When each device's static values are due: at start (now), after it was silent, and
+    // every static_interval once read.
+    std::vector<steady::time_point> static_due(settings_.devices.size(), steady::now());
 
     while (!st.stop_requested()) {
         if (!line.is_open() && !open_line(line, st)) continue;
@@ -321,11 +324,19 @@ void bus_worker::run(const std::stop_token& st) {
             const auto& dev = settings_.devices[*due];
             r.device = *due;
             const poll_context ctx{settings_.name, dev.name, dev.unit, settings_.timeout};
+            auto& plan = plans_[*due];
+            const bool was_offline = sched.offline(*due);
+            if (was_offline) plan.tick(steady::time_point::max()); // it may be another meter now
+            const poll_options opt{true, began >= static_due[*due], began};
             run_plan([&](const read_request& q,
                          std::vector<std::uint16_t>& regs) { return line.read(dev.unit, q, regs); },
-                     ctx, plans_[*due], true, st, r);
+                     ctx, plan, opt, st, r);
             if (r.interrupted) break; // stopping: half a poll is neither data nor a miss
             r.rtt = since(began);
+            if (r.static_done)
+                static_due[*due] = began + dev.static_interval;
+            else if (r.outcome == poll_outcome::no_answer)
+                static_due[*due] = began; // read again with its first answer
             sched.finished(*due, r.outcome, r.rtt);
             r.counters = sched.counters(*due);
             r.offline = sched.offline(*due);

@@ -39,15 +39,17 @@ struct poll_result {
     std::vector<request_result> requests;  // poll/read: one per request
     std::shared_ptr<const read_plan> plan; // read: the plan the command carried
     poll_outcome outcome = poll_outcome::answered;
-    int failed = 0;         // requests (or writes) that failed
-    int exceptions = 0;     // of which exception answers
-    transaction last;       // the last failure (error == none: nothing failed)
-    std::string error;      // the last failure, short (failure_text.hpp); port_state: why
-    std::string subject;    // write: the value whose write failed
-    std::string written;    // write: values written before the failure ("do_1, do_2")
-    poll_counters counters; // the device's counters after this poll
-    bool offline = false;   // the schedule's view after this poll
-    int misses = 0;         // polls without an answer in a row
+    int failed = 0;           // requests (or writes) that failed
+    int exceptions = 0;       // of which exception answers
+    bool all_refused = false; // the meter answered every request with an exception
+    bool static_done = false; // the static requests were sent, and none failed for now
+    transaction last;         // the last failure (error == none: nothing failed)
+    std::string error;        // the last failure, short (failure_text.hpp); port_state: why
+    std::string subject;      // write: the value whose write failed
+    std::string written;      // write: values written before the failure ("do_1, do_2")
+    poll_counters counters;   // the device's counters after this poll
+    bool offline = false;     // the schedule's view after this poll
+    int misses = 0;           // polls without an answer in a row
     std::chrono::milliseconds retry_in{0}; // until the device's next poll
     bool port_open = true;                 // port_state: the line's new state
     bool interrupted = false;              // stop requested mid-poll: dropped, not reported

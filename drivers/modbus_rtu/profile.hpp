@@ -38,6 +38,9 @@ struct value_def {
     ratio_kind ratio = ratio_kind::none;
     int bit = 0; // bits: 0 = least significant
     bool writable = false;
+    // Rarely changes (ratios, serial numbers): read at start, after the device comes back and
+    // every static_interval, not on every poll.
+    bool is_static = false;
     std::optional<double> min; // writable values: accepted range for commands
     std::optional<double> max;
 };

@@ -9,6 +9,11 @@ namespace {
 
 constexpr int protocol_max_read = 125; // registers in one FC03/FC04 answer
 
+// Requests in the order the polls send them: by function code, then address.
+bool address_order(const read_request& a, const read_request& b) {
+    return a.function != b.function ? a.function < b.function : a.address < b.address;
+}
+
 int end_of(const value_def& v) {
     return int{v.address} + register_count(v.type);
 }
@@ -91,14 +96,26 @@ read_plan plan_reads(const profile& p, const plan_options& opt) {
     add_helper("ct_ratio", need_ct && !opt.ct_override);
 
     const int max_read = std::clamp(p.max_read, 1, protocol_max_read);
-    std::vector<std::size_t> idx(plan.values.size());
-    std::iota(idx.begin(), idx.end(), std::size_t{0});
-    plan.requests = coalesce(plan.values, std::move(idx), std::max(0, opt.max_gap), max_read);
+    // Static values are coalesced apart from the others, so that the polls between two
+    // refreshes read none of their registers.
+    std::vector<std::size_t> everyday;
+    std::vector<std::size_t> rare;
+    for (std::size_t i = 0; i < plan.values.size(); ++i)
+        (plan.values[i].is_static ? rare : everyday).push_back(i);
+    if (everyday.empty()) std::swap(everyday, rare);
+    const int gap = std::max(0, opt.max_gap);
+    plan.requests = coalesce(plan.values, std::move(everyday), gap, max_read);
+    for (auto& r : coalesce(plan.values, std::move(rare), gap, max_read)) {
+        r.is_static = true;
+        plan.requests.push_back(std::move(r));
+    }
+    std::stable_sort(plan.requests.begin(), plan.requests.end(), address_order);
     return plan;
 }
 
 bool read_plan::split(std::size_t i) {
     if (i >= requests.size() || requests[i].values.size() < 2) return false;
+    const bool is_static = requests[i].is_static;
     auto vals = requests[i].values;
     std::sort(vals.begin(), vals.end(),
               [&](std::size_t a, std::size_t b) { return values[a].address < values[b].address; });
@@ -110,29 +127,50 @@ bool read_plan::split(std::size_t i) {
     auto b = coalesce(values, std::move(second), 0, protocol_max_read);
     requests.erase(requests.begin() + static_cast<std::ptrdiff_t>(i));
     a.insert(a.end(), b.begin(), b.end());
+    for (auto& r : a)
+        r.is_static = is_static;
     requests.insert(requests.begin() + static_cast<std::ptrdiff_t>(i), a.begin(), a.end());
     return true;
 }
 
-void read_plan::refuse(std::size_t i) {
+void read_plan::refuse(std::size_t i, time_point now) {
     if (i >= requests.size()) return;
-    refused.push_back({std::move(requests[i]), retry_refused_after});
+    auto backoff = first_retry;
+    const auto again = std::find_if(retrying.begin(), retrying.end(),
+                                    [&](const auto& r) { return r.request == requests[i]; });
+    if (again != retrying.end()) {
+        backoff = std::min(again->backoff * 2, longest_retry);
+        retrying.erase(again);
+    }
+    refused.push_back({std::move(requests[i]), now + backoff, backoff});
     requests.erase(requests.begin() + static_cast<std::ptrdiff_t>(i));
 }
 
-void read_plan::tick() {
+void read_plan::tick(time_point now) {
     for (auto it = refused.begin(); it != refused.end();) {
-        if (--it->polls_left > 0) {
+        if (it->retry_at > now) {
             ++it;
             continue;
         }
+        retrying.push_back(*it);
         auto r = std::move(it->request);
         it = refused.erase(it);
-        const auto pos = std::find_if(requests.begin(), requests.end(), [&](const auto& q) {
-            return q.function != r.function ? r.function < q.function : r.address < q.address;
-        });
+        const auto pos = std::find_if(requests.begin(), requests.end(),
+                                      [&](const auto& q) { return address_order(r, q); });
         requests.insert(pos, std::move(r));
     }
+}
+
+void read_plan::answered(std::size_t i) {
+    if (retrying.empty() || i >= requests.size()) return;
+    std::erase_if(retrying, [&](const auto& r) { return r.request == requests[i]; });
+}
+
+bool read_plan::has_static() const {
+    return std::any_of(requests.begin(), requests.end(),
+                       [](const auto& r) { return r.is_static; }) ||
+           std::any_of(refused.begin(), refused.end(),
+                       [](const auto& r) { return r.request.is_static; });
 }
 
 } // namespace mb::drivers::rtu

@@ -63,7 +63,7 @@ device_poll poll_device(const read_fn& read, const poll_context& ctx, read_plan&
     };
     poll_result result;
     const std::stop_source never;
-    run_plan(recorded, ctx, plan, true, never.get_token(), result);
+    run_plan(recorded, ctx, plan, {true, true, steady::now()}, never.get_token(), result);
     out.results = std::move(result.requests);
     // Each final request's outcome is its last attempt's; earlier attempts of a range that is
     // not among the final requests were split.

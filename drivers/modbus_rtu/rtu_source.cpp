@@ -103,32 +103,39 @@ const model::device_status* rtu_source::status(std::string_view device) const {
 
 std::vector<model::device_info> rtu_source::devices() const {
     std::vector<model::device_info> out;
-    for (const auto& bus : buses_) {
-        for (const auto& d : bus.devices) {
-            model::device_info info;
-            info.name = d.name;
-            info.source = "rtu";
-            info.bus = bus.name;
-            info.unit = d.unit;
-            info.interval_ms = d.interval.count();
-            if (d.prof) {
-                info.profile = d.prof->id;
-                info.vendor = d.prof->vendor;
-                info.model = d.prof->model;
-                model::units_table::map units;
-                for (const auto& v : d.prof->values) {
-                    const bool wanted = d.only.empty() ||
-                                        std::any_of(d.only.begin(), d.only.end(),
-                                                    [&](auto& g) { return glob_match(g, v.name); });
-                    if (wanted) units[v.name] = std::string(model::unit_of(v.name).value_or(""));
-                    if (v.writable) info.writable[v.name] = model::writable_range{v.min, v.max};
-                }
-                info.units = model::units_table(std::move(units));
-            }
-            out.push_back(std::move(info));
-        }
-    }
+    for (std::size_t b = 0; b < buses_.size(); ++b)
+        for (std::size_t i = 0; i < buses_[b].devices.size(); ++i)
+            out.push_back(info_of(b, i));
     return out;
+}
+
+model::device_info rtu_source::info_of(std::size_t bus, std::size_t index) const {
+    const auto& d = buses_[bus].devices[index];
+    model::device_info info;
+    info.name = d.name;
+    info.source = "rtu";
+    info.bus = buses_[bus].name;
+    info.unit = d.unit;
+    info.interval_ms = d.interval.count();
+    if (!d.prof) return info;
+    info.profile = d.prof->id;
+    info.vendor = d.prof->vendor;
+    info.model = d.prof->model;
+    model::units_table::map units;
+    for (const auto& v : d.prof->values) {
+        const bool wanted =
+            d.only.empty() || std::any_of(d.only.begin(), d.only.end(),
+                                          [&](auto& g) { return glob_match(g, v.name); });
+        if (wanted) units[v.name] = std::string(model::unit_of(v.name).value_or(""));
+        if (v.writable) info.writable[v.name] = model::writable_range{v.min, v.max};
+    }
+    info.units = model::units_table(std::move(units));
+    if (d.prof->secondary) {
+        const auto& known = states_[bus][index].ratios;
+        info.pt_ratio = d.pt_ratio ? d.pt_ratio : known.pt;
+        info.ct_ratio = d.ct_ratio ? d.ct_ratio : known.ct;
+    }
+    return info;
 }
 
 void rtu_source::set_state(std::size_t bus, std::size_t index, model::device_state s,
@@ -182,21 +189,29 @@ void rtu_source::on_poll(std::size_t bus, poll_result& r) {
     auto& st = states_[bus][r.device];
     const auto& dev = buses_[bus].devices[r.device];
     const auto& plan = workers_[bus]->decode_plan(r.device);
+    const auto ratios_before = st.ratios;
     auto decoded = decode_results(plan, r.requests, dev.pt_ratio, dev.ct_ratio, &st.ratios);
+    note_ratios(bus, r.device, ratios_before);
     st.status.polls = r.counters.polls;
     st.status.timeouts = r.counters.timeouts;
     st.status.skipped = r.counters.skipped;
     st.status.errors = r.counters.errors + static_cast<std::uint64_t>(decoded.bad_values);
     if (r.outcome != poll_outcome::no_answer) st.status.last_rtt_ms = r.rtt.count();
 
+    // Every state but online says why: a reason is never empty.
+    const std::string why = r.error.empty() ? std::string("no answer") : r.error;
     if (r.offline) {
-        set_state(bus, r.device, model::device_state::offline, r.error,
-                  fmt::format("{} ({} polls); retry in {}", r.error, r.misses,
-                              pretty_duration(r.retry_in)));
+        set_state(
+            bus, r.device, model::device_state::offline, why,
+            fmt::format("{} ({} polls); retry in {}", why, r.misses, pretty_duration(r.retry_in)));
     } else if (r.outcome == poll_outcome::no_answer) {
         // not offline yet (fewer than 3 polls without an answer): keep the state
-        if (!r.error.empty()) st.status.last_error = r.error;
-    } else if (decoded.values.empty() || r.exceptions == static_cast<int>(r.requests.size())) {
+        st.status.last_error = why;
+    } else if (r.all_refused) {
+        // It answers, with an exception to everything: `error`, asked again every interval.
+        set_state(bus, r.device, model::device_state::error, why,
+                  fmt::format("{}; asking again every {}", why, pretty_duration(dev.interval)));
+    } else if (decoded.values.empty()) {
         set_state(bus, r.device, model::device_state::error,
                   r.error.empty() ? std::string("no valid value") : r.error);
     } else {
@@ -218,6 +233,28 @@ void rtu_source::on_poll(std::size_t bus, poll_result& r) {
     }
     if (n.reading.values.empty()) return;
     if (cb_.on_reading) cb_.on_reading(std::move(n.reading));
+}
+
+} // namespace mb::drivers::rtu
+
+namespace mb::drivers::rtu {
+
+void rtu_source::note_ratios(std::size_t bus, std::size_t index, const meter_ratios& before) {
+    const auto& now = states_[bus][index].ratios;
+    if (now.pt == before.pt && now.ct == before.ct) return;
+    const auto& dev = buses_[bus].devices[index];
+    // A ratio read again and found different: the installer reconfigured the meter. This
+    // poll already decoded with the new one; the meta says which ratios are in use.
+    const auto changed = [&](std::string_view which, const std::optional<double>& was,
+                             const std::optional<double>& is) {
+        if (was && is && *was != *is)
+            log::warn("rtu[{}] {}(unit {}): the meter's {} changed from {} to {}; its values use "
+                      "the new one",
+                      buses_[bus].name, dev.name, dev.unit, which, *was, *is);
+    };
+    changed("pt_ratio", before.pt, now.pt);
+    changed("ct_ratio", before.ct, now.ct);
+    if (cb_.on_devices_changed) cb_.on_devices_changed({info_of(bus, index)});
 }
 
 } // namespace mb::drivers::rtu

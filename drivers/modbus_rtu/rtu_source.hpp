@@ -90,6 +90,9 @@ private:
     void set_state(std::size_t bus, std::size_t index, model::device_state s,
                    const std::string& error, const std::string& detail = {});
     const device_settings* find(std::string_view device, device_ref& ref) const;
+    [[nodiscard]] model::device_info info_of(std::size_t bus, std::size_t index) const;
+    // After a decode: a PT/CT ratio first read or changed republishes the device's meta.
+    void note_ratios(std::size_t bus, std::size_t index, const meter_ratios& before);
 
     // rtu_commands.cpp
     void on_read(std::size_t bus, poll_result& r);

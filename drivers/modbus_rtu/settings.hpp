@@ -15,6 +15,7 @@ struct device_settings {
     std::string name;
     int unit = 1; // Modbus slave id 1..247
     std::chrono::milliseconds interval{10'000};
+    std::chrono::milliseconds static_interval{600'000}; // refresh of the profile's static values
     std::shared_ptr<const profile> prof;
     std::vector<std::string> only;  // globs over the profile's value names; empty = all
     std::optional<double> pt_ratio; // overrides what the meter reports
@@ -39,11 +40,16 @@ struct bus_settings {
     std::vector<device_settings> devices;
 };
 
-// Minimum silence between two frames: 3.5 characters of 11 bits, 1.75 ms above 19200 baud.
-constexpr std::chrono::microseconds inter_frame_gap(int baud) {
-    if (baud <= 0) return std::chrono::microseconds(1750);
-    if (baud > 19200) return std::chrono::microseconds(1750);
-    return std::chrono::microseconds((35LL * 11 * 1'000'000 / 10 + baud - 1) / baud);
+// Bits of one character on the line: start, data, parity, stop.
+constexpr int bits_per_char(const bus_settings& s) {
+    return 1 + s.data_bits + (s.parity == 'N' ? 0 : 1) + s.stop_bits;
+}
+
+// Minimum silence between two frames: 3.5 characters of the line's own format (10 bits on
+// 8N1, 11 on 8E1 or 8N2), 1.75 ms above 19200 baud as the Modbus serial line spec fixes it.
+constexpr std::chrono::microseconds inter_frame_gap(int baud, int bits = 11) {
+    if (baud <= 0 || baud > 19200) return std::chrono::microseconds(1750);
+    return std::chrono::microseconds((35LL * bits * 1'000'000 / 10 + baud - 1) / baud);
 }
 
 } // namespace mb::drivers::rtu

@@ -13,7 +13,8 @@ exact value the daemon must publish for every measurement (see adw300_image.expe
 
 Faults, also switchable while running through --control FILE (re-read when it changes;
 lines "dead=2,3", "exception=0x100-0x110", "corrupt=0.3", "corrupt_units=2", an empty value
-clears):
+clears; "pt_ratio=N" / "ct_ratio=N" rewrite every unit's ratio register, as an installer
+reconfiguring the meters):
   dead units do not answer at all; reads or writes touching an exception range get exception
   2 (illegal data address), so a merged block read fails while smaller reads succeed;
   a fraction of answers get a wrong CRC. Prints "ready" on stdout once the port is open and
@@ -63,6 +64,7 @@ class faults:
         self.corrupt = args.corrupt_crc
         self.corrupt_units = set(args.corrupt_units)  # empty: every unit
         self.control = args.control
+        self.blocks = {}  # unit -> its registers, for set-up changes from the control file
         self.mtime = None
         self.rng = random.Random(args.seed)
 
@@ -88,6 +90,10 @@ class faults:
                     self.corrupt = float(value or 0)
                 elif key == "corrupt_units":
                     self.corrupt_units = set(rtu_frame.parse_units(value)) if value else set()
+                elif key in ("pt_ratio", "ct_ratio"):  # an installer reconfigures the meters
+                    address = 0x0E if key == "pt_ratio" else 0x0F
+                    for block in self.blocks.values():
+                        block.setValues(address, [int(value)])
         print(f"control: dead={sorted(self.dead)} exception={self.exceptions} corrupt={self.corrupt}",
               flush=True)
 
@@ -277,6 +283,7 @@ async def serve(args):
         block = image_block(build_image(unit, args), fault)
         blocks[unit] = block
         slaves[unit] = ModbusSlaveContext(hr=block, zero_mode=True)
+    fault.blocks = blocks
     live = asyncio.create_task(live_updates(blocks, args)) if args.live else None
     context = server_context(slaves, fault)
     stats = {"corrupted": 0}

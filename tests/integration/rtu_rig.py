@@ -15,6 +15,9 @@ SIM_DIR = os.path.join(SOURCE_DIR, "scripts", "simulators")
 sys.path.insert(0, SIM_DIR)
 
 GW = "rtu-it"
+# static = true in the ADW300 profile: published with the readings of a refresh (the first
+# one, then every static_interval), not with every reading
+STATIC = frozenset({"pt_ratio", "ct_ratio"})
 PREFIX = "meterbridge"
 
 

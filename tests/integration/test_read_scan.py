@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # nothing answers.
 ANSWER_TIMEOUT = "1s"
 VALUE_LINE = re.compile(r"^([a-z0-9_]+) +(\S+)  (.+)$")
-REQUEST_LINE = re.compile(r"^  FC(\d\d)  0x([0-9A-F]{4})  +(\d+)  +([\d.]+)  (.+)$")
+REQUEST_LINE = re.compile(r"^  FC(\d\d)  0x([0-9A-F]{4})  +(\d+)  +([\d.]+)  (.+?)(  \[static\])?$")
 
 
 def shortest(v):

@@ -434,6 +434,22 @@ BOOST_AUTO_TEST_CASE(only_globs_must_match_a_value) {
     BOOST_TEST(e.size() == 1U);
 }
 
+BOOST_AUTO_TEST_CASE(static_interval_needs_static_values) {
+    temp_dir t;
+    // meter-a marks no value static: a refresh period would refresh nothing
+    const auto e = t.errors(head + device + "static_interval = \"5m\"\n");
+    expect_error(e, "device[0].static_interval", 14, 19, "profile \"meter-a\" marks no value");
+    BOOST_TEST(e.size() == 1U);
+    t.write("profiles/meter-a.toml", std::string(meter_a) + "[[value]]\nname = \"ct_ratio\"\n"
+                                                            "address = 0x40\ntype = \"u16\"\n"
+                                                            "static = true\n");
+    const auto c = t.ok(head + device + "static_interval = \"5m\"\n");
+    BOOST_TEST(c.devices[0].static_interval.count() == 300'000);
+    BOOST_TEST(t.ok(head + device).devices[0].static_interval.count() == 600'000);
+    expect_error(t.errors(head + device + "static_interval = \"10ms\"\n"),
+                 "device[0].static_interval", 14, 19, "");
+}
+
 BOOST_AUTO_TEST_CASE(json_format_fields) {
     temp_dir t;
     auto e = t.errors(head + R"([[native]]

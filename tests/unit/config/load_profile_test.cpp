@@ -67,6 +67,11 @@ function = "holding"
 writable = true
 min = 0
 max = 1
+[[value]]
+name = "ct_ratio"
+address = 6
+type = "u16"
+static = true
 )");
     auto r = load_profile(file);
     BOOST_REQUIRE(std::holds_alternative<rtu::profile>(r));
@@ -79,6 +84,8 @@ max = 1
     BOOST_TEST((p.values[1].function == rtu::function_code::holding));
     BOOST_TEST(p.values[1].writable);
     BOOST_TEST(*p.values[1].max == 1.0);
+    BOOST_TEST(!p.values[1].is_static);
+    BOOST_TEST(p.values[2].is_static);
 }
 
 BOOST_AUTO_TEST_CASE(id_must_match_file_stem) {

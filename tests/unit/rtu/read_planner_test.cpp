@@ -165,25 +165,62 @@ BOOST_AUTO_TEST_CASE(only_filter_and_ratio_helpers) {
 }
 
 BOOST_AUTO_TEST_CASE(refused_request_leaves_the_polls_and_comes_back_later) {
+    using namespace std::chrono_literals;
+    const read_plan::time_point t0{};
     profile p;
     p.values = {val("a", 0), val("b", 1), val("c", 2), val("d", 40)};
     auto plan = plan_reads(p, {});
     check_requests(plan, {{H, 0, 3}, {H, 40, 1}});
     BOOST_TEST(plan.split(0));
     check_requests(plan, {{H, 0, 1}, {H, 1, 2}, {H, 40, 1}});
-    plan.refuse(0); // "a": illegal data address
+    plan.refuse(0, t0); // "a": illegal data address
     check_requests(plan, {{H, 1, 2}, {H, 40, 1}});
     BOOST_TEST_REQUIRE(plan.refused.size() == 1U);
-    for (int i = 1; i < read_plan::retry_refused_after; ++i)
-        plan.tick();
+    plan.tick(t0 + 59s);
     check_requests(plan, {{H, 1, 2}, {H, 40, 1}});
-    plan.tick(); // due: back in address order
+    plan.tick(t0 + 60s); // due: back in address order
     check_requests(plan, {{H, 0, 1}, {H, 1, 2}, {H, 40, 1}});
     BOOST_TEST(plan.refused.empty());
-    plan.refuse(2);
-    plan.refuse(7); // out of range: nothing happens
-    check_requests(plan, {{H, 0, 1}, {H, 1, 2}});
+    // refused again at once: twice the wait, and so on up to 30 minutes
+    auto now = t0 + 60s;
+    for (const auto wait : {2min, 4min, 8min, 16min, 30min, 30min}) {
+        plan.refuse(0, now);
+        BOOST_TEST(plan.refused.back().backoff.count() == std::chrono::milliseconds(wait).count());
+        plan.tick(now + wait - 1s);
+        BOOST_TEST_REQUIRE(plan.refused.size() == 1U);
+        now += wait;
+        plan.tick(now);
+        BOOST_TEST_REQUIRE(plan.refused.empty());
+    }
+    // answered once: a later refusal starts again at one minute
+    plan.answered(0);
+    plan.refuse(0, now);
+    BOOST_TEST(plan.refused.back().backoff.count() == std::chrono::milliseconds(1min).count());
+    plan.refuse(7, now); // out of range: nothing happens
     BOOST_TEST(plan.refused.size() == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(static_values_are_read_apart_from_the_others) {
+    profile p;
+    // ratios at 14, 15 next to the voltages at 20..22: coalesced apart all the same
+    p.values = {val("pt_ratio", 14),   val("ct_ratio", 15),   val("voltage_l1", 20),
+                val("voltage_l2", 21), val("voltage_l3", 22), val("serial", 100, value_type::u32)};
+    for (auto i : {0, 1, 5})
+        p.values[static_cast<std::size_t>(i)].is_static = true;
+    auto plan = plan_reads(p, {});
+    check_requests(plan, {{H, 14, 2}, {H, 20, 3}, {H, 100, 2}});
+    BOOST_TEST(plan.requests[0].is_static);
+    BOOST_TEST(!plan.requests[1].is_static);
+    BOOST_TEST(plan.requests[2].is_static);
+    BOOST_TEST(plan.has_static());
+    BOOST_TEST(plan.split(0));
+    BOOST_TEST((plan.requests[0].is_static && plan.requests[1].is_static), "halves stay static");
+    // nothing but static values wanted: read on every poll, since nothing else would be
+    plan_options only_ratios;
+    only_ratios.only = {"*_ratio"};
+    const auto ratios = plan_reads(p, only_ratios);
+    check_requests(ratios, {{H, 14, 2}});
+    BOOST_TEST(!ratios.has_static());
 }
 
 BOOST_AUTO_TEST_CASE(split_down_to_single_values) {
