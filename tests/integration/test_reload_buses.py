@@ -7,7 +7,6 @@ two buses on two ptys, one ADW300 simulator each, a 1 s device on each.
   - a profile edited on disk restarts the bus whose device uses it (its new scale shows in the
     readings), not the bus using another profile; a comment added to it changes nothing."""
 
-import json
 import os
 import re
 import shutil
@@ -110,7 +109,8 @@ interval = "{m2_interval}"
 
     def assert_cadence(self, dev, since, until):
         """Every gap between dev's readings in [since, until] is its interval, give or take
-        0.3 of it (the jitter of a loaded CI machine), and there are as many as the window allows."""
+        0.3 of it (the jitter of a loaded CI machine): no poll added, none skipped, and as
+        many readings as the window allows."""
         ts = [t for t in self.stamps(dev) if since <= t <= until]
         gaps = [round(b - a, 3) for a, b in zip(ts, ts[1:])]
         self.assertTrue(gaps, f"no readings of {dev} in the window")
