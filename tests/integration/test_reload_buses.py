@@ -134,8 +134,8 @@ interval = "{m2_interval}"
         wait_until(lambda: self.log()[mark:].count("reload: no changes") == 50, 15,
                    what=f"50 'reload: no changes'; log:\n{self.log_tail()}")
         end = time.time()
-        # Readings that were due in the window have arrived (the next poll after it).
-        wait_until(lambda: all(self.stamps(d)[-1] > end for d in ("m1", "m2")), 5,
+        # Every reading of the window below has arrived (one after its end).
+        wait_until(lambda: all(self.stamps(d)[-1] > end + INTERVAL for d in ("m1", "m2")), 5,
                    what="a reading of each device after the SIGHUPs")
         self.assert_running()
 
