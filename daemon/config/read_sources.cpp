@@ -1,6 +1,7 @@
 // [[bus]], [[device]] and [[native]] of meterbridge.toml (design.md §3).
 #include "bridge/model/measurements.hpp"
 #include "daemon/config/config_sections.hpp"
+#include "daemon/config/port_identity.hpp"
 
 #include <array>
 #include <cmath>
@@ -131,6 +132,8 @@ void read_buses(toml_reader& root, config& cfg, load_context& ctx) {
         const auto port = r.string("port", true);
         if (port && port->empty())
             ctx.errors.add(*table->get("port"), r.key("port"), "empty (a serial device path)");
+        else if (port)
+            ctx.bus_ports.push_back({port_identity(*port), r.path(), table->get("port")->source()});
         if (const auto* node = r.get("baud")) {
             const auto* i = node->as_integer();
             bool ok = false;
@@ -207,6 +210,7 @@ void read_devices(toml_reader& root, config& cfg, load_context& ctx) {
         ctx.devices.push_back(
             {r.path(), table->get("bus")->source(), table->get("profile")->source(),
              d.only.size() == (only != nullptr ? only->size() : 0) ? only : nullptr,
+             unit ? std::optional(table->get("unit")->source()) : std::nullopt,
              table->get("static_interval")});
         cfg.devices.push_back(std::move(d));
     }

@@ -16,8 +16,9 @@ class PortLockTest(RtuRig):
         served_before = len(self.requests())
         r = run_cli("read", "-c", self.mb.config_path, "incomer")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertIn(f"port {self.bus.a} is in use by another process (is the meterbridge "
-                      "service running? stop it first)", r.stderr)
+        # The holder is named as the kernel knows it: the daemon's pid and command line.
+        self.assertIn(f"port {self.bus.a} is in use by pid {self.mb.proc.pid} (", r.stderr)
+        self.assertIn(f" run -c {self.mb.config_path}); stop it first", r.stderr)
         # nothing of the refused read reached the line: only the daemon's polls, all answered
         n = len(self.data("incomer"))
         later = self.wait_data("incomer", n + 2, timeout=15)
