@@ -35,6 +35,25 @@ std::string uplink_fingerprint(const bridge::uplink_settings& s) {
                        s.commands);
 }
 
+// Everything a running gateway is made of, from the pieces (the file's text alone would miss
+// an edited profile, and would count a moved comment): the gateway's own settings, the
+// uplink, the buffer, and each source's key and fingerprint. Empty when a source cannot tell
+// (no fingerprint): then any reload counts as a change.
+std::string running_fingerprint(const config::config& cfg) {
+    std::string f = fmt::format("gw({}|{}", cfg.gateway.id, static_cast<int>(cfg.gateway.level));
+    for (const auto& dir : cfg.gateway.profile_dirs)
+        f += "|" + dir.string();
+    const auto b = buffer_settings(cfg);
+    f += fmt::format(")uplink({})buffer({}|{}|{}|{}|{})", uplink_fingerprint(uplink_settings(cfg)),
+                     b.path.string(), b.max_size, b.max_age.count(), b.flush_interval.count(),
+                     b.sync_full);
+    for (const auto& spec : sources_of(cfg)) {
+        if (spec.fingerprint.empty()) return {};
+        f += fmt::format("\n{}\n{}", spec.key, spec.fingerprint);
+    }
+    return f;
+}
+
 } // namespace
 
 gateway::gateway(uv_loop_t& loop, config::config cfg)
@@ -261,19 +280,24 @@ drivers::source::callbacks gateway::source_callbacks() {
 
 void gateway::add_sources(const config::config& cfg, std::vector<source_slot>* keep) {
     for (auto& spec : sources_of(cfg)) {
-        if (keep != nullptr && !spec.fingerprint.empty()) {
-            const auto same = std::find_if(keep->begin(), keep->end(), [&](const source_slot& s) {
-                return s.started && s.key == spec.key && s.fingerprint == spec.fingerprint;
-            });
-            if (same != keep->end()) {
-                log::info("reload: {} unchanged; it keeps running", same->src->name());
-                sources_.push_back(std::move(*same));
-                keep->erase(same);
-                continue;
-            }
+        const auto old =
+            keep == nullptr ? std::vector<source_slot>::iterator{}
+                            : std::find_if(keep->begin(), keep->end(),
+                                           [&](const source_slot& s) { return s.key == spec.key; });
+        const bool known = keep != nullptr && old != keep->end();
+        if (known && old->started && !spec.fingerprint.empty() &&
+            old->fingerprint == spec.fingerprint) {
+            log::info("reload: {} unchanged; it keeps running", old->src->name());
+            sources_.push_back(std::move(*old));
+            keep->erase(old);
+            continue;
         }
-        sources_.push_back(source_slot{spec.key, spec.fingerprint,
-                                       spec.make(loop_, source_callbacks(), clock_), false});
+        auto src = spec.make(loop_, source_callbacks(), clock_);
+        if (known)
+            log::info("reload: {} changed; restarting it", src->name());
+        else if (keep != nullptr)
+            log::info("reload: {} is new; starting it", src->name());
+        sources_.push_back(source_slot{spec.key, spec.fingerprint, std::move(src), false});
     }
 }
 
@@ -342,6 +366,11 @@ void gateway::changed() {
     if (status_changed_) status_changed_();
 }
 
+bool gateway::would_change(const config::config& next) const {
+    const auto a = running_fingerprint(cfg_);
+    return a.empty() || a != running_fingerprint(next);
+}
+
 void gateway::apply(config::config next) {
     const bool new_uplink =
         uplink_fingerprint(uplink_settings(cfg_)) != uplink_fingerprint(uplink_settings(next));
@@ -352,6 +381,10 @@ void gateway::apply(config::config next) {
     auto old = std::move(sources_);
     sources_.clear();
     add_sources(cfg_, &old);
+    for (const auto& gone : old)
+        if (std::none_of(sources_.begin(), sources_.end(),
+                         [&](const source_slot& s) { return s.key == gone.key; }))
+            log::info("reload: {} is no longer configured; stopping it", gone.src->name());
     std::swap(old, sources_);
     stop_sources(); // what was not kept
     sources_ = std::move(old);

@@ -40,6 +40,9 @@ public:
     void start();
     // A validated new configuration replaces the running one.
     void apply(config::config next);
+    // False when applying `next` would keep every source, the uplink, the buffer and the
+    // gateway's own settings as they run now: a reload can then touch nothing.
+    [[nodiscard]] bool would_change(const config::config& next) const;
     // Stops the sources and, at the same time, waits (at most stop_grace) for the in-flight
     // PUBACKs and the offline status; once every source has stopped too (a bus ends its
     // current request first), closes the queue and calls `done` once on the loop. Every

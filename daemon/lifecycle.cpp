@@ -98,6 +98,12 @@ void lifecycle::reload() {
             log::error("{}", e.to_string());
     } else {
         auto& next = std::get<config::config>(loaded);
+        if (!gateway_.would_change(next)) {
+            // Nothing reopened, restarted or republished: repeated SIGHUPs cost one parse each.
+            log::info("reload: no changes");
+            notifier_.ready(gateway_.summary());
+            return;
+        }
         log::set_level(to_log_level(next.gateway.level));
         gateway_.apply(std::move(next));
         const auto& cfg = gateway_.current();

@@ -1,20 +1,79 @@
 #include "daemon/source_registry.hpp"
 
 #include "daemon/component_settings.hpp"
+#include "daemon/config/port_identity.hpp"
 #include "drivers/modbus_rtu/rtu_source.hpp"
 #include "drivers/native/native_source.hpp"
 
 #include <fmt/format.h>
+#include <optional>
+#include <string_view>
 
 namespace mb::daemon {
 namespace {
+
+// The RTU fingerprint: every field a bus source is made of, profiles included by content (a
+// profile file edited on disk restarts the buses using it). Each struct is taken apart by a
+// structured binding that names every field: a field added to it stops this compiling until
+// it is added here too.
+
+// Strings carry their length, so that no text (an `only` glob) can fake a separator.
+std::string text(std::string_view s) {
+    return fmt::format("{}:{}", s.size(), s);
+}
+
+template <class T> std::string maybe(const std::optional<T>& v) {
+    return v ? fmt::format("{}", *v) : std::string("-");
+}
+
+std::string fingerprint_of(const drivers::rtu::value_def& v) {
+    const auto& [name, address, type, function, scale, ratio, bit, writable, is_static, min, max] =
+        v;
+    return fmt::format("v({},{},{},{},{},{},{},{},{},{},{})", text(name), address,
+                       static_cast<int>(type), static_cast<int>(function), scale,
+                       static_cast<int>(ratio), bit, writable, is_static, maybe(min), maybe(max));
+}
+
+std::string fingerprint_of(const drivers::rtu::profile& p) {
+    const auto& [id, vendor, model, function, order, max_read, secondary, values] = p;
+    std::string f =
+        fmt::format("p({},{},{},{},{},{},{}", text(id), text(vendor), text(model),
+                    static_cast<int>(function), static_cast<int>(order), max_read, secondary);
+    for (const auto& v : values)
+        f += fingerprint_of(v);
+    return f + ")";
+}
+
+std::string fingerprint_of(const drivers::rtu::device_settings& d) {
+    const auto& [name, unit, interval, static_interval, prof, only, pt_ratio, ct_ratio] = d;
+    std::string f = fmt::format("d({},{},{},{},{},{},", text(name), unit, interval.count(),
+                                static_interval.count(), maybe(pt_ratio), maybe(ct_ratio));
+    for (const auto& glob : only)
+        f += text(glob) + ",";
+    return f + (prof ? fingerprint_of(*prof) : "-") + ")";
+}
+
+std::string fingerprint_of(const drivers::rtu::bus_settings& b) {
+    const auto& [name, port, baud, parity, data_bits, stop_bits, timeout, rs485, max_gap,
+                 reopen_every, reconnect_first, reconnect_max, devices] = b;
+    std::string f =
+        fmt::format("b({},{},{},{},{},{},{},{},{},{},{},{}", text(name), text(port), baud, parity,
+                    data_bits, stop_bits, timeout.count(), rs485, max_gap, reopen_every.count(),
+                    reconnect_first.count(), reconnect_max.count());
+    for (const auto& d : devices)
+        f += fingerprint_of(d);
+    return f + ")";
+}
 
 std::vector<source_spec> rtu_sources(const config::config& cfg) {
     std::vector<source_spec> out;
     for (auto& bus : rtu_bus_settings(cfg)) {
         source_spec s;
         s.kind = "rtu";
-        s.key = "rtu:" + bus.port;
+        // Two spellings of one device (a by-id symlink and its tty) are one key: a reload
+        // that respells the port waits for the old bus to let go of it.
+        s.key = "rtu:" + config::port_identity(bus.port);
+        s.fingerprint = fingerprint_of(bus);
         s.make = [bus = std::move(bus)](uv_loop_t& loop, drivers::source::callbacks cb,
                                         const model::clock& clock) {
             return std::make_unique<drivers::rtu::rtu_source>(

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,7 @@ struct device_marks {
     toml::source_region bus_at;
     toml::source_region profile_at;
     const toml::array* only = nullptr;
+    std::optional<toml::source_region> unit_at;  // when `unit` was read (1..247)
     const toml::node* static_interval = nullptr; // when written
 };
 
@@ -45,6 +47,7 @@ struct load_context {
     std::vector<name_mark> device_names; // devices, then native meters
     std::vector<device_marks> devices;
     std::vector<client_id_mark> client_ids;
+    std::vector<name_mark> bus_ports; // name: port_identity() of each bus's port
 };
 
 void read_gateway(toml_reader& root, config& cfg, load_context& ctx);
@@ -57,6 +60,9 @@ void read_buffer(toml_reader& root, config& cfg, load_context& ctx);
 void read_buses(toml_reader& root, config& cfg, load_context& ctx);
 void read_devices(toml_reader& root, config& cfg, load_context& ctx);
 void read_natives(toml_reader& root, config& cfg, load_context& ctx);
+// Two [[bus]] on one port, one unit twice on one bus: each reported at the later key, naming
+// where the earlier one is (FILE:LINE:COL).
+void check_wiring(const config& cfg, load_context& ctx);
 
 // Reports each mark whose name an earlier mark already has, once, at the later one, under
 // key "<its path><key_suffix>" with the text `message(repeat, first)`.

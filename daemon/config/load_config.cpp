@@ -339,7 +339,7 @@ load_result load_config(const std::filesystem::path& file) {
     error_list errors(file, out);
     std::error_code ec;
     auto absolute = std::filesystem::absolute(file, ec);
-    load_context ctx{errors, (ec ? file : absolute).parent_path(), {}, {}, {}, {}};
+    load_context ctx{errors, (ec ? file : absolute).parent_path(), {}, {}, {}, {}, {}};
     config cfg;
     cfg.source = file;
     toml_reader r(*root, "", errors);
@@ -352,6 +352,7 @@ load_result load_config(const std::filesystem::path& file) {
     r.finish();
     check_names(cfg, ctx);
     check_client_ids(ctx);
+    detail::check_wiring(cfg, ctx);
     load_profiles(cfg, ctx, out);
     if (!out.empty()) {
         sort_by_position(out);

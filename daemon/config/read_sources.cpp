@@ -1,6 +1,7 @@
 // [[bus]], [[device]] and [[native]] of meterbridge.toml (design.md §3).
 #include "bridge/model/measurements.hpp"
 #include "daemon/config/config_sections.hpp"
+#include "daemon/config/port_identity.hpp"
 #include "drivers/modbus_rtu/port_address.hpp"
 
 #include <array>
@@ -131,7 +132,10 @@ void read_buses(toml_reader& root, config& cfg, load_context& ctx) {
         const auto name = unique_name(r, ctx.bus_names);
         const auto port = r.string("port", true);
         const auto where = drivers::rtu::parse_port(port.value_or(""));
-        if (port && !where.ok()) ctx.errors.add(*table->get("port"), r.key("port"), where.error);
+        if (port && !where.ok())
+            ctx.errors.add(*table->get("port"), r.key("port"), where.error);
+        else if (port)
+            ctx.bus_ports.push_back({port_identity(*port), r.path(), table->get("port")->source()});
         if (const auto* node = r.get("baud")) {
             const auto* i = node->as_integer();
             bool ok = false;
@@ -215,6 +219,7 @@ void read_devices(toml_reader& root, config& cfg, load_context& ctx) {
         ctx.devices.push_back(
             {r.path(), table->get("bus")->source(), table->get("profile")->source(),
              d.only.size() == (only != nullptr ? only->size() : 0) ? only : nullptr,
+             unit ? std::optional(table->get("unit")->source()) : std::nullopt,
              table->get("static_interval")});
         cfg.devices.push_back(std::move(d));
     }

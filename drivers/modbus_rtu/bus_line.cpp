@@ -1,5 +1,6 @@
 #include "drivers/modbus_rtu/bus_line.hpp"
 
+#include "drivers/modbus_rtu/port_in_use.hpp"
 #include "drivers/modbus_rtu/tcp_socket.hpp"
 
 #include <algorithm>
@@ -75,10 +76,7 @@ std::string bus_line::open_serial() {
     if (modbus_connect(ctx.get()) != 0) return modbus_strerror(errno);
     // TIOCEXCL does not stop root; flock does, and the kernel drops it with the descriptor.
     if (flock(modbus_get_socket(ctx.get()), LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EWOULDBLOCK)
-            return "port " + s_.port +
-                   " is in use by another process (is the meterbridge service running? stop it "
-                   "first)";
+        if (errno == EWOULDBLOCK) return port_in_use(s_.port, modbus_get_socket(ctx.get()));
         return std::string("cannot lock the port: ") + modbus_strerror(errno);
     }
     if (s_.rs485) {

@@ -1,5 +1,7 @@
 #pragma once
 // One meter model's register map, as loaded from a profile file (design.md §3 "Profiles").
+// Every field is part of a bus's reload fingerprint (daemon/source_registry.cpp takes each
+// struct apart field by field): a field added here does not compile until it is added there.
 #include <cstdint>
 #include <optional>
 #include <string>

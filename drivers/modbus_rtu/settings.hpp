@@ -1,6 +1,8 @@
 #pragma once
 // Driver-side settings of a bus and its devices, filled by the daemon from its config so that
 // drivers/ does not depend on daemon/config.
+// Every field is part of a bus's reload fingerprint (daemon/source_registry.cpp takes each
+// struct apart field by field): a field added here does not compile until it is added there.
 #include "drivers/modbus_rtu/profile.hpp"
 
 #include <chrono>

@@ -266,12 +266,7 @@ class Run:
 
     def stop(self):
         """Stops everything, newest first."""
-        for stop in reversed(self.stops):
-            try:
-                stop()
-            except Exception as e:  # keep stopping the rest
-                print(f"  (stop: {e})", file=sys.stderr)
-        self.stops = []
+        mbtest.stop_all(self.stops)
 
 
 def readings(sub):

@@ -100,12 +100,8 @@ class Rig:
         return time.time()
 
     def stop(self):
-        for stop in reversed(self.stops):
-            try:
-                stop()
-            except Exception as e:  # keep stopping the rest
-                print(f"  (stop: {e})", file=sys.stderr)
-        self.stops = []
+        """Stops everything, newest first."""
+        mbtest.stop_all(self.stops)
 
 
 def run_fault(rig, kind, fault, seconds, expect_state):

@@ -139,6 +139,28 @@ max_age = "1.5s"
         error_lines = [l for l in r.stderr.splitlines() if l.startswith(path + ":")]
         self.assertEqual(len(error_lines), 7, r.stderr)
 
+    def test_two_buses_on_one_port_and_one_unit_twice_name_both_places(self):
+        # bus[1] reaches /dev/null through a symlink: the same port; d2 repeats d1's unit 1.
+        link = os.path.join(self.tmp, "ttyLINK")
+        os.symlink("/dev/null", link)
+        path, r = self.check(HEAD + f"""[[bus]]
+name = "b2"
+port = "{link}"
+""" + DEVICE + """[[device]]
+name = "d2"
+bus = "b1"
+unit = 1
+profile = "acrel-adw300"
+""")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assert_error(r, path, 11, 8, "bus[1].port",
+                          f'"/dev/null" is also the port of bus[0] ({path}:8:8)')
+        self.assert_error(r, path, 20, 8, "device[1].unit",
+                          f'unit 1 on bus "b1" is already device[0].unit ({path}:15:8)')
+        error_lines = [l for l in r.stderr.splitlines() if l.startswith(path + ":")]
+        self.assertEqual(len(error_lines), 2, r.stderr)
+
     def test_bad_url(self):
         path, r = self.check(HEAD.replace("mqtt://127.0.0.1:1883", "https://broker") + DEVICE)
         self.assertEqual(r.returncode, 1)

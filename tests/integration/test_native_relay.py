@@ -326,6 +326,10 @@ class NativeRelayTest(RtuRig):
         dev = f"sn-{UNKNOWN_SERIAL}"
         self.wait_data(dev, 1)
         self.meta(dev)
+        # Another setting changes (the RTU device's interval), so that the reload is applied
+        # (an unchanged file touches nothing at all); the native source's own do not.
+        with open(self.config([("incomer", 1)], interval="2s"), "a") as f:
+            f.write(self.native_config())
         self.mb.signal(signal.SIGHUP)
         wait_until(lambda: "native[lan] unchanged; it keeps running" in self.mb.output(), 15,
                    what=f"the reload; log:\n{self.log_tail()}")

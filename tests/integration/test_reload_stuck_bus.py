@@ -22,9 +22,9 @@ WATCHDOG_USEC = 2_000_000  # what systemd would allow between two WATCHDOG=1
 @require_built
 class ReloadStuckBusTest(RtuRig):
 
-    def config_two_buses(self, stuck_pty):
+    def config_two_buses(self, stuck_pty, silent_interval="1s"):
         path = self.config([("live", 1, 'only = ["voltage_l1"]')], interval="500ms")
-        return self.add_bus(path, "stuck", stuck_pty, "10s", "silent", 9, "1s")
+        return self.add_bus(path, "stuck", stuck_pty, "10s", "silent", 9, silent_interval)
 
     def start_stuck(self):
         """The live bus with its simulator, the stuck bus, and the daemon under a watchdog;
@@ -35,6 +35,7 @@ class ReloadStuckBusTest(RtuRig):
         self.subscribe()
         notify = NotifySocket(os.path.join(self.tmp, "notify.sock"))
         self.cleanup(notify.close)
+        self.stuck_pty = stuck.a
         config = self.config_two_buses(stuck.a)
         log = open(os.path.join(self.tmp, "meterbridge.log"), "a")
         # WATCHDOG_PID must name the daemon itself: a shell exports its own pid, then execs.
@@ -60,6 +61,9 @@ class ReloadStuckBusTest(RtuRig):
 
     def test_reload_with_a_meter_inside_a_10s_timeout_keeps_the_loop_responsive(self):
         proc, notify = self.start_stuck()
+        # The stuck bus's device changes, so that the reload restarts that bus (an unchanged
+        # file would touch nothing); the live bus is unchanged and keeps running.
+        self.config_two_buses(self.stuck_pty, silent_interval="2s")
         hup = time.monotonic()
         hup_ms = int(time.time() * 1000)
         proc.send_signal(signal.SIGHUP)
@@ -90,6 +94,8 @@ class ReloadStuckBusTest(RtuRig):
         opened = re.compile(r"rtu\[stuck\]: \S+ open at")
         wait_until(lambda: len(opened.findall(log())) >= 2, 15, what="the new stuck bus opening")
         text = log()
+        self.assertIn("reload: rtu[stuck] changed; restarting it", text)
+        self.assertIn("reload: rtu[rs485-1] unchanged; it keeps running", text)
         second_open = [m.start() for m in opened.finditer(text)][1]
         old_closed = text.find("rtu[stuck]: stopped;")
         self.assertTrue(0 <= old_closed < second_open, text)
