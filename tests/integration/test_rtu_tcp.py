@@ -203,6 +203,8 @@ path = "{self.tmp}/buffer.db"
             self.wait_status(dev, "online", timeout=10, after=offline_count[dev])
         self.assertEqual(len(self.log_lines(f"rtu[gw]: connected to {endpoint} (Modbus TCP)")), 2)
         self.assert_exact(gw, "g1", 1, self.data("g1")[n:])
+        # the meter behind it may have been reconfigured meanwhile: its ratios are read again
+        self.assertIn("ct_ratio", self.data("g1")[n][0]["values"], "static values re-read")
         outage_end = time.time()
 
         # the serial bus: one poll a second all along, none held up by the outage
