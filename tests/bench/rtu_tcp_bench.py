@@ -152,9 +152,12 @@ def report(name, r):
     print(f"  readings/s {r['readings_per_s']:.1f} of {r['due_per_s']:.0f} due "
           f"({r['readings']} complete readings; incomplete {r['incomplete']}); per meter least "
           f"{least}, most {most} (fairness {least / max(most, 1):.2f})")
+    saturated = r["readings_per_s"] < 0.97 * r["due_per_s"]
     print(f"  server side: {r['requests_per_s']:.0f} requests/s = {r['polled_per_s']:.1f} "
           f"polls/s ({len(r['plan'])} requests per reading); 1 s / requests = "
-          f"{r['ms_per_request']:.3f} ms (the round trip when saturated)")
+          f"{r['ms_per_request']:.3f} ms"
+          + (" (the round trip: the connection is saturated)" if saturated else
+             " (not saturated: the time between polls due)"))
     if r["server_cpu_pct"] > 85:
         limit = "the pymodbus server (one Python thread)"
     elif r["daemon_cpu_pct"] > 85:
