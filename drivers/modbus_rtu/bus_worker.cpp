@@ -197,12 +197,7 @@ bool bus_worker::open_line(bus_line& line, const std::stop_token& st) {
                                      : fmt::format("port {} lost: {}; reopening every {}",
                                                    settings_.port, err, every);
         log::error("rtu[{}]: {}", settings_.name, why);
-        poll_result r;
-        r.what = poll_result::kind::port_state;
-        r.port_open = false;
-        r.error = std::move(why);
-        push(std::move(r));
-        reported_down_ = true;
+        report_down(std::move(why));
     }
     // Commands cannot wait for a port that is gone: fail them now.
     std::deque<bus_command> failed;
@@ -246,13 +241,17 @@ milliseconds bus_worker::connection_failed(const std::string& err) {
         log::warn("rtu[{}]: {}", settings_.name, why);
     else
         log::error("rtu[{}]: {}", settings_.name, why);
+    report_down(std::move(why)); // the serial once-per-outage report is skipped then
+    return backoff_;
+}
+
+void bus_worker::report_down(std::string why) {
     poll_result r;
     r.what = poll_result::kind::port_state;
     r.port_open = false;
     r.error = std::move(why);
     push(std::move(r));
-    reported_down_ = true; // the serial once-per-outage report below is skipped
-    return backoff_;
+    reported_down_ = true;
 }
 
 void bus_worker::run_command(bus_line& line, bus_command& cmd, const std::stop_token& st,

@@ -76,6 +76,8 @@ private:
     // A converter refused or dropped the connection: says why and returns the back-off.
     std::chrono::milliseconds connection_failed(const std::string& err);
     void run_command(bus_line& line, bus_command& cmd, const std::stop_token& st, poll_result& r);
+    // Every device of the bus goes offline with `why` as its last_error.
+    void report_down(std::string why);
     void push(poll_result&& r);
     static void on_async(uv_async_t* a) noexcept;
     // Loop thread: delivers every queued result; once the bus thread has ended, joins it,

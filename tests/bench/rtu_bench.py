@@ -473,6 +473,16 @@ def report_b(b, best_s, n_devices):
         print(line)
 
 
+def conclude(results, failures, json_path):
+    """Writes the figures (when asked), prints each failure; the exit status."""
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(results, f, indent=1, default=str)
+    for f in failures:
+        print(f"FAIL: {f}")
+    return 1 if failures else 0
+
+
 def check_run(label, a, target, failures):
     if not a["plan_ok"]:
         failures.append(f"{label}: the daemon's plan differs from the computed best plan")
@@ -534,12 +544,7 @@ def main():
                 failures.append("run (b): no readings, failed polls, or the daemon died")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1, default=str)
-    for f in failures:
-        print(f"FAIL: {f}")
-    return 1 if failures else 0
+    return conclude(results, failures, args.json)
 
 
 if __name__ == "__main__":

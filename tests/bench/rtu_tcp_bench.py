@@ -198,12 +198,7 @@ def main():
                                     "readings, or the daemon died")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1, default=str)
-    for f in failures:
-        print(f"FAIL: {f}")
-    return 1 if failures else 0
+    return rtu_bench.conclude(results, failures, args.json)
 
 
 if __name__ == "__main__":
