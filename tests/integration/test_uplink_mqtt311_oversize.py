@@ -66,8 +66,13 @@ class Mqtt311OversizeTest(RtuRig):
 
         # small's readings flow, none lost: those held behind the poison were carried over.
         # Once the window is full again, big's readings are refused at once: no reconnect.
-        wait_until(lambda: "reconnecting to send 32 at a time again" in self.mb.output(), 20,
+        back = "reconnecting to send 32 at a time again"
+        wait_until(lambda: back in self.mb.output(), 20,
                    what=f"the full window back; log:\n{self.log_tail()}")
+        # ... and that reconnect done, so that it is not counted against the readings below
+        wait_until(lambda: re.search(r"mqtt\[uplink\] \S+: connected",
+                                     self.mb.output().split(back, 1)[1]), 20,
+                   what=f"the reconnect after the full window came back; log:\n{self.log_tail()}")
         connects = self.connects()
         refused = len(explained())
         before = len(self.data("small"))
