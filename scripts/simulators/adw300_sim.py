@@ -159,8 +159,10 @@ class request_logger:
                 f.write(line)
 
 
-def make_handler(logger):
-    class logging_handler(ModbusSingleRequestHandler):
+def make_handler(logger, base=ModbusSingleRequestHandler):
+    """A request handler of pymodbus's `base` kind (serial: single request, TCP: connected)
+    that logs every request before executing it."""
+    class logging_handler(base):
         def execute(self, request, *addr):
             try:
                 logger.log(request)

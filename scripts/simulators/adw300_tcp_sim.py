@@ -67,18 +67,6 @@ class gateway_context(adw300_sim.server_context):
         return list(range(1, 248))
 
 
-def make_handler(logger):
-    class logging_handler(ModbusConnectedRequestHandler):
-        def execute(self, request, *addr):
-            try:
-                logger.log(request)
-            except Exception as e:  # the log must never stop the server
-                print(f"request log failed: {e}", flush=True)
-            return super().execute(request, *addr)
-
-    return logging_handler
-
-
 async def serve(args):
     fault = adw300_sim.faults(args)
     slaves = {unit: ModbusSlaveContext(hr=adw300_sim.image_block(adw300_sim.build_image(unit, args),
@@ -89,8 +77,10 @@ async def serve(args):
     server = ModbusTcpServer(context, framer=ModbusRtuFramer if rtu else ModbusSocketFramer,
                              address=args.listen, allow_reuse_address=True,
                              ignore_missing_slaves=rtu,
-                             handler=make_handler(adw300_sim.request_logger(
-                                 fault, args.request_log, args.write_log)))
+                             handler=adw300_sim.make_handler(
+                                 adw300_sim.request_logger(fault, args.request_log,
+                                                           args.write_log),
+                                 ModbusConnectedRequestHandler))
     task = asyncio.create_task(server.serve_forever())
     serving = asyncio.ensure_future(server.serving)
     done, _ = await asyncio.wait({task, serving}, return_when=asyncio.FIRST_COMPLETED)
