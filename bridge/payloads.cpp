@@ -59,6 +59,7 @@ std::string gateway_online_payload(std::int64_t ts_ms, std::string_view version,
         w.end_object();
     }
     if (!buffer.error.empty()) w.key("error").value(buffer.error);
+    if (buffer.held > 0) w.key("held").value(buffer.held);
     if (!buffer.moved_aside.empty()) w.key("moved_aside").value(buffer.moved_aside);
     return w.end_object().end_object().take();
 }

@@ -4,6 +4,7 @@
 #include "bridge/model/gap.hpp"
 #include "bridge/model/reading.hpp"
 
+#include <cstdint>
 #include <variant>
 
 namespace mb::buffer {
@@ -12,6 +13,12 @@ using item = std::variant<model::reading, model::gap>;
 
 [[nodiscard]] inline const std::string& device_of(const item& i) {
     return std::visit([](const auto& x) -> const std::string& { return x.device; }, i);
+}
+
+// The highest seq an item names: a reading's own, a gap's last.
+[[nodiscard]] inline std::uint64_t last_seq_of(const item& i) {
+    if (const auto* g = std::get_if<model::gap>(&i)) return g->to_seq;
+    return std::get<model::reading>(i).seq;
 }
 
 } // namespace mb::buffer

@@ -36,6 +36,12 @@ CREATE INDEX gaps ON items(device, to_seq) WHERE kind = 1;
 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO meta(key, value) VALUES ('clean', 1);
 )sql",
+    // 2: the time each item was taken, the store's id and the clock's steps.
+    R"sql(
+ALTER TABLE items ADD COLUMN received INTEGER;
+INSERT INTO meta(key, value) VALUES ('store_id', abs(random() >> 1));
+INSERT INTO meta(key, value) VALUES ('clock_shift', 0);
+)sql",
 };
 
 } // namespace

@@ -10,12 +10,17 @@
 //   items    what waits for a PUBACK, oldest first by id (AUTOINCREMENT: never reused).
 //            kind 0 reading: body = values; kind 1 gap: reason, to_seq, to_ts (seq and ts
 //            are its from_seq and from_ts).
-//   meta     key/value: 'clean' = 1 after a clean stop, 0 while running.
+//   meta     key/value: 'clean' = 1 after a clean stop, 0 while running; 'store_id', a
+//            random number drawn when the file is made (a new file: seq starts again, and a
+//            consumer can tell); 'clock_shift', the steps of the gateway's wall clock seen
+//            so far (ms), which items.received leaves out.
+//   (version 2) items.received: when the gateway took the item, on the gateway's clock less
+//            clock_shift (max_age is the time an item waited here, not its meter's ts).
 #include <sqlite3.h>
 
 namespace mb::buffer {
 
-inline constexpr int schema_version = 1;
+inline constexpr int schema_version = 2;
 
 enum class item_kind : int { reading = 0, gap = 1 };
 

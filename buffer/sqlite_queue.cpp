@@ -20,11 +20,15 @@ sqlite_queue::~sqlite_queue() {
     writer_.reset(); // its last jobs finish on its thread; their continuations are dropped
 }
 
-std::uint64_t sqlite_queue::add_live(item i, bool held) {
+std::uint64_t sqlite_queue::add_live(item i, bool held, std::int64_t received) {
     const auto key = next_key_++;
     mem_bytes_ += footprint(i);
-    if (std::holds_alternative<model::reading>(i)) ++mem_readings_;
-    live_.emplace(key, entry{std::move(i), std::nullopt, 0, false, held, clock_.steady()});
+    if (std::holds_alternative<model::reading>(i)) {
+        ++mem_readings_;
+        if (held) ++held_readings_;
+    }
+    live_.emplace(key,
+                  entry{std::move(i), std::nullopt, 0, false, held, clock_.steady(), received});
     live_unsent_.insert(key);
     return key;
 }
@@ -32,6 +36,7 @@ std::uint64_t sqlite_queue::add_live(item i, bool held) {
 // The entry leaves memory (acknowledged, dropped, or safely on disk and not in flight).
 void sqlite_queue::forget_live(std::map<std::uint64_t, entry>::iterator it) {
     auto& e = it->second;
+    if (e.held && std::holds_alternative<model::reading>(e.what)) --held_readings_;
     if (e.row == 0) {
         mem_bytes_ -= footprint(e.what);
         if (std::holds_alternative<model::reading>(e.what)) --mem_readings_;
@@ -63,11 +68,11 @@ std::uint64_t sqlite_queue::push(model::reading r) {
     auto& s = seqs_[r.device];
     r.seq = ++s.last;
     const auto seq = r.seq;
-    // Above the committed reservation, a crash could hand this seq out again: wait for the
-    // commit. Without a writable file there is nothing to wait for; live readings go on.
-    const bool held = store_ok_ && seq > s.reserved;
+    // Above the committed reservation, a crash could hand this seq out again: it waits for the
+    // commit, however long the file takes to take one (a full disk: in memory, bounded).
+    const bool held = beyond_reservation(r.device, seq);
     auto device = r.device;
-    add_live(std::move(r), held);
+    add_live(std::move(r), held, ages_.now());
     reserve_ahead(device, s);
     // Only a file that fails makes memory the store; while it takes them, the readings
     // waiting for the next flush are not a backlog to bound.
@@ -75,13 +80,20 @@ std::uint64_t sqlite_queue::push(model::reading r) {
     return seq;
 }
 
+bool sqlite_queue::beyond_reservation(const std::string& device, std::uint64_t seq) const {
+    // A queue that never had its file numbers from memory (no earlier seq to repeat).
+    if (!numbered_by_file_) return false;
+    const auto it = seqs_.find(device);
+    return it == seqs_.end() || seq > it->second.reserved;
+}
+
 void sqlite_queue::release_held(const std::string& device, std::uint64_t upto) {
     for (const auto key : live_unsent_) {
         auto& e = live_.at(key);
-        if (!e.held) continue;
-        const auto* r = std::get_if<model::reading>(&e.what);
-        if (device.empty() || (r != nullptr && r->device == device && r->seq <= upto))
-            e.held = false;
+        if (!e.held || device_of(e.what) != device) continue;
+        if (last_seq_of(e.what) > upto) continue;
+        e.held = false;
+        if (std::holds_alternative<model::reading>(e.what)) --held_readings_;
     }
 }
 
@@ -95,12 +107,15 @@ void sqlite_queue::drop(const model::reading& r, model::gap_reason why) {
         auto& g = std::get<model::gap>(e.what);
         if (!e.mid && !e.writing && e.row == 0 && g.to_seq + 1 == r.seq) {
             g.to_seq = r.seq;
-            g.to_ts = r.ts_ms;
+            g.from_ts = std::min(g.from_ts, r.ts_ms); // a clock stepped back between the two
+            g.to_ts = std::max(g.to_ts, r.ts_ms);
+            e.held = e.held || beyond_reservation(r.device, r.seq);
             return;
         }
     }
-    open_gaps_[{r.device, why}] =
-        add_live(model::gap{r.device, why, r.seq, r.seq, r.ts_ms, r.ts_ms}, false);
+    // A gap names seqs too: one above the reservation waits for it like a reading would.
+    open_gaps_[{r.device, why}] = add_live(model::gap{r.device, why, r.seq, r.seq, r.ts_ms, r.ts_ms},
+                                           beyond_reservation(r.device, r.seq), 0);
 }
 
 // The file cannot take what waits in memory: the oldest readings not in flight and not being
@@ -123,15 +138,15 @@ void sqlite_queue::drop_for_memory() {
     }
 }
 
-bool sqlite_queue::too_old(const item& i) const {
-    const auto* r = std::get_if<model::reading>(&i);
-    return r != nullptr && clock_.unix_ms() - r->ts_ms > settings_.max_age.count();
+bool sqlite_queue::too_old(const entry& e) {
+    return std::holds_alternative<model::reading>(e.what) &&
+           ages_.now() - e.received > settings_.max_age.count();
 }
 
 sqlite_queue::offered sqlite_queue::offer(model::outlet& out, bool live, std::uint64_t key,
                                           entry& e) {
     using outcome = model::publish_attempt::outcome;
-    if (too_old(e.what)) { // held in memory past max_age (loaded before an outage, …)
+    if (too_old(e)) { // held in memory past max_age (loaded before an outage, …)
         const auto gone = std::get<model::reading>(take_out(live, key));
         if (const long held = log_limit_.allow("max_age:" + gone.device); held >= 0)
             log::warn("buffer: {} seq {} is older than max_age; dropped, announced as a gap{}",
@@ -174,6 +189,9 @@ void sqlite_queue::pump(model::outlet& out) {
         it = live_unsent_.upper_bound(key);
     }
     for (auto it = replay_unsent_.begin(); it != replay_unsent_.end();) {
+        // Acknowledged but still on disk: sent again after a crash. The replay waits for their
+        // delete to commit rather than let them pile up.
+        if (deleting_.size() >= unconfirmed_max) break;
         const auto row = *it;
         const auto o = offer(out, false, static_cast<std::uint64_t>(row), replay_.at(row));
         if (o == offered::retry) break;
@@ -228,13 +246,17 @@ void sqlite_queue::acked(int mid) {
         if (it == replay_.end()) return;
         delete_row(key, it->second.what.index() == 0);
         replay_.erase(it);
-        return;
+        return confirm_deletes();
     }
     const auto it = live_.find(static_cast<std::uint64_t>(key));
     if (it == live_.end()) return;
     if (it->second.row != 0) delete_row(it->second.row, it->second.what.index() == 0);
     if (it->second.writing) acked_writing_.insert(it->first);
     forget_live(it);
+}
+
+void sqlite_queue::confirm_deletes() {
+    if (to_delete_.size() >= delete_batch) flush();
 }
 
 void sqlite_queue::refused(int mid, const std::string& reason) {
@@ -281,6 +303,7 @@ model::buffer_stats sqlite_queue::stats() const {
     if (s.readings == 0) s.oldest_ts.reset();
     s.dropped_by_device = dropped_;
     s.dropped = dropped_total_;
+    s.held = held_readings();
     s.error = store_error_;
     s.moved_aside = moved_aside_;
     return s;

@@ -17,11 +17,15 @@
 // the committed reservation is held back (not published) for the few milliseconds the commit
 // takes, so that no seq can be delivered and then repeated after a crash.
 //
-// The file failing (full disk, read-only, unusable) never stops live publishing: readings wait
-// in memory (bounded: the oldest are dropped as max_size past a cap), the error is in stats()
-// and the log, and every flush tries again. Loop thread only.
+// The file failing (full disk, read-only, unusable): readings wait in memory (bounded: the
+// oldest are dropped as max_size past a cap), the error is in stats() and the log, and the
+// commit is tried again on a back-off. Live readings go on within the numbers reserved before
+// the failure; past them they wait for a commit, so that seq never repeats through a crash.
+// A queue whose file never opened numbers from memory (and says so in stats()). Loop thread
+// only.
 #include "bridge/model/clock.hpp"
 #include "bridge/model/log.hpp"
+#include "buffer/age_clock.hpp"
 #include "buffer/delivery_queue.hpp"
 #include "buffer/item.hpp"
 #include "buffer/store.hpp"
@@ -73,6 +77,12 @@ public:
     static constexpr std::uint64_t reserve_step = 4096;   // seq numbers reserved per disk write
     static constexpr std::size_t replay_batch = 4096;     // rows read from disk at a time
     static constexpr std::size_t memory_cap = 64U << 20U; // while the file cannot be written
+    static constexpr std::chrono::milliseconds retry_max{30'000}; // failed commits, at most
+    // Acknowledged rows are deleted in a commit of their own once this many wait (not only at
+    // the next tick), and the replay sends nothing more while unconfirmed_max wait: a kill -9
+    // during a replay sends again at most unconfirmed_max + 2 x max_inflight readings.
+    static constexpr std::size_t delete_batch = 128;
+    static constexpr std::size_t unconfirmed_max = 256;
 
 private:
     struct entry {
@@ -82,6 +92,7 @@ private:
         bool writing = false;   // in a flush the writer has not finished
         bool held = false;      // seq above the committed reservation: not sent yet
         std::chrono::steady_clock::time_point since;
+        std::int64_t received = 0; // when the gateway took it, on ages_ (max_age)
     };
     struct seq_state {
         std::uint64_t last = 0;      // the last seq handed out
@@ -91,17 +102,22 @@ private:
     struct flush_job; // what one flush sent, for its continuation
 
     // Memory side.
-    std::uint64_t add_live(item i, bool held);
+    std::uint64_t add_live(item i, bool held, std::int64_t received);
     void forget_live(std::map<std::uint64_t, entry>::iterator it);
     void delete_row(std::int64_t row, bool reading);
+    // Commits the deletes now when delete_batch of them wait.
+    void confirm_deletes();
     void drop(const model::reading& r, model::gap_reason why);
     void drop_for_memory();
     // The entry leaves the queue (its row, if any, is deleted at the next flush).
     item take_out(bool live, std::uint64_t key);
     void handle_refused(const item& what, const std::string& reason);
-    [[nodiscard]] bool too_old(const item& i) const;
+    [[nodiscard]] bool too_old(const entry& e);
     enum class offered : std::uint8_t { sent, retry, removed };
     offered offer(model::outlet& out, bool live, std::uint64_t key, entry& e);
+    // True when `seq` is above what the file has committed for `device`: a crash could hand
+    // it out again, so it is not published yet.
+    [[nodiscard]] bool beyond_reservation(const std::string& device, std::uint64_t seq) const;
     void release_held(const std::string& device, std::uint64_t upto);
     void reserve_ahead(const std::string& device, seq_state& s);
 
@@ -116,9 +132,13 @@ private:
     void retry_open();
     void finish_close(const flush_job* closing_job);
     void report_error(const std::string& what);
+    // Readings waiting for their seq's reservation to reach the disk.
+    [[nodiscard]] std::uint64_t held_readings() const { return held_readings_; }
 
     buffer_settings settings_;
     const model::clock& clock_;
+    age_clock ages_{clock_};
+    std::int64_t saved_shift_ = 0; // ages_.shift() as the file has it
     std::unique_ptr<store> store_;          // used on the writer thread only
     std::unique_ptr<writer_thread> writer_; // declared after store_: joins before it goes
     uv_handle<uv_timer_t> tick_;
@@ -146,11 +166,16 @@ private:
     std::map<std::string, std::uint64_t> dropped_unsaved_;
     std::uint64_t dropped_total_ = 0;
 
+    std::uint64_t held_readings_ = 0; // live readings with `held` set
     std::size_t mem_bytes_ = 0;      // entries not on disk
     std::uint64_t mem_readings_ = 0; // readings not on disk
     store_figures disk_;
     bool store_open_ = false;
     bool store_ok_ = false;
+    bool numbered_by_file_ = false; // the file has given this process its seq numbers
+    // A failed commit is tried again after this back-off (doubling to retry_max), not at once.
+    std::chrono::milliseconds retry_delay_{0};
+    std::chrono::steady_clock::time_point retry_after_;
     std::string store_error_;
     std::string moved_aside_;
     std::chrono::steady_clock::time_point last_open_try_;

@@ -11,6 +11,7 @@ struct sqlite_queue::flush_job {
     std::vector<std::uint64_t> keys; // arrival numbers of batch.inserts
     std::uint64_t delete_readings = 0;
     std::int64_t now_ms = 0;
+    std::int64_t received_now = 0; // on ages_
     std::int64_t keep_upto = 0;
     std::vector<std::int64_t> keep;
     bool closing = false;
@@ -37,8 +38,9 @@ void sqlite_queue::on_tick(uv_timer_t* t) noexcept {
 
 void sqlite_queue::flush() {
     if (flushing_ || !store_open_) return;
-    auto job = std::make_shared<flush_job>();
     const auto now = clock_.steady();
+    if (!closing_ && now < retry_after_) return; // the last commit failed: not again yet
+    auto job = std::make_shared<flush_job>();
     const auto young = settings_.flush_interval / 2;
     for (auto& [key, e] : live_) {
         if (e.row != 0 || e.writing) continue;
@@ -46,10 +48,13 @@ void sqlite_queue::flush() {
         e.writing = true;
         job->keys.push_back(key);
         job->batch.inserts.push_back(e.what);
+        job->batch.received.push_back(e.received);
     }
     job->batch.deletes.swap(to_delete_);
     job->delete_readings = deleting_readings_; // every reading row not confirmed deleted yet
     job->now_ms = clock_.unix_ms();
+    job->received_now = ages_.now();
+    if (ages_.shift() != saved_shift_) job->batch.clock_shift = ages_.shift();
     for (const auto& [device, to] : reservations_)
         job->batch.reservations.push_back({device, to, job->now_ms});
     reservations_.clear();
@@ -66,11 +71,12 @@ void sqlite_queue::flush() {
             try {
                 const auto& b = job->batch;
                 if (!b.inserts.empty() || !b.deletes.empty() || !b.reservations.empty() ||
-                    !b.dropped.empty())
+                    !b.dropped.empty() || b.clock_shift)
                     job->ids = store_->write(b);
                 job->written = true;
                 if (!job->closing) {
-                    job->drops = store_->enforce_limits(job->now_ms, job->keep_upto, job->keep);
+                    job->drops =
+                        store_->enforce_limits(job->received_now, job->keep_upto, job->keep);
                     store_->compact(false);
                 }
                 job->figures = store_->figures();
@@ -88,12 +94,18 @@ void sqlite_queue::flush() {
             }
             if (closing_) return finish_close(job->closing ? job.get() : nullptr);
             if (!job->error.empty()) report_error(job->error);
-            if (!reservations_.empty()) flush(); // asked for while this one ran
+            // Asked for while this one ran (or failed), or acknowledgements piling up.
+            if (!reservations_.empty() || to_delete_.size() >= delete_batch) flush();
             ready();
         });
 }
 
 void sqlite_queue::flushed(flush_job& job) {
+    if (job.error.empty()) {
+        retry_delay_ = std::chrono::milliseconds(0);
+        retry_after_ = {};
+        if (job.batch.clock_shift) saved_shift_ = *job.batch.clock_shift;
+    }
     if (job.error.empty() && !store_ok_) {
         log::info("buffer: {} takes readings again", settings_.path.string());
         store_ok_ = true;
@@ -156,9 +168,13 @@ void sqlite_queue::flush_failed(flush_job& job) {
     }
     for (const auto& [device, n] : job.batch.dropped)
         dropped_unsaved_[device] += n;
-    // Without a writable file there is nothing to wait for: held readings go out now.
+    // Readings above the reservation stay held: published now, their seq could be handed out
+    // again after a crash. The next try waits, doubling up to retry_max: a full disk must not
+    // turn the loop into a commit spin.
     store_ok_ = false;
-    release_held({}, 0);
+    const auto first = std::max(settings_.flush_interval / 2, std::chrono::milliseconds(100));
+    retry_delay_ = retry_delay_.count() == 0 ? first : std::min(retry_delay_ * 2, retry_max);
+    retry_after_ = clock_.steady() + retry_delay_;
 }
 
 void sqlite_queue::report_error(const std::string& what) {
@@ -166,8 +182,10 @@ void sqlite_queue::report_error(const std::string& what) {
     store_error_ = what;
     const long held = log_limit_.allow("store");
     if (!changed && held < 0) return;
-    log::error("buffer: {}: {}; live readings still go out, {} wait in memory; retrying{}",
-               settings_.path.string(), what, mem_readings_, log::suppressed_note(held));
+    log::error("buffer: {}: {}; {} reading(s) wait in memory ({} not published until their seq "
+               "is on disk); trying again in {:g} s{}",
+               settings_.path.string(), what, mem_readings_, held_readings(),
+               static_cast<double>(retry_delay_.count()) / 1000, log::suppressed_note(held));
 }
 
 void sqlite_queue::read_backlog() {
@@ -207,8 +225,8 @@ void sqlite_queue::read_backlog() {
                 if (deleting_.contains(row.id) || live_rows_.contains(row.id) ||
                     replay_.contains(row.id))
                     continue;
-                replay_.emplace(
-                    row.id, entry{std::move(row.what), std::nullopt, row.id, false, false, now});
+                replay_.emplace(row.id, entry{std::move(row.what), std::nullopt, row.id, false,
+                                              false, now, row.received});
                 replay_unsent_.insert(row.id);
             }
             if (job->error.empty() && job->rows.size() < replay_batch && job->epoch == disk_epoch_)
@@ -238,6 +256,9 @@ void sqlite_queue::apply_open(const open_job& opened) {
     disk_ = opened.figures;
     store_open_ = true;
     store_ok_ = true;
+    numbered_by_file_ = true;
+    ages_.resume(report.clock_shift, report.last_received);
+    saved_shift_ = report.clock_shift;
     store_error_.clear();
     for (const auto& [device, d] : report.devices) {
         auto& s = seqs_[device];

@@ -18,18 +18,21 @@ namespace fs = std::filesystem;
 
 struct store::statements {
     statements(sqlite3* db, std::int64_t vacuum_pages)
-        : insert_reading(db, "INSERT INTO items(device, seq, ts, kind, body) VALUES(?, ?, ?, 0, ?)")
-        , insert_gap(db, "INSERT INTO items(id, device, seq, ts, kind, reason, to_seq, to_ts) "
-                         "VALUES(?, ?, ?, ?, 1, ?, ?, ?)")
+        : insert_reading(db, "INSERT INTO items(device, seq, ts, kind, body, received) "
+                             "VALUES(?, ?, ?, 0, ?, ?)")
+        , insert_gap(db, "INSERT INTO items(id, device, seq, ts, kind, reason, to_seq, to_ts, "
+                         "received) VALUES(?, ?, ?, ?, 1, ?, ?, ?, ?)")
         , erase(db, "DELETE FROM items WHERE id = ? RETURNING kind")
-        , read_after(db, "SELECT id, device, seq, ts, kind, body, reason, to_seq, to_ts FROM items "
-                         "WHERE id > ? ORDER BY id LIMIT ?")
-        , oldest(db, "SELECT id, device, seq, ts FROM items WHERE kind = 0 AND id > ? ORDER BY id "
-                     "LIMIT ?")
+        , read_after(db, "SELECT id, device, seq, ts, kind, body, reason, to_seq, to_ts, "
+                         "coalesce(received, ts) FROM items WHERE id > ? ORDER BY id LIMIT ?")
+        , oldest(db, "SELECT id, device, seq, ts, coalesce(received, ts) FROM items WHERE kind = "
+                     "0 AND id > ? ORDER BY id LIMIT ?")
         , oldest_ts(db, "SELECT ts FROM items WHERE kind = 0 ORDER BY id LIMIT 1")
         , open_gap(db, "SELECT id FROM items WHERE kind = 1 AND device = ? AND to_seq = ? AND "
                        "reason = ? AND id > ? ORDER BY id DESC LIMIT 1")
-        , extend_gap(db, "UPDATE items SET to_seq = ?, to_ts = ? WHERE id = ?")
+        , extend_gap(db, "UPDATE items SET to_seq = ?, ts = min(ts, ?), to_ts = max(to_ts, ?) "
+                         "WHERE id = ?")
+        , set_clock_shift(db, "UPDATE meta SET value = ? WHERE key = 'clock_shift'")
         , add_device(db, "INSERT INTO devices(name) VALUES(?) RETURNING id")
         , add_name(db, "INSERT INTO names(name) VALUES(?) RETURNING id")
         , reserve(db, "UPDATE devices SET reserved_from = CASE WHEN reserved_to < ? THEN "
@@ -44,7 +47,7 @@ struct store::statements {
         , close_device(db, "UPDATE devices SET last_seq = max(last_seq, ?), reserved_from = "
                            "max(last_seq, ?) + 1, reserved_to = max(last_seq, ?) WHERE id = ?") {}
     statement insert_reading, insert_gap, erase, read_after, oldest, oldest_ts, open_gap,
-        extend_gap, add_device, add_name, reserve, written_up_to, add_dropped, incremental_vacuum,
+        extend_gap, set_clock_shift, add_device, add_name, reserve, written_up_to, add_dropped, incremental_vacuum,
         checkpoint, page_count, freelist_count, close_device;
 };
 
@@ -211,6 +214,11 @@ open_report store::open(std::int64_t now_ms) {
     if (report.unclean) announce_restart(now_ms, report);
     exec(db, "UPDATE meta SET value = 0 WHERE key = 'clean'");
     tx.commit();
+    report.store_id = static_cast<std::uint64_t>(
+        query_int(db, "SELECT value FROM meta WHERE key = 'store_id'"));
+    report.clock_shift = query_int(db, "SELECT value FROM meta WHERE key = 'clock_shift'");
+    report.last_received = query_int(db, "SELECT coalesce(max(received), 0) FROM (SELECT "
+                                         "received FROM items ORDER BY id DESC LIMIT 64)");
     statement devices(db, "SELECT name, max(last_seq, reserved_to), dropped FROM devices");
     while (devices.step())
         report.devices[std::string(devices.text(0))] = {
@@ -235,7 +243,7 @@ void store::announce_restart(std::int64_t now_ms, open_report& report) {
         gaps.emplace_back(pending.int64(0), std::move(g));
     }
     for (const auto& [id, g] : gaps) {
-        insert(g);
+        insert(g, 0);
         st_->written_up_to.bind(1, static_cast<std::int64_t>(g.to_seq)).bind(2, id).run();
     }
     report.restart_gaps = gaps.size();
@@ -314,13 +322,14 @@ model::reading store::decode(std::int64_t device, std::uint64_t seq, std::int64_
     return r;
 }
 
-std::int64_t store::insert(const item& i) {
+std::int64_t store::insert(const item& i, std::int64_t received) {
     if (const auto* r = std::get_if<model::reading>(&i)) {
         const auto body = encode(*r);
         st_->insert_reading.bind(1, device_id(r->device))
             .bind(2, static_cast<std::int64_t>(r->seq))
             .bind(3, r->ts_ms)
             .bind_blob(4, body)
+            .bind(5, received)
             .run();
         ++readings_;
     } else {
@@ -331,8 +340,13 @@ std::int64_t store::insert(const item& i) {
             .bind(4, g.from_ts)
             .bind(5, static_cast<std::int64_t>(g.reason))
             .bind(6, static_cast<std::int64_t>(g.to_seq))
-            .bind(7, g.to_ts)
-            .run();
+            .bind(7, g.to_ts);
+        if (received != 0) {
+            st_->insert_gap.bind(8, received);
+        } else {
+            st_->insert_gap.bind_null(8);
+        }
+        st_->insert_gap.run();
     }
     return sqlite3_last_insert_rowid(db_.get());
 }
@@ -344,19 +358,14 @@ std::vector<std::int64_t> store::write(const flush_batch& batch) {
     try {
         transaction tx(db_.get());
         std::map<std::int64_t, std::uint64_t> written; // device id -> highest seq
-        for (const auto& i : batch.inserts) {
-            ids.push_back(insert(i));
+        for (std::size_t n = 0; n < batch.inserts.size(); ++n) {
+            const auto& i = batch.inserts[n];
+            const auto* r = std::get_if<model::reading>(&i);
+            const std::int64_t fallback = r != nullptr ? r->ts_ms : 0; // taken when measured
+            ids.push_back(insert(i, n < batch.received.size() ? batch.received[n] : fallback));
             const auto dev = device_id(device_of(i));
-            const auto seq = std::visit(
-                [](const auto& x) -> std::uint64_t {
-                    if constexpr (std::is_same_v<std::decay_t<decltype(x)>, model::gap>)
-                        return x.to_seq;
-                    else
-                        return x.seq;
-                },
-                i);
             auto& top = written[dev];
-            top = std::max(top, seq);
+            top = std::max(top, last_seq_of(i));
         }
         for (const auto& [dev, seq] : written)
             st_->written_up_to.bind(1, static_cast<std::int64_t>(seq)).bind(2, dev).run();
@@ -374,6 +383,7 @@ std::vector<std::int64_t> store::write(const flush_batch& batch) {
         }
         for (const auto& [device, n] : batch.dropped)
             st_->add_dropped.bind(1, static_cast<std::int64_t>(n)).bind(2, device_id(device)).run();
+        if (batch.clock_shift) st_->set_clock_shift.bind(1, *batch.clock_shift).run();
         tx.commit();
     } catch (...) {
         readings_ = readings_before;
@@ -392,8 +402,9 @@ std::vector<stored_item> store::read_after(std::int64_t after, std::size_t limit
         const auto device = s.int64(1);
         const auto seq = static_cast<std::uint64_t>(s.int64(2));
         const auto ts = s.int64(3);
+        const auto received = s.int64(9);
         if (s.int64(4) == static_cast<std::int64_t>(item_kind::reading)) {
-            out.push_back({id, decode(device, seq, ts, s.blob(5))});
+            out.push_back({id, decode(device, seq, ts, s.blob(5)), received});
             continue;
         }
         const auto* dev = devices_.word(device);
@@ -404,7 +415,7 @@ std::vector<stored_item> store::read_after(std::int64_t after, std::size_t limit
         g.to_seq = static_cast<std::uint64_t>(s.int64(7));
         g.from_ts = ts;
         g.to_ts = s.int64(8);
-        out.push_back({id, std::move(g)});
+        out.push_back({id, std::move(g), received});
     }
     return out;
 }
@@ -420,17 +431,19 @@ void store::record_gap(const model::gap& g, std::int64_t keep_upto) {
         const auto id = open.int64(0);
         open.reset();
         st_->extend_gap.bind(1, static_cast<std::int64_t>(g.to_seq))
-            .bind(2, g.to_ts)
-            .bind(3, id)
+            .bind(2, g.from_ts)
+            .bind(3, g.to_ts)
+            .bind(4, id)
             .run();
         return;
     }
-    insert(g);
+    insert(g, 0);
 }
 
 std::uint64_t store::drop_oldest(model::gap_reason why, std::int64_t keep_upto,
-                                 const std::vector<std::int64_t>& keep, std::int64_t before_ts,
-                                 std::uint64_t max_rows, drop_counts& counts) {
+                                 const std::vector<std::int64_t>& keep,
+                                 std::int64_t received_before, std::uint64_t max_rows,
+                                 drop_counts& counts) {
     struct row {
         std::int64_t id, device;
         std::uint64_t seq;
@@ -441,7 +454,7 @@ std::uint64_t store::drop_oldest(model::gap_reason why, std::int64_t keep_upto,
     // Oldest by id (arrival); for max_age the run ends at the first reading young enough.
     s.bind(1, keep_upto).bind(2, static_cast<std::int64_t>(max_rows));
     while (s.step()) {
-        if (s.int64(3) >= before_ts) {
+        if (s.int64(4) >= received_before) {
             s.reset();
             break;
         }
@@ -465,7 +478,8 @@ std::uint64_t store::drop_oldest(model::gap_reason why, std::int64_t keep_upto,
         auto it = runs.find(r.device);
         if (it != runs.end() && it->second.to_seq + 1 == r.seq) {
             it->second.to_seq = r.seq;
-            it->second.to_ts = r.ts;
+            it->second.from_ts = std::min(it->second.from_ts, r.ts); // the clock stepped back
+            it->second.to_ts = std::max(it->second.to_ts, r.ts);
             continue;
         }
         if (it != runs.end()) record_gap(it->second, keep_upto);
@@ -497,11 +511,11 @@ std::uint64_t store::file_bytes() const {
     return file_size_or_zero(settings_.path) + file_size_or_zero(settings_.path.string() + "-wal");
 }
 
-drop_counts store::enforce_limits(std::int64_t now_ms, std::int64_t keep_upto,
+drop_counts store::enforce_limits(std::int64_t received_now, std::int64_t keep_upto,
                                   const std::vector<std::int64_t>& keep) {
     drop_counts counts;
     constexpr std::uint64_t batch = 1000;
-    const auto cutoff = now_ms - settings_.max_age.count();
+    const auto cutoff = received_now - settings_.max_age.count();
     while (drop_oldest(model::gap_reason::max_age, keep_upto, keep, cutoff, batch, counts) > 0) {
     }
     // max_size bounds the file and its WAL as they are on disk. The WAL is checkpointed at its

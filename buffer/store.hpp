@@ -24,6 +24,9 @@ struct device_seq {
 
 struct open_report {
     std::map<std::string, device_seq> devices;
+    std::uint64_t store_id = 0;     // the file's meta.store_id
+    std::int64_t clock_shift = 0;   // the file's meta.clock_shift
+    std::int64_t last_received = 0; // the latest items.received in the file (0: none)
     std::string moved_aside; // the unusable file's new name, when there was one
     std::string why_moved;
     bool unclean = false; // the last run did not close the file
@@ -45,7 +48,9 @@ struct reservation {
 
 // One transaction's worth of work.
 struct flush_batch {
-    std::vector<item> inserts; // in arrival order
+    std::vector<item> inserts;           // in arrival order
+    std::vector<std::int64_t> received;  // of each insert (items.received)
+    std::optional<std::int64_t> clock_shift; // a new meta.clock_shift
     std::vector<std::int64_t> deletes;
     std::vector<reservation> reservations;
     std::map<std::string, std::uint64_t> dropped; // counted on the loop (refused), to add
@@ -54,6 +59,7 @@ struct flush_batch {
 struct stored_item {
     std::int64_t id = 0;
     item what;
+    std::int64_t received = 0; // items.received (its ts when the file had none)
 };
 
 // Readings the limits took out of the file, per device.
@@ -79,7 +85,8 @@ public:
     std::vector<stored_item> read_after(std::int64_t after, std::size_t limit);
     // Drops the oldest readings past max_age and max_size, leaving alone every id <= `keep_upto`
     // (loaded for replay) and those in `keep` (in flight); each dropped run becomes a gap item.
-    drop_counts enforce_limits(std::int64_t now_ms, std::int64_t keep_upto,
+    // `received_now` is the time on the items.received clock.
+    drop_counts enforce_limits(std::int64_t received_now, std::int64_t keep_upto,
                                const std::vector<std::int64_t>& keep);
     // Gives back free pages to the filesystem and truncates the WAL when worth it.
     void compact(bool force);
@@ -98,12 +105,12 @@ private:
     std::string encode(const model::reading& r);
     model::reading decode(std::int64_t device, std::uint64_t seq, std::int64_t ts,
                           std::string_view body);
-    std::int64_t insert(const item& i);
+    std::int64_t insert(const item& i, std::int64_t received);
     // Stores a gap, or extends the device's stored gap it continues when that one is not
     // loaded for replay yet (id > keep_upto): one message per run, not one per drop.
     void record_gap(const model::gap& g, std::int64_t keep_upto);
     std::uint64_t drop_oldest(model::gap_reason why, std::int64_t keep_upto,
-                              const std::vector<std::int64_t>& keep, std::int64_t before_ts,
+                              const std::vector<std::int64_t>& keep, std::int64_t received_before,
                               std::uint64_t max_rows, drop_counts& counts);
     void probe() const;
     [[nodiscard]] std::uint64_t used_bytes();       // pages in use

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <string_view>
+#include <vector>
 
 namespace mb::daemon {
 std::string count_of(std::size_t n, std::string_view one, std::string_view many) {
@@ -52,6 +54,20 @@ std::string running_fingerprint(const config::config& cfg) {
         f += fmt::format("\n{}\n{}", spec.key, spec.fingerprint);
     }
     return f;
+}
+
+// The [buffer] keys that differ between two configurations, as "path, max_size"; empty when
+// none does.
+std::string buffer_changes(const config::config& running, const config::config& next) {
+    const auto a = buffer_settings(running);
+    const auto b = buffer_settings(next);
+    std::vector<std::string_view> keys;
+    if (a.path != b.path) keys.emplace_back("path");
+    if (a.max_size != b.max_size) keys.emplace_back("max_size");
+    if (a.max_age != b.max_age) keys.emplace_back("max_age");
+    if (a.flush_interval != b.flush_interval) keys.emplace_back("flush_interval");
+    if (a.sync_full != b.sync_full) keys.emplace_back("sync");
+    return fmt::format("{}", fmt::join(keys, ", "));
 }
 
 } // namespace
@@ -104,15 +120,17 @@ void gateway::on_buffer_watch(uv_timer_t* t) noexcept {
 }
 
 bool gateway::note_buffer_state() {
-    const auto dropped = queue_->dropped();
-    auto error = queue_->error();
-    const auto oldest = queue_->stats().oldest_ts;
-    const bool backlog = oldest && clock_.unix_ms() - *oldest > backlog_age.count();
-    if (dropped == published_dropped_ && error == published_error_ && backlog == published_backlog_)
+    auto stats = queue_->stats();
+    const bool backlog =
+        stats.oldest_ts && clock_.unix_ms() - *stats.oldest_ts > backlog_age.count();
+    const bool held = stats.held > 0;
+    if (stats.dropped == published_dropped_ && stats.error == published_error_ &&
+        backlog == published_backlog_ && held == published_held_)
         return false;
-    published_dropped_ = dropped;
-    published_error_ = std::move(error);
+    published_dropped_ = stats.dropped;
+    published_error_ = std::move(stats.error);
     published_backlog_ = backlog;
+    published_held_ = held;
     return true;
 }
 
@@ -371,9 +389,19 @@ bool gateway::would_change(const config::config& next) const {
     return a.empty() || a != running_fingerprint(next);
 }
 
-void gateway::apply(config::config next) {
+std::string gateway::apply(config::config next) {
     const bool new_uplink =
         uplink_fingerprint(uplink_settings(cfg_)) != uplink_fingerprint(uplink_settings(next));
+    // The buffer is not reopened while running (its file holds the seq reservations the
+    // running queue counts on): a changed [buffer] waits for a restart, and says so.
+    std::string not_applied;
+    if (auto keys = buffer_changes(cfg_, next); !keys.empty()) {
+        log::warn("reload: [buffer] {} changed; not applied while running: restart to apply "
+                  "(systemctl restart meterbridge); the buffer stays {}",
+                  keys, cfg_.buffer.path.string());
+        not_applied = "[buffer] " + keys;
+        next.buffer = cfg_.buffer;
+    }
     cfg_ = std::move(next);
     // Every source of the old configuration that changed stops (asynchronously: a bus finishes
     // its request first); a new one starts at once, or when the old one holding its port has
@@ -400,6 +428,7 @@ void gateway::apply(config::config next) {
     feed_uplink();
     forwarder_->pump();
     changed();
+    return not_applied;
 }
 
 void gateway::stop(std::function<void()> done) {

@@ -38,8 +38,9 @@ public:
     ~gateway();
 
     void start();
-    // A validated new configuration replaces the running one.
-    void apply(config::config next);
+    // A validated new configuration replaces the running one. Returns what of it waits for a
+    // restart (e.g. "[buffer] path"), or an empty string.
+    std::string apply(config::config next);
     // False when applying `next` would keep every source, the uplink, the buffer and the
     // gateway's own settings as they run now: a reload can then touch nothing.
     [[nodiscard]] bool would_change(const config::config& next) const;
@@ -141,6 +142,7 @@ private:
     std::uint64_t published_dropped_ = 0; // buffer.dropped as the gateway status last said
     std::string published_error_;         // buffer.error likewise
     bool published_backlog_ = false;      // a backlog (backlog_age) likewise
+    bool published_held_ = false;         // readings held for their seq's reservation likewise
     deferred_calls deferred_;
     std::function<void()> stopped_;
     std::function<void()> status_changed_;

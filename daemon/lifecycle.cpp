@@ -105,10 +105,11 @@ void lifecycle::reload() {
             return;
         }
         log::set_level(to_log_level(next.gateway.level));
-        gateway_.apply(std::move(next));
+        const auto waiting = gateway_.apply(std::move(next));
         const auto& cfg = gateway_.current();
-        log::info("reloaded: {} on {}: {}", count_of(cfg.devices.size(), "device", "devices"),
-                  count_of(cfg.buses.size(), "bus", "buses"), describe(cfg));
+        log::info("reloaded: {} on {}: {}{}", count_of(cfg.devices.size(), "device", "devices"),
+                  count_of(cfg.buses.size(), "bus", "buses"), describe(cfg),
+                  waiting.empty() ? "" : "; not applied until a restart: " + waiting);
     }
     // READY=1 also after a refused reload: the old configuration is still serving.
     notifier_.ready(gateway_.summary());

@@ -12,6 +12,7 @@ struct buffer_stats {
     std::optional<std::int64_t> oldest_ts; // null when the buffer is empty
     std::uint64_t dropped = 0;             // the total of dropped_by_device
     std::map<std::string, std::uint64_t> dropped_by_device;
+    std::uint64_t held = 0;  // readings not published yet: their seq is not reserved on disk
     std::string error;       // why the buffer cannot keep readings on disk now; empty when it can
     std::string moved_aside; // where an unusable buffer file found at start was moved; or empty
 };

@@ -15,6 +15,7 @@ import selectors
 import shutil
 import socket
 import sqlite3
+import subprocess
 import tempfile
 import threading
 import time
@@ -26,6 +27,32 @@ from rtu_rig import GW, PREFIX, RtuRig, topic
 
 def now_ms():
     return int(time.time() * 1000)
+
+
+def mount_tmpfs(path, options):
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", path], check=True,
+                   capture_output=True, text=True)
+
+
+def umount(path):
+    if os.path.ismount(path):
+        r = subprocess.run(["umount", path], capture_output=True, text=True)
+        if r.returncode != 0:  # still busy: detach it, so the temp dir can go
+            subprocess.run(["umount", "-l", path], capture_output=True, text=True)
+
+
+def fill(directory):
+    """Writes a filler file until the filesystem is full; its path."""
+    filler = os.path.join(directory, "filler")
+    chunk = b"\0" * 4096
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(chunk)
+        except OSError:
+            pass
+    return filler
 
 
 class Watcher:

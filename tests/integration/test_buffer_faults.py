@@ -12,24 +12,12 @@ import re
 import sqlite3
 import subprocess
 
-from buffer_rig import BufferRig, Ledger, now_ms, read_buffer_file, stored_now
+from buffer_rig import (BufferRig, Ledger, fill, mount_tmpfs, now_ms, read_buffer_file,
+                        stored_now, umount)
 from mbtest import MB_BIN, Daemon, require_binary, require_built, spawn
 
 METERS = [("m1", 1), ("m2", 2)]
 STAMP = r"\.corrupt-\d{8}T\d{6}Z"
-
-
-def mount_tmpfs(path, options):
-    os.makedirs(path, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", path], check=True,
-                   capture_output=True, text=True)
-
-
-def umount(path):
-    if os.path.ismount(path):
-        r = subprocess.run(["umount", path], capture_output=True, text=True)
-        if r.returncode != 0:  # still busy: detach it, so the temp dir can go
-            subprocess.run(["umount", "-l", path], capture_output=True, text=True)
 
 
 def unshare_works():
@@ -62,19 +50,6 @@ class NamespaceDaemon(Daemon):
 
     def view(self):
         return f"/proc/{self.proc.pid}/root{self.fs}"
-
-
-def fill(directory):
-    """Writes a filler file until the filesystem is full; its path."""
-    filler = os.path.join(directory, "filler")
-    chunk = b"\0" * 4096
-    with open(filler, "wb", buffering=0) as f:
-        try:
-            while True:
-                f.write(chunk)
-        except OSError:
-            pass
-    return filler
 
 
 @require_built
@@ -112,7 +87,7 @@ class BufferFaultsTest(BufferRig):
         self.assertTrue(os.path.exists(moved), moved)
         self.assertRegex(self.mb.output(), r"(?m)^\S+ error .*buffer: .*" + re.escape(moved))
         integrity, _stored, version = read_buffer_file(self.db)
-        self.assertEqual((integrity, version), ("ok", 1), "the fresh file")
+        self.assertEqual((integrity, version), ("ok", 2), "the fresh file")
         return moved
 
     def assert_next_run_has_no_moved_aside(self):

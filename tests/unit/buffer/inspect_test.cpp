@@ -231,13 +231,13 @@ BOOST_AUTO_TEST_CASE(a_newer_schema_is_an_error_naming_the_path_and_versions) {
     {
         auto w = t.open_writer();
         fill(w.get());
-        mb::buffer::exec(w.get(), "PRAGMA user_version = 2");
+        mb::buffer::exec(w.get(), "PRAGMA user_version = 3");
     }
     const auto r = inspect_buffer(t.db);
     BOOST_TEST(!r.ok());
-    BOOST_TEST(r.schema_version == 2);
+    BOOST_TEST(r.schema_version == 3);
     BOOST_TEST(r.error == t.db.string() +
-                              ": schema version 2 is newer than this meterbridge knows (1); a "
+                              ": schema version 3 is newer than this meterbridge knows (2); a "
                               "newer meterbridge wrote it",
                r.error);
     BOOST_TEST(r.devices.empty());

@@ -382,6 +382,37 @@ BOOST_FIXTURE_TEST_CASE(an_outage_goes_to_disk_then_live_goes_first_and_the_back
     BOOST_TEST(out.gaps().empty());
 }
 
+// A kill -9 during a replay sends again what was acknowledged but is still in the file: the
+// acknowledged rows leave it in commits of their own, and the replay waits for them, so that
+// at any moment at most unconfirmed_max + the window are acknowledged and still on disk (it
+// was every acknowledgement since the last tick: thousands at a fast replay).
+BOOST_FIXTURE_TEST_CASE(acknowledged_rows_leave_the_file_in_batches_during_a_replay, on_file) {
+    fake_outlet out; // room 0: the uplink is down
+    auto q = open_with(loop, s, clock);
+    q->on_ready([&] { q->pump(out); });
+    constexpr std::uint64_t n = 3 * sqlite_queue::replay_batch;
+    for (std::uint64_t i = 1; i <= n; ++i)
+        BOOST_REQUIRE(q->push(reading_of("m", clock.unix, double(i))) == i);
+    q->pump(out);
+    clock.advance(half_flush);
+    BOOST_REQUIRE(run_until(
+        loop, [&] { return file.readings() == std::int64_t(n) && q->busy() == 0; }, 10s));
+
+    constexpr std::size_t window = 32;
+    out.room = window;
+    std::int64_t worst = 0;
+    BOOST_REQUIRE(deliver_everything(loop, *q, out, file, [&] {
+        const auto acked = std::int64_t(out.sent.size() - out.unacked.size());
+        const auto unacked_stored = std::int64_t(n) - acked;
+        worst = std::max(worst, file.readings() - unacked_stored);
+    }));
+    BOOST_TEST(out.seqs("m") == range(1, n), boost::test_tools::per_element());
+    BOOST_TEST_MESSAGE("most acknowledged readings still in the file at once: " << worst);
+    // 256 is the bound docs/store-and-forward.md states (with the window twice, for a crash).
+    BOOST_TEST(sqlite_queue::unconfirmed_max <= 256U);
+    BOOST_TEST(worst <= std::int64_t(sqlite_queue::unconfirmed_max + window));
+}
+
 BOOST_FIXTURE_TEST_CASE(a_clean_restart_continues_seq_exactly_and_replays_what_was_kept, on_file) {
     fake_outlet out; // room 0
     {

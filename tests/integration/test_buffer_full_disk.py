@@ -1,0 +1,140 @@
+"""seq never repeats, whatever the disk does (design.md §6): a reading whose seq the buffer file
+has not reserved is not published, so that no crash can hand that seq out again. The buffer
+sits on a small tmpfs that the test fills before a native meter's first message, so that its
+seq range can never be committed:
+
+- while the disk is full, the meter's readings wait in memory (the gateway status says how many
+  and why), the failing commit is retried on a back-off instead of in a loop (CPU stays low),
+  and the RS485 meter whose numbers were reserved before goes on publishing live;
+- once space is freed, the waiting readings go out, in order, none missing;
+- killed (-9) while they wait, restarted with space again: no seq names two readings.
+
+The meter publishes through a broker the daemon relays from ([[native]]); a second serial,
+relayed before the disk filled, is the marker that tells when the daemon has taken every
+message published before it (one MQTT session delivers in order)."""
+
+import os
+import signal
+import time
+
+import test_native_relay as native
+from buffer_rig import BufferRig, Ledger, fill, mount_tmpfs, now_ms, umount
+from mbtest import Daemon, require_built
+
+METER = "24102809510011"  # first heard with the disk full
+MARKER = "24102809510012"  # relayed before the disk filled
+HEARD = 30
+
+
+def device(serial):
+    return f"sn-{serial}"
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@require_built
+class BufferFullDiskTest(BufferRig):
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest("mounting the small tmpfs needs root (as on CI)")
+        self.fs = os.path.join(self.tmp, "fs")
+        mount_tmpfs(self.fs, "size=1m,mode=0755")
+        self.cleanup(umount, self.fs)  # after the daemon's stop, registered later
+        self.db = os.path.join(self.fs, "buffer.db")
+        self.sim(units="1")
+        self.watch()
+        self.config_path = self.buffer_config([("m1", 1)], interval="500ms",
+                                              buffer={"flush_interval": '"500ms"'})
+        with open(self.config_path, "a") as f:
+            f.write(native.NativeRelayTest.native_config(self, meters=False))
+        self.meter = native.Publisher(self.broker.port)
+        self.cleanup(self.meter.close)
+        self.k = 0
+
+    def start_daemon(self, name):
+        run = os.path.join(self.tmp, name)
+        os.makedirs(run)
+        self.mb = self.launch(Daemon(run, self.config_path))
+        self.wait_for(lambda: "subscribed to" in self.mb.output(), 15, "the native subscription")
+
+    def publish(self, serial):
+        self.k += 1
+        self.meter.publish(native.json_v2(serial, now_ms(), self.k))
+        return self.k
+
+    def readings_of(self, serial):
+        return [r for r, *_ in self.watcher.data(device(serial))]
+
+    def mark(self):
+        """Publishes a marker message and waits for its reading: every message published before
+        it has been taken by the daemon."""
+        before = len(self.readings_of(MARKER))
+        self.publish(MARKER)
+        self.wait_for(lambda: len(self.readings_of(MARKER)) > before, 20, "the marker's reading")
+
+    def fill_disk(self):
+        self.start_daemon("run1")
+        self.wait_readings("m1", 2)
+        self.mark()  # the marker's seq range is reserved now
+        filler = fill(self.fs)
+        for _ in range(HEARD):
+            self.publish(METER)
+        self.mark()
+        return filler
+
+    def status(self, predicate, what):
+        def found():
+            s = self.watcher.online_status()
+            return s if s and predicate(s["buffer"]) else None
+        return self.wait_for(found, 20, lambda: f"a gateway status {what}: "
+                             f"{self.watcher.gateway_statuses()[-2:]}")
+
+    def test_readings_wait_for_their_seq_and_go_out_once_the_disk_has_room(self):
+        filler = self.fill_disk()
+        status = self.status(lambda b: b.get("held", 0) >= HEARD and "error" in b,
+                             f"with buffer.held >= {HEARD} and buffer.error")
+        self.assertRegex(status["buffer"]["error"], "full")
+        self.assertEqual(self.readings_of(METER), [],
+                         "no reading goes out before its seq is reserved on disk")
+        # The failing commit waits between tries: no spin.
+        pid, cpu0, t0 = self.mb.proc.pid, cpu_seconds(self.mb.proc.pid), time.monotonic()
+        m1_before = len(self.watcher.data("m1"))
+        self.wait_readings("m1", m1_before + 6)  # the RS485 meter still publishes live
+        cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+        self.assertLess(cpu, 0.35, f"the daemon used {cpu:.0%} of a core with the disk full")
+        self.assertTrue(self.log_lines(r"buffer: .*full.*not published until their seq is on "
+                                       r"disk\); trying again in"), self.log_tail())
+
+        os.remove(filler)
+        self.wait_for(lambda: len(self.readings_of(METER)) == HEARD, 60,
+                      "every waiting reading once the disk has room")
+        ledger = Ledger(self.watcher, device(METER))
+        self.assertEqual(sorted(ledger.readings), list(range(1, HEARD + 1)))
+        self.assertEqual(ledger.gaps, [])
+        self.assert_ts_rises_with_seq(ledger)
+        self.status(lambda b: "held" not in b and "error" not in b, "without held or error")
+        self.assertEqual(self.mb.stop(), 0)
+
+    def test_a_kill_while_readings_wait_never_repeats_a_seq(self):
+        filler = self.fill_disk()
+        self.status(lambda b: b.get("held", 0) >= HEARD, f"with buffer.held >= {HEARD}")
+        self.mb.proc.send_signal(signal.SIGKILL)
+        self.mb.proc.wait(10)
+        self.mb.stop()
+        os.remove(filler)
+
+        self.start_daemon("run2")
+        after = [self.publish(METER) for _ in range(HEARD)]
+        self.wait_for(lambda: {r["values"]["voltage_l1"] for r in self.readings_of(METER)}
+                      >= {230.1 + k for k in after}, 30, "the readings taken after the restart")
+        for serial in (METER, MARKER):
+            ledger = Ledger(self.watcher, device(serial))
+            self.assert_no_repeats(ledger)
+            self.assert_ts_rises_with_seq(ledger)
+        self.assertEqual(self.mb.stop(), 0)
