@@ -61,6 +61,8 @@ std::string gateway_online_payload(std::int64_t ts_ms, std::string_view version,
     if (!buffer.error.empty()) w.key("error").value(buffer.error);
     if (buffer.held > 0) w.key("held").value(buffer.held);
     if (!buffer.moved_aside.empty()) w.key("moved_aside").value(buffer.moved_aside);
+    if (!buffer.rebuilt.empty()) w.key("rebuilt").value(buffer.rebuilt);
+    if (!buffer.store_id.empty()) w.key("store_id").value(buffer.store_id);
     return w.end_object().end_object().take();
 }
 

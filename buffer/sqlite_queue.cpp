@@ -306,6 +306,8 @@ model::buffer_stats sqlite_queue::stats() const {
     s.held = held_readings();
     s.error = store_error_;
     s.moved_aside = moved_aside_;
+    s.rebuilt = rebuilt_;
+    if (store_id_ != 0) s.store_id = fmt::format("{:016x}", store_id_);
     return s;
 }
 

@@ -132,6 +132,9 @@ private:
     void retry_open();
     void finish_close(const flush_job* closing_job);
     void report_error(const std::string& what);
+    // The file was lost under the running daemon (`what`): a new one is made from its state.
+    void rebuild(const std::string& what);
+    [[nodiscard]] rebuild_request rebuild_request_now() const;
     // Readings waiting for their seq's reservation to reach the disk.
     [[nodiscard]] std::uint64_t held_readings() const { return held_readings_; }
 
@@ -178,6 +181,8 @@ private:
     std::chrono::steady_clock::time_point retry_after_;
     std::string store_error_;
     std::string moved_aside_;
+    std::string rebuilt_;       // the file was lost and made again (for stats(), this run)
+    std::uint64_t store_id_ = 0; // the file's meta.store_id; 0 before it opened
     std::chrono::steady_clock::time_point last_open_try_;
     bool flushing_ = false;
     bool reading_ = false;

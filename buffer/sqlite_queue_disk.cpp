@@ -2,6 +2,8 @@
 #include "buffer/footprint.hpp"
 #include "buffer/sqlite_queue.hpp"
 
+#include <ctime>
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 namespace mb::buffer {
@@ -16,7 +18,10 @@ struct sqlite_queue::flush_job {
     std::vector<std::int64_t> keep;
     bool closing = false;
     std::map<std::string, std::uint64_t> last_seq;
+    std::optional<rebuild_request> rebuild; // closing: a lost file is made again at once
     // Results.
+    std::string lost; // the file was lost (file_lost_error): why
+    std::optional<rebuild_report> rebuilt;
     bool written = false;
     std::vector<std::int64_t> ids;
     drop_counts drops;
@@ -62,13 +67,22 @@ void sqlite_queue::flush() {
     job->keep_upto = cursor_;
     job->keep.assign(live_rows_.begin(), live_rows_.end());
     job->closing = closing_;
-    if (closing_)
+    if (closing_) {
         for (const auto& [device, s] : seqs_)
             job->last_seq[device] = s.last;
+        job->rebuild = rebuild_request_now();
+    }
     flushing_ = true;
     writer_->post(
         [this, job] {
             try {
+                try {
+                    store_->check_file();
+                } catch (const file_lost_error& e) {
+                    if (!job->rebuild) throw;
+                    job->rebuilt = store_->rebuild(*job->rebuild);
+                    job->rebuilt->read_error.insert(0, std::string(e.what()) + "; ");
+                }
                 const auto& b = job->batch;
                 if (!b.inserts.empty() || !b.deletes.empty() || !b.reservations.empty() ||
                     !b.dropped.empty() || b.clock_shift)
@@ -80,7 +94,11 @@ void sqlite_queue::flush() {
                     store_->compact(false);
                 }
                 job->figures = store_->figures();
+                store_->note_file();
                 if (job->closing) store_->close_clean(job->last_seq);
+            } catch (const file_lost_error& e) {
+                job->lost = e.what();
+                job->error = e.what();
             } catch (const std::exception& e) {
                 job->error = e.what();
             }
@@ -92,7 +110,9 @@ void sqlite_queue::flush() {
             } else {
                 flush_failed(*job);
             }
+            if (job->rebuilt) log::error("buffer: {}; made a new file at once", job->rebuilt->read_error);
             if (closing_) return finish_close(job->closing ? job.get() : nullptr);
+            if (!job->lost.empty()) return rebuild(job->lost);
             if (!job->error.empty()) report_error(job->error);
             // Asked for while this one ran (or failed), or acknowledgements piling up.
             if (!reservations_.empty() || to_delete_.size() >= delete_batch) flush();
@@ -257,6 +277,7 @@ void sqlite_queue::apply_open(const open_job& opened) {
     store_open_ = true;
     store_ok_ = true;
     numbered_by_file_ = true;
+    store_id_ = report.store_id;
     ages_.resume(report.clock_shift, report.last_received);
     saved_shift_ = report.clock_shift;
     store_error_.clear();
@@ -314,6 +335,93 @@ void sqlite_queue::retry_open() {
                       if (closing_) return finish_close(nullptr);
                       flush();
                   });
+}
+
+// What the daemon knows, for a file made again: each device's seq, reserved anew, its drop
+// count, and the items held in memory as on disk (their rows).
+rebuild_request sqlite_queue::rebuild_request_now() const {
+    rebuild_request req;
+    for (const auto& [device, s] : seqs_) {
+        const auto dropped = dropped_.find(device);
+        req.devices[device] = {s.last, std::max({s.reserved, s.requested, s.last}),
+                               dropped != dropped_.end() ? dropped->second : 0};
+    }
+    for (const auto& [row, e] : replay_)
+        req.in_memory.push_back({row, e.what, e.received});
+    for (const auto& [key, e] : live_)
+        if (e.row != 0) req.in_memory.push_back({e.row, e.what, e.received});
+    req.keep_upto = cursor_;
+    req.now_ms = clock_.unix_ms();
+    req.clock_shift = ages_.shift();
+    return req;
+}
+
+void sqlite_queue::rebuild(const std::string& what) {
+    const auto path = settings_.path.string();
+    log::error("buffer: {} while the daemon runs; making a new file from the daemon's state "
+               "(seq goes on; what cannot be read back is announced as file_lost gaps)",
+               what);
+    store_error_ = what;
+    flushing_ = true; // no flush while it is made
+    struct rebuild_job {
+        rebuild_request req;
+        rebuild_report report;
+        store_figures figures;
+        std::string error;
+    };
+    auto job = std::make_shared<rebuild_job>();
+    job->req = rebuild_request_now();
+    writer_->post(
+        [this, job] {
+            try {
+                job->report = store_->rebuild(job->req);
+                job->figures = store_->figures();
+            } catch (const std::exception& e) {
+                job->error = e.what();
+            }
+        },
+        [this, job, what, path] {
+            flushing_ = false;
+            if (!job->error.empty()) {
+                // Nothing usable is open now: the file is opened again later, as at start.
+                store_open_ = false;
+                store_ok_ = false;
+                last_open_try_ = clock_.steady();
+                if (closing_) return finish_close(nullptr);
+                return report_error(job->error);
+            }
+            const auto& r = job->report;
+            disk_ = job->figures;
+            store_id_ = r.store_id;
+            store_ok_ = true;
+            store_error_.clear();
+            for (auto& [device, s] : seqs_) {
+                s.reserved = std::max({s.reserved, s.requested, s.last});
+                release_held(device, s.reserved);
+            }
+            std::uint64_t lost_seqs = 0;
+            for (const auto& g : r.lost)
+                lost_seqs += g.to_seq - g.from_seq + 1;
+            rebuilt_ = fmt::format("{}; a new file was made at {} (store {:016x}){}", what,
+                                   fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(static_cast<std::time_t>(clock_.unix_ms() / 1000))), r.store_id,
+                                   r.lost.empty() ? std::string()
+                                                  : fmt::format("; {} gap(s) of {} seq(s) "
+                                                                "announced as file_lost",
+                                                                r.lost.size(), lost_seqs));
+            if (!r.moved_aside.empty()) moved_aside_ = r.moved_aside;
+            log::warn("buffer: {} made again (store {:016x}): {} item(s) read back{}{}", path,
+                      r.store_id, r.copied,
+                      r.read_error.empty() ? std::string() : "; reading stopped: " + r.read_error,
+                      r.lost.empty() ? std::string()
+                                     : fmt::format("; {} seq(s) it held are lost, announced as "
+                                                   "{} file_lost gap(s)",
+                                                   lost_seqs, r.lost.size()));
+            more_on_disk_ = true;
+            ++disk_epoch_;
+            if (closing_) return finish_close(nullptr);
+            flush();
+            ready();
+        });
 }
 
 void sqlite_queue::close(std::function<void()> done) {

@@ -1,6 +1,8 @@
 #include "buffer/store.hpp"
 
 #include "buffer/schema.hpp"
+#include "buffer/store_statements.hpp"
+#include "buffer/transaction.hpp"
 
 #include <algorithm>
 #include <array>
@@ -16,63 +18,7 @@ namespace mb::buffer {
 
 namespace fs = std::filesystem;
 
-struct store::statements {
-    statements(sqlite3* db, std::int64_t vacuum_pages)
-        : insert_reading(db, "INSERT INTO items(device, seq, ts, kind, body, received) "
-                             "VALUES(?, ?, ?, 0, ?, ?)")
-        , insert_gap(db, "INSERT INTO items(id, device, seq, ts, kind, reason, to_seq, to_ts, "
-                         "received) VALUES(?, ?, ?, ?, 1, ?, ?, ?, ?)")
-        , erase(db, "DELETE FROM items WHERE id = ? RETURNING kind")
-        , read_after(db, "SELECT id, device, seq, ts, kind, body, reason, to_seq, to_ts, "
-                         "coalesce(received, ts) FROM items WHERE id > ? ORDER BY id LIMIT ?")
-        , oldest(db, "SELECT id, device, seq, ts, coalesce(received, ts) FROM items WHERE kind = "
-                     "0 AND id > ? ORDER BY id LIMIT ?")
-        , oldest_ts(db, "SELECT ts FROM items WHERE kind = 0 ORDER BY id LIMIT 1")
-        , open_gap(db, "SELECT id FROM items WHERE kind = 1 AND device = ? AND to_seq = ? AND "
-                       "reason = ? AND id > ? ORDER BY id DESC LIMIT 1")
-        , extend_gap(db, "UPDATE items SET to_seq = ?, ts = min(ts, ?), to_ts = max(to_ts, ?) "
-                         "WHERE id = ?")
-        , set_clock_shift(db, "UPDATE meta SET value = ? WHERE key = 'clock_shift'")
-        , add_device(db, "INSERT INTO devices(name) VALUES(?) RETURNING id")
-        , add_name(db, "INSERT INTO names(name) VALUES(?) RETURNING id")
-        , reserve(db, "UPDATE devices SET reserved_from = CASE WHEN reserved_to < ? THEN "
-                      "reserved_to + 1 ELSE reserved_from END, reserved_to = max(reserved_to, ?), "
-                      "reserved_ts = ? WHERE id = ?")
-        , written_up_to(db, "UPDATE devices SET last_seq = max(last_seq, ?) WHERE id = ?")
-        , add_dropped(db, "UPDATE devices SET dropped = dropped + ? WHERE id = ?")
-        , incremental_vacuum(db, fmt::format("PRAGMA incremental_vacuum({})", vacuum_pages))
-        , checkpoint(db, "PRAGMA wal_checkpoint(TRUNCATE)")
-        , page_count(db, "PRAGMA page_count")
-        , freelist_count(db, "PRAGMA freelist_count")
-        , close_device(db, "UPDATE devices SET last_seq = max(last_seq, ?), reserved_from = "
-                           "max(last_seq, ?) + 1, reserved_to = max(last_seq, ?) WHERE id = ?") {}
-    statement insert_reading, insert_gap, erase, read_after, oldest, oldest_ts, open_gap,
-        extend_gap, set_clock_shift, add_device, add_name, reserve, written_up_to, add_dropped, incremental_vacuum,
-        checkpoint, page_count, freelist_count, close_device;
-};
-
 namespace {
-
-// One transaction: commits on commit(), rolls back when left by an exception.
-class transaction {
-public:
-    explicit transaction(sqlite3* db)
-        : db_(db) {
-        exec(db_, "BEGIN IMMEDIATE");
-    }
-    ~transaction() {
-        if (db_ != nullptr) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    }
-    transaction(const transaction&) = delete;
-    transaction& operator=(const transaction&) = delete;
-    void commit() {
-        exec(db_, "COMMIT");
-        db_ = nullptr;
-    }
-
-private:
-    sqlite3* db_;
-};
 
 bool unusable(int code) {
     return code == SQLITE_CORRUPT || code == SQLITE_NOTADB || code == SQLITE_MISMATCH ||
@@ -155,6 +101,15 @@ void store::open_file() {
     names_.load(db, "SELECT id, name FROM names");
     readings_ =
         static_cast<std::uint64_t>(query_int(db, "SELECT count(*) FROM items WHERE kind = 0"));
+    std::map<std::int64_t, file_census::counts> census;
+    statement per_device(db, "SELECT device, count(*), min(seq), max(coalesce(to_seq, seq)) FROM "
+                             "items GROUP BY device");
+    while (per_device.step())
+        census[per_device.int64(0)] = {static_cast<std::uint64_t>(per_device.int64(1)),
+                                       static_cast<std::uint64_t>(per_device.int64(2)),
+                                       static_cast<std::uint64_t>(per_device.int64(3))};
+    census_.reset(std::move(census));
+    note_file();
 }
 
 void store::move_aside(const std::string& why, open_report& report) {
@@ -210,7 +165,7 @@ open_report store::open(std::int64_t now_ms) {
     }
     sqlite3* db = db_.get();
     report.unclean = query_int(db, "SELECT value FROM meta WHERE key = 'clean'") == 0;
-    transaction tx(db);
+    transaction tx(db, census_);
     if (report.unclean) announce_restart(now_ms, report);
     exec(db, "UPDATE meta SET value = 0 WHERE key = 'clean'");
     tx.commit();
@@ -322,20 +277,25 @@ model::reading store::decode(std::int64_t device, std::uint64_t seq, std::int64_
     return r;
 }
 
-std::int64_t store::insert(const item& i, std::int64_t received) {
+std::int64_t store::insert(const item& i, std::int64_t received, std::int64_t id) {
+    auto& s = std::holds_alternative<model::reading>(i) ? st_->insert_reading : st_->insert_gap;
+    if (id != 0) {
+        s.bind(1, id);
+    } else {
+        s.bind_null(1);
+    }
+    const auto device = device_id(device_of(i));
     if (const auto* r = std::get_if<model::reading>(&i)) {
         const auto body = encode(*r);
-        st_->insert_reading.bind(1, device_id(r->device))
-            .bind(2, static_cast<std::int64_t>(r->seq))
-            .bind(3, r->ts_ms)
-            .bind_blob(4, body)
-            .bind(5, received)
+        st_->insert_reading.bind(2, device)
+            .bind(3, static_cast<std::int64_t>(r->seq))
+            .bind(4, r->ts_ms)
+            .bind_blob(5, body)
+            .bind(6, received)
             .run();
-        ++readings_;
     } else {
         const auto& g = std::get<model::gap>(i);
-        st_->insert_gap.bind_null(1)
-            .bind(2, device_id(g.device))
+        st_->insert_gap.bind(2, device)
             .bind(3, static_cast<std::int64_t>(g.from_seq))
             .bind(4, g.from_ts)
             .bind(5, static_cast<std::int64_t>(g.reason))
@@ -348,6 +308,10 @@ std::int64_t store::insert(const item& i, std::int64_t received) {
         }
         st_->insert_gap.run();
     }
+    if (sqlite3_changes(db_.get()) == 0) return id; // that id is there already
+    if (std::holds_alternative<model::reading>(i)) ++readings_;
+    const auto* g = std::get_if<model::gap>(&i);
+    census_.added(device, g != nullptr ? g->from_seq : last_seq_of(i), last_seq_of(i));
     return sqlite3_last_insert_rowid(db_.get());
 }
 
@@ -356,7 +320,7 @@ std::vector<std::int64_t> store::write(const flush_batch& batch) {
     std::vector<std::int64_t> ids;
     ids.reserve(batch.inserts.size());
     try {
-        transaction tx(db_.get());
+        transaction tx(db_.get(), census_);
         std::map<std::int64_t, std::uint64_t> written; // device id -> highest seq
         for (std::size_t n = 0; n < batch.inserts.size(); ++n) {
             const auto& i = batch.inserts[n];
@@ -374,6 +338,7 @@ std::vector<std::int64_t> store::write(const flush_batch& batch) {
             s.bind(1, id);
             if (s.step()) {
                 if (s.int64(0) == static_cast<std::int64_t>(item_kind::reading)) --readings_;
+                census_.removed(s.int64(1));
                 s.reset();
             }
         }
@@ -410,7 +375,8 @@ std::vector<stored_item> store::read_after(std::int64_t after, std::size_t limit
         const auto* dev = devices_.word(device);
         model::gap g;
         g.device = dev != nullptr ? *dev : std::string("?");
-        g.reason = static_cast<model::gap_reason>(std::clamp<std::int64_t>(s.int64(6), 0, 3));
+        g.reason = static_cast<model::gap_reason>(std::clamp<std::int64_t>(
+            s.int64(6), 0, static_cast<std::int64_t>(model::gap_reason::file_lost)));
         g.from_seq = seq;
         g.to_seq = static_cast<std::uint64_t>(s.int64(7));
         g.from_ts = ts;
@@ -466,7 +432,7 @@ std::uint64_t store::drop_oldest(model::gap_reason why, std::int64_t keep_upto,
     });
     if (rows.empty()) return 0;
 
-    transaction tx(db_.get());
+    transaction tx(db_.get(), census_);
     std::map<std::int64_t, model::gap> runs; // device id -> the run being built
     std::map<std::int64_t, std::uint64_t> per_device;
     for (const auto& r : rows) {
@@ -474,6 +440,7 @@ std::uint64_t store::drop_oldest(model::gap_reason why, std::int64_t keep_upto,
         while (st_->erase.step()) {
         }
         --readings_;
+        census_.removed(r.device);
         ++per_device[r.device];
         auto it = runs.find(r.device);
         if (it != runs.end() && it->second.to_seq + 1 == r.seq) {
@@ -560,7 +527,7 @@ void store::compact(bool force) {
 
 void store::close_clean(const std::map<std::string, std::uint64_t>& last_seq) {
     {
-        transaction tx(db_.get());
+        transaction tx(db_.get(), census_);
         for (const auto& [device, seq] : last_seq) {
             const auto s = static_cast<std::int64_t>(seq);
             st_->close_device.bind(1, s).bind(2, s).bind(3, s).bind(4, device_id(device)).run();

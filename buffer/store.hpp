@@ -3,6 +3,7 @@
 // call is synchronous and throws sqlite_error; sqlite_queue runs them off the loop thread and
 // turns failures into the error the gateway status shows.
 #include "bridge/model/gap.hpp"
+#include "buffer/file_census.hpp"
 #include "buffer/item.hpp"
 #include "buffer/settings.hpp"
 #include "buffer/sqlite_handle.hpp"
@@ -65,6 +66,37 @@ struct stored_item {
 // Readings the limits took out of the file, per device.
 using drop_counts = std::map<std::string, std::uint64_t>;
 
+// The file under an open store is gone or not the one it wrote (check_file): deleted,
+// replaced, truncated.
+class file_lost_error : public sqlite_error {
+public:
+    explicit file_lost_error(const std::string& what)
+        : sqlite_error(SQLITE_IOERR, what) {}
+};
+
+// What the daemon knows of a device, to rebuild a lost file from.
+struct device_carry {
+    std::uint64_t last = 0;       // the last seq handed out
+    std::uint64_t reserve_to = 0; // numbers up to here may be handed out (reserved again)
+    std::uint64_t dropped = 0;
+};
+
+struct rebuild_request {
+    std::map<std::string, device_carry> devices;
+    std::vector<stored_item> in_memory; // items the queue holds as on disk (their row ids)
+    std::int64_t keep_upto = 0;         // every id up to here was read for replay
+    std::int64_t now_ms = 0;
+    std::int64_t clock_shift = 0;
+};
+
+struct rebuild_report {
+    std::string moved_aside;      // where what was left at the path went; empty if nothing
+    std::uint64_t copied = 0;     // items read back from the lost file (or the queue's memory)
+    std::vector<model::gap> lost; // runs that could not be read back (reason file_lost)
+    std::string read_error;       // why reading the lost file stopped early; empty if it did not
+    std::uint64_t store_id = 0;   // the new file's
+};
+
 class store {
 public:
     explicit store(buffer_settings settings);
@@ -95,6 +127,17 @@ public:
 
     [[nodiscard]] store_figures figures();
 
+    // Throws file_lost_error when the file at the path is not the one this store wrote: it
+    // was deleted, replaced, or truncated (or its WAL deleted). Cheap: a stat or two.
+    void check_file();
+    // Records the file as it is now, after this store's own work on it (a vacuum shrinks it).
+    void note_file();
+    // After file_lost_error: moves aside what is left at the path, makes a fresh file there
+    // (a new store id) holding the devices' seq state from `req`, every item that can still be
+    // read from the lost one (through the connection still open on it) or comes from the
+    // queue's memory, under its old id, and a file_lost gap for each run that cannot.
+    rebuild_report rebuild(const rebuild_request& req);
+
 private:
     struct statements;
     void open_file();
@@ -105,7 +148,9 @@ private:
     std::string encode(const model::reading& r);
     model::reading decode(std::int64_t device, std::uint64_t seq, std::int64_t ts,
                           std::string_view body);
-    std::int64_t insert(const item& i, std::int64_t received);
+    // Inserts (under `id` when not 0; an id already there is left alone); returns its id.
+    std::int64_t insert(const item& i, std::int64_t received, std::int64_t id = 0);
+
     // Stores a gap, or extends the device's stored gap it continues when that one is not
     // loaded for replay yet (id > keep_upto): one message per run, not one per drop.
     void record_gap(const model::gap& g, std::int64_t keep_upto);
@@ -130,6 +175,14 @@ private:
     };
     interned devices_;
     interned names_;
+    file_census census_;
+    struct file_identity {
+        std::uint64_t dev = 0, ino = 0;
+        bool operator==(const file_identity&) const = default;
+    };
+    file_identity file_id_;
+    file_identity wal_id_;              // zero until the WAL exists
+    std::uint64_t file_bytes_seen_ = 0; // only this store's own vacuum shrinks the file
     std::uint64_t readings_ = 0; // kind-0 rows, kept exact by every change
     std::int64_t page_size_ = 4096;
     std::uint64_t wal_budget_ = 0;   // bytes the WAL is checkpointed at

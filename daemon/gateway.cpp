@@ -125,8 +125,10 @@ bool gateway::note_buffer_state() {
         stats.oldest_ts && clock_.unix_ms() - *stats.oldest_ts > backlog_age.count();
     const bool held = stats.held > 0;
     if (stats.dropped == published_dropped_ && stats.error == published_error_ &&
-        backlog == published_backlog_ && held == published_held_)
+        backlog == published_backlog_ && held == published_held_ &&
+        stats.rebuilt == published_rebuilt_)
         return false;
+    published_rebuilt_ = stats.rebuilt;
     published_dropped_ = stats.dropped;
     published_error_ = std::move(stats.error);
     published_backlog_ = backlog;

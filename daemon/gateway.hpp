@@ -143,6 +143,7 @@ private:
     std::string published_error_;         // buffer.error likewise
     bool published_backlog_ = false;      // a backlog (backlog_age) likewise
     bool published_held_ = false;         // readings held for their seq's reservation likewise
+    std::string published_rebuilt_;       // the buffer file made again while running likewise
     deferred_calls deferred_;
     std::function<void()> stopped_;
     std::function<void()> status_changed_;

@@ -15,6 +15,8 @@ struct buffer_stats {
     std::uint64_t held = 0;  // readings not published yet: their seq is not reserved on disk
     std::string error;       // why the buffer cannot keep readings on disk now; empty when it can
     std::string moved_aside; // where an unusable buffer file found at start was moved; or empty
+    std::string rebuilt;     // the file was lost while running and made again (this run); or empty
+    std::string store_id;    // the buffer file's id (16 hex digits): a new one, a new seq count
 };
 
 } // namespace mb::model

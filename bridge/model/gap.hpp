@@ -8,9 +8,9 @@
 
 namespace mb::model {
 
-enum class gap_reason : std::uint8_t { max_size, max_age, refused, restart };
+enum class gap_reason : std::uint8_t { max_size, max_age, refused, restart, file_lost };
 
-// "max_size", "max_age", "refused", "restart": the payload's words.
+// "max_size", "max_age", "refused", "restart", "file_lost": the payload's words.
 [[nodiscard]] constexpr std::string_view reason_name(gap_reason r) {
     switch (r) {
     case gap_reason::max_size:
@@ -21,6 +21,8 @@ enum class gap_reason : std::uint8_t { max_size, max_age, refused, restart };
         return "refused";
     case gap_reason::restart:
         return "restart";
+    case gap_reason::file_lost:
+        return "file_lost";
     }
     return "max_size";
 }

@@ -29,6 +29,8 @@ def migrations():
     return found
 
 
+SCHEMA = len(migrations())  # the version the daemon writes
+
 def size_text(n):
     """As the command prints sizes: 512 B, 1.5 KiB, 256.0 MiB."""
     if n < 1024:
@@ -159,7 +161,7 @@ class BufferFileTest(TempDirTest):
         header, rows = parse(r.stdout)
         self.assertEqual(header, f"{self.db}: 1002 readings and 1 gap message waiting; "
                                  f"{size_text(os.path.getsize(self.db))} + 0 B WAL "
-                                 "(max_size 256.0 MiB), schema 1")
+                                 f"(max_size 256.0 MiB), schema {SCHEMA}")
         self.assertEqual(rows, {
             "feeder-a": (1000, 0, "2023-11-14T22:13:30.001Z", 1000, 0),
             "idle": (0, 0, "-", 40, 7),
@@ -179,7 +181,7 @@ class BufferFileTest(TempDirTest):
         r = self.buffer()
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, f"{self.db}: empty; {size_text(os.path.getsize(self.db))} "
-                                   "+ 0 B WAL (max_size 256.0 MiB), schema 1\n")
+                                   f"+ 0 B WAL (max_size 256.0 MiB), schema {SCHEMA}\n")
 
     def test_garbage_is_exit_1_naming_the_path(self):
         os.makedirs(os.path.dirname(self.db))
@@ -279,7 +281,7 @@ class BufferOfTheDaemonTest(RtuRig):
             self.assertGreaterEqual(last, max(delivered[dev], readings), first)
         header, _rows = self.rows()
         self.assertRegex(header, rf"^{re.escape(db)}: \d+ readings and 0 gap messages waiting; "
-                                 r"\S+ \S+ \+ \S+ \S+ WAL \(max_size 256\.0 MiB\), schema 1$")
+                                 rf"\S+ \S+ \+ \S+ \S+ WAL \(max_size 256\.0 MiB\), schema {SCHEMA}$")
         # Reading it did not disturb the daemon: it still polls and the file still grows.
         polled = len(self.requests())
         wait_until(lambda: self.rows()[1]["m1"][0] >= first["m1"][0] + 3, 20, interval=0.2,
@@ -307,7 +309,7 @@ class BufferOfTheDaemonTest(RtuRig):
         total = sum(rows[d][0] for d in rows)
         self.assertEqual(header, f"{db}: {count(total, 'reading', 'readings')} and 0 gap messages "
                                  f"waiting; {size_text(os.path.getsize(db))} + {size_text(wal)} "
-                                 "WAL (max_size 256.0 MiB), schema 1")
+                                 f"WAL (max_size 256.0 MiB), schema {SCHEMA}")
         # Stopped: the command leaves no -wal or -shm of its own behind.
         leftovers = {p for p in (db + "-wal", db + "-shm") if os.path.exists(p)}
         self.buffer()
