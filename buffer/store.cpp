@@ -8,6 +8,9 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <ctime>
 #include <fmt/format.h>
 #include <limits>
@@ -72,6 +75,13 @@ store::~store() = default;
 
 void store::open_file() {
     st_.reset();
+    // Readings and credentials' neighbours: not for every user of the box, whatever the umask
+    // of whoever started the daemon. SQLite gives the WAL and shared-memory files the mode of
+    // the database file.
+    if (const int fd = ::open(settings_.path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
+                              S_IRUSR | S_IWUSR);
+        fd >= 0)
+        ::close(fd);
     db_ = open_sqlite(settings_.path,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
     sqlite3* db = db_.get();

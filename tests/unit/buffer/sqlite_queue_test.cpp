@@ -678,6 +678,70 @@ BOOST_FIXTURE_TEST_CASE(readings_older_than_max_age_go_also_while_the_uplink_is_
                boost::test_tools::per_element());
 }
 
+// max_age is the time a reading waited in the gateway: a meter whose own clock lags by more
+// than max_age loses nothing (before, every live reading of it went as a one-seq gap).
+BOOST_FIXTURE_TEST_CASE(a_meter_clock_behind_by_more_than_max_age_loses_nothing, on_file) {
+    s.max_age = std::chrono::hours(1);
+    fake_outlet out;
+    out.room = 100;
+    auto q = open_with(loop, s, clock);
+    q->on_ready([&] { q->pump(out); });
+    const auto lagging = clock.unix - 2 * 3'600'000; // the meter's clock: 2 h behind
+    for (int i = 1; i <= 10; ++i)
+        q->push(reading_of("native", lagging + i, i));
+    BOOST_REQUIRE(deliver_everything(loop, *q, out, file));
+    BOOST_TEST(out.seqs("native") == range(1, 10), boost::test_tools::per_element());
+    BOOST_TEST(out.gaps().empty());
+    BOOST_TEST(q->stats().dropped == 0U);
+}
+
+// A wall clock set forward (NTP reaching a box that booted without it) does not age what
+// waits: neither the readings on disk nor those in memory. Real waiting still counts.
+BOOST_FIXTURE_TEST_CASE(a_wall_clock_step_does_not_age_the_backlog, on_file) {
+    s.max_age = std::chrono::minutes(10);
+    fake_outlet out; // room 0: the uplink is down
+    auto q = open_with(loop, s, clock);
+    for (int i = 1; i <= 20; ++i)
+        q->push(reading_of("a", clock.unix, i));
+    clock.advance(half_flush);
+    BOOST_REQUIRE(run_until(
+        loop, [&] { return file.readings() == 20 && q->busy() == 0; }, 5s));
+    clock.unix += 3'600'000; // a step of +1 h: the monotonic clock did not move
+    for (int i = 21; i <= 25; ++i)
+        q->push(reading_of("a", clock.unix, i));
+    clock.advance(half_flush);
+    BOOST_REQUIRE(run_until(
+        loop, [&] { return file.readings() == 25 && q->busy() == 0; }, 5s));
+    BOOST_TEST(q->stats().dropped == 0U);
+
+    // Eleven minutes of real waiting: the first twenty are older than max_age now.
+    clock.advance(std::chrono::minutes(11));
+    for (int i = 26; i <= 27; ++i)
+        q->push(reading_of("a", clock.unix, i));
+    BOOST_REQUIRE(run_until(
+        loop, [&] { return q->stats().dropped == 25U; }, 5s));
+
+    // The step is kept in the file: a restart does not count it as waiting either.
+    out.room = 100;
+    q->on_ready([&] { q->pump(out); });
+    BOOST_REQUIRE(deliver_everything(loop, *q, out, file));
+    BOOST_TEST(out.seqs("a") == range(26, 27), boost::test_tools::per_element());
+}
+
+// After a clock step back, a gap's times still run forward: from_ts is its earliest, to_ts its
+// latest.
+BOOST_FIXTURE_TEST_CASE(a_gap_across_a_clock_step_back_keeps_from_ts_before_to_ts, on_file) {
+    fake_outlet out;
+    out.room = 100;
+    out.refuse = {"a"};
+    auto q = open_with(loop, s, clock);
+    const auto t0 = clock.unix;
+    q->push(reading_of("a", t0, 1));
+    q->push(reading_of("a", t0 - 60'000, 2)); // taken after the clock went back a minute
+    BOOST_REQUIRE(deliver_everything(loop, *q, out, file));
+    check_one_gap(out.gaps(), "refused", 1, 2, t0 - 60'000, t0);
+}
+
 BOOST_FIXTURE_TEST_CASE(readings_older_than_max_age_go_as_max_age_gaps, on_file) {
     s.max_age = 300ms;
     fake_outlet out; // room 0, nobody pumps

@@ -13,9 +13,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <regex>
 #include <string>
+#include <sys/stat.h>
+#include <tuple>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -391,6 +394,138 @@ BOOST_AUTO_TEST_CASE(max_size_drops_the_oldest_until_the_file_fits) {
     BOOST_TEST(model::reason_name(gaps[0].reason) == "max_size");
     BOOST_TEST(gaps[0].from_seq == 1U);
     BOOST_TEST(gaps[0].to_seq == kept.front() - 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(buffer_store_file)
+
+// Made by the daemon, the file and its WAL are its owner's only, whatever the umask.
+BOOST_AUTO_TEST_CASE(a_file_the_store_makes_is_private_to_its_owner) {
+    mbtest::temp_dir dir;
+    const auto s = mbtest::settings_in(dir);
+    const auto old_mask = ::umask(022);
+    store st(s);
+    st.open(0);
+    st.write(batch_of("a", 1, 3));
+    ::umask(old_mask);
+    for (const auto& p : {s.path, fs::path(s.path.string() + "-wal")}) {
+        struct stat st_mode {};
+        BOOST_REQUIRE(::stat(p.c_str(), &st_mode) == 0);
+        BOOST_TEST((st_mode.st_mode & 0777U) == 0600U, p);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_file_left_alone_passes_the_check) {
+    mbtest::temp_dir dir;
+    store st(mbtest::settings_in(dir));
+    st.open(0);
+    st.write(batch_of("a", 1, 50));
+    st.compact(true);
+    st.note_file();
+    BOOST_CHECK_NO_THROW(st.check_file());
+    st.write(batch_of("a", 51, 60));
+    BOOST_CHECK_NO_THROW(st.check_file());
+}
+
+BOOST_AUTO_TEST_CASE(a_deleted_replaced_or_truncated_file_fails_the_check) {
+    for (const std::string how : {"deleted", "replaced", "truncated"}) {
+        mbtest::temp_dir dir;
+        const auto s = mbtest::settings_in(dir);
+        store st(s);
+        st.open(0);
+        st.write(batch_of("a", 1, 50));
+        st.compact(true);
+        st.note_file();
+        if (how == "deleted") fs::remove(s.path);
+        if (how == "replaced") {
+            write_bytes(dir.path / "other", "x");
+            fs::rename(dir.path / "other", s.path);
+        }
+        if (how == "truncated") fs::resize_file(s.path, 0);
+        BOOST_CHECK_EXCEPTION(st.check_file(), mb::buffer::file_lost_error,
+                              [&](const auto& e) {
+                                  return std::string(e.what()).find(how) != std::string::npos;
+                              });
+    }
+}
+
+// Deleted under the store: everything is read back through the connection still open on it;
+// the new file has a new id, the daemon's reservations and drop counts, the old row ids.
+BOOST_AUTO_TEST_CASE(a_deleted_file_is_made_again_whole_with_a_new_id) {
+    mbtest::temp_dir dir;
+    const auto s = mbtest::settings_in(dir);
+    store st(s);
+    const auto first = st.open(0);
+    const auto ids = st.write(batch_of("a", 1, 20));
+    fs::remove(s.path);
+    fs::remove(s.path.string() + "-wal");
+    mb::buffer::rebuild_request req;
+    req.devices["a"] = {25, 4096, 3};
+    req.now_ms = 5'000;
+    const auto report = st.rebuild(req);
+    BOOST_TEST(report.read_error.empty(), report.read_error);
+    BOOST_TEST(report.copied == 20U);
+    BOOST_TEST(report.lost.empty());
+    BOOST_TEST(report.store_id != first.store_id);
+    BOOST_TEST(report.moved_aside.empty()); // nothing was left at the path
+    const auto rows = st.read_after(0, 100);
+    BOOST_REQUIRE(rows.size() == 20U);
+    BOOST_TEST(rows.front().id == ids.front()); // the ids the queue knows
+    BOOST_TEST(look(s.path, "SELECT reserved_to FROM devices WHERE name = 'a'") == 4096);
+    BOOST_TEST(look(s.path, "SELECT dropped FROM devices WHERE name = 'a'") == 3);
+    BOOST_CHECK_NO_THROW(st.check_file());
+    // New items take ids above the old ones.
+    BOOST_TEST(st.write(batch_of("a", 26, 26)).at(0) > ids.back());
+    st.close_clean({{"a", 26}});
+    store again(s);
+    const auto reopened = again.open(6'000);
+    BOOST_TEST(reopened.store_id == report.store_id);
+    BOOST_TEST(reopened.devices.at("a").last == 26U);
+}
+
+// Truncated: what the connection still has cached is read back, the rest is gone; each device's
+// seqs are either in the new file or inside a file_lost gap, never both, and the queue's own
+// items (here seq 12, loaded for replay) are kept.
+BOOST_AUTO_TEST_CASE(a_truncated_file_announces_what_it_cannot_give_back_as_file_lost) {
+    mbtest::temp_dir dir;
+    const auto s = mbtest::settings_in(dir);
+    store st(s);
+    st.open(0);
+    constexpr std::uint64_t n = 60'000; // far more than the page cache holds
+    for (std::uint64_t from = 1; from <= n; from += 5'000)
+        st.write(batch_of("a", from, from + 4'999));
+    st.write(batch_of("b", 1, 10));
+    st.compact(true);
+    st.note_file();
+    fs::resize_file(s.path, 0);
+    BOOST_CHECK_THROW(st.check_file(), mb::buffer::file_lost_error);
+    mb::buffer::rebuild_request req;
+    req.devices["a"] = {n, n + 4096, 0};
+    req.devices["b"] = {10, 4096, 0};
+    req.in_memory.push_back({12, reading_of("a", 12, 12), 12});
+    req.now_ms = 7'000;
+    const auto report = st.rebuild(req);
+    BOOST_TEST(!report.read_error.empty());
+    BOOST_TEST(!report.lost.empty());
+    BOOST_TEST(report.moved_aside.find(".lost-") != std::string::npos, report.moved_aside);
+    std::map<std::string, std::vector<int>> seen; // seq -> times found (read back or in a gap)
+    seen["a"].resize(n + 1);
+    seen["b"].resize(11);
+    for (const auto& row : st.read_after(0, 2 * n)) {
+        if (const auto* r = std::get_if<model::reading>(&row.what)) ++seen[r->device].at(r->seq);
+        if (const auto* g = std::get_if<model::gap>(&row.what)) {
+            BOOST_TEST(model::reason_name(g->reason) == "file_lost");
+            BOOST_TEST(g->from_ts == 7'000);
+            for (auto seq = g->from_seq; seq <= g->to_seq; ++seq)
+                ++seen[g->device].at(seq);
+        }
+    }
+    BOOST_TEST(seen["a"][12] == 1);
+    for (const auto& [device, counts] : seen)
+        for (std::size_t seq = 1; seq < counts.size(); ++seq)
+            BOOST_REQUIRE_MESSAGE(counts[seq] == 1, device << " seq " << seq << " found "
+                                                           << counts[seq] << " times");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
