@@ -7,6 +7,7 @@ waits and never repeats a seq. Before, the deletion went unnoticed, the backlog 
 next start without a gap and seq started again at 1."""
 
 import os
+import signal
 from buffer_rig import BufferRig, Ledger, now_ms, stored_now
 from mbtest import Daemon, require_built
 
@@ -115,3 +116,32 @@ class BufferFileLostTest(BufferRig):
         moved = [n for n in os.listdir(os.path.dirname(self.db)) if ".lost-" in n]
         self.assertTrue(moved, "the truncated file is kept aside")
         self.deliver_all_after_a_restart(before)
+
+
+@require_built
+class BufferReloadTest(BufferRig):
+    """A reload that changes [buffer] is not applied while running, and says so: the daemon
+    keeps writing the file it has (before, the log claimed the new path while the old file kept
+    being written)."""
+
+    def test_a_changed_buffer_path_waits_for_a_restart_and_says_so(self):
+        self.sim(units="1")
+        self.watch()
+        self.config_path = self.buffer_config([("m1", 1)], interval="200ms")
+        self.mb = self.launch(Daemon(self.tmp, self.config_path))
+        self.wait_readings("m1", 2)
+        other = os.path.join(self.tmp, "other", "buffer.db")
+        self.buffer_config([("m1", 1)], interval="200ms", db=other)
+        self.mb.signal(signal.SIGHUP)
+        self.wait_for(lambda: self.log_lines(r"reloaded: "), 10, "the reload")
+        self.assertTrue(self.log_lines(r"reload: \[buffer\] path changed; not applied while "
+                                       r"running: restart to apply"), self.log_tail())
+        [(_ms, line)] = self.log_lines(r"reloaded: ")
+        self.assertIn(f"buffer={self.db}", line, "the summary names the buffer in use")
+        self.assertTrue(line.endswith("; not applied until a restart: [buffer] path"), line)
+        # The running buffer is still the old file: an outage goes there.
+        self.broker.stop()
+        self.wait_disconnected()
+        self.wait_for(lambda: (stored_now(self.db) or {}), 10, "the backlog in the old file")
+        self.assertFalse(os.path.exists(other), "the new path is not opened while running")
+        self.assertEqual(self.mb.stop(), 0)
