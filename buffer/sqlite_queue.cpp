@@ -114,8 +114,9 @@ void sqlite_queue::drop(const model::reading& r, model::gap_reason why) {
         }
     }
     // A gap names seqs too: one above the reservation waits for it like a reading would.
-    open_gaps_[{r.device, why}] = add_live(model::gap{r.device, why, r.seq, r.seq, r.ts_ms, r.ts_ms},
-                                           beyond_reservation(r.device, r.seq), 0);
+    open_gaps_[{r.device, why}] =
+        add_live(model::gap{r.device, why, r.seq, r.seq, r.ts_ms, r.ts_ms},
+                 beyond_reservation(r.device, r.seq), 0);
 }
 
 // The file cannot take what waits in memory: the oldest readings not in flight and not being

@@ -141,7 +141,7 @@ private:
     buffer_settings settings_;
     const model::clock& clock_;
     age_clock ages_{clock_};
-    std::int64_t saved_shift_ = 0; // ages_.shift() as the file has it
+    std::int64_t saved_shift_ = 0;          // ages_.shift() as the file has it
     std::unique_ptr<store> store_;          // used on the writer thread only
     std::unique_ptr<writer_thread> writer_; // declared after store_: joins before it goes
     uv_handle<uv_timer_t> tick_;
@@ -170,8 +170,8 @@ private:
     std::uint64_t dropped_total_ = 0;
 
     std::uint64_t held_readings_ = 0; // live readings with `held` set
-    std::size_t mem_bytes_ = 0;      // entries not on disk
-    std::uint64_t mem_readings_ = 0; // readings not on disk
+    std::size_t mem_bytes_ = 0;       // entries not on disk
+    std::uint64_t mem_readings_ = 0;  // readings not on disk
     store_figures disk_;
     bool store_open_ = false;
     bool store_ok_ = false;
@@ -181,7 +181,7 @@ private:
     std::chrono::steady_clock::time_point retry_after_;
     std::string store_error_;
     std::string moved_aside_;
-    std::string rebuilt_;       // the file was lost and made again (for stats(), this run)
+    std::string rebuilt_;        // the file was lost and made again (for stats(), this run)
     std::uint64_t store_id_ = 0; // the file's meta.store_id; 0 before it opened
     std::chrono::steady_clock::time_point last_open_try_;
     bool flushing_ = false;

@@ -27,6 +27,35 @@ struct sqlite_queue::flush_job {
     drop_counts drops;
     store_figures figures;
     std::string error;
+
+    // On the writer thread.
+    void run(store& st) {
+        try {
+            try {
+                st.check_file();
+            } catch (const file_lost_error& e) {
+                if (!rebuild) throw;
+                rebuilt = st.rebuild(*rebuild);
+                rebuilt->read_error.insert(0, std::string(e.what()) + "; ");
+            }
+            if (!batch.inserts.empty() || !batch.deletes.empty() || !batch.reservations.empty() ||
+                !batch.dropped.empty() || batch.clock_shift)
+                ids = st.write(batch);
+            written = true;
+            if (!closing) {
+                drops = st.enforce_limits(received_now, keep_upto, keep);
+                st.compact(false);
+            }
+            figures = st.figures();
+            st.note_file();
+            if (closing) st.close_clean(last_seq);
+        } catch (const file_lost_error& e) {
+            lost = e.what();
+            error = e.what();
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+    }
 };
 
 void sqlite_queue::on_tick(uv_timer_t* t) noexcept {
@@ -73,51 +102,24 @@ void sqlite_queue::flush() {
         job->rebuild = rebuild_request_now();
     }
     flushing_ = true;
-    writer_->post(
-        [this, job] {
-            try {
-                try {
-                    store_->check_file();
-                } catch (const file_lost_error& e) {
-                    if (!job->rebuild) throw;
-                    job->rebuilt = store_->rebuild(*job->rebuild);
-                    job->rebuilt->read_error.insert(0, std::string(e.what()) + "; ");
-                }
-                const auto& b = job->batch;
-                if (!b.inserts.empty() || !b.deletes.empty() || !b.reservations.empty() ||
-                    !b.dropped.empty() || b.clock_shift)
-                    job->ids = store_->write(b);
-                job->written = true;
-                if (!job->closing) {
-                    job->drops =
-                        store_->enforce_limits(job->received_now, job->keep_upto, job->keep);
-                    store_->compact(false);
-                }
-                job->figures = store_->figures();
-                store_->note_file();
-                if (job->closing) store_->close_clean(job->last_seq);
-            } catch (const file_lost_error& e) {
-                job->lost = e.what();
-                job->error = e.what();
-            } catch (const std::exception& e) {
-                job->error = e.what();
-            }
-        },
-        [this, job] {
-            flushing_ = false;
-            if (job->written) {
-                flushed(*job);
-            } else {
-                flush_failed(*job);
-            }
-            if (job->rebuilt) log::error("buffer: {}; made a new file at once", job->rebuilt->read_error);
-            if (closing_) return finish_close(job->closing ? job.get() : nullptr);
-            if (!job->lost.empty()) return rebuild(job->lost);
-            if (!job->error.empty()) report_error(job->error);
-            // Asked for while this one ran (or failed), or acknowledgements piling up.
-            if (!reservations_.empty() || to_delete_.size() >= delete_batch) flush();
-            ready();
-        });
+    writer_->post([this, job] { job->run(*store_); },
+                  [this, job] {
+                      flushing_ = false;
+                      if (job->written) {
+                          flushed(*job);
+                      } else {
+                          flush_failed(*job);
+                      }
+                      if (job->rebuilt)
+                          log::error("buffer: {}; made a new file at once",
+                                     job->rebuilt->read_error);
+                      if (closing_) return finish_close(job->closing ? job.get() : nullptr);
+                      if (!job->lost.empty()) return rebuild(job->lost);
+                      if (!job->error.empty()) report_error(job->error);
+                      // Asked for while this one ran (or failed), or acknowledgements piling up.
+                      if (!reservations_.empty() || to_delete_.size() >= delete_batch) flush();
+                      ready();
+                  });
 }
 
 void sqlite_queue::flushed(flush_job& job) {
@@ -402,12 +404,15 @@ void sqlite_queue::rebuild(const std::string& what) {
             std::uint64_t lost_seqs = 0;
             for (const auto& g : r.lost)
                 lost_seqs += g.to_seq - g.from_seq + 1;
-            rebuilt_ = fmt::format("{}; a new file was made at {} (store {:016x}){}", what,
-                                   fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(static_cast<std::time_t>(clock_.unix_ms() / 1000))), r.store_id,
-                                   r.lost.empty() ? std::string()
-                                                  : fmt::format("; {} gap(s) of {} seq(s) "
-                                                                "announced as file_lost",
-                                                                r.lost.size(), lost_seqs));
+            rebuilt_ = fmt::format(
+                "{}; a new file was made at {} (store {:016x}){}", what,
+                fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
+                            fmt::gmtime(static_cast<std::time_t>(clock_.unix_ms() / 1000))),
+                r.store_id,
+                r.lost.empty() ? std::string()
+                               : fmt::format("; {} gap(s) of {} seq(s) "
+                                             "announced as file_lost",
+                                             r.lost.size(), lost_seqs));
             if (!r.moved_aside.empty()) moved_aside_ = r.moved_aside;
             log::warn("buffer: {} made again (store {:016x}): {} item(s) read back{}{}", path,
                       r.store_id, r.copied,

@@ -8,14 +8,14 @@
 #include <array>
 #include <bit>
 #include <cstring>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <ctime>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <limits>
 #include <set>
+#include <sys/stat.h>
 #include <system_error>
+#include <unistd.h>
 
 namespace mb::buffer {
 
@@ -179,8 +179,8 @@ open_report store::open(std::int64_t now_ms) {
     if (report.unclean) announce_restart(now_ms, report);
     exec(db, "UPDATE meta SET value = 0 WHERE key = 'clean'");
     tx.commit();
-    report.store_id = static_cast<std::uint64_t>(
-        query_int(db, "SELECT value FROM meta WHERE key = 'store_id'"));
+    report.store_id =
+        static_cast<std::uint64_t>(query_int(db, "SELECT value FROM meta WHERE key = 'store_id'"));
     report.clock_shift = query_int(db, "SELECT value FROM meta WHERE key = 'clock_shift'");
     report.last_received = query_int(db, "SELECT coalesce(max(received), 0) FROM (SELECT "
                                          "received FROM items ORDER BY id DESC LIMIT 64)");

@@ -28,7 +28,7 @@ struct open_report {
     std::uint64_t store_id = 0;     // the file's meta.store_id
     std::int64_t clock_shift = 0;   // the file's meta.clock_shift
     std::int64_t last_received = 0; // the latest items.received in the file (0: none)
-    std::string moved_aside; // the unusable file's new name, when there was one
+    std::string moved_aside;        // the unusable file's new name, when there was one
     std::string why_moved;
     bool unclean = false; // the last run did not close the file
     std::size_t restart_gaps = 0;
@@ -49,8 +49,8 @@ struct reservation {
 
 // One transaction's worth of work.
 struct flush_batch {
-    std::vector<item> inserts;           // in arrival order
-    std::vector<std::int64_t> received;  // of each insert (items.received)
+    std::vector<item> inserts;               // in arrival order
+    std::vector<std::int64_t> received;      // of each insert (items.received)
     std::optional<std::int64_t> clock_shift; // a new meta.clock_shift
     std::vector<std::int64_t> deletes;
     std::vector<reservation> reservations;
@@ -148,6 +148,10 @@ private:
     std::string encode(const model::reading& r);
     model::reading decode(std::int64_t device, std::uint64_t seq, std::int64_t ts,
                           std::string_view body);
+    // rebuild(): moves what is at the path aside (its new name, or empty), and writes the
+    // daemon's seq state into the fresh file.
+    [[nodiscard]] std::string clear_path() const;
+    void carry_state(const rebuild_request& req, std::int64_t top_id);
     // Inserts (under `id` when not 0; an id already there is left alone); returns its id.
     std::int64_t insert(const item& i, std::int64_t received, std::int64_t id = 0);
 
@@ -183,7 +187,7 @@ private:
     file_identity file_id_;
     file_identity wal_id_;              // zero until the WAL exists
     std::uint64_t file_bytes_seen_ = 0; // only this store's own vacuum shrinks the file
-    std::uint64_t readings_ = 0; // kind-0 rows, kept exact by every change
+    std::uint64_t readings_ = 0;        // kind-0 rows, kept exact by every change
     std::int64_t page_size_ = 4096;
     std::uint64_t wal_budget_ = 0;   // bytes the WAL is checkpointed at
     std::uint64_t schema_bytes_ = 0; // an empty buffer file

@@ -1,8 +1,7 @@
 // store: noticing that the file under it was lost (deleted, replaced, truncated) and making a
 // new one from what the daemon knows and what can still be read (design: docs/buffer.md).
-#include "buffer/store.hpp"
-
 #include "buffer/sqlite_handle.hpp"
+#include "buffer/store.hpp"
 #include "buffer/store_statements.hpp"
 #include "buffer/transaction.hpp"
 
@@ -137,18 +136,7 @@ rebuild_report store::rebuild(const rebuild_request& req) {
     lost.devices_ = std::move(devices_);
     lost.names_ = std::move(names_);
     lost.census_ = census_;
-    // What is left at the path (the replacing file, the truncated one, a WAL or shared-memory
-    // file of ours) goes aside: a fresh file must not meet any of it.
-    const auto aside = settings_.path.string() + ".lost-" + utc_stamp_now();
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-        const fs::path from = settings_.path.string() + suffix;
-        std::error_code ec;
-        if (!fs::exists(from, ec)) continue;
-        fs::rename(from, aside + suffix, ec);
-        if (ec) throw sqlite_error(SQLITE_CANTOPEN, fmt::format("cannot move {} aside: {}",
-                                                                from.string(), ec.message()));
-        if (*suffix == '\0') report.moved_aside = aside;
-    }
+    report.moved_aside = clear_path();
     open_file();
     report.store_id =
         static_cast<std::uint64_t>(query_int(db_.get(), "SELECT value FROM meta WHERE key = "
@@ -191,6 +179,31 @@ rebuild_report store::rebuild(const rebuild_request& req) {
             }
         }
     }
+    carry_state(req, top_id);
+    tx.commit();
+    note_file();
+    return report;
+}
+
+std::string store::clear_path() const {
+    // What is left at the path (the replacing file, the truncated one, a WAL or shared-memory
+    // file of ours) goes aside: a fresh file must not meet any of it.
+    const auto aside = settings_.path.string() + ".lost-" + utc_stamp_now();
+    std::string moved;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        const fs::path from = settings_.path.string() + suffix;
+        std::error_code ec;
+        if (!fs::exists(from, ec)) continue;
+        fs::rename(from, aside + suffix, ec);
+        if (ec)
+            throw sqlite_error(SQLITE_CANTOPEN, fmt::format("cannot move {} aside: {}",
+                                                            from.string(), ec.message()));
+        if (*suffix == '\0') moved = aside;
+    }
+    return moved;
+}
+
+void store::carry_state(const rebuild_request& req, std::int64_t top_id) {
     // The daemon's seqs, reserved again, and its drop counts: seq goes on where it was.
     statement carry(db_.get(), "UPDATE devices SET last_seq = ?, reserved_from = ?, reserved_to "
                                "= ?, reserved_ts = ?, dropped = ? WHERE id = ?");
@@ -211,9 +224,6 @@ rebuild_report store::rebuild(const rebuild_request& req) {
     statement shift(db_.get(), "UPDATE meta SET value = ? WHERE key = 'clock_shift'");
     shift.bind(1, req.clock_shift).run();
     exec(db_.get(), "UPDATE meta SET value = 0 WHERE key = 'clean'");
-    tx.commit();
-    note_file();
-    return report;
 }
 
 } // namespace mb::buffer

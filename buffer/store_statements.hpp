@@ -38,8 +38,8 @@ struct store::statements {
         , close_device(db, "UPDATE devices SET last_seq = max(last_seq, ?), reserved_from = "
                            "max(last_seq, ?) + 1, reserved_to = max(last_seq, ?) WHERE id = ?") {}
     statement insert_reading, insert_gap, erase, read_after, oldest, oldest_ts, open_gap,
-        extend_gap, set_clock_shift, add_device, add_name, reserve, written_up_to, add_dropped, incremental_vacuum,
-        checkpoint, page_count, freelist_count, close_device;
+        extend_gap, set_clock_shift, add_device, add_name, reserve, written_up_to, add_dropped,
+        incremental_vacuum, checkpoint, page_count, freelist_count, close_device;
 };
 
 } // namespace mb::buffer

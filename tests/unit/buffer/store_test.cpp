@@ -443,10 +443,9 @@ BOOST_AUTO_TEST_CASE(a_deleted_replaced_or_truncated_file_fails_the_check) {
             fs::rename(dir.path / "other", s.path);
         }
         if (how == "truncated") fs::resize_file(s.path, 0);
-        BOOST_CHECK_EXCEPTION(st.check_file(), mb::buffer::file_lost_error,
-                              [&](const auto& e) {
-                                  return std::string(e.what()).find(how) != std::string::npos;
-                              });
+        BOOST_CHECK_EXCEPTION(st.check_file(), mb::buffer::file_lost_error, [&](const auto& e) {
+            return std::string(e.what()).find(how) != std::string::npos;
+        });
     }
 }
 
@@ -524,8 +523,8 @@ BOOST_AUTO_TEST_CASE(a_truncated_file_announces_what_it_cannot_give_back_as_file
     BOOST_TEST(seen["a"][12] == 1);
     for (const auto& [device, counts] : seen)
         for (std::size_t seq = 1; seq < counts.size(); ++seq)
-            BOOST_REQUIRE_MESSAGE(counts[seq] == 1, device << " seq " << seq << " found "
-                                                           << counts[seq] << " times");
+            BOOST_REQUIRE_MESSAGE(counts[seq] == 1,
+                                  device << " seq " << seq << " found " << counts[seq] << " times");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
