@@ -90,8 +90,8 @@ command_parse parse(std::string_view payload, const model::device_info& device) 
         res.error = has_set ? "set and read: give one, not both" : "give one of set or read";
         return res;
     }
-    if (!device.commands_refused.empty()) {
-        res.error = device.commands_refused;
+    if (device.commands_refused) {
+        res.error = fmt::format("{}: {}", device.name, *device.commands_refused);
         return res;
     }
     command c;

@@ -38,10 +38,7 @@ downlink::callbacks uplink::downlink_callbacks() {
     c.reply = [this](const std::string& topic, const std::string& payload) {
         publish_control(topic, payload, false);
     };
-    c.device = [this](const std::string& device) -> const model::device_info* {
-        const auto it = devices_.find(device);
-        return it == devices_.end() ? nullptr : &it->second;
-    };
+    c.device = [this](const std::string& device) { return devices_.info(device); };
     return c;
 }
 
@@ -74,7 +71,7 @@ std::int64_t uplink::now_ms() const {
 
 std::string uplink::gateway_status_payload() const {
     const model::buffer_stats b = cb_.buffer ? cb_.buffer() : model::buffer_stats{};
-    return gateway_online_payload(now_ms(), settings_.version, static_cast<int>(devices_.size()),
+    return gateway_online_payload(now_ms(), settings_.version, static_cast<int>(devices_.count()),
                                   b);
 }
 
@@ -92,30 +89,57 @@ bool uplink::publish_control(const std::string& topic, const std::string& payloa
     return true;
 }
 
-void uplink::flush_clears() {
+void uplink::note_cleared(const std::string& device) {
+    ++cleared_;
+    constexpr std::size_t named = 5;
+    if (cleared_names_.size() < named) cleared_names_.push_back(device);
+    if (devices_.clears_due() > 0) return;
+    // One line for a batch (thousands of forgotten meters), not one per device.
+    std::string names;
+    for (const auto& n : cleared_names_)
+        names += (names.empty() ? "" : ", ") + n;
+    log::info("uplink: retained meta and status of {} removed device{} cleared ({}{})", cleared_,
+              cleared_ == 1 ? "" : "s", names, cleared_ > cleared_names_.size() ? ", …" : "");
+    cleared_ = 0;
+    cleared_names_.clear();
+}
+
+void uplink::pump_retained() {
     // Handed over at QoS 1 they survive a reconnect inside libmosquitto, like readings.
-    for (auto it = to_clear_.begin(); it != to_clear_.end() && link_.connected();) {
-        if (!publish_control(topics_.meta(*it), "", true) ||
-            !publish_control(topics_.status(*it), "", true))
-            return;
-        log::info("uplink: retained meta and status of removed device {} cleared", *it);
-        it = to_clear_.erase(it);
+    while (link_.connected() && !stopping_ && retained_mids_.size() < settings_.retained_window) {
+        auto m = devices_.next();
+        if (!m) return;
+        int mid = -1;
+        bool ok = false;
+        switch (m->what) {
+        case retained_devices::kind::meta:
+            ok = publish_control(topics_.meta(m->device), m->payload, true, &mid);
+            break;
+        case retained_devices::kind::status:
+            ok = publish_control(topics_.status(m->device), m->payload, true, &mid);
+            break;
+        case retained_devices::kind::clear: {
+            int first = -1;
+            ok = publish_control(topics_.meta(m->device), "", true, &first) &&
+                 publish_control(topics_.status(m->device), "", true, &mid);
+            if (first > 0) retained_mids_.insert(first);
+            if (!ok) {
+                devices_.remove({m->device}); // due again, first, on the next connect
+                return;
+            }
+            note_cleared(m->device);
+            break;
+        }
+        }
+        // A meta or status not handed over goes again on the next connect anyway.
+        if (!ok) return;
+        if (mid > 0) retained_mids_.insert(mid);
     }
 }
 
 void uplink::handle_connect() {
-    // Birth first, then what each device is and how it is, then commands.
+    // Birth first, then commands; what each device is and how it is follows, paced.
     publish_control(topics_.gateway_status(), gateway_status_payload(), true);
-    flush_clears();
-    for (const auto& [name, d] : devices_) {
-        auto meta = meta_payload(d);
-        metas_[name] = std::hash<std::string>{}(meta);
-        publish_control(topics_.meta(name), meta, true);
-    }
-    for (const auto& [name, s] : statuses_) {
-        publish_control(topics_.status(name), status_payload(s), true);
-        published_[name] = s;
-    }
     if (settings_.commands) {
         // Retained commands are never sent to us (MQTT v5 retain handling): one published
         // with the retain flag would otherwise switch a relay again on every (re)connect.
@@ -125,6 +149,9 @@ void uplink::handle_connect() {
                 link_.subscribe(topics_.cmd_filter(), 1, MQTT_SUB_OPT_SEND_RETAIN_NEVER))
             log::error("uplink: cannot subscribe {}: {}", topics_.cmd_filter(), ec.message());
     }
+    retained_mids_.clear(); // those of the last connection are libmosquitto's to resend
+    devices_.resend_all();
+    pump_retained();
     if (cb_.on_connect) cb_.on_connect();
 }
 
@@ -135,7 +162,11 @@ void uplink::handle_ack(int mid, delivery d, bool windowed) {
         link_.stop();
         return;
     }
-    if (windowed && cb_.on_ack) cb_.on_ack(mid, d);
+    if (windowed) {
+        if (cb_.on_ack) cb_.on_ack(mid, d);
+        return;
+    }
+    if (retained_mids_.erase(mid) > 0) pump_retained();
 }
 
 model::publish_attempt uplink::publish_windowed(const std::string& topic,
@@ -169,65 +200,31 @@ model::publish_attempt uplink::publish(const model::gap& g) {
     return publish_windowed(topics_.gap(g.device), gap_payload(g));
 }
 
-bool uplink::same_state(const model::device_status& a, const model::device_status& b) {
-    return a.state == b.state && a.last_error == b.last_error;
-}
-
 void uplink::publish_status(const model::device_status& s, status_change change) {
-    statuses_[s.device] = s;
-    const auto last = published_.find(s.device);
-    if (last != published_.end() && same_state(last->second, s) &&
-        (change == status_change::state ||
-         (last->second.polls == s.polls && last->second.errors == s.errors)))
-        return;
-    if (!link_.connected()) return; // sent on connect
-    publish_control(topics_.status(s.device), status_payload(s), true);
-    published_[s.device] = s;
+    devices_.set_status(s, change == status_change::counters);
+    pump_retained();
 }
 
 void uplink::set_devices(std::vector<model::device_info> devices) {
-    std::map<std::string, model::device_info> next;
-    for (auto& d : devices) {
-        auto name = d.name;
-        next.emplace(std::move(name), std::move(d));
-    }
-    const bool count_changed = next.size() != devices_.size();
-    for (const auto& [name, old] : devices_) {
-        if (next.contains(name)) continue;
-        // Gone from the config: its retained meta and status are cleared (empty retained
-        // payloads) now or on the next connect.
-        to_clear_.insert(name);
-        metas_.erase(name);
-        statuses_.erase(name);
-        published_.erase(name);
-    }
-    devices_ = std::move(next);
-    for (const auto& [name, d] : devices_)
-        to_clear_.erase(name); // back again: its meta is published below
-    flush_clears();
-    for (const auto& [name, d] : devices_)
-        publish_meta_if_changed(d);
-    if (count_changed && link_.connected()) refresh_gateway_status();
+    const bool count_changed = devices_.replace_all(std::move(devices));
+    pump_retained();
+    if (count_changed) refresh_gateway_status();
 }
 
 void uplink::update_devices(std::vector<model::device_info> changed) {
-    const auto before = devices_.size();
-    for (auto& d : changed) {
-        to_clear_.erase(d.name);
-        auto name = d.name;
-        const auto& kept = devices_.insert_or_assign(std::move(name), std::move(d)).first->second;
-        publish_meta_if_changed(kept);
-    }
-    if (devices_.size() != before && link_.connected()) refresh_gateway_status();
+    const bool count_changed = devices_.update(std::move(changed));
+    pump_retained();
+    if (count_changed) refresh_gateway_status();
 }
 
-void uplink::publish_meta_if_changed(const model::device_info& d) {
-    const auto meta = meta_payload(d);
-    const auto hash = std::hash<std::string>{}(meta);
-    const auto it = metas_.find(d.name);
-    if (it != metas_.end() && it->second == hash) return;
-    if (link_.connected()) publish_control(topics_.meta(d.name), meta, true);
-    metas_[d.name] = hash;
+void uplink::remove_devices(const std::vector<std::string>& names) {
+    const bool count_changed = devices_.remove(names);
+    pump_retained();
+    if (count_changed) refresh_gateway_status();
+}
+
+void uplink::published_before(std::vector<std::string> names) {
+    devices_.published_before(std::move(names));
 }
 
 void uplink::refresh_gateway_status() {

@@ -18,6 +18,7 @@
 #include "bridge/model/reading.hpp"
 #include "bridge/mqtt_link.hpp"
 #include "bridge/payloads.hpp"
+#include "bridge/retained_devices.hpp"
 #include "bridge/topics.hpp"
 
 #include <chrono>
@@ -41,6 +42,8 @@ struct uplink_settings {
     std::size_t max_pending_per_device = 4; // downlink_settings
     std::chrono::milliseconds command_timeout{10'000};
     std::chrono::milliseconds stop_timeout{3'000}; // wait for the offline status's PUBACK
+    // Retained meta, status and clears handed to the link but not acknowledged, at most.
+    std::size_t retained_window = 32;
 };
 
 class uplink final : public model::outlet {
@@ -75,6 +78,13 @@ public:
     // Adds these devices or replaces their info (a relayed meter appeared, its meta changed):
     // the others are left as they are, so the cost is these devices' only.
     void update_devices(std::vector<model::device_info> changed);
+    // These devices are gone (a relayed meter forgotten, or its name given to a configured
+    // device): their retained meta and status are cleared, before anything a device of the
+    // same name publishes later.
+    void remove_devices(const std::vector<std::string>& names);
+    // A previous instance (before a reload) published these: the next set_devices clears the
+    // ones it lacks.
+    void published_before(std::vector<std::string> names);
     // Republishes the gateway status (e.g. after the buffer counters moved).
     void refresh_gateway_status();
     // Publishes {"state":"offline","ts":…} retained, waits for its PUBACK (bounded by
@@ -96,27 +106,22 @@ private:
     model::publish_attempt publish_windowed(const std::string& topic, const std::string& payload);
     bool publish_control(const std::string& topic, const std::string& payload, bool retain,
                          int* mid = nullptr);
-    void flush_clears();
-    void publish_meta_if_changed(const model::device_info& d);
+    // Hands the retained messages due to the link, at most retained_window of them
+    // unacknowledged: tens of thousands of metas after a reconnect go out as fast as the
+    // broker acknowledges them, while readings keep flowing beside them.
+    void pump_retained();
+    void note_cleared(const std::string& device);
     [[nodiscard]] std::string gateway_status_payload() const;
     [[nodiscard]] std::int64_t now_ms() const;
-    [[nodiscard]] static bool same_state(const model::device_status& a,
-                                         const model::device_status& b);
 
     uv_loop_t& loop_;
     uplink_settings settings_;
     callbacks cb_;
     topics topics_;
-    std::map<std::string, model::device_info> devices_;
-    // device -> hash of the meta payload sent: the payloads themselves (a few KiB each) are
-    // not worth keeping for thousands of relayed meters.
-    std::map<std::string, std::size_t> metas_;
-    std::map<std::string, model::device_status> statuses_;  // latest per device
-    std::map<std::string, model::device_status> published_; // last published per device
-    // Removed devices whose retained meta/status are not cleared yet (the link was down).
-    // The daemon hands a new uplink the previous device list first, so a removal made
-    // across a reload is cleared too.
-    std::set<std::string> to_clear_;
+    retained_devices devices_;
+    std::set<int> retained_mids_;            // retained meta/status/clears awaiting their PUBACK
+    std::size_t cleared_ = 0;                // devices cleared since the last log line about it
+    std::vector<std::string> cleared_names_; // the first few of them, for that line
     int stop_mid_ = -1;
     bool stopping_ = false;
     // publish(reading): formatted into reused buffers, the data topic kept for the last

@@ -27,6 +27,8 @@ void print_warnings(const config::config& cfg) {
     };
     secret("uplink.password_file", cfg.uplink.password_file);
     secret("uplink.key_file", cfg.uplink.key_file);
+    for (const auto& w : cfg.warnings)
+        std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
 }
 
 } // namespace

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mb::daemon {
@@ -195,7 +196,15 @@ void gateway::start_uplink() {
     uplink_gen_ = forwarder_->attach(uplink_.get());
     // A new instance after a reload first learns what the old one published, so that the
     // retained meta of devices the reload removed gets cleared when it connects.
-    if (!devices_.empty()) uplink_->set_devices(known_devices());
+    if (!devices_.empty()) {
+        std::vector<std::string> names;
+        names.reserve(devices_.size());
+        for (const auto& [name, native] : devices_)
+            names.push_back(name);
+        uplink_->published_before(std::move(names));
+    }
+    if (!removed_for_next_uplink_.empty())
+        uplink_->remove_devices(std::exchange(removed_for_next_uplink_, {}));
     feed_uplink();
     if (const auto ec = uplink_->start())
         log::error("uplink: cannot start: {} (check [uplink] in {})", ec.message(),
@@ -221,8 +230,9 @@ drivers::source* gateway::owner_of(std::string_view device) const {
 void gateway::feed_uplink() {
     if (!uplink_) return;
     pending_devices_.clear(); // the full list has them
-    set_known_devices(all_devices());
-    uplink_->set_devices(known_devices());
+    auto all = all_devices();
+    set_known_devices(all);
+    uplink_->set_devices(std::move(all));
     for (const auto& [name, d] : devices_)
         if (const auto* src = owner_of(name))
             if (const auto* s = src->status(name); s != nullptr && s->polls > 0)
@@ -236,8 +246,8 @@ void gateway::feed_pending_devices() {
     for (auto& [name, d] : pending_devices_) {
         // A source of an older configuration, still stopping, may have added it.
         if (owner_of(name) == nullptr) continue;
-        const auto [it, added] = devices_.insert_or_assign(name, d);
-        if (added && d.source == "native") ++native_devices_;
+        const auto [it, added] = devices_.insert_or_assign(name, d.source == "native");
+        if (added && it->second) ++native_devices_;
         batch.push_back(std::move(d));
     }
     pending_devices_.clear();
@@ -245,22 +255,43 @@ void gateway::feed_pending_devices() {
     changed();
 }
 
-void gateway::set_known_devices(std::vector<model::device_info> all) {
+void gateway::set_known_devices(const std::vector<model::device_info>& all) {
     devices_.clear();
     native_devices_ = 0;
-    for (auto& d : all) {
-        native_devices_ += d.source == "native" ? 1 : 0;
-        auto name = d.name;
-        devices_.insert_or_assign(std::move(name), std::move(d));
+    for (const auto& d : all) {
+        const bool native = d.source == "native";
+        native_devices_ += native ? 1 : 0;
+        devices_.insert_or_assign(d.name, native);
     }
 }
 
-std::vector<model::device_info> gateway::known_devices() const {
-    std::vector<model::device_info> out;
-    out.reserve(devices_.size());
-    for (const auto& [name, d] : devices_)
-        out.push_back(d);
-    return out;
+void gateway::devices_removed(const std::vector<std::string>& gone) {
+    for (const auto& name : gone) {
+        pending_devices_.erase(name);
+        const auto it = devices_.find(name);
+        if (it == devices_.end()) continue;
+        native_devices_ -= it->second ? 1 : 0;
+        devices_.erase(it);
+    }
+    if (uplink_)
+        uplink_->remove_devices(gone);
+    else
+        removed_for_next_uplink_.insert(removed_for_next_uplink_.end(), gone.begin(), gone.end());
+    changed();
+}
+
+void gateway::end_relays_of_configured_names(const config::config& cfg) {
+    std::vector<std::string> configured;
+    for (const auto& d : cfg.devices)
+        configured.push_back(d.name);
+    for (const auto& n : cfg.natives)
+        for (const auto& m : n.meters)
+            configured.push_back(m.name);
+    std::vector<std::string> ended;
+    for (const auto& name : configured)
+        for (const auto& slot : sources_)
+            if (slot.src->end_relay(name)) ended.push_back(name);
+    if (!ended.empty()) devices_removed(ended);
 }
 
 void gateway::retired_stopped() {
@@ -294,6 +325,9 @@ drivers::source::callbacks gateway::source_callbacks() {
             uv_timer_start(devices_batch_.get(), &on_devices_batch,
                            static_cast<std::uint64_t>(devices_batch.count()), 0);
     };
+    cb.on_devices_removed = [this](const std::vector<std::string>& gone) {
+        if (phase_ == phase::running) devices_removed(gone);
+    };
     cb.may_add_device = [this](std::string_view device) { return owner_of(device) == nullptr; };
     return cb;
 }
@@ -317,6 +351,11 @@ void gateway::add_sources(const config::config& cfg, std::vector<source_slot>* k
             log::info("reload: {} changed; restarting it", src->name());
         else if (keep != nullptr)
             log::info("reload: {} is new; starting it", src->name());
+        // The source it replaces (same name, changed settings) hands over what outlives a
+        // restart: a native source's relayed meters keep their names and retained state.
+        if (keep != nullptr)
+            for (auto& previous : *keep)
+                if (previous.src->name() == src->name()) src->take_over(*previous.src);
         sources_.push_back(source_slot{spec.key, spec.fingerprint, std::move(src), false});
     }
 }
@@ -411,6 +450,7 @@ std::string gateway::apply(config::config next) {
     auto old = std::move(sources_);
     sources_.clear();
     add_sources(cfg_, &old);
+    end_relays_of_configured_names(cfg_);
     for (const auto& gone : old)
         if (std::none_of(sources_.begin(), sources_.end(),
                          [&](const source_slot& s) { return s.key == gone.key; }))

@@ -96,8 +96,13 @@ private:
     // Tells the uplink what pending_devices_ holds (and their status).
     void feed_pending_devices();
     // devices_ from a full list (start, reload).
-    void set_known_devices(std::vector<model::device_info> all);
-    [[nodiscard]] std::vector<model::device_info> known_devices() const;
+    void set_known_devices(const std::vector<model::device_info>& all);
+    // Devices a source no longer has (forgotten relayed meters): their retained state goes.
+    void devices_removed(const std::vector<std::string>& gone);
+    // A reload: a name the new configuration gives a device is no longer any source's relayed
+    // meter (names are owned: one name, one device). The meters that lose theirs are told to
+    // the uplink, which clears their retained meta and status before the new device's.
+    void end_relays_of_configured_names(const config::config& cfg);
     void retired_stopped();
     // Makes the sources `cfg` asks for; one in `keep` with the same key and fingerprint is
     // taken over running instead (a reload that did not touch it).
@@ -131,8 +136,12 @@ private:
     bool uplink_done_ = false;                // stop: the uplink has said goodbye (or gave up)
     std::vector<source_slot> sources_;        // of the current configuration
     std::vector<source_slot> stopping_;       // of an older one, stopping
-    std::map<std::string, model::device_info> devices_; // last told to the uplink, by name
-    std::size_t native_devices_ = 0;                    // of devices_, from native sources
+    // The devices last told to the uplink, by name: whether each is a native one. Only the
+    // names (the uplink holds what it publishes), so that a relayed meter costs little here.
+    std::map<std::string, bool, std::less<>> devices_;
+    std::size_t native_devices_ = 0; // of devices_, from native sources
+    // Removed while a reload replaces the uplink: the new one clears them first.
+    std::vector<std::string> removed_for_next_uplink_;
     // Added or changed while running, not told to the uplink yet (devices_batch).
     std::map<std::string, model::device_info> pending_devices_;
     uv_handle<uv_timer_t> grace_;

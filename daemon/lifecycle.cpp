@@ -98,6 +98,8 @@ void lifecycle::reload() {
             log::error("{}", e.to_string());
     } else {
         auto& next = std::get<config::config>(loaded);
+        for (const auto& w : next.warnings)
+            log::warn("warning: {}", w.to_string());
         if (!gateway_.would_change(next)) {
             // Nothing reopened, restarted or republished: repeated SIGHUPs cost one parse each.
             log::info("reload: no changes");

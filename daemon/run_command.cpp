@@ -59,6 +59,8 @@ int run_command(arguments args) {
         log::error("{}: {} error(s); not starting", config_path.string(), errors->size());
         return 1;
     }
+    for (const auto& w : std::get<config::config>(loaded).warnings)
+        log::warn("warning: {}", w.to_string());
 
     // libmosquitto resolves a TLS broker's name with a blocking getaddrinfo() on the loop:
     // bound that stall (style.md §4.1) unless the operator set resolver options.

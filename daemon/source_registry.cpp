@@ -102,17 +102,20 @@ drivers::native::native_settings native_source_settings(const config::config& cf
     if (n.url.host == cfg.uplink.url.host && n.url.port == cfg.uplink.url.port)
         s.own_topics = cfg.uplink.topic_prefix + "/";
     s.offline_after = n.offline_after;
+    s.max_relayed = n.max_meters;
+    s.forget_after = n.forget_after;
     return s;
 }
 
 std::string fingerprint_of(const drivers::native::native_settings& s) {
     const auto& l = s.link;
     std::string f = fmt::format(
-        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", s.name, l.host, l.port, l.tls,
-        l.ca_file.value_or(""), l.cert_file.value_or(""), l.key_file.value_or(""), l.client_id,
-        l.username.value_or(""), l.password.value_or(""), l.keepalive.count(),
+        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", s.name, l.host, l.port,
+        l.tls, l.ca_file.value_or(""), l.cert_file.value_or(""), l.key_file.value_or(""),
+        l.client_id, l.username.value_or(""), l.password.value_or(""), l.keepalive.count(),
         static_cast<int>(l.protocol), s.subscribe, s.format.format, s.format.serial_path,
-        s.format.ts_path, s.relay_unknown, s.own_topics, s.offline_after.count());
+        s.format.ts_path, s.relay_unknown, s.own_topics, s.offline_after.count(), s.max_relayed,
+        s.forget_after.count());
     for (const auto& [name, field] : s.format.values)
         f += fmt::format("|{}={}*{}", name, field.path, field.scale);
     for (const auto& m : s.meters)

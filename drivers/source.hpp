@@ -24,6 +24,9 @@ public:
         // changed (an ICCID learned): only those, so that thousands of meters appearing cost
         // the gateway and the uplink one step each, not one pass over every device each.
         std::function<void(std::vector<model::device_info> changed)> on_devices_changed;
+        // Devices gone while running (relayed meters forgotten after their silence): their
+        // retained meta and status are cleared.
+        std::function<void(std::vector<std::string> gone)> on_devices_removed;
         // Asked before a source adds a device while running: false when the name is taken by
         // another source's device. Empty: every name is free.
         std::function<bool(std::string_view device)> may_add_device;
@@ -43,6 +46,18 @@ public:
     // everything has stopped (possibly before stop returns). Readings still queued are handed
     // over before it. Commands not answered get "stopped".
     virtual void stop(std::function<void()> done) = 0;
+
+    // A reload replaces `previous` (the source of the same name, whose settings changed) with
+    // this one, before this one starts: what should outlive the restart moves over. A native
+    // source takes over the meters `previous` relays, with their state, so that none of them
+    // disappears (and has its retained meta cleared) only because a setting changed.
+    virtual void take_over(source& previous) { (void)previous; }
+    // A reload gave a configured device this name: a device this source added while running
+    // under it (a relayed meter) goes, without a callback. True when there was one.
+    virtual bool end_relay(std::string_view device) {
+        (void)device;
+        return false;
+    }
 
     [[nodiscard]] virtual std::vector<model::device_info> devices() const = 0;
     // nullptr for a device this source does not own.

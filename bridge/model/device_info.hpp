@@ -62,8 +62,9 @@ struct device_info {
     units_table units;                              // every value it can publish -> unit
     std::map<std::string, writable_range> writable; // values commands may set
     // Set for a device no command can reach (a native meter): every set and read is answered
-    // with this reason instead of "not writable" or "unknown value".
-    std::string commands_refused;
+    // "<name>: <this reason>" instead of "not writable" or "unknown value". Shared: one text
+    // for the thousands of meters of one native source.
+    std::shared_ptr<const std::string> commands_refused;
     // Native meters only (the meta adds them, design.md §5.3 additive): the meter's serial,
     // its SIM card when it said, and how far its clock is off when its readings carry the
     // gateway's time instead of its own (meter − gateway, whole hours, in seconds).

@@ -64,14 +64,34 @@ long rate_limiter::allow(const std::string& key, std::chrono::steady_clock::time
     const std::lock_guard lock(mu_);
     auto [it, inserted] = slots_.try_emplace(key);
     slot& s = it->second;
-    if (inserted || now - s.last >= period_) {
+    if (inserted || now - s.since >= period_) {
         const long held = s.suppressed;
-        s.last = now;
+        s.since = now;
+        s.used = 1;
         s.suppressed = 0;
         return held;
     }
+    if (s.used < burst_) {
+        ++s.used;
+        return 0;
+    }
     ++s.suppressed;
     return -1;
+}
+
+std::vector<std::pair<std::string, long>>
+rate_limiter::overdue(std::chrono::steady_clock::time_point now) {
+    const std::lock_guard lock(mu_);
+    std::vector<std::pair<std::string, long>> out;
+    for (auto& [key, s] : slots_) {
+        if (s.suppressed == 0 || now - s.since < period_) continue;
+        out.emplace_back(key, s.suppressed);
+        // Told now: the next line starts a new period without a count to carry.
+        s.suppressed = 0;
+        s.since = now;
+        s.used = 0;
+    }
+    return out;
 }
 
 } // namespace mb::log

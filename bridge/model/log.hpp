@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace mb::log {
 
@@ -43,23 +45,33 @@ template <typename... Args> void debug(fmt::format_string<Args...> f, Args&&... 
 void callback_failed(std::string_view who, std::string_view callback) noexcept;
 
 // Repeated errors are rate-limited per key (style.md rule 5): allow() is true for the first
-// occurrence and then at most once per period; suppressed() tells how many were held back
-// since the last allowed one, so the next line can say "(N more suppressed)".
+// `burst` occurrences of a period and then held back until the period ends; the next allowed
+// line learns how many were held back, so that it can say "(N more since)". Keys must come from
+// a bounded set (a reason, a device of the config): a key per serial a meter sends would let a
+// flood of made-up serials grow the table, and the log, without end.
 class rate_limiter {
 public:
-    explicit rate_limiter(std::chrono::milliseconds period = std::chrono::seconds(30))
-        : period_(period) {}
+    explicit rate_limiter(std::chrono::milliseconds period = std::chrono::seconds(30),
+                          unsigned burst = 1)
+        : period_(period)
+        , burst_(burst == 0 ? 1 : burst) {}
     // Returns the number suppressed since the last allowed line, or -1 to suppress this one.
     long allow(const std::string& key,
                std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
+    // The keys whose period ended with lines held back, each with how many: a flood that
+    // stopped is still told in numbers (once; the count starts again from 0).
+    std::vector<std::pair<std::string, long>>
+    overdue(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
 
 private:
     struct slot {
-        std::chrono::steady_clock::time_point last;
+        std::chrono::steady_clock::time_point since; // the period's start
+        unsigned used = 0;                           // lines allowed in this period
         long suppressed = 0;
     };
 
     std::chrono::milliseconds period_;
+    unsigned burst_;
     std::mutex mu_;
     std::unordered_map<std::string, slot> slots_;
 };

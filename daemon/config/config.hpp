@@ -3,6 +3,7 @@
 #include "drivers/modbus_rtu/profile.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -109,6 +110,10 @@ struct native_config : broker_options {
     std::vector<native_meter_config> meters;
     // A meter is offline after max(this, 3 × its observed interval) without a message.
     milliseconds offline_after{std::chrono::minutes(3)};
+    // unknown = "relay" only: the most meters relayed as sn-<serial>, and how long one may be
+    // silent before it is forgotten (its retained meta and status cleared, its place freed).
+    std::size_t max_meters = 50'000;
+    milliseconds forget_after = std::chrono::hours(24 * 7);
     // format = "json" only
     std::string serial_path;
     std::string ts_path;
@@ -138,6 +143,8 @@ struct config {
     std::vector<device_config> devices;
     std::vector<native_config> natives;
     std::map<std::string, drivers::rtu::profile> profiles; // by id: the ones devices use
+    // What is valid but deserves a word (`check` prints them, `run` logs them).
+    std::vector<config_warning> warnings;
 };
 
 } // namespace mb::config

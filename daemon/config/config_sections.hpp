@@ -48,6 +48,7 @@ struct load_context {
     std::vector<device_marks> devices;
     std::vector<client_id_mark> client_ids;
     std::vector<name_mark> bus_ports; // name: port_identity() of each bus's port
+    std::vector<config_warning> warnings;
 };
 
 void read_gateway(toml_reader& root, config& cfg, load_context& ctx);

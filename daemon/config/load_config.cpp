@@ -235,6 +235,23 @@ void check_names(const config& cfg, load_context& ctx) {
     }
 }
 
+// sn-<serial> is how native sources name the meters they relay: a configured name there would
+// take a relayed meter's name (it is refused while the configured device exists, and one
+// relayed under it now stops being relayed when the file is loaded). Valid, but worth a word.
+void warn_relay_names(load_context& ctx) {
+    for (const auto& mark : ctx.device_names) {
+        if (!mark.name.starts_with("sn-")) continue;
+        ctx.warnings.push_back(
+            {ctx.errors.file(), static_cast<int>(mark.at.begin.line),
+             static_cast<int>(mark.at.begin.column), mark.path + ".name",
+             fmt::format("\"{}\" is in the sn-<serial> names native sources give the meters they "
+                         "relay: a meter relayed as {} is refused while this device exists (and "
+                         "one relayed under it now stops being relayed); a name without \"sn-\" "
+                         "avoids that",
+                         mark.name, mark.name)});
+    }
+}
+
 // Loads every profile a device names (each once), and checks each device's `only` globs.
 void load_profiles(config& cfg, load_context& ctx, std::vector<config_error>& out) {
     std::set<std::string> failed;
@@ -339,7 +356,7 @@ load_result load_config(const std::filesystem::path& file) {
     error_list errors(file, out);
     std::error_code ec;
     auto absolute = std::filesystem::absolute(file, ec);
-    load_context ctx{errors, (ec ? file : absolute).parent_path(), {}, {}, {}, {}, {}};
+    load_context ctx{errors, (ec ? file : absolute).parent_path(), {}, {}, {}, {}, {}, {}};
     config cfg;
     cfg.source = file;
     toml_reader r(*root, "", errors);
@@ -358,6 +375,8 @@ load_result load_config(const std::filesystem::path& file) {
         sort_by_position(out);
         return out;
     }
+    warn_relay_names(ctx);
+    cfg.warnings = std::move(ctx.warnings);
     return cfg;
 }
 

@@ -141,7 +141,12 @@ model::device_info rtu_source::info_of(std::size_t bus, std::size_t index) const
 void rtu_source::set_state(std::size_t bus, std::size_t index, model::device_state s,
                            const std::string& error, const std::string& detail) {
     device_state& d = states_[bus][index];
-    if (!error.empty()) d.status.last_error = error;
+    // Online says nothing went wrong (design.md §5.3: "last_error":null); every other state
+    // says why, and the latest reason replaces an older one.
+    if (s == model::device_state::online)
+        d.status.last_error.reset();
+    else if (!error.empty())
+        d.status.last_error = error;
     if (d.seen && d.status.state == s) return;
     const auto now = clock_.steady();
     const bool again = d.seen && d.status.state != model::device_state::online;
@@ -205,8 +210,9 @@ void rtu_source::on_poll(std::size_t bus, poll_result& r) {
             bus, r.device, model::device_state::offline, why,
             fmt::format("{} ({} polls); retry in {}", why, r.misses, pretty_duration(r.retry_in)));
     } else if (r.outcome == poll_outcome::no_answer) {
-        // not offline yet (fewer than 3 polls without an answer): keep the state
-        st.status.last_error = why;
+        // Not offline yet (fewer than 3 polls without an answer): the state stays, and so does
+        // an online one's empty last_error.
+        if (st.status.state != model::device_state::online) st.status.last_error = why;
     } else if (r.all_refused) {
         // It answers, with an exception to everything: `error`, asked again every interval.
         set_state(bus, r.device, model::device_state::error, why,

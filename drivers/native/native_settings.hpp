@@ -29,8 +29,11 @@ struct native_settings {
     // A meter is offline after max(this, 3 × its observed interval) without a message.
     std::chrono::milliseconds offline_after{std::chrono::minutes(3)};
     // Relayed meters one source takes at most: a flood of made-up serials must not grow the
-    // device list (and the uplink's retained meta) without end.
+    // device list (and the uplink's retained meta) without end. [[native]] max_meters.
     std::size_t max_relayed = 50'000;
+    // A relayed meter silent this long is forgotten (its retained meta and status cleared), so
+    // that meters gone for good free their place. [[native]] forget_after.
+    std::chrono::milliseconds forget_after{std::chrono::hours(24 * 7)};
 };
 
 } // namespace mb::drivers::native

@@ -43,6 +43,10 @@ native_source::native_source(uv_loop_t& loop, native_settings settings, callback
     , cb_(std::move(cb))
     , clock_(clock)
     , decoder_(make_decoder(settings_.format))
+    , commands_refused_(std::make_shared<const std::string>(
+          fmt::format("a native meter relayed from MQTT ({}): meterbridge cannot write to or "
+                      "poll it yet, only relay what it publishes",
+                      settings_.format.format)))
     , link_(loop, settings_.link, link_callbacks())
     , sweep_(make_uv_timer(loop, this)) {
     if (decoder_) {
@@ -50,7 +54,7 @@ native_source::native_source(uv_loop_t& loop, native_settings settings, callback
         units_ = model::units_table(model::units_table::map(units.begin(), units.end()));
     }
     for (const auto& m : settings_.meters)
-        add_meter(m.serial, m.name);
+        meters_.add(m.serial, m.name, false);
 }
 
 native_source::~native_source() = default;
@@ -59,21 +63,20 @@ std::string native_source::name() const {
     return fmt::format("native[{}]", settings_.name);
 }
 
-native_source::meter& native_source::add_meter(const std::string& serial, std::string device) {
-    auto& m = meters_.emplace_back();
-    m.info.name = std::move(device);
-    m.info.profile = settings_.format.format;
-    m.info.vendor = settings_.format.format.starts_with("acrel-") ? "Acrel" : "";
-    m.info.source = "native";
-    m.info.bus = settings_.name;
-    m.info.units = units_;
-    m.info.serial = serial;
-    m.info.commands_refused = refusal(m.info.name);
-    m.status.device = m.info.name;
-    m.status.state = model::device_state::offline;
-    by_serial_.emplace(serial, &m);
-    by_name_.emplace(m.info.name, &m);
-    return m;
+model::device_info native_source::info_of(const entry& e) const {
+    const auto& m = e.second;
+    model::device_info info;
+    info.name = m.status.device;
+    info.profile = settings_.format.format;
+    info.vendor = settings_.format.format.starts_with("acrel-") ? "Acrel" : "";
+    info.source = "native";
+    info.bus = settings_.name;
+    info.units = units_;
+    info.serial = e.first;
+    info.iccid = m.iccid;
+    info.clock_offset_s = m.clock_offset_s;
+    info.commands_refused = commands_refused_;
+    return info;
 }
 
 bridge::mqtt_link::callbacks native_source::link_callbacks() {
@@ -139,7 +142,7 @@ void native_source::handle_message(const bridge::incoming_message& m) {
     auto decoded = decoder_->decode(m.topic, m.payload);
     if (!decoded.error.empty()) {
         ++counters_.bad_payloads;
-        if (const long held = payload_log_.allow("payload"); held >= 0)
+        if (const long held = problems_log_.allow("payloads not used", clock_.steady()); held >= 0)
             log::warn("{}: payload on {} not used: {} ({} of {} messages so far){}", name(),
                       m.topic, decoded.error, counters_.bad_payloads, counters_.messages,
                       log::suppressed_note(held));
@@ -149,82 +152,101 @@ void native_source::handle_message(const bridge::incoming_message& m) {
     if (changed_.empty()) return;
     std::vector<model::device_info> infos;
     infos.reserve(changed_.size());
-    for (meter* m : changed_) {
-        m->changed = false;
-        infos.push_back(m->info);
+    for (entry* e : changed_) {
+        e->second.changed = false;
+        infos.push_back(info_of(*e));
     }
     changed_.clear();
     if (cb_.on_devices_changed) cb_.on_devices_changed(std::move(infos));
 }
 
-void native_source::changed(meter& m) {
-    if (m.changed) return;
-    m.changed = true;
-    changed_.push_back(&m);
+void native_source::changed(entry& e) {
+    if (e.second.changed) return;
+    e.second.changed = true;
+    changed_.push_back(&e);
 }
 
-native_source::meter* native_source::meter_for(const std::string& serial) {
-    if (const auto it = by_serial_.find(serial); it != by_serial_.end()) return it->second;
+std::string native_source::refuse_reason(const std::string& device, std::string& kind) const {
+    if (device.empty()) {
+        kind = "meters not relayed (no serial)";
+        return "it has no serial";
+    }
+    if (meters_.by_name(device) != nullptr || (cb_.may_add_device && !cb_.may_add_device(device))) {
+        kind = "meters not relayed (name taken)";
+        return fmt::format("{} is already a device of this gateway; name the meter in "
+                           "[[native.meter]] to relay it",
+                           device);
+    }
+    if (meters_.relayed() >= settings_.max_relayed) {
+        kind = "meters not relayed (max_meters)";
+        return fmt::format("this source already relays {} meters, its max_meters (a meter "
+                           "silent for forget_after frees its place)",
+                           meters_.relayed());
+    }
+    return {};
+}
+
+native_source::entry* native_source::meter_for(const std::string& serial) {
+    if (auto* e = meters_.by_serial(serial)) return e;
     if (!settings_.relay_unknown) {
         ++counters_.ignored; // unknown = "ignore": as asked
         return nullptr;
     }
     auto device = relay_name(serial);
-    std::string why;
-    if (device.empty())
-        why = "it has no serial";
-    else if (by_name_.contains(device) || (cb_.may_add_device && !cb_.may_add_device(device)))
-        why = fmt::format("{} is already a device of this gateway; name the meter in "
-                          "[[native.meter]] to relay it",
-                          device);
-    else if (relayed_ >= settings_.max_relayed)
-        why = fmt::format("this source already relays {} meters (the most it takes)", relayed_);
-    if (!why.empty()) {
+    std::string kind;
+    if (const auto why = refuse_reason(device, kind); !why.empty()) {
         ++counters_.ignored;
-        if (const long held = refuse_log_.allow(serial); held >= 0)
-            log::warn("{}: meter \"{}\" not relayed: {}{}", name(), serial, why,
-                      log::suppressed_note(held));
+        // One line per reason and period for the whole source: a flood of made-up serials
+        // must not write one line (or keep one rate-limiter slot) per serial.
+        if (const long held = problems_log_.allow(kind, clock_.steady()); held >= 0)
+            log::warn("{}: meter \"{}\" not relayed: {} ({} readings not relayed so far){}", name(),
+                      serial, why, counters_.ignored, log::suppressed_note(held));
         return nullptr;
     }
-    ++relayed_;
-    if (const long held = new_log_.allow("new"); held >= 0)
+    if (const long held = events_log_.allow("meters relayed", clock_.steady()); held >= 0)
         log::info("{}: relaying meter {} as {}{}", name(), serial, device,
-                  held > 0 ? fmt::format(" ({} more new meters since)", held) : std::string());
-    auto& m = add_meter(serial, std::move(device));
-    changed(m);
-    return &m;
+                  log::suppressed_note(held));
+    auto& e = meters_.add(serial, std::move(device), true);
+    changed(e);
+    return &e;
 }
 
 void native_source::handle_reading(decoded_reading& r) {
-    meter* m = meter_for(r.serial);
-    if (m == nullptr) return;
-    arrived(*m);
-    if (r.iccid && *r.iccid != m->info.iccid) {
-        m->info.iccid = *r.iccid;
-        changed(*m);
+    entry* e = meter_for(r.serial);
+    if (e == nullptr) return;
+    auto& m = e->second;
+    arrived(m);
+    if (r.iccid && *r.iccid != m.iccid) {
+        m.iccid = *r.iccid;
+        changed(*e);
     }
     // A shadow gateway's word on its meter is its state; what values it still sends go on.
     const bool reported_offline = r.state == model::device_state::offline;
     if (reported_offline)
-        set_state(*m, model::device_state::offline, "its gateway reports the meter OFFLINE");
+        set_state(m, model::device_state::offline, "its gateway reports the meter OFFLINE");
     if (r.values.empty()) return;
-    if (r.ts_ms && r.ts_ms == m->last_meter_ts) {
+    if (r.ts_ms && r.ts_ms == m.last_meter_ts) {
         ++counters_.duplicates; // QoS 1 sends again what it was not sure about
         return;
     }
-    if (r.ts_ms) m->last_meter_ts = r.ts_ms;
-    raw_reading raw{m->info.name, r.ts_ms, {}};
+    if (r.ts_ms) m.last_meter_ts = r.ts_ms;
+    raw_reading raw{m.status.device, r.ts_ms, {}};
     raw.values.reserve(r.values.size());
     for (const auto& v : r.values)
         raw.values.push_back({v.name, v.value, v.unit});
     auto n = normalize(std::move(raw), clock_.unix_ms());
     if (n.drops.total() > 0) {
         counters_.bad_values += n.drops.total();
-        ++m->status.errors;
-        if (const long held = values_log_.allow(m->info.name); held >= 0)
+        ++m.status.errors;
+        if (const long held =
+                problems_log_.allow("readings with a value left out", clock_.steady());
+            held >= 0)
             log::warn("{}: {}: value left out: {} ({} values left out so far){}", name(),
-                      m->info.name, n.first_drop, counters_.bad_values, log::suppressed_note(held));
+                      m.status.device, n.first_drop, counters_.bad_values,
+                      log::suppressed_note(held));
     }
+    // Online means what it sends is used as sent: a last_error then only says why not (the
+    // meter's clock), never what went wrong before (design.md §5.3).
     std::optional<std::string> error;
     std::optional<std::int64_t> offset_s;
     if (n.clock_offset_ms) {
@@ -232,17 +254,17 @@ void native_source::handle_reading(decoded_reading& r) {
                             offset_text(*n.clock_offset_ms));
         offset_s = std::llround(static_cast<double>(*n.clock_offset_ms) / 3.6e6) * 3600;
     }
-    if (offset_s != m->info.clock_offset_s) {
-        m->info.clock_offset_s = offset_s;
-        changed(*m);
+    if (offset_s != m.clock_offset_s) {
+        m.clock_offset_s = offset_s;
+        changed(*e);
     }
-    if (!reported_offline) set_state(*m, model::device_state::online, std::move(error));
+    if (!reported_offline) set_state(m, model::device_state::online, std::move(error));
     if (n.reading.values.empty()) return;
     ++counters_.readings;
     if (cb_.on_reading) cb_.on_reading(std::move(n.reading));
 }
 
-void native_source::arrived(meter& m) {
+void native_source::arrived(native_meter& m) {
     const auto now = clock_.steady();
     if (m.seen) {
         const auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(now - m.last_seen);
@@ -254,17 +276,20 @@ void native_source::arrived(meter& m) {
     ++m.status.polls;
 }
 
-void native_source::set_state(meter& m, model::device_state state,
+void native_source::set_state(native_meter& m, model::device_state state,
                               std::optional<std::string> error) {
     if (m.status.state == state && m.status.last_error == error) return;
     if (m.status.state != state) {
         m.status.ts_ms = clock_.unix_ms();
-        if (state == model::device_state::online)
-            log::info("{}: {} online", name(), m.info.name);
-        else
-            log::warn("{}: {} {}: {}", name(), m.info.name,
+        const bool online = state == model::device_state::online;
+        const long held =
+            events_log_.allow(online ? "meters online" : "meters offline", clock_.steady());
+        if (held >= 0 && online)
+            log::info("{}: {} online{}", name(), m.status.device, log::suppressed_note(held));
+        else if (held >= 0)
+            log::warn("{}: {} {}: {}{}", name(), m.status.device,
                       state == model::device_state::offline ? "offline" : "error",
-                      error.value_or(""));
+                      error.value_or(""), log::suppressed_note(held));
     }
     m.status.state = state;
     m.status.last_error = std::move(error);
@@ -281,7 +306,7 @@ void native_source::on_sweep(uv_timer_t* t) noexcept {
 
 void native_source::sweep() {
     const auto now = clock_.steady();
-    for (auto& m : meters_) {
+    for (auto& [serial, m] : meters_) {
         if (!m.seen || m.status.state == model::device_state::offline) continue;
         const auto silent_for =
             std::chrono::duration_cast<std::chrono::milliseconds>(now - m.last_seen);
@@ -294,25 +319,83 @@ void native_source::sweep() {
                           ? fmt::format(" (it sent every {} s)", (m.interval.count() + 500) / 1000)
                           : std::string()));
     }
+    forget_silent();
+    report_held_lines();
+}
+
+void native_source::forget_silent() {
+    const auto now = clock_.steady();
+    auto gone = meters_.erase_relayed_if([&](const native_meter& m) {
+        return m.seen && now - m.last_seen >= settings_.forget_after;
+    });
+    if (gone.empty()) return;
+    for (const auto& device : gone)
+        if (const long held = events_log_.allow("meters forgotten", now); held >= 0)
+            log::info(
+                "{}: {} forgotten: no message for {} s (forget_after); its retained meta "
+                "and status are cleared{}",
+                name(), device,
+                std::chrono::duration_cast<std::chrono::seconds>(settings_.forget_after).count(),
+                log::suppressed_note(held));
+    if (cb_.on_devices_removed) cb_.on_devices_removed(std::move(gone));
+}
+
+void native_source::report_held_lines() {
+    const auto now = clock_.steady();
+    for (auto* limiter : {&events_log_, &problems_log_})
+        for (const auto& [kind, held] : limiter->overdue(now))
+            log::info("{}: {} more {} (not logged one by one)", name(), held, kind);
+}
+
+bool native_source::end_relay(std::string_view device) {
+    auto* e = meters_.by_name(device);
+    if (e == nullptr || !e->second.relayed) return false;
+    log::info("{}: {} is now a configured device: meter {} is no longer relayed (its retained "
+              "meta and status are cleared; its messages are refused from now on)",
+              name(), device, e->first);
+    meters_.erase(*e);
+    return true;
+}
+
+void native_source::take_over(source& previous) {
+    auto* old = dynamic_cast<native_source*>(&previous);
+    if (old == nullptr) return;
+    std::size_t kept = 0;
+    std::size_t dropped = 0;
+    for (auto& [serial, m] : old->meters_.take_relayed()) {
+        // What the new settings say: a serial they name is no longer relayed under sn-…, and
+        // "ignore" or a lower max_meters relays fewer.
+        if (!settings_.relay_unknown || meters_.by_serial(serial) != nullptr ||
+            meters_.by_name(m.status.device) != nullptr ||
+            meters_.relayed() >= settings_.max_relayed) {
+            ++dropped;
+            continue;
+        }
+        m.changed = false;
+        meters_.adopt(serial, std::move(m));
+        ++kept;
+    }
+    if (kept + dropped > 0)
+        log::info("{}: keeps the {} meter(s) the previous configuration relayed{}", name(), kept,
+                  dropped > 0 ? fmt::format(" ({} not, as the new settings say)", dropped)
+                              : std::string());
 }
 
 std::vector<model::device_info> native_source::devices() const {
     std::vector<model::device_info> out;
     out.reserve(meters_.size());
-    for (const auto& m : meters_)
-        out.push_back(m.info);
+    for (const auto& e : meters_)
+        out.push_back(info_of(e));
     return out;
 }
 
 const model::device_status* native_source::status(std::string_view device) const {
-    const auto it = by_name_.find(device);
-    return it == by_name_.end() ? nullptr : &it->second->status;
+    const auto* e = meters_.by_name(device);
+    return e == nullptr ? nullptr : &e->second.status;
 }
 
 std::string native_source::refusal(std::string_view device) const {
-    return fmt::format("{} is a native meter relayed from MQTT ({}): meterbridge cannot write to "
-                       "or poll it yet, only relay what it publishes",
-                       device, settings_.format.format);
+    return fmt::format("{}: {}", device, *commands_refused_);
 }
 
 void native_source::write(std::string_view device, const model::named_values& /*values*/,

@@ -6,29 +6,32 @@
 //
 // Devices: meters named in [[native.meter]] exist from the start; others are relayed as
 // sn-<serial> (unknown = "relay") when their first message comes, unless that name is taken
-// (refused with a log line, never merged). A device is online while its messages come and
-// offline after max(offline_after, 3 × the interval observed between its messages) of
-// silence; a shadow gateway's per-meter OFFLINE is its state too.
+// (refused with a log line, never merged) or the source relays max_meters already. A device is
+// online while its messages come and offline after max(offline_after, 3 × the interval
+// observed between its messages) of silence; a shadow gateway's per-meter OFFLINE is its state
+// too. A relayed meter silent for forget_after is forgotten (the gateway clears its retained
+// meta and status), and frees its place.
 //
 // Bad input costs only itself: a payload the decoder cannot use, or values the normalizer
-// drops, are counted per source and logged rate-limited; nothing else stops. Loop thread only.
+// drops, are counted per source and logged rate-limited; nothing else stops. Log lines are
+// limited per source and kind, never per serial: a flood of made-up serials gives a bounded
+// number of lines, each kind's held-back lines told as a count. Loop thread only.
 #include "bridge/model/clock.hpp"
 #include "bridge/model/log.hpp"
 #include "bridge/model/uv_handle.hpp"
 #include "bridge/mqtt_link.hpp"
 #include "drivers/native/decoder.hpp"
+#include "drivers/native/meter_table.hpp"
 #include "drivers/native/native_settings.hpp"
 #include "drivers/normalize.hpp"
 #include "drivers/source.hpp"
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace mb::drivers::native {
@@ -64,17 +67,11 @@ public:
     void write(std::string_view device, const model::named_values& values, done_fn done) override;
     void read(std::string_view device, const std::vector<std::string>& names,
               done_fn done) override;
+    void take_over(source& previous) override;
+    bool end_relay(std::string_view device) override;
 
 private:
-    struct meter {
-        model::device_info info;
-        model::device_status status;
-        std::optional<std::int64_t> last_meter_ts; // duplicates carry the same one again
-        std::chrono::steady_clock::time_point last_seen{};
-        std::chrono::milliseconds interval{0}; // smoothed time between messages; 0: not yet
-        bool seen = false;
-        bool changed = false; // in changed_ already
-    };
+    using entry = meter_table::entry;
 
     static void on_sweep(uv_timer_t* t) noexcept;
     bridge::mqtt_link::callbacks link_callbacks();
@@ -83,12 +80,18 @@ private:
     void handle_reading(decoded_reading& r);
     // The meter a serial names: configured, already relayed, or relayed now. nullptr when it
     // is not relayed (logged and counted).
-    meter* meter_for(const std::string& serial);
-    void changed(meter& m); // its info changed: told to the gateway after this message
-    meter& add_meter(const std::string& serial, std::string device);
-    void arrived(meter& m);
-    void set_state(meter& m, model::device_state state, std::optional<std::string> error);
+    entry* meter_for(const std::string& serial);
+    // Why a new serial is not relayed; empty when it may be.
+    [[nodiscard]] std::string refuse_reason(const std::string& device, std::string& kind) const;
+    void changed(entry& e); // its meta changed: told to the gateway after this message
+    void arrived(native_meter& m);
+    void set_state(native_meter& m, model::device_state state, std::optional<std::string> error);
     void sweep();
+    void forget_silent();
+    // Lines of one kind ("meters online") beyond the budget are counted, not written; the
+    // counts are told once the period is over.
+    void report_held_lines();
+    [[nodiscard]] model::device_info info_of(const entry& e) const;
     // Why no command reaches a native meter: the result every set and read gets.
     [[nodiscard]] std::string refusal(std::string_view device) const;
 
@@ -97,24 +100,14 @@ private:
     const model::clock& clock_;
     std::unique_ptr<decoder> decoder_;
     model::units_table units_; // every device's meta units (the dialect's), shared
-    std::deque<meter> meters_; // stable addresses
-    // Looked up by string_view (status() is asked for every status change) without a copy.
-    struct name_hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
-    using index = std::unordered_map<std::string, meter*, name_hash, std::equal_to<>>;
-    index by_serial_;
-    index by_name_;
-    std::size_t relayed_ = 0;
-    std::vector<meter*> changed_; // meters whose info this message changed
+    std::shared_ptr<const std::string> commands_refused_; // shared by every meter's meta
+    meter_table meters_;
+    std::vector<entry*> changed_; // meters whose meta this message changed
     source_counters counters_;
-    log::rate_limiter payload_log_;
-    log::rate_limiter values_log_;
-    log::rate_limiter refuse_log_;
-    log::rate_limiter new_log_{std::chrono::seconds(10)};
+    // Per kind of line, never per serial or device: state changes, new and forgotten meters
+    // (a burst, then counts), and problems (one line a period, with counts).
+    log::rate_limiter events_log_{std::chrono::seconds(10), 5};
+    log::rate_limiter problems_log_{std::chrono::seconds(30)};
     bool own_warned_ = false;
     bool stopping_ = false;
     std::function<void()> stop_done_;

@@ -243,6 +243,25 @@ address = 0x11
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr, "")
 
+    def test_names_in_the_relayed_sn_space_are_warned_about(self):
+        # Native sources relay unnamed meters as sn-<serial>: a configured name there takes one
+        # (issue 16, item 4). Valid, exit 0, one warning per name at FILE:LINE:COL.
+        text = HEAD + DEVICE.replace('name = "d1"', 'name = "sn-a-b"') + (
+            '[[native]]\nname = "lan"\nurl = "mqtt://127.0.0.1:1884"\nsubscribe = "a/#"\n'
+            'format = "acrel-json-v2"\n[[native.meter]]\nserial = "7"\nname = "sn-7"\n'
+            '[[native.meter]]\nserial = "8"\nname = "snow"\n')
+        path, r = self.check(text)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("config OK:", r.stdout)
+        warnings = self.warnings(r)
+        device_at = line_of(text, 'name = "sn-a-b"')
+        meter_at = line_of(text, 'name = "sn-7"')
+        self.assertEqual([w.split(": ")[1:3] for w in warnings],
+                         [[f"{path}:{device_at}:8", "device[0].name"],
+                          [f"{path}:{meter_at}:8", "native[0].meter[0].name"]], r.stderr)
+        self.assertIn('"sn-a-b" is in the sn-<serial> names native sources give the meters they '
+                      "relay", warnings[0])
+
     def test_bad_arguments(self):
         for args in (["check", "-x"], ["check", "-c"], ["check", "a", "b"]):
             r = run_cli(*args)

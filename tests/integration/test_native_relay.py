@@ -11,96 +11,15 @@ import json
 import signal
 import time
 
-import paho.mqtt.client as mqtt
-
 from buffer_rig import BufferRig
 from mbtest import Broker, require_built, wait_until
-from rtu_rig import GW, PREFIX, RtuRig, topic
-
-JSON_V2_TOPIC = "platform/acrel/meter/json-v2/analog/0000"
-NAMED_SERIAL = "24102809510006"
-UNKNOWN_SERIAL = "24102809510099"
-
-# reference.md §2.1: id -> (vocabulary name, factor to its unit)
-IDS = {1: ("voltage_l1", 1), 2: ("voltage_l2", 1), 3: ("voltage_l3", 1),
-       7: ("current_l1", 1), 8: ("current_l2", 1), 9: ("current_l3", 1),
-       13: ("active_power_total", 1000), 17: ("reactive_power_total", 1000),
-       21: ("apparent_power_total", 1000), 25: ("power_factor_total", 1), 26: ("frequency", 1),
-       28: ("energy_import_total", 1), 29: ("energy_export_total", 1),
-       65: ("energy_import_tariff_sharp", 1), 66: ("energy_import_tariff_peak", 1),
-       67: ("energy_import_tariff_flat", 1), 68: ("energy_import_tariff_valley", 1)}
-
-
-def points(k):
-    """A plausible value per id of IDS for the k-th reading."""
-    vals = {1: 230.1 + k, 2: 229.8, 3: 231.0, 7: 5.03, 8: 4.9, 9: 5.1, 13: 3.456 + k / 1000,
-            17: 0.5, 21: 3.5, 25: 0.98, 26: 50.02, 28: 12345.67 + k, 29: 1.5,
-            65: 100.25, 66: 200.5, 67: 300.75, 68: 400.125}
-    return vals
-
-
-def json_v2(serial, tp, k=0, iccid=None):
-    pts = [{"id": 0, "val": serial}]
-    pts += [{"id": i, "val": v} for i, v in points(k).items()]
-    if iccid:
-        pts.append({"id": 33, "val": iccid})
-    return json.dumps({"data": [{"tp": tp, "point": pts}]})
-
-
-def expected_values(k=0):
-    return {IDS[i][0]: v * IDS[i][1] for i, v in points(k).items()}
-
-
-class Publisher:
-    """A paho client publishing what a native meter would, at QoS 1, waiting for each PUBACK."""
-
-    def __init__(self, port):
-        self.client = mqtt.Client(client_id=f"native-meter-{time.monotonic_ns()}")
-        self.client.connect("127.0.0.1", port, keepalive=30)
-        self.client.loop_start()
-        wait_until(self.client.is_connected, 10, what="the meter's connection")
-
-    def publish(self, payload, topic_=JSON_V2_TOPIC):
-        info = self.client.publish(topic_, payload, qos=1)
-        info.wait_for_publish(timeout=10)
-        if not info.is_published():
-            raise AssertionError(f"no PUBACK for a publish on {topic_}")
-
-    def close(self):
-        self.client.loop_stop()
-        self.client.disconnect()
+from native_rig import (JSON_V2_TOPIC, NAMED_SERIAL, UNKNOWN_SERIAL, NativeRig, Publisher,
+                        expected_values, json_v2)
+from rtu_rig import GW, PREFIX, topic
 
 
 @require_built
-class NativeRelayTest(RtuRig):
-
-    def native_config(self, port=None, subscribe=JSON_V2_TOPIC, extra="", meters=True,
-                      name="lan"):
-        port = port or self.broker.port
-        named = (f'\n[[native.meter]]\nserial = "{NAMED_SERIAL}"\nname = "roof-pv"\n'
-                 if meters else "")
-        return (f'\n[[native]]\nname = "{name}"\nurl = "mqtt://127.0.0.1:{port}"\n'
-                f'subscribe = "{subscribe}"\nformat = "acrel-json-v2"\nunknown = "relay"\n'
-                f'{extra}\n{named}')
-
-    def start_gateway(self, native_text, devices=(("incomer", 1),)):
-        self.slave = self.sim(units=",".join(str(u) for _n, u in devices))
-        self.subscribe()
-        path = self.config(list(devices), interval="1s")
-        with open(path, "a") as f:
-            f.write(native_text)
-        self.daemon(path)
-        wait_until(lambda: "subscribed to" in self.mb.output(), 15,
-                   what=f"the native subscription; log:\n{self.log_tail()}")
-
-    def meter(self, port=None):
-        p = Publisher(port or self.broker.port)
-        self.cleanup(p.close)
-        return p
-
-    def meta(self, dev):
-        return wait_until(lambda: [json.loads(p) for _t, p, _r in self.sub.on(topic(dev, "meta"))
-                                   if p], 15, what=f"meta of {dev}; log:\n{self.log_tail()}")[-1]
+class NativeRelayTest(NativeRig):
 
     def test_a_native_meter_looks_like_an_rs485_one(self):
         self.start_gateway(self.native_config())
@@ -209,7 +128,8 @@ class NativeRelayTest(RtuRig):
         self.assertIn("no message for", off["last_error"])
         n = len(self.statuses("roof-pv"))
         m.publish(json_v2(NAMED_SERIAL, int(time.time() * 1000), k=5))
-        self.wait_status("roof-pv", "online", after=n)
+        back = self.wait_status("roof-pv", "online", after=n)
+        self.assertIsNone(back["last_error"], "online again: why it was offline is over")
         self.assert_running()
         self.assertEqual(self.mb.stop(), 0)
 
@@ -354,7 +274,7 @@ class NativeOutageTest(BufferRig):
         self.subscribe()
         path = self.config([("incomer", 1)], interval="1s")
         with open(path, "a") as f:
-            f.write(NativeRelayTest.native_config(self, port=meters_broker.port))
+            f.write(NativeRig.native_config(self, port=meters_broker.port))
         self.daemon(path)
         wait_until(lambda: "subscribed to" in self.mb.output(), 15,
                    what=f"the native subscription; log:\n{self.log_tail()}")

@@ -287,4 +287,55 @@ BOOST_AUTO_TEST_CASE(a_device_removed_while_down_is_cleared_on_the_next_connect)
         loop, [] { return false; }, 100ms);
 }
 
+BOOST_AUTO_TEST_CASE(thousands_of_devices_are_republished_paced_beside_readings) {
+    // After a (re)connect every device's meta goes out again: at most retained_window of them
+    // unacknowledged, so that a reading published meanwhile does not wait behind them all.
+    // The broker queues all of them for the observer (its default drops past 1000).
+    mbtest::broker deep("allow_anonymous true\nmax_queued_messages 0\n");
+    mbtest::mqtt_observer obs(loop, deep.port(), "mb/gw1/#");
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.up; }, 5s));
+    bool up = false;
+    uplink::callbacks cb;
+    cb.on_connect = [&] { up = true; };
+    auto settings = mbtest::uplink_settings_for(deep.port());
+    settings.retained_window = 8;
+    uplink u(loop, settings, cb, command_handler{});
+    constexpr int devices = 3000;
+    std::vector<model::device_info> all;
+    for (int i = 0; i < devices; ++i) {
+        auto d = incomer();
+        d.name = "m" + std::to_string(i);
+        all.push_back(std::move(d));
+    }
+    u.set_devices(std::move(all));
+    BOOST_REQUIRE(!u.start());
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return up; }, 5s));
+    model::reading r;
+    r.device = "m0";
+    r.seq = 1;
+    r.values = {{"voltage_l1", 231}};
+    BOOST_REQUIRE(u.publish(r).what == model::publish_attempt::outcome::sent);
+    const auto metas = [&] {
+        return std::ranges::count_if(obs.got,
+                                     [](const auto& m) { return m.first.ends_with("/meta"); });
+    };
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.last("mb/gw1/m0/data").has_value(); }, 5s));
+    BOOST_TEST(metas() < devices / 2, metas() << " metas came before the reading");
+    const bool every = mbtest::run_until(
+        loop, [&] { return metas() == devices; }, 20s);
+    BOOST_REQUIRE_MESSAGE(every, metas() << " of " << devices << " metas");
+    BOOST_TEST(*obs.last("mb/gw1/m2999/meta") == meta_payload([] {
+        auto d = incomer();
+        d.name = "m2999";
+        return d;
+    }()));
+    obs.link->stop();
+    u.stop();
+    mbtest::run_until(
+        loop, [] { return false; }, 100ms);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -28,6 +28,34 @@ BOOST_AUTO_TEST_CASE(keys_are_limited_independently) {
     BOOST_TEST(rl.allow("b", t0 + 10s) == 0);
 }
 
+BOOST_AUTO_TEST_CASE(a_burst_goes_out_then_the_rest_of_the_period_is_counted) {
+    mb::log::rate_limiter rl(10s, 3);
+    const auto t0 = clock_type::time_point{} + 1h;
+    BOOST_TEST(rl.allow("new", t0) == 0);
+    BOOST_TEST(rl.allow("new", t0 + 1s) == 0);
+    BOOST_TEST(rl.allow("new", t0 + 2s) == 0);
+    for (int i = 0; i < 500; ++i)
+        BOOST_TEST(rl.allow("new", t0 + 3s) == -1);
+    BOOST_TEST(rl.allow("new", t0 + 10s) == 500);
+    BOOST_TEST(rl.allow("new", t0 + 11s) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(what_a_flood_that_stopped_held_back_is_told_once) {
+    mb::log::rate_limiter rl(10s);
+    const auto t0 = clock_type::time_point{} + 1h;
+    BOOST_TEST(rl.allow("refused", t0) == 0);
+    BOOST_TEST(rl.allow("refused", t0 + 1s) == -1);
+    BOOST_TEST(rl.allow("refused", t0 + 2s) == -1);
+    BOOST_TEST(rl.allow("quiet", t0) == 0);
+    BOOST_TEST(rl.overdue(t0 + 9s).empty()); // the period is not over
+    const auto due = rl.overdue(t0 + 10s);
+    BOOST_REQUIRE_EQUAL(due.size(), 1U);
+    BOOST_TEST(due[0].first == "refused");
+    BOOST_TEST(due[0].second == 2);
+    BOOST_TEST(rl.overdue(t0 + 30s).empty());       // told once
+    BOOST_TEST(rl.allow("refused", t0 + 11s) == 0); // a new period, nothing to carry
+}
+
 BOOST_AUTO_TEST_CASE(level_filter) {
     mb::log::set_level(mb::log::level::warn);
     BOOST_TEST(mb::log::enabled(mb::log::level::error));
