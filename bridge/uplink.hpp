@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <system_error>
@@ -40,6 +41,7 @@ struct uplink_settings {
     bool commands = true;                   // subscribe to {p}/{gw}/+/cmd (the downlink)
     std::size_t max_pending_per_device = 4; // downlink_settings
     std::chrono::milliseconds command_timeout{10'000};
+    std::optional<std::string> command_key;        // set: signed commands only (never logged)
     std::chrono::milliseconds stop_timeout{3'000}; // wait for the offline status's PUBACK
 };
 
