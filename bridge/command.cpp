@@ -51,7 +51,23 @@ std::string check_read(const json& read, const model::device_info& device, comma
     return {};
 }
 
-command_parse parse(std::string_view payload, const model::device_info& device) {
+// Empty string: every key is one a command may have.
+std::string check_keys(const json& doc, signing mode) {
+    for (const auto& [key, v] : doc.items()) {
+        (void)v;
+        if (key == "id" || key == "set" || key == "read" || (key == "ts" && mode == signing::on))
+            continue;
+        if (key == "ts" || key == "sig")
+            return fmt::format("{}: this gateway takes unsigned commands ([uplink] "
+                               "command_key_file is not set), so it cannot check a signature; "
+                               "send the command without ts and sig",
+                               key);
+        return fmt::format("{}: unknown key (expected id and one of set, read)", key);
+    }
+    return {};
+}
+
+command_parse parse(std::string_view payload, const model::device_info& device, signing mode) {
     command_parse res;
     if (payload.size() > max_command_bytes) {
         res.error = fmt::format("command too large ({} bytes, at most {})", payload.size(),
@@ -77,13 +93,8 @@ command_parse parse(std::string_view payload, const model::device_info& device) 
         res.error = "id: missing";
         return res;
     }
-    for (const auto& [key, v] : doc.items()) {
-        (void)v;
-        if (key != "id" && key != "set" && key != "read") {
-            res.error = fmt::format("{}: unknown key (expected id and one of set, read)", key);
-            return res;
-        }
-    }
+    res.error = check_keys(doc, mode);
+    if (!res.error.empty()) return res;
     const bool has_set = doc.contains("set");
     const bool has_read = doc.contains("read");
     if (has_set == has_read) {
@@ -104,9 +115,10 @@ command_parse parse(std::string_view payload, const model::device_info& device) 
 
 } // namespace
 
-command_parse parse_command(std::string_view payload, const model::device_info& device) noexcept {
+command_parse parse_command(std::string_view payload, const model::device_info& device,
+                            signing mode) noexcept {
     try {
-        return parse(payload, device);
+        return parse(payload, device, mode);
     } catch (const std::exception& e) {
         // Only allocation failures or a nlohmann corner case can land here.
         command_parse res;

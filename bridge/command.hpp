@@ -30,8 +30,14 @@ struct command_parse {
 inline constexpr std::size_t max_command_bytes = 4096;
 inline constexpr std::size_t max_command_names = 32;
 
+// Whether the gateway takes signed commands (bridge/command_verifier): then the payload given
+// here is one the verifier let through, and its "ts" belongs to it. Without signing, "ts"
+// and "sig" are refused: a signature nobody checks would only look like protection.
+enum class signing : unsigned char { off, on };
+
 // Never throws; every refusal comes back as `error`. A name the device does not have is an
 // "unknown value" (for set and read alike); one it has but may not set is "not writable".
-command_parse parse_command(std::string_view payload, const model::device_info& device) noexcept;
+command_parse parse_command(std::string_view payload, const model::device_info& device,
+                            signing mode = signing::off) noexcept;
 
 } // namespace mb::bridge

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <utility>
 
 namespace mb::bridge {
 
@@ -12,10 +13,16 @@ downlink::downlink(uv_loop_t& loop, topics scheme, downlink_settings settings,
                    command_handler handler, callbacks cb)
     : loop_(loop)
     , topics_(std::move(scheme))
-    , settings_(settings)
+    , settings_(std::move(settings))
     , handler_(std::move(handler))
     , cb_(std::move(cb))
-    , sweep_(make_uv_timer(loop_, this, init_error_)) {}
+    , sweep_(make_uv_timer(loop_, this, init_error_)) {
+    if (settings_.command_key) {
+        verifier_.emplace(std::move(*settings_.command_key),
+                          settings_.clock != nullptr ? *settings_.clock : model::real_clock());
+        settings_.command_key.reset();
+    }
+}
 
 downlink::~downlink() {
     *alive_ = false;
@@ -27,6 +34,9 @@ std::error_code downlink::start() {
     const auto period = static_cast<std::uint64_t>(
         std::clamp<std::int64_t>(settings_.command_timeout.count() / 4, 50, 1000));
     uv_timer_start(sweep_.get(), &on_sweep, period, period);
+    if (verifier_)
+        log::info("downlink: signed commands only (HMAC-SHA256, ts within {} s of this clock)",
+                  command_verifier::window.count() / 1000);
     return {};
 }
 
@@ -38,6 +48,16 @@ void downlink::stop() {
 
 void downlink::reply(const std::string& device, const std::string& payload) {
     if (cb_.reply) cb_.reply(topics_.cmd_result(device), payload);
+}
+
+void downlink::refuse_unverified(const std::string& device, const incoming_message& m,
+                                 const std::string& why) {
+    // Whoever cannot sign may still publish here: rate-limited, so that they cannot fill the
+    // journal either.
+    if (const long held = unverified_log_.allow(device); held >= 0)
+        log::warn("downlink: command for {} refused: {}{}", device, why,
+                  log::suppressed_note(held));
+    reply(device, cmd_error_payload(parse_command(m.payload, {}, signing::on).id_json, why));
 }
 
 std::size_t downlink::pending_for(const std::string& device) const {
@@ -66,13 +86,22 @@ void downlink::handle(const incoming_message& m) {
         }
         return;
     }
+    std::string_view payload = m.payload;
+    std::string verified;
+    if (verifier_) {
+        auto v = verifier_->check(m.topic, m.payload);
+        if (!v.error.empty()) return refuse_unverified(*device, m, v.error);
+        verified = std::move(v.body);
+        payload = verified;
+    }
+    const signing mode = verifier_ ? signing::on : signing::off;
     const model::device_info* info = cb_.device ? cb_.device(*device) : nullptr;
     if (info == nullptr) {
-        const auto parsed = parse_command(m.payload, model::device_info{});
+        const auto parsed = parse_command(payload, model::device_info{}, mode);
         reply(*device, cmd_error_payload(parsed.id_json, *device + ": unknown device"));
         return;
     }
-    auto parsed = parse_command(m.payload, *info);
+    auto parsed = parse_command(payload, *info, mode);
     if (!parsed.cmd) {
         log::warn("downlink: command for {} refused: {}", *device, parsed.error);
         reply(*device, cmd_error_payload(parsed.id_json, parsed.error));

@@ -4,10 +4,13 @@
 //
 // A message is parsed and checked against what the device allows (bridge/command: nothing
 // unlisted ever reaches a meter), held to a per-device limit of pending commands, handed to
-// the command_handler, and timed out when the handler does not answer in time. The uplink
+// the command_handler, and timed out when the handler does not answer in time. With a
+// command key, a message must first pass the signature check (docs/security.md). The uplink
 // owns one downlink: it forwards the messages of its cmd subscription here and publishes the
 // result payloads this produces. Loop thread only.
 #include "bridge/command.hpp"
+#include "bridge/command_verifier.hpp"
+#include "bridge/model/clock.hpp"
 #include "bridge/model/command_outcome.hpp"
 #include "bridge/model/device_info.hpp"
 #include "bridge/model/log.hpp"
@@ -21,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -42,6 +46,9 @@ struct command_handler {
 struct downlink_settings {
     std::size_t max_pending_per_device = 4;
     std::chrono::milliseconds command_timeout{10'000};
+    // Set: signed commands only (bridge/command_verifier.hpp), under this key (never logged).
+    std::optional<std::string> command_key;
+    const model::clock* clock = nullptr; // for the signatures' ts; null: the real one
 };
 
 class downlink {
@@ -80,6 +87,8 @@ private:
     void dispatch(const std::string& device, command c);
     void finish_command(std::uint64_t token, const model::command_outcome& outcome);
     void reply(const std::string& device, const std::string& payload);
+    void refuse_unverified(const std::string& device, const incoming_message& m,
+                           const std::string& why);
     [[nodiscard]] std::size_t pending_for(const std::string& device) const;
 
     uv_loop_t& loop_;
@@ -89,7 +98,9 @@ private:
     callbacks cb_;
     std::map<std::uint64_t, pending_command> pending_; // by token
     std::uint64_t next_token_ = 1;
-    log::rate_limiter retained_log_; // retained commands ignored, per device
+    log::rate_limiter retained_log_;           // retained commands ignored, per device
+    log::rate_limiter unverified_log_;         // unsigned or badly signed commands, per device
+    std::optional<command_verifier> verifier_; // set: signed commands only
     bool stopped_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); // for late `done` calls
     std::error_code init_error_;

@@ -13,10 +13,12 @@ link_settings with_will(link_settings s, const topics& t) {
     return s;
 }
 
-downlink_settings downlink_of(const uplink_settings& s) {
+downlink_settings downlink_of(const uplink_settings& s, const model::clock* clock) {
     downlink_settings d;
     d.max_pending_per_device = s.max_pending_per_device;
     d.command_timeout = s.command_timeout;
+    d.command_key = s.command_key;
+    d.clock = clock;
     return d;
 }
 
@@ -28,7 +30,8 @@ uplink::uplink(uv_loop_t& loop, uplink_settings settings, callbacks cb, command_
     , cb_(std::move(cb))
     , topics_(settings_.topic_prefix, settings_.gateway_id)
     , link_(loop, with_will(settings_.link, topics_), link_callbacks())
-    , downlink_(loop, topics_, downlink_of(settings_), std::move(handler), downlink_callbacks())
+    , downlink_(loop, topics_, downlink_of(settings_, cb_.clock), std::move(handler),
+                downlink_callbacks())
     , stop_timer_(make_uv_timer(loop_, this, init_error_)) {}
 
 uplink::~uplink() = default;

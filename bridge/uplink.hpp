@@ -26,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <system_error>
@@ -41,6 +42,7 @@ struct uplink_settings {
     bool commands = true;                   // subscribe to {p}/{gw}/+/cmd (the downlink)
     std::size_t max_pending_per_device = 4; // downlink_settings
     std::chrono::milliseconds command_timeout{10'000};
+    std::optional<std::string> command_key;        // set: signed commands only (never logged)
     std::chrono::milliseconds stop_timeout{3'000}; // wait for the offline status's PUBACK
     // Retained meta, status and clears handed to the link but not acknowledged, at most.
     std::size_t retained_window = 32;

@@ -1,11 +1,10 @@
 // meterbridge check [-c FILE]: validate the config and the profiles it uses (design.md §7).
-#include "bridge/file_mode.hpp"
 #include "daemon/commands.hpp"
+#include "daemon/config/endpoint.hpp"
+#include "daemon/config/secret_warnings.hpp"
 #include "daemon/load_for_command.hpp"
 
 #include <cstdio>
-#include <filesystem>
-#include <optional>
 #include <string>
 
 namespace mb::daemon {
@@ -15,18 +14,12 @@ constexpr const char* check_usage = "usage: meterbridge check [-c FILE]\n"
                                     "  validates FILE (default /etc/meterbridge/meterbridge.toml) "
                                     "and the profiles it names; exit 0 when valid, 1 if not\n";
 
-// What `run` would warn about (secret files others can read) and what this version does not
-// act on yet, each as "warning: FILE[:LINE:COL]: key: message" on stderr.
+// What `run` would warn about too (secret files others can read, settings that do not do what
+// they seem to, converters or brokers that are one though spelled apart), each as
+// "warning: FILE[:LINE:COL]: key: message" on stderr.
 void print_warnings(const config::config& cfg) {
-    const auto secret = [&](const char* key, const std::optional<std::filesystem::path>& path) {
-        if (!path) return;
-        if (const auto text = bridge::secret_file_warning(path->string())) {
-            const config::config_warning w{cfg.source, 0, 0, key, *text};
-            std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
-        }
-    };
-    secret("uplink.password_file", cfg.uplink.password_file);
-    secret("uplink.key_file", cfg.uplink.key_file);
+    for (const auto& w : config::secret_warnings(cfg))
+        std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
     for (const auto& w : cfg.warnings)
         std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
 }
@@ -34,7 +27,12 @@ void print_warnings(const config::config& cfg) {
 } // namespace
 
 int check_command(arguments args) {
-    const auto loaded = load_for_command(args, "check", check_usage, false);
+    // Only check looks host names up: to tell converters and brokers that are one apart.
+    config::load_options options;
+    options.resolve = [](std::string_view host, int port) {
+        return config::resolve_endpoints(host, port);
+    };
+    const auto loaded = load_for_command(args, "check", check_usage, false, options);
     if (!loaded.cfg) return loaded.exit_code;
     const auto& cfg = *loaded.cfg;
     const std::string& file = loaded.file;

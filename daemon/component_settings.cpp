@@ -89,6 +89,7 @@ bridge::uplink_settings uplink_settings(const config::config& cfg) {
     s.gateway_id = cfg.gateway.id;
     s.version = MB_VERSION;
     s.commands = u.commands;
+    if (u.command_key_file) s.command_key = u.command_key;
     return s;
 }
 

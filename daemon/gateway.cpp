@@ -1,6 +1,5 @@
 #include "daemon/gateway.hpp"
 
-#include "bridge/file_mode.hpp"
 #include "bridge/model/log.hpp"
 #include "daemon/component_settings.hpp"
 
@@ -31,11 +30,11 @@ namespace {
 // when this changes, so a reload that touches devices alone keeps the broker session.
 std::string uplink_fingerprint(const bridge::uplink_settings& s) {
     const auto& l = s.link;
-    return fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", l.host, l.port, l.tls,
+    return fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", l.host, l.port, l.tls,
                        l.ca_file.value_or(""), l.cert_file.value_or(""), l.key_file.value_or(""),
                        l.client_id, l.username.value_or(""), l.password.value_or(""),
                        l.keepalive.count(), l.max_inflight, s.topic_prefix, s.gateway_id,
-                       s.commands);
+                       s.commands, s.command_key.value_or(""));
 }
 
 // Everything a running gateway is made of, from the pieces (the file's text alone would miss
@@ -160,10 +159,6 @@ void gateway::on_status_refresh(uv_timer_t* t) noexcept {
 }
 
 void gateway::start_uplink() {
-    for (const auto& secret : {cfg_.uplink.password_file, cfg_.uplink.key_file})
-        if (secret)
-            if (auto warning = bridge::secret_file_warning(secret->string()))
-                log::warn("uplink: {}", *warning);
     // The forwarder ignores callbacks of an uplink replaced on reload: its message ids belong
     // to another libmosquitto instance. Each instance knows its generation.
     const auto gen = forwarder_->generation() + 1;

@@ -2,6 +2,7 @@
 
 #include "bridge/model/log.hpp"
 #include "daemon/config/load_config.hpp"
+#include "daemon/config/secret_warnings.hpp"
 
 #include <csignal>
 #include <fmt/format.h>
@@ -52,6 +53,14 @@ std::string_view signal_name(int signum) {
     }
 }
 
+// What `check` prints as warnings, in the log: each time a configuration takes effect.
+void log_warnings(const config::config& cfg) {
+    for (const auto& w : config::secret_warnings(cfg))
+        log::warn("config: {}", w.to_string());
+    for (const auto& w : cfg.warnings)
+        log::warn("config: {}", w.to_string());
+}
+
 } // namespace
 
 std::string describe(const config::config& cfg) {
@@ -72,6 +81,7 @@ lifecycle::lifecycle(uv_loop_t& loop, std::filesystem::path config_path, config:
 int lifecycle::start() {
     log::set_level(to_log_level(gateway_.current().gateway.level));
     log::info("meterbridge {} starting: {}", MB_VERSION, describe(gateway_.current()));
+    log_warnings(gateway_.current());
     for (const int sig : {SIGTERM, SIGINT}) {
         if (const int rc = signals_.watch(sig, [this](int s) { stop(s); }); rc != 0) return rc;
     }
@@ -98,8 +108,6 @@ void lifecycle::reload() {
             log::error("{}", e.to_string());
     } else {
         auto& next = std::get<config::config>(loaded);
-        for (const auto& w : next.warnings)
-            log::warn("warning: {}", w.to_string());
         if (!gateway_.would_change(next)) {
             // Nothing reopened, restarted or republished: repeated SIGHUPs cost one parse each.
             log::info("reload: no changes");
@@ -112,6 +120,7 @@ void lifecycle::reload() {
         log::info("reloaded: {} on {}: {}{}", count_of(cfg.devices.size(), "device", "devices"),
                   count_of(cfg.buses.size(), "bus", "buses"), describe(cfg),
                   waiting.empty() ? "" : "; not applied until a restart: " + waiting);
+        log_warnings(cfg);
     }
     // READY=1 also after a refused reload: the old configuration is still serving.
     notifier_.ready(gateway_.summary());

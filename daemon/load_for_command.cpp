@@ -11,7 +11,7 @@
 namespace mb::daemon {
 
 loaded_for_command load_for_command(arguments args, std::string_view name, const char* usage,
-                                    bool name_on_count) {
+                                    bool name_on_count, const config::load_options& options) {
     loaded_for_command out;
     out.file = std::string(default_config);
     const std::string who = fmt::format("meterbridge {}", name);
@@ -36,7 +36,7 @@ loaded_for_command load_for_command(arguments args, std::string_view name, const
         out.exit_code = 2;
         return out;
     }
-    auto loaded = config::load_config(out.file);
+    auto loaded = config::load_config(out.file, options);
     if (const auto* errors = std::get_if<std::vector<config::config_error>>(&loaded)) {
         for (const auto& e : *errors)
             std::fprintf(stderr, "%s\n", e.to_string().c_str());

@@ -3,6 +3,7 @@
 // --config FILE, --config=FILE, -h/--help) and loading FILE, every config error on stderr.
 #include "daemon/commands.hpp"
 #include "daemon/config/config.hpp"
+#include "daemon/config/load_config.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -22,7 +23,7 @@ struct loaded_for_command {
 // text (stdout on --help, stderr after a bad argument). The line that counts config errors
 // names the subcommand only when `name_on_count` is set.
 loaded_for_command load_for_command(arguments args, std::string_view name, const char* usage,
-                                    bool name_on_count);
+                                    bool name_on_count, const config::load_options& options = {});
 
 // 1 -> "1 error", 2 -> "2 errors".
 std::string count(std::uint64_t n, std::string_view one, std::string_view many);

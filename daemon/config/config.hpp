@@ -53,6 +53,9 @@ struct uplink_config : broker_options {
     std::string topic_prefix = "meterbridge";
     int max_inflight = 32;
     bool commands = true;
+    // Set: commands must be signed with this key (docs/security.md).
+    std::optional<std::filesystem::path> command_key_file;
+    std::string command_key; // read from command_key_file; never logged
 };
 
 enum class sync_mode : std::uint8_t { normal, full };
@@ -143,7 +146,7 @@ struct config {
     std::vector<device_config> devices;
     std::vector<native_config> natives;
     std::map<std::string, drivers::rtu::profile> profiles; // by id: the ones devices use
-    // What is valid but deserves a word (`check` prints them, `run` logs them).
+    // Valid, but worth a word: `check` prints them, `run` logs them (with secret_warnings()).
     std::vector<config_warning> warnings;
 };
 

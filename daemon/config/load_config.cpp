@@ -138,6 +138,9 @@ bool read_broker_options(toml_reader& r, broker_options& b, const std::string& d
     b.keepalive = r.duration("keepalive", std::chrono::seconds(10), std::chrono::seconds(65535))
                       .value_or(b.keepalive);
     b.protocol = read_protocol(r).value_or(b.protocol);
+    if (url_ok)
+        ctx.brokers.push_back({r.path(), b.url.host, b.url.port, b.username, b.password,
+                               b.cert_file, table.get("url")->source()});
     if (url_ok && !b.client_id.empty()) {
         const auto* id = table.get("client_id");
         ctx.client_ids.push_back({b.client_id, r.path(), b.url.host, b.url.port,
@@ -145,6 +148,38 @@ bool read_broker_options(toml_reader& r, broker_options& b, const std::string& d
     }
     return url_ok;
 }
+
+namespace {
+
+// [uplink] command_key_file: the secret signed commands are checked with (docs/security.md).
+void read_command_key(toml_reader& r, uplink_config& u, load_context& ctx) {
+    constexpr std::size_t shortest = 32;
+    constexpr std::size_t longest = 1024;
+    std::string key;
+    u.command_key_file = readable_file(r, "command_key_file", ctx, &key);
+    if (!u.command_key_file) return;
+    // Line breaks at the end are the editor's, not the key's (as a sender reading the file
+    // with .rstrip(b"\r\n") sees it).
+    while (key.ends_with('\n') || key.ends_with('\r'))
+        key.pop_back();
+    const auto* node = r.table().get("command_key_file");
+    if (key.size() < shortest || key.size() > longest) {
+        ctx.errors.add(*node, r.key("command_key_file"),
+                       fmt::format("the key in \"{}\" is {} bytes ({}..{}; make one with "
+                                   "`openssl rand -hex 32 > {}`)",
+                                   u.command_key_file->string(), key.size(), shortest, longest,
+                                   u.command_key_file->string()));
+        u.command_key_file.reset();
+        return;
+    }
+    u.command_key = std::move(key);
+    if (!u.commands)
+        ctx.warnings.add(*node, r.key("command_key_file"),
+                         "commands = false takes no command, signed or not, so the key is not "
+                         "used (remove it, or set commands = true)");
+}
+
+} // namespace
 
 void read_uplink(toml_reader& root, config& cfg, load_context& ctx) {
     const auto* table = root.sub_table("uplink");
@@ -169,6 +204,7 @@ void read_uplink(toml_reader& root, config& cfg, load_context& ctx) {
     }
     u.max_inflight = static_cast<int>(r.integer("max_inflight", 1, 65535).value_or(u.max_inflight));
     u.commands = r.boolean("commands").value_or(u.commands);
+    read_command_key(r, u, ctx);
     r.finish();
 }
 
@@ -241,10 +277,9 @@ void check_names(const config& cfg, load_context& ctx) {
 void warn_relay_names(load_context& ctx) {
     for (const auto& mark : ctx.device_names) {
         if (!mark.name.starts_with("sn-")) continue;
-        ctx.warnings.push_back(
-            {ctx.errors.file(), static_cast<int>(mark.at.begin.line),
-             static_cast<int>(mark.at.begin.column), mark.path + ".name",
-             fmt::format("\"{}\" is in the sn-<serial> names native sources give the meters they "
+        ctx.warnings.add(
+            mark.at, mark.path + ".name",
+            fmt::format("\"{}\" is in the sn-<serial> names native sources give the meters they "
                          "relay: a meter relayed as {} is refused while this device exists (and "
                          "one relayed under it now stops being relayed); a name without \"sn-\" "
                          "avoids that",
@@ -349,14 +384,18 @@ void sort_by_position(std::vector<config_error>& errors) {
 
 } // namespace
 
-load_result load_config(const std::filesystem::path& file) {
+load_result load_config(const std::filesystem::path& file, const load_options& options) {
     std::vector<config_error> out;
     auto root = parse_toml_file(file, out);
     if (!root) return out;
     error_list errors(file, out);
+    std::vector<config_warning> warned;
+    error_list warnings(file, warned);
     std::error_code ec;
     auto absolute = std::filesystem::absolute(file, ec);
-    load_context ctx{errors, (ec ? file : absolute).parent_path(), {}, {}, {}, {}, {}, {}};
+    load_context ctx{errors, warnings, options, (ec ? file : absolute).parent_path(),
+                     {},     {},       {},      {},
+                     {},     {},       {}};
     config cfg;
     cfg.source = file;
     toml_reader r(*root, "", errors);
@@ -370,13 +409,15 @@ load_result load_config(const std::filesystem::path& file) {
     check_names(cfg, ctx);
     check_client_ids(ctx);
     detail::check_wiring(cfg, ctx);
+    detail::check_shared_broker(cfg, ctx);
     load_profiles(cfg, ctx, out);
     if (!out.empty()) {
         sort_by_position(out);
         return out;
     }
     warn_relay_names(ctx);
-    cfg.warnings = std::move(ctx.warnings);
+    sort_by_position(warned);
+    cfg.warnings = std::move(warned);
     return cfg;
 }
 

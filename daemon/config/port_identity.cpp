@@ -1,5 +1,8 @@
 #include "daemon/config/port_identity.hpp"
 
+#include "daemon/config/endpoint.hpp"
+#include "drivers/modbus_rtu/port_address.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -8,15 +11,17 @@
 namespace mb::config {
 
 std::string port_identity(std::string_view port) {
-    std::string id(port);
-    if (const auto scheme = id.find("://"); scheme != std::string::npos) {
-        // Scheme and authority (HOST:PORT, [v6]:PORT): case does not matter there; the port
-        // digits are unchanged by lower-casing.
-        const auto end = std::min(id.find('/', scheme + 3), id.size());
-        std::transform(id.begin(), id.begin() + static_cast<std::ptrdiff_t>(end), id.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (port.find("://") != std::string_view::npos) {
+        const auto parsed = drivers::rtu::parse_port(port);
+        if (parsed.ok() && parsed.address.network())
+            return "converter " + endpoint_identity(parsed.address.host, parsed.address.port);
+        // Not a port at all (load_config reports it): the text, case folded.
+        std::string id(port);
+        std::ranges::transform(id, id.begin(),
+                               [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
         return id;
     }
+    std::string id(port);
     if (id.empty()) return id;
     // A few stat/readlink calls on /dev; a failure keeps the text as written.
     std::error_code ec;

@@ -157,7 +157,8 @@ void read_buses(toml_reader& root, config& cfg, load_context& ctx) {
         if (port && !where.ok())
             ctx.errors.add(*table->get("port"), r.key("port"), where.error);
         else if (port)
-            ctx.bus_ports.push_back({port_identity(*port), r.path(), table->get("port")->source()});
+            ctx.bus_ports.push_back({*port, port_identity(*port), where.address.host,
+                                     where.address.port, r.path(), table->get("port")->source()});
         if (const auto* node = r.get("baud")) {
             const auto* i = node->as_integer();
             bool ok = false;

@@ -129,6 +129,27 @@ def wait_for_port(port, timeout=10.0):
     wait_until(lambda: listening(port), timeout, what=f"port {port}")
 
 
+def doc_block(name, info, containing=""):
+    """The text of the fenced block of docs/NAME whose info string is `info` (```acl) and that
+    contains `containing`: tests run what the documentation shows, not a copy of it."""
+    with open(os.path.join(SOURCE_DIR, "docs", name)) as f:
+        lines = f.read().split("\n")
+    blocks, current = [], None
+    for line in lines:
+        if current is None and line.strip() == f"```{info}":
+            current = []
+        elif current is not None and line.strip() == "```":
+            blocks.append("\n".join(current) + "\n")
+            current = None
+        elif current is not None:
+            current.append(line)
+    found = [b for b in blocks if containing in b]
+    if len(found) != 1:
+        raise AssertionError(f"docs/{name}: {len(found)} ```{info} blocks containing "
+                             f"{containing!r}, expected one")
+    return found[0]
+
+
 class Broker:
     """A private mosquitto on a free loopback port. extra: lines added to its config (more
     listeners among them); start() returns once every listener of the config listens."""

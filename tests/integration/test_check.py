@@ -262,6 +262,85 @@ address = 0x11
         self.assertIn('"sn-a-b" is in the sn-<serial> names native sources give the meters they '
                       "relay", warnings[0])
 
+    def test_secret_files_of_natives_are_warned_about(self):
+        # issue 16: the uplink's password_file was warned about, a [[native]]'s was not
+        lan = self.write("lan.password", "secret\n")
+        os.chmod(lan, 0o644)
+        path, r = self.check(HEAD + DEVICE + """[[native]]
+name = "lan"
+url = "mqtt://127.0.0.1:1884"
+username = "relay"
+password_file = "lan.password"
+subscribe = "a/#"
+format = "acrel-json-v2"
+""")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.warnings(r), [
+            f"warning: {path}: native[0].password_file: {lan} is readable by others (mode 0644); "
+            "chmod 600 it"])
+        self.assertNotIn("secret", r.stdout + r.stderr)
+
+    def test_command_key_file(self):
+        key = self.write("command.key", "k" * 64 + "\n")
+        os.chmod(key, 0o640)
+        text = HEAD.replace('url = "mqtt://127.0.0.1:1883"\n',
+                            'url = "mqtt://127.0.0.1:1883"\ncommand_key_file = "command.key"\n')
+        path, r = self.check(text + DEVICE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.warnings(r), [
+            f"warning: {path}: uplink.command_key_file: {key} is readable by its group (mode "
+            "0640); chmod 600 it unless the group is meterbridge's own"])
+        self.assertNotIn("k" * 64, r.stdout + r.stderr)
+        os.chmod(key, 0o600)
+        path, r = self.check(text.replace("[[bus]]", "commands = false\n[[bus]]") + DEVICE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.warnings(r), [
+            f"warning: {path}:6:20: uplink.command_key_file: commands = false takes no command, "
+            "signed or not, so the key is not used (remove it, or set commands = true)"])
+        self.write("command.key", "short\n")
+        path, r = self.check(text + DEVICE)
+        self.assertEqual(r.returncode, 1)
+        self.assert_error(r, path, 6, 20, "uplink.command_key_file", "is 5 bytes (32..1024")
+
+    def test_a_native_on_the_uplinks_broker_without_logging_in_is_warned_about(self):
+        # issue 16: there, the meters can likely command the RS485 meters (docs/security.md)
+        path, r = self.check(HEAD + DEVICE + """[[native]]
+name = "lan"
+url = "mqtt://127.0.0.1"
+subscribe = "a/#"
+format = "acrel-json-v2"
+""")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.warnings(r), [
+            f"warning: {path}:16:7: native[0].url: the uplink's broker (127.0.0.1:1883), without "
+            "logging in: unless the broker's ACLs deny it, the meters publishing there may also "
+            "publish under \"meterbridge/\", so command the RS485 meters, overwrite retained meta "
+            "and status, and fake readings (give the meters and the gateway users of their own, "
+            "and deny the meters \"meterbridge/#\": docs/security.md)"])
+
+    def test_one_converter_however_spelled_is_one_bus(self):
+        # issue 16: numeric spellings of one endpoint are errors naming both places ...
+        ports = ["tcp://127.0.0.1:5020", "rtu+tcp://127.0.0.01:05020",
+                 "tcp://[::ffff:127.0.0.1]:5020"]  # ports at 11:8, 14:8, 17:8
+        buses = "".join(f'[[bus]]\nname = "c{i}"\nport = "{p}"\n' for i, p in enumerate(ports))
+        path, r = self.check(HEAD + buses + DEVICE)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assert_error(r, path, 14, 8, "bus[2].port",
+                          f'"rtu+tcp://127.0.0.01:05020" is the converter at 127.0.0.1:5020, as '
+                          f'is bus[1]\'s "tcp://127.0.0.1:5020" ({path}:11:8): one converter is '
+                          "one bus")
+        self.assert_error(r, path, 17, 8, "bus[3].port",
+                          f'"tcp://[::ffff:127.0.0.1]:5020" is the converter at 127.0.0.1:5020')
+        # ... and a host name that resolves to one (check looks it up) is a warning.
+        path, r = self.check(HEAD + buses.replace(ports[1], "rtu+tcp://localhost:5020")
+                             .replace(ports[2], "tcp://127.0.0.2:5020") + DEVICE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.warnings(r), [
+            f'warning: {path}:14:8: bus[2].port: "rtu+tcp://localhost:5020" and bus[1]\'s '
+            f'"tcp://127.0.0.1:5020" ({path}:11:8) both reach 127.0.0.1:5020 once host names are '
+            "resolved: one converter is one bus (put the devices of both on one [[bus]], or "
+            "correct the address)"])
+
     def test_bad_arguments(self):
         for args in (["check", "-x"], ["check", "-c"], ["check", "a", "b"]):
             r = run_cli(*args)

@@ -134,8 +134,12 @@ class UplinkTest(TempDirTest):
         super().setUp()
         self.bus = PtyPair(self.tmp)  # stops itself if it fails to start
         self.cleanup(self.bus.stop)  # registered before the next process starts
-        self.sim = Slave(SIM, "--port", self.bus.b, "--units", "1")
+        self.sim = Slave(SIM, "--port", self.bus.b, "--units", "1", *self.sim_args())
         self.cleanup(self.sim.stop)
+
+    def sim_args(self):
+        """More arguments for the simulator (a test may want its --write-log)."""
+        return ()
 
     def config(self, url, uplink_extra="", prefix=None, interval="1s", name="meterbridge.toml",
                log_level="info"):

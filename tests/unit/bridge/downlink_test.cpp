@@ -1,8 +1,10 @@
 // The downlink on a real uv loop, without a broker: messages in, result payloads out.
 #include "bridge/downlink.hpp"
+#include "signed_command.hpp"
 #include "tests/unit/common/loop_test.hpp"
 
 #include <boost/test/unit_test.hpp>
+#include <fmt/format.h>
 #include <optional>
 #include <string>
 #include <utility>
@@ -45,7 +47,7 @@ struct rig {
     std::optional<model::command_outcome> answer;             // given at once when set
     std::unique_ptr<downlink> dl;
 
-    explicit rig(uv_loop_t& l, downlink_settings s = {}, bool with_handler = true)
+    explicit rig(uv_loop_t& l, const downlink_settings& s = {}, bool with_handler = true)
         : loop(l) {
         command_handler h;
         if (with_handler) {
@@ -230,6 +232,41 @@ BOOST_AUTO_TEST_CASE(after_stop_or_destruction_answers_go_nowhere) {
     r.dl.reset();
     r.waiting[1]({true, {}, {}}); // the downlink is gone: ignored, no crash
     BOOST_TEST(r.replies.empty());
+}
+
+BOOST_AUTO_TEST_CASE(with_a_command_key_only_signed_commands_reach_the_handler) {
+    mbtest::set_clock clock;
+    downlink_settings s;
+    s.command_key = mbtest::command_key;
+    s.clock = &clock;
+    rig r(loop, s);
+    r.answer = model::command_outcome{true, {}, {}};
+    // what a meter on a shared broker could publish: refused, its id answered
+    r.send(cmd_topic, R"({"id":"evil-1","set":{"do_1":1}})");
+    BOOST_TEST(r.calls.empty());
+    BOOST_TEST(r.payloads_on(result_topic) ==
+                   std::vector<std::string>{
+                       R"js({"id":"evil-1","ok":false,"error":"unsigned command refused: this )js"
+                       R"js(gateway takes signed commands only (\"ts\" and \"sig\", see )js"
+                       R"js(docs/security.md)"})js"},
+               boost::test_tools::per_element());
+    const auto body = fmt::format(R"({{"id":"c-1","ts":{},"set":{{"do_1":1}}}})", clock.now);
+    const auto signed_payload = mbtest::sign(body, cmd_topic);
+    r.send(cmd_topic, signed_payload);
+    BOOST_TEST(r.calls == std::vector<std::string>{"write incomer do_1=1"},
+               boost::test_tools::per_element());
+    BOOST_TEST(r.payloads_on(result_topic).back() == R"({"id":"c-1","ok":true})");
+    // the same message again is a replay
+    r.send(cmd_topic, signed_payload);
+    BOOST_TEST(r.calls.size() == 1U);
+    BOOST_TEST(r.payloads_on(result_topic).back().find("id: already used") != std::string::npos);
+    // a signed command is still checked against what the device allows
+    r.send(cmd_topic,
+           mbtest::sign(fmt::format(R"({{"id":"c-2","ts":{},"set":{{"do_1":7}}}})", clock.now),
+                        cmd_topic));
+    BOOST_TEST(r.calls.size() == 1U);
+    BOOST_TEST(r.payloads_on(result_topic).back() ==
+               R"({"id":"c-2","ok":false,"error":"do_1: 7 is out of range 0..1"})");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
