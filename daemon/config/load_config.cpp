@@ -280,10 +280,10 @@ void warn_relay_names(load_context& ctx) {
         ctx.warnings.add(
             mark.at, mark.path + ".name",
             fmt::format("\"{}\" is in the sn-<serial> names native sources give the meters they "
-                         "relay: a meter relayed as {} is refused while this device exists (and "
-                         "one relayed under it now stops being relayed); a name without \"sn-\" "
-                         "avoids that",
-                         mark.name, mark.name)});
+                        "relay: a meter relayed as {} is refused while this device exists (and "
+                        "one relayed under it now stops being relayed); a name without \"sn-\" "
+                        "avoids that",
+                        mark.name, mark.name));
     }
 }
 
