@@ -52,6 +52,7 @@ struct uplink_config : broker_options {
     std::string topic_prefix = "meterbridge";
     int max_inflight = 32;
     bool commands = true;
+    milliseconds reconnect_max{30'000}; // the reconnect back-off's cap (from 1 s, doubling)
 };
 
 enum class sync_mode : std::uint8_t { normal, full };
