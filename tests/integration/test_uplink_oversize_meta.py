@@ -33,7 +33,9 @@ class OversizeMetaTest(UplinkTest):
         status = wait_until(counted, 20, what=f"oversize in the gateway status; log:\n"
                                               f"{daemon.output()}")
         self.assertEqual(status["state"], "online")
-        self.assertEqual(status["oversize"], 1, "the meta is tried once per connection")
+        # Each attempt counts: on connect, and again when the first poll has read the meter's
+        # ratios (they are part of its meta).
+        self.assertGreaterEqual(status["oversize"], 1)
         line = re.search(r"error .*uplink: meterbridge/gw-uplink/incomer/meta not published: "
                          r"(\d+) bytes, larger than the broker's maximum packet size of 1024 bytes "
                          r"\(counted as \"oversize\" in meterbridge/gw-uplink/status\)",

@@ -11,7 +11,9 @@ import time
 import unittest
 
 from mbtest import Broker, require_built, run_cli, wait_until
-from uplink_fixture import UplinkTest
+from uplink_fixture import Client, UplinkTest
+
+DATA = "meterbridge/gw-uplink/incomer/data"
 
 
 def unread_bytes(port):
@@ -33,14 +35,18 @@ class StopUnackedTest(UplinkTest):
 
     def test_a_stop_with_the_uplink_down_says_so_and_keeps_what_got_no_puback(self):
         broker = self.launch(Broker(self.tmp))
+        sub = Client(broker.port, topics=(DATA,))
+        self.cleanup(sub.close)
         config = self.config(broker.url())
         daemon = self.start_daemon(config)
-        wait_until(lambda: re.search(r"mqtt\[uplink\] \S+: connected", daemon.output()), 15,
-                   what=f"the connection; log:\n{daemon.output()}")
+        # Two readings delivered: the 8 KB meta (sent on connect, and again once the first poll
+        # read the meter's ratios) is behind; what is 8 KB from now on is a reading.
+        sub.wait_for(DATA, count=2, timeout=20)
+        sub.close()
         # The broker freezes: readings still go out (into its socket) but get no PUBACK.
         os.kill(broker.proc.pid, signal.SIGSTOP)
         wait_until(lambda: unread_bytes(broker.port) > 4096, 10,
-                   what="a reading sent to the frozen broker")
+                   what="a reading (8 KB) sent to the frozen broker")
         # Then it dies: the kernel resets the connection with the unread readings in it.
         os.kill(broker.proc.pid, signal.SIGKILL)
         broker.proc.wait()
