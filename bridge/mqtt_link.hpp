@@ -300,10 +300,10 @@ private:
     std::uint32_t max_packet_size_ = 0;
     std::string topic_buf_; // publish(): the topic as a C string
     resolve_req* resolving_ = nullptr;
-    std::error_code init_error_;       // a timer libuv refused: start() fails with it
-    log::rate_limiter retry_log_;      // repeated connection errors, per reason
-    unsigned kicks_ = 0;               // drops in a row that look like a client id clash
-    unsigned backoffs_since_drop_ = 0; // schedule_reconnect() calls since the last drop
+    std::error_code init_error_;    // a timer libuv refused: start() fails with it
+    log::rate_limiter retry_log_;   // repeated connection errors, per reason
+    unsigned kicks_ = 0;            // drops in a row that look like a client id clash
+    bool retry_after_drop_ = false; // this schedule_reconnect() is for a drop, not a failure
     log::rate_limiter clash_log_{std::chrono::minutes(10)};
     // Handles last: closed (uv_close) before mosq_ is destroyed.
     uv_handle<uv_timer_t> misc_;

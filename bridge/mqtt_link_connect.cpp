@@ -352,7 +352,7 @@ void mqtt_link::handle_disconnect(int rc) {
     // given up the link has no reason to wait long.
     const bool explained = note_poison(rc, err);
     if (!given_up_.empty()) attempt_ = 0;
-    backoffs_since_drop_ = 0;
+    retry_after_drop_ = true;
     schedule_reconnect("connection lost: " + why);
     report_poison();
     if (!explained) note_disconnect(rc, err, up_for);
@@ -388,10 +388,10 @@ void mqtt_link::note_disconnect(int rc, int err, std::chrono::steady_clock::dura
 
 void mqtt_link::schedule_reconnect(const std::string& why) {
     if (stopping_) return;
-    // A new connection follows: MQTT 5 first again (auto). An attempt that failed (the drop
-    // that led here is the first call) means the broker was not there: no clash.
+    // A new connection follows: MQTT 5 first again (auto). An attempt that failed (not the
+    // drop itself) means the broker was not there: no clash.
     protocol_.start_over();
-    if (++backoffs_since_drop_ > 1) kicks_ = 0;
+    if (!std::exchange(retry_after_drop_, false)) kicks_ = 0;
     // Refusals (AUTH/TLS) climb the same back-off to the cap, logged at error level: a fixed
     // credential or certificate on the broker side is picked up within reconnect_max at most,
     // and the jitter keeps a refused fleet from reconnecting in step.
