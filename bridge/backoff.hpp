@@ -9,7 +9,9 @@ namespace mb::bridge {
 
 struct backoff_policy {
     std::chrono::milliseconds min{1000};  // first retry
-    std::chrono::milliseconds max{60000}; // cap
+    std::chrono::milliseconds max{30000}; // cap ([uplink] reconnect_max)
+
+    bool operator==(const backoff_policy&) const = default;
 };
 
 // Delay before retry number `attempt` (0-based): the ceiling doubles from `min` each attempt

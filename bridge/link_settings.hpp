@@ -14,12 +14,14 @@ struct will_message {
     std::string payload;
     int qos = 1;
     bool retain = true;
+
+    bool operator==(const will_message&) const = default;
 };
 
-// Which MQTT the link speaks. automatic: MQTT 5, and 3.1.1 from the first broker that refuses
-// 5 (CONNACK "unsupported protocol version", or the socket closed on the v5 CONNECT and a
-// 3.1.1 one accepted right after). 3.1.1 loses retain handling on subscribe, PUBACK reason
-// codes and the broker's Maximum Packet Size (mqtt_link.hpp says what stands in for them).
+// Which MQTT the link speaks. automatic: MQTT 5, and 3.1.1 for a connection to a broker that
+// refuses 5 (protocol_choice.hpp says how that is decided). 3.1.1 loses retain handling on
+// subscribe, PUBACK reason codes and the broker's Maximum Packet Size (mqtt_link.hpp says what
+// stands in for them).
 enum class mqtt_protocol : unsigned char { automatic, v5, v311 };
 
 struct link_settings {
@@ -37,9 +39,12 @@ struct link_settings {
     mqtt_protocol protocol = mqtt_protocol::automatic;
     int max_inflight = 32; // QoS 1 messages awaiting PUBACK
     std::optional<will_message> will;
-    backoff_policy reconnect{};                     // 1 s .. 60 s
+    backoff_policy reconnect{};                     // 1 s .. 30 s
     std::chrono::milliseconds stable_after{30'000}; // back-off resets after this long up
     std::chrono::milliseconds stop_grace{5'000};    // stop(): longest wait for the DISCONNECT
+
+    // Every field: a reload compares whole settings, so a new one cannot be forgotten.
+    bool operator==(const link_settings&) const = default;
 };
 
 } // namespace mb::bridge

@@ -3,6 +3,7 @@
 #include "bridge/errors.hpp"
 #include "bridge/model/log.hpp"
 
+#include <ctime>
 #include <exception>
 #include <unistd.h>
 
@@ -45,7 +46,7 @@ mqtt_link::mqtt_link(uv_loop_t& loop, link_settings settings, callbacks cb)
     , mosq_(nullptr, &mosquitto_destroy)
     , mids_(std::size_t{65536})
     , lib_mids_(std::size_t{65536}, 0)
-    , version_(settings_.protocol == mqtt_protocol::v311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5)
+    , protocol_(settings_.protocol)
     , rng_(std::random_device{}()) {
     if (library.rc != MOSQ_ERR_SUCCESS) init_error_ = make_mosq_error(library.rc);
     mosq_.reset(mosquitto_new(settings_.client_id.empty() ? nullptr : settings_.client_id.c_str(),
@@ -83,7 +84,7 @@ std::size_t mqtt_link::window_room() const {
 std::error_code mqtt_link::apply_settings() {
     mosquitto* m = mosq_.get();
     if (m == nullptr) return make_mosq_error(MOSQ_ERR_NOMEM);
-    mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, version_);
+    mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, protocol_.version());
     mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM,
                          careful_ ? 1 : std::clamp(settings_.max_inflight, 1, 65535));
     mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
@@ -116,6 +117,7 @@ std::error_code mqtt_link::apply_settings() {
         } else {
             ca_path = system_path.c_str();
         }
+        tls_files_ = {ca_file != nullptr ? ca_file : ca_path, settings_.cert_file};
         rc = mosquitto_tls_set(m, ca_file, ca_path,
                                settings_.cert_file ? settings_.cert_file->c_str() : nullptr,
                                settings_.key_file ? settings_.key_file->c_str() : nullptr, nullptr);
@@ -143,12 +145,16 @@ std::error_code mqtt_link::start() {
     }
     if (const auto ec = apply_settings()) return ec;
     uv_timer_start(misc_.get(), &on_misc, 1000, 1000);
-    log::info("{}: connecting (client_id {}, tls {}, keepalive {}s, max_inflight {}, MQTT {})",
+    const auto cap = settings_.reconnect.max;
+    log::info("{}: connecting (client_id {}, tls {}, keepalive {}s, max_inflight {}, MQTT {}, "
+              "reconnect_max {})",
               where(), settings_.client_id, settings_.tls ? "on" : "off",
               settings_.keepalive.count(), settings_.max_inflight,
               settings_.protocol == mqtt_protocol::automatic ? "5, else 3.1.1"
               : settings_.protocol == mqtt_protocol::v5      ? "5"
-                                                             : "3.1.1");
+                                                             : "3.1.1",
+              cap.count() % 1000 == 0 ? fmt::format("{}s", cap.count() / 1000)
+                                      : fmt::format("{}ms", cap.count()));
     begin_attempt();
     return {};
 }
@@ -285,35 +291,34 @@ void mqtt_link::on_retry(uv_timer_t* t) noexcept {
 }
 
 void mqtt_link::on_connect(mosquitto* /*mosq*/, void* obj, int rc, int /*flags*/,
-                           const mosquitto_property* /*props*/) noexcept {
+                           const mosquitto_property* props) noexcept {
     auto& self = *static_cast<mqtt_link*>(obj);
     try {
         self.deliver_acks(); // what was read before it keeps its order
-        if (self.probing_) {
-            // Any CONNACK to the 3.1.1 CONNECT that followed a closed v5 one: it speaks 3.1.1.
-            self.probing_ = false;
-            self.fallen_back_ = true;
-            log::info("{}: the broker closed the connection on an MQTT 5 CONNECT and answered "
-                      "MQTT 3.1.1: speaking 3.1.1 to it from now on",
-                      self.where());
-        }
+        if (self.protocol_.connack()) self.log_fallback();
         if (rc != 0) {
             // The broker refused the CONNECT; it closes the link next (on_disconnect). A v3
             // broker's "unacceptable protocol version" reaches a v5 client as 0x84 too.
             self.refused_ = true;
-            self.version_refused_ =
-                rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION ||
-                (self.version_ != MQTT_PROTOCOL_V5 && rc == CONNACK_REFUSED_PROTOCOL_VERSION);
-            self.last_lib_error_ =
-                fmt::format("broker refused the connection: {} (reason {})",
-                            self.version_ == MQTT_PROTOCOL_V5 ? mosquitto_reason_string(rc)
-                                                              : mosquitto_connack_string(rc),
-                            rc);
+            self.version_refused_ = rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION ||
+                                    (self.protocol_.version() != MQTT_PROTOCOL_V5 &&
+                                     rc == CONNACK_REFUSED_PROTOCOL_VERSION);
+            self.last_lib_error_ = fmt::format("broker refused the connection: {} (reason {})",
+                                               self.protocol_.version() == MQTT_PROTOCOL_V5
+                                                   ? mosquitto_reason_string(rc)
+                                                   : mosquitto_connack_string(rc),
+                                               rc);
             return;
         }
         self.connected_ = true;
         self.refused_ = false;
         self.up_since_ = now();
+        // MQTT 5: what the broker takes at most (libmosquitto refuses larger publishes).
+        std::uint32_t max_packet = 0;
+        if (mosquitto_property_read_int32(props, MQTT_PROP_MAXIMUM_PACKET_SIZE, &max_packet,
+                                          false) == nullptr)
+            max_packet = 0;
+        self.max_packet_size_ = max_packet;
 
         log::info("{}: connected{}", self.where(),
                   self.ever_connected_ ? fmt::format(" (attempt {})", self.attempt_ + 1) : "");
@@ -387,14 +392,32 @@ void mqtt_link::on_log(mosquitto* /*mosq*/, void* obj, int level, const char* te
     try {
         if (text == nullptr) return;
         if ((level & MOSQ_LOG_ERR) != 0) {
-            // TLS failures arrive here ("OpenSSL Error[0]: …"); the disconnect line says it.
+            // TLS failures arrive here ("OpenSSL Error[0]: …"); the disconnect line says it,
+            // with what the certificates say (the SSL object still lives while this runs).
             if (!self.last_lib_error_.empty()) self.last_lib_error_ += "; ";
             if (self.last_lib_error_.size() < 1024) self.last_lib_error_ += text;
+            if (!self.tls_explained_ && std::string_view(text).starts_with("OpenSSL Error")) {
+                const auto why = explain_tls_failure(mosquitto_ssl_get(self.mosq_.get()), text,
+                                                     self.tls_files_, std::time(nullptr));
+                self.tls_explained_ = !why.empty();
+                if (!why.empty()) self.last_lib_error_ += " (" + why + ")";
+            }
         } else if ((level & MOSQ_LOG_WARNING) != 0) {
             log::debug("{}: {}", self.where(), text);
         }
     } catch (...) { // logging must never take the link down
     }
+}
+
+std::size_t mqtt_link::publish_size(std::string_view topic, std::size_t payload, int qos) const {
+    // Topic length, topic, packet identifier (QoS > 0), property length (MQTT 5, no
+    // properties), payload; then the fixed header: one byte and the remaining length varint.
+    const std::size_t remaining = 2 + topic.size() + (qos > 0 ? 2 : 0) +
+                                  (protocol_.version() == MQTT_PROTOCOL_V5 ? 1 : 0) + payload;
+    std::size_t varint = 1;
+    for (std::size_t r = remaining; r >= 128; r /= 128)
+        ++varint;
+    return 1 + varint + remaining;
 }
 
 bool mqtt_link::queued_despite(int rc) noexcept {
@@ -426,6 +449,10 @@ std::error_code mqtt_link::publish(std::string_view topic, std::string_view payl
         const auto it = given_up_sizes_.find(topic);
         if (it != given_up_sizes_.end() && payload.size() >= it->second) return link_errc::given_up;
     }
+    // libmosquitto checks the broker's limit too, but counts the packet 2 bytes short: what it
+    // would let through at the limit, the broker would answer by closing the connection.
+    if (max_packet_size_ > 0 && publish_size(topic, payload.size(), opts.qos) > max_packet_size_)
+        return make_mosq_error(MOSQ_ERR_OVERSIZE_PACKET);
     topic_buf_.assign(topic); // NUL-terminated, its capacity reused
     int m = 0;
     const int rc =
@@ -446,7 +473,8 @@ std::error_code mqtt_link::publish(std::string_view topic, std::string_view payl
 
 std::error_code mqtt_link::subscribe(const std::string& filter, int qos, int options) {
     if (!connected_) return link_errc::not_connected;
-    if (version_ != MQTT_PROTOCOL_V5) options = 0; // MQTT 5 only (libmosquitto drops them too)
+    if (protocol_.version() != MQTT_PROTOCOL_V5)
+        options = 0; // MQTT 5 only (libmosquitto drops them too)
     const int rc =
         mosquitto_subscribe_v5(mosq_.get(), nullptr, filter.c_str(), qos, options, nullptr);
     update_interest();

@@ -22,19 +22,23 @@
 // is tested to resolve off the loop (mqtt_link_test: hostname_is_resolved_off_the_loop).
 //
 // Two clients with the same client id knock each other off the broker in a loop (each
-// CONNECT takes the session over). Disconnects soon after each connect are counted, and the
-// log suggests the clash, rate-limited.
+// CONNECT takes the session over). The log suggests the clash (rate-limited) after three kicks
+// in a row, a kick being a drop of an established connection that the broker made while it
+// stayed up: an MQTT 5 DISCONNECT "session taken over" (0x8E), or a close without a reason
+// within 60 s of connecting (3.1.1, or a broker that says nothing). A drop with another
+// reason (0x8B "server shutting down", keepalive loss) or any failed attempt on the way back
+// (the broker was down: a flap) starts the count over.
 //
 // QoS 1 messages in flight survive a reconnect inside libmosquitto (it resends them on the
 // same instance), so their mids stay in the window until their PUBACK arrives.
 //
-// MQTT 3.1.1 (link_settings::protocol): with "auto" the first attempt speaks 5; a CONNACK
-// "unsupported protocol version" switches to 3.1.1 at once, and a broker that closes the
-// socket on the v5 CONNECT (RabbitMQ 3.10 cannot parse it) gets a 3.1.1 CONNECT right away;
-// if that one is accepted the link stays on 3.1.1. Either is logged once. Under 3.1.1 no
-// subscription options go out (no retain handling: the downlink ignores retained commands
-// itself), and the broker cannot say that a PUBLISH is too large: it closes the connection,
-// and libmosquitto would send the same message again after every reconnect.
+// MQTT 3.1.1 (link_settings::protocol): with "auto" each connection starts in MQTT 5 and goes
+// down to 3.1.1 only on the broker's real answer (protocol_choice.hpp says which answers
+// count, and why one closed connection does not); the first fall-back is logged at info, later
+// ones at debug. Under 3.1.1 no subscription options go out (no retain handling: the downlink
+// ignores retained commands itself), and the broker cannot say that a PUBLISH is too large: it
+// closes the connection, and libmosquitto would send the same message again after every
+// reconnect.
 //
 // Poison messages (3.1.1): the link keeps a copy of each QoS 1 message until its PUBACK.
 // The broker closing the connection within `poison_window` of a message going out, with
@@ -62,6 +66,8 @@
 #include "bridge/link_settings.hpp"
 #include "bridge/model/log.hpp"
 #include "bridge/model/uv_handle.hpp"
+#include "bridge/protocol_choice.hpp"
+#include "bridge/tls_diagnosis.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -136,8 +142,15 @@ public:
     [[nodiscard]] std::size_t window_room() const;
     [[nodiscard]] const link_settings& settings() const { return settings_; }
     // The MQTT version of the current (or next) attempt: MQTT_PROTOCOL_V5 or _V311.
-    [[nodiscard]] int protocol_version() const { return version_; }
+    [[nodiscard]] int protocol_version() const { return protocol_.version(); }
     [[nodiscard]] unsigned attempt_for_test() const { return attempt_; }
+    // MQTT 5: the Maximum Packet Size the broker announced in its CONNACK; 0: none (no limit
+    // said, or MQTT 3.1.1).
+    [[nodiscard]] std::uint32_t max_packet_size() const { return max_packet_size_; }
+    // The size of a PUBLISH of this topic and payload on the wire (in this connection's MQTT
+    // version, without properties), as the broker compares it with its Maximum Packet Size.
+    [[nodiscard]] std::size_t publish_size(std::string_view topic, std::size_t payload,
+                                           int qos) const;
 
     // Poison messages (above): this many disconnects in a row, each within the window.
     static constexpr unsigned poison_drops = 3;
@@ -157,7 +170,7 @@ private:
     static void on_deferred_stop(uv_timer_t* t) noexcept;
     static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept;
     static void on_connect(mosquitto* /*mosq*/, void* obj, int rc, int /*flags*/,
-                           const mosquitto_property* /*props*/) noexcept;
+                           const mosquitto_property* props) noexcept;
     static void on_disconnect(mosquitto* /*mosq*/, void* obj, int rc,
                               const mosquitto_property* /*props*/) noexcept;
     static void on_publish(mosquitto* /*mosq*/, void* obj, int mid, int reason,
@@ -188,8 +201,10 @@ private:
     int read_socket();
     void deliver_acks() noexcept;
     void handle_disconnect(int rc);
-    // An attempt ended before CONNACK: true when it goes on at once in MQTT 3.1.1 (auto).
+    // An attempt ended before CONNACK: true when another one follows at once (auto: MQTT 5
+    // once more, or 3.1.1), false when the back-off applies.
     bool fall_back(bool broker_closed);
+    void log_fallback(); // this connection speaks 3.1.1: why
     // A hint for the log when the broker would not take MQTT 5.
     [[nodiscard]] std::string protocol_hint(bool broker_closed) const;
     // At a disconnect (rc, errno): is the oldest unacknowledged message a poison one? True
@@ -208,8 +223,8 @@ private:
     // The socket is gone but on_disconnect never came: handle it now. True if it did.
     bool closed_silently(int rc) noexcept;
     void schedule_reconnect(const std::string& why);
-    // A disconnect after being up for `up_for`: quick ones in a row suggest a client-id clash.
-    void note_disconnect(std::chrono::steady_clock::duration up_for);
+    // A disconnect (rc, errno) after being up for `up_for`: does it suggest a client id clash?
+    void note_disconnect(int rc, int err, std::chrono::steady_clock::duration up_for);
     void finish_stop();
     [[nodiscard]] std::string where() const;
 
@@ -251,10 +266,10 @@ private:
     bool careful_ = false;    // one message at a time (poison suspected)
     bool renewing_ = false;   // end_careful's own disconnect
     std::chrono::steady_clock::time_point last_ack_{}; // the last PUBACK (careful: next send)
-    int version_ = MQTT_PROTOCOL_V5;                   // of the current attempt
-    bool probing_ = false; // auto: this 3.1.1 attempt follows a v5 CONNECT the broker closed
+    protocol_choice protocol_;
     bool version_refused_ = false; // this attempt's CONNACK: unsupported protocol version
-    bool fallen_back_ = false;     // auto settled on 3.1.1 (logged once)
+    protocol_choice::refusal fallback_cause_ = protocol_choice::refusal::none;
+    bool fallback_logged_ = false; // the first fall-back to 3.1.1 is logged at info
     struct queued_ack {
         int mid;
         delivery d;
@@ -280,11 +295,15 @@ private:
     std::string target_; // the address (or TLS host name) of this attempt
     std::chrono::steady_clock::time_point up_since_{};
     std::string last_lib_error_; // the last error libmosquitto logged (TLS details)
-    std::string topic_buf_;      // publish(): the topic as a C string
+    tls_files tls_files_;        // what a failed handshake is explained from
+    bool tls_explained_ = false; // this attempt's TLS failure got its explanation
+    std::uint32_t max_packet_size_ = 0;
+    std::string topic_buf_; // publish(): the topic as a C string
     resolve_req* resolving_ = nullptr;
-    std::error_code init_error_;  // a timer libuv refused: start() fails with it
-    log::rate_limiter retry_log_; // repeated connection errors, per reason
-    unsigned quick_drops_ = 0;    // disconnects in a row, each soon after its connect
+    std::error_code init_error_;    // a timer libuv refused: start() fails with it
+    log::rate_limiter retry_log_;   // repeated connection errors, per reason
+    unsigned kicks_ = 0;            // drops in a row that look like a client id clash
+    bool retry_after_drop_ = false; // this schedule_reconnect() is for a drop, not a failure
     log::rate_limiter clash_log_{std::chrono::minutes(10)};
     // Handles last: closed (uv_close) before mosq_ is destroyed.
     uv_handle<uv_timer_t> misc_;

@@ -24,10 +24,10 @@ namespace mb::bridge {
 namespace {
 
 constexpr std::chrono::seconds max_connect_time{10};
-// This many disconnects in a row, each within `quick_drop` of its connect, suggest another
-// client with the same client id: each CONNECT takes the session from the other.
-constexpr unsigned clash_drops = 3;
-constexpr std::chrono::seconds quick_drop{5};
+// A client id clash (mqtt_link.hpp): this many kicks in a row; a close without a reason
+// counts as one only within `clash_window` of its connect.
+constexpr unsigned clash_kicks = 3;
+constexpr std::chrono::seconds clash_window{60};
 
 bool is_ip_literal(const std::string& host) {
     unsigned char buf[sizeof(in6_addr)];
@@ -149,14 +149,15 @@ std::chrono::seconds mqtt_link::keepalive() const {
 
 void mqtt_link::connect_to(const std::string& host) {
     last_lib_error_.clear();
+    tls_explained_ = false;
     refused_ = false;
     target_ = host;
     tcp_up_ = false;
     attempt_since_ = std::chrono::steady_clock::now();
     version_refused_ = false;
     log::debug("{}: attempt {}: connecting to {} (MQTT {})", where(), attempt_ + 1, host,
-               version_ == MQTT_PROTOCOL_V5 ? "5" : "3.1.1");
-    mosquitto_int_option(mosq_.get(), MOSQ_OPT_PROTOCOL_VERSION, version_);
+               protocol_.version() == MQTT_PROTOCOL_V5 ? "5" : "3.1.1");
+    mosquitto_int_option(mosq_.get(), MOSQ_OPT_PROTOCOL_VERSION, protocol_.version());
     const int rc = mosquitto_connect_bind_async(mosq_.get(), host.c_str(), settings_.port,
                                                 static_cast<int>(keepalive().count()), nullptr);
     const int err = errno; // a TLS write that failed on the pending connect leaves it here
@@ -230,35 +231,50 @@ void mqtt_link::fail_attempt(const std::string& why, bool broker_closed) {
 }
 
 bool mqtt_link::fall_back(bool broker_closed) {
-    const bool refused = version_refused_; // reset by the next connect_to
-    if (settings_.protocol != mqtt_protocol::automatic) return false;
-    if (probing_) {
-        // 3.1.1 got no CONNACK either: it was not the protocol. MQTT 5 again next time.
-        probing_ = false;
-        version_ = MQTT_PROTOCOL_V5;
+    using refusal = protocol_choice::refusal;
+    const refusal why = version_refused_ ? refusal::version_refused // reset by connect_to
+                        : broker_closed  ? refusal::closed
+                                         : refusal::none;
+    switch (protocol_.attempt_failed(why)) {
+    case protocol_choice::next::back_off:
         return false;
-    }
-    if (version_ != MQTT_PROTOCOL_V5 || fallen_back_ || !(refused || broker_closed)) return false;
-    version_ = MQTT_PROTOCOL_V311;
-    if (refused) {
-        fallen_back_ = true;
-        log::info("{}: the broker refused MQTT 5 (unsupported protocol version): speaking "
-                  "3.1.1 to it from now on",
-                  where());
-    } else {
-        probing_ = true; // settled by the CONNACK, or undone without one
-        log::debug("{}: the broker closed the connection on an MQTT 5 CONNECT: trying 3.1.1",
+    case protocol_choice::next::again_v5:
+        log::debug("{}: the broker closed the connection on an MQTT 5 CONNECT without a "
+                   "CONNACK: MQTT 5 once more before 3.1.1",
                    where());
+        break;
+    case protocol_choice::next::try_3_1_1_now:
+        fallback_cause_ = why;
+        log::debug("{}: the broker {}: trying MQTT 3.1.1", where(),
+                   why == refusal::version_refused
+                       ? "refused MQTT 5 (unsupported protocol version)"
+                       : "closed the connection on an MQTT 5 CONNECT twice without a CONNACK");
+        break;
     }
     refused_ = false;
     last_lib_error_.clear();
-    // This attempt goes on at once (from the loop, not inside libmosquitto), same address.
+    // The next attempt goes on at once (from the loop, not inside libmosquitto), same address.
     uv_timer_start(retry_.get(), &on_retry, 0, 0);
     return true;
 }
 
+void mqtt_link::log_fallback() {
+    const std::string text = fmt::format(
+        "{}: the broker does not speak MQTT 5 ({}) and answered MQTT 3.1.1: this connection "
+        "speaks 3.1.1; the next one tries MQTT 5 first again",
+        where(),
+        fallback_cause_ == protocol_choice::refusal::version_refused
+            ? "its CONNACK: unsupported protocol version"
+            : "it closed the connection on an MQTT 5 CONNECT twice without a CONNACK");
+    if (std::exchange(fallback_logged_, true)) {
+        log::debug("{}", text);
+    } else {
+        log::info("{}", text);
+    }
+}
+
 std::string mqtt_link::protocol_hint(bool broker_closed) const {
-    if (settings_.protocol != mqtt_protocol::v5 || version_ != MQTT_PROTOCOL_V5) return {};
+    if (settings_.protocol != mqtt_protocol::v5) return {};
     if (version_refused_)
         return " (the broker does not speak MQTT 5: protocol = \"auto\" or \"3.1.1\" connects "
                "to it)";
@@ -287,8 +303,13 @@ void mqtt_link::check_connect_time() {
     const auto limit = std::min(keepalive(), max_connect_time);
     if (std::chrono::steady_clock::now() - attempt_since_ < limit) return;
     if (connect_failed(0)) return;
-    fail_attempt(fmt::format("no answer from {} within {}s ({})", target_, limit.count(),
-                             tcp_up_ ? "TLS handshake or CONNACK" : "TCP connect"),
+    // What it waited for: the TCP connect, the TLS handshake (mqtts only), or the CONNACK.
+    const char* step = !tcp_up_         ? "TCP connect"
+                       : !settings_.tls ? "CONNACK"
+                       : tls_handshake_done(mosquitto_ssl_get(mosq_.get()))
+                           ? "CONNACK, after the TLS handshake"
+                           : "TLS handshake";
+    fail_attempt(fmt::format("no answer from {} within {}s ({})", target_, limit.count(), step),
                  false);
 }
 
@@ -323,6 +344,7 @@ void mqtt_link::handle_disconnect(int rc) {
     if (up_for >= settings_.stable_after) attempt_ = 0;
     if (cb_.on_disconnect) cb_.on_disconnect(make_mosq_error(rc));
     if (std::exchange(renewing_, false)) {
+        protocol_.start_over();
         uv_timer_start(retry_.get(), &on_retry, 0, 0); // our own disconnect: back at once
         return;
     }
@@ -330,31 +352,49 @@ void mqtt_link::handle_disconnect(int rc) {
     // given up the link has no reason to wait long.
     const bool explained = note_poison(rc, err);
     if (!given_up_.empty()) attempt_ = 0;
+    retry_after_drop_ = true;
     schedule_reconnect("connection lost: " + why);
     report_poison();
-    if (!explained) note_disconnect(up_for);
+    if (!explained) note_disconnect(rc, err, up_for);
 }
 
-void mqtt_link::note_disconnect(std::chrono::steady_clock::duration up_for) {
-    if (up_for >= quick_drop) {
-        quick_drops_ = 0;
+void mqtt_link::note_disconnect(int rc, int err, std::chrono::steady_clock::duration up_for) {
+    const bool taken_over = rc == MQTT_RC_SESSION_TAKEN_OVER;
+    const bool closed =
+        rc == MOSQ_ERR_CONN_LOST || (rc == MOSQ_ERR_ERRNO && (err == ECONNRESET || err == EPIPE));
+    if (!taken_over && !(closed && up_for < clash_window)) {
+        kicks_ = 0; // the broker said why (shutting down, …), or the link had been up long
         return;
     }
-    if (++quick_drops_ < clash_drops) return;
-    quick_drops_ = 0;
+    // The broker stayed up since the last kick: a failed attempt on the way back would have
+    // reset kicks_ (schedule_reconnect).
+    if (++kicks_ < clash_kicks) return;
+    kicks_ = 0;
     if (clash_log_.allow("clash") < 0) return;
-    log::warn("{}: the connection ended {} times in a row within {}s of connecting: another "
-              "client with the same client id ({}) may be connected: {}",
-              where(), clash_drops, quick_drop.count(), settings_.client_id,
-              settings_.name == "uplink" ? "each gateway needs its own uplink.client_id"
-                                         : "each client needs its own client id");
+    const std::string advice = settings_.name == "uplink"
+                                   ? "each gateway needs its own uplink.client_id"
+                                   : "each client needs its own client id";
+    if (taken_over) {
+        log::warn("{}: the broker gave this session to another client with the same client id "
+                  "({}) {} times in a row (session taken over): {}",
+                  where(), settings_.client_id, clash_kicks, advice);
+    } else {
+        log::warn("{}: the broker closed the connection {} times in a row, each within {}s of "
+                  "connecting, and took each reconnect at once: another client with the same "
+                  "client id ({}) may be connected: {}",
+                  where(), clash_kicks, clash_window.count(), settings_.client_id, advice);
+    }
 }
 
 void mqtt_link::schedule_reconnect(const std::string& why) {
     if (stopping_) return;
+    // A new connection follows: MQTT 5 first again (auto). An attempt that failed (not the
+    // drop itself) means the broker was not there: no clash.
+    protocol_.start_over();
+    if (!std::exchange(retry_after_drop_, false)) kicks_ = 0;
     // Refusals (AUTH/TLS) climb the same back-off to the cap, logged at error level: a fixed
-    // credential or certificate on the broker side is picked up within a minute at most, and
-    // the jitter keeps a refused fleet from reconnecting in step.
+    // credential or certificate on the broker side is picked up within reconnect_max at most,
+    // and the jitter keeps a refused fleet from reconnecting in step.
     const auto delay = reconnect_delay(settings_.reconnect, attempt_, rng_);
     if (attempt_ < 1000) ++attempt_;
     const double secs = static_cast<double>(delay.count()) / 1000.0;

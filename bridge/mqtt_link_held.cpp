@@ -75,7 +75,7 @@ void mqtt_link::release(int mid) {
 
 bool mqtt_link::note_poison(int rc, int err) {
     // MQTT 5 brokers announce their Maximum Packet Size and say why they disconnect.
-    if (version_ == MQTT_PROTOCOL_V5) return false;
+    if (protocol_.version() == MQTT_PROTOCOL_V5) return false;
     const bool closed =
         rc == MOSQ_ERR_CONN_LOST || (rc == MOSQ_ERR_ERRNO && (err == ECONNRESET || err == EPIPE));
     const auto t = std::chrono::steady_clock::now();
@@ -95,7 +95,7 @@ bool mqtt_link::note_poison(int rc, int err) {
         suspect_drops_ = 0;
         return false;
     }
-    quick_drops_ = 0; // explained without a client id clash
+    kicks_ = 0; // explained without a client id clash
     if (!careful_) {
         careful_ = true;
         mosquitto_int_option(mosq_.get(), MOSQ_OPT_SEND_MAXIMUM, 1);

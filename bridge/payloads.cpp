@@ -41,10 +41,11 @@ std::string reading_payload(const model::reading& r) {
 }
 
 std::string gateway_online_payload(std::int64_t ts_ms, std::string_view version, int devices,
-                                   const model::buffer_stats& buffer) {
+                                   std::uint64_t oversize, const model::buffer_stats& buffer) {
     json_writer w;
     w.begin_object().key("state").value("online").key("ts").value(ts_ms);
     w.key("version").value(version).key("devices").value(devices);
+    w.key("oversize").value(oversize);
     w.key("buffer").begin_object().key("readings").value(buffer.readings).key("oldest_ts");
     if (buffer.oldest_ts) {
         w.value(*buffer.oldest_ts);

@@ -20,9 +20,10 @@ std::string reading_payload(const model::reading& r);
 // The same bytes into `out` (replaced), reusing its capacity: the uplink's per-reading path.
 void reading_payload_into(std::string& out, const model::reading& r);
 
-// §5.2 {"state":"online","ts":…,"version":…,"devices":N,"buffer":{…}}
+// §5.2 {"state":"online","ts":…,"version":…,"devices":N,"oversize":N,"buffer":{…}}
+// oversize: control messages the broker's Maximum Packet Size kept from being sent.
 std::string gateway_online_payload(std::int64_t ts_ms, std::string_view version, int devices,
-                                   const model::buffer_stats& buffer);
+                                   std::uint64_t oversize, const model::buffer_stats& buffer);
 // §5.2 the will: {"state":"offline"}
 std::string gateway_will_payload();
 // §5.2 a clean stop: {"state":"offline","ts":…}

@@ -32,7 +32,8 @@ uplink::uplink(uv_loop_t& loop, uplink_settings settings, callbacks cb, command_
     , link_(loop, with_will(settings_.link, topics_), link_callbacks())
     , downlink_(loop, topics_, downlink_of(settings_, cb_.clock), std::move(handler),
                 downlink_callbacks())
-    , stop_timer_(make_uv_timer(loop_, this, init_error_)) {}
+    , stop_timer_(make_uv_timer(loop_, this, init_error_))
+    , status_timer_(make_uv_timer(loop_, this, init_error_)) {}
 
 uplink::~uplink() = default;
 
@@ -56,6 +57,7 @@ mqtt_link::callbacks uplink::link_callbacks() {
     c.on_stopped = [this] {
         downlink_.stop();
         if (stop_timer_) uv_timer_stop(stop_timer_.get());
+        if (status_timer_) uv_timer_stop(status_timer_.get());
         if (cb_.on_stopped) cb_.on_stopped();
     };
     return c;
@@ -75,7 +77,7 @@ std::int64_t uplink::now_ms() const {
 std::string uplink::gateway_status_payload() const {
     const model::buffer_stats b = cb_.buffer ? cb_.buffer() : model::buffer_stats{};
     return gateway_online_payload(now_ms(), settings_.version, static_cast<int>(devices_.count()),
-                                  b);
+                                  oversize_, b);
 }
 
 bool uplink::publish_control(const std::string& topic, const std::string& payload, bool retain,
@@ -85,11 +87,39 @@ bool uplink::publish_control(const std::string& topic, const std::string& payloa
     o.retain = retain;
     o.windowed = false;
     if (const auto ec = link_.publish(topic, payload, o, mid)) {
-        // Not connected: everything retained is sent again on the next connect.
-        log::debug("uplink: {} not published: {}", topic, ec.message());
+        if (ec == make_mosq_error(MOSQ_ERR_OVERSIZE_PACKET)) {
+            note_oversize(topic, payload);
+        } else if (mqtt_link::never_taken(ec)) {
+            if (const long held = refused_log_.allow(topic); held >= 0)
+                log::error("uplink: {} ({} bytes) not published: {}{}", topic, payload.size(),
+                           ec.message(), log::suppressed_note(held));
+        } else {
+            // Not connected: everything retained is sent again on the next connect.
+            log::debug("uplink: {} not published: {}", topic, ec.message());
+        }
         return false;
     }
     return true;
+}
+
+void uplink::note_oversize(const std::string& topic, const std::string& payload) {
+    ++oversize_;
+    if (const long held = refused_log_.allow(topic); held >= 0)
+        log::error("uplink: {} not published: {} bytes, larger than the broker's maximum packet "
+                   "size of {} bytes (counted as \"oversize\" in {}){}",
+                   topic, link_.publish_size(topic, payload.size(), 1), link_.max_packet_size(),
+                   topics_.gateway_status(), log::suppressed_note(held));
+    // The count is news for the gateway status: once for all refused in this loop iteration.
+    if (topic != topics_.gateway_status() && status_timer_)
+        uv_timer_start(status_timer_.get(), &on_status_timer, 0, 0);
+}
+
+void uplink::on_status_timer(uv_timer_t* t) noexcept {
+    try {
+        static_cast<uplink*>(t->data)->refresh_gateway_status();
+    } catch (...) {
+        log::callback_failed("uplink", "on_status_timer");
+    }
 }
 
 void uplink::note_cleared(const std::string& device) {
@@ -185,7 +215,12 @@ model::publish_attempt uplink::publish_windowed(const std::string& topic,
         // libmosquitto refused the message itself (MOSQ_ERR_OVERSIZE_PACKET: larger than the
         // broker's Maximum Packet Size, …): the same bytes would be refused again.
         a.what = outcome::refused;
-        a.reason = fmt::format("{} ({} bytes)", ec.message(), payload.size() + topic.size());
+        a.reason =
+            ec == make_mosq_error(MOSQ_ERR_OVERSIZE_PACKET)
+                ? fmt::format("{} bytes, larger than the broker's maximum packet size of {} "
+                              "bytes",
+                              link_.publish_size(topic, payload.size(), 1), link_.max_packet_size())
+                : fmt::format("{} ({} bytes)", ec.message(), payload.size() + topic.size());
     }
     return a;
 }

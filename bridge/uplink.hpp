@@ -46,6 +46,9 @@ struct uplink_settings {
     std::chrono::milliseconds stop_timeout{3'000}; // wait for the offline status's PUBACK
     // Retained meta, status and clears handed to the link but not acknowledged, at most.
     std::size_t retained_window = 32;
+
+    // Every field: a reload that changes any of them reconnects (daemon/gateway.cpp).
+    bool operator==(const uplink_settings&) const = default;
 };
 
 class uplink final : public model::outlet {
@@ -96,9 +99,13 @@ public:
     [[nodiscard]] bool connected() const override { return link_.connected(); }
     [[nodiscard]] std::size_t window_room() const { return link_.window_room(); }
     [[nodiscard]] const topics& topic_scheme() const { return topics_; }
+    // Control messages (meta, status, command results) larger than the broker's Maximum
+    // Packet Size, never sent: the gateway status's "oversize".
+    [[nodiscard]] std::uint64_t oversize() const { return oversize_; }
 
 private:
     static void on_stop_timeout(uv_timer_t* t) noexcept;
+    static void on_status_timer(uv_timer_t* t) noexcept;
     mqtt_link::callbacks link_callbacks();
     void handle_connect();
     void handle_ack(int mid, delivery d, bool windowed);
@@ -108,6 +115,8 @@ private:
     model::publish_attempt publish_windowed(const std::string& topic, const std::string& payload);
     bool publish_control(const std::string& topic, const std::string& payload, bool retain,
                          int* mid = nullptr);
+    // libmosquitto refused a control message as larger than the broker takes: logged, counted.
+    void note_oversize(const std::string& topic, const std::string& payload);
     // Hands the retained messages due to the link, at most retained_window of them
     // unacknowledged: tens of thousands of metas after a reconnect go out as fast as the
     // broker acknowledges them, while readings keep flowing beside them.
@@ -133,8 +142,11 @@ private:
     std::string data_topic_;
     mqtt_link link_;
     downlink downlink_; // after link_: its replies go out through the link
+    std::uint64_t oversize_ = 0;
+    log::rate_limiter refused_log_; // control messages libmosquitto refused, per topic
     std::error_code init_error_;
     uv_handle<uv_timer_t> stop_timer_;
+    uv_handle<uv_timer_t> status_timer_; // the gateway status after "oversize" moved
 };
 
 } // namespace mb::bridge

@@ -59,9 +59,12 @@ void forwarder::pump() {
     queue_.pump(*out_);
 }
 
-void forwarder::drain(std::chrono::milliseconds wait, std::function<void(std::size_t)> done) {
+void forwarder::drain(std::chrono::milliseconds wait,
+                      std::function<void(const drain_result&)> done) {
     draining_ = true;
     drained_ = std::move(done);
+    drain_since_ = std::chrono::steady_clock::now();
+    down_at_drain_ = out_ == nullptr || !out_->connected();
     uv_timer_stop(deferred_.get());
     uv_timer_start(deadline_.get(), &on_drain_deadline, static_cast<std::uint64_t>(wait.count()),
                    0);
@@ -84,7 +87,15 @@ void forwarder::check_drained(bool deadline) {
     uv_timer_stop(deadline_.get());
     auto done = std::move(drained_);
     drained_ = nullptr;
-    done(connected ? left : queue_.inflight());
+    drain_result r;
+    r.left = left;
+    r.how = left == 0        ? drain_result::ending::drained
+            : connected      ? drain_result::ending::deadline
+            : down_at_drain_ ? drain_result::ending::link_down
+                             : drain_result::ending::link_lost;
+    r.waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - drain_since_);
+    done(r);
 }
 
 } // namespace mb::buffer

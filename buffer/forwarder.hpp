@@ -19,6 +19,19 @@
 
 namespace mb::buffer {
 
+// How a drain before a stop ended.
+struct drain_result {
+    enum class ending : std::uint8_t {
+        drained,   // every PUBACK came
+        link_down, // the outlet was down already: no PUBACK could come
+        link_lost, // the outlet went down while it waited: no more PUBACKs can come
+        deadline,  // the wait ran out, the outlet still up
+    };
+    ending how = ending::drained;
+    std::size_t left = 0;                // still awaiting their PUBACK
+    std::chrono::milliseconds waited{0}; // from drain() to the end
+};
+
 class forwarder {
 public:
     // `queue` must outlive the forwarder.
@@ -40,9 +53,9 @@ public:
 
     // Hands waiting items to the outlet while it takes them.
     void pump();
-    // Calls done(left) once nothing is in flight, the outlet is disconnected, or `wait` has
-    // passed (left: how many were still awaiting their PUBACK). No pump after this.
-    void drain(std::chrono::milliseconds wait, std::function<void(std::size_t left)> done);
+    // Calls done once nothing is in flight, the outlet is disconnected, or `wait` has passed,
+    // with which it was and how many were still awaiting their PUBACK. No pump after this.
+    void drain(std::chrono::milliseconds wait, std::function<void(const drain_result&)> done);
 
     [[nodiscard]] std::uint64_t generation() const { return gen_; }
 
@@ -55,7 +68,9 @@ private:
     model::outlet* out_ = nullptr;
     std::uint64_t gen_ = 0;
     bool draining_ = false;
-    std::function<void(std::size_t)> drained_;
+    std::function<void(const drain_result&)> drained_;
+    std::chrono::steady_clock::time_point drain_since_{};
+    bool down_at_drain_ = false;     // the outlet was down when the drain began
     uv_handle<uv_timer_t> deferred_; // pump on the next iteration
     uv_handle<uv_timer_t> deadline_; // drain
 };

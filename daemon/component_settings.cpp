@@ -85,6 +85,7 @@ bridge::uplink_settings uplink_settings(const config::config& cfg) {
     bridge::uplink_settings s;
     s.link = link_of(u, "uplink");
     s.link.max_inflight = u.max_inflight;
+    s.link.reconnect.max = u.reconnect_max;
     s.topic_prefix = u.topic_prefix;
     s.gateway_id = cfg.gateway.id;
     s.version = MB_VERSION;

@@ -26,29 +26,42 @@ std::string redact_url(const std::string& url) {
 
 namespace {
 
-// Everything that makes a different uplink connection: a reload rebuilds the uplink only
-// when this changes, so a reload that touches devices alone keeps the broker session.
-std::string uplink_fingerprint(const bridge::uplink_settings& s) {
-    const auto& l = s.link;
-    return fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", l.host, l.port, l.tls,
-                       l.ca_file.value_or(""), l.cert_file.value_or(""), l.key_file.value_or(""),
-                       l.client_id, l.username.value_or(""), l.password.value_or(""),
-                       l.keepalive.count(), l.max_inflight, s.topic_prefix, s.gateway_id,
-                       s.commands, s.command_key.value_or(""));
+// Before a stop: what got no PUBACK, and why (the wait ran out, or the uplink is down).
+void log_drain(const buffer::drain_result& r) {
+    // What has no PUBACK stays in the buffer (the queue's close makes it durable).
+    constexpr std::string_view kept = "they stay in the buffer for the next start";
+    switch (r.how) {
+    case buffer::drain_result::ending::drained:
+        return;
+    case buffer::drain_result::ending::deadline:
+        log::warn("stop: {} message(s) still awaiting PUBACK after {} ms; {}", r.left,
+                  r.waited.count(), kept);
+        return;
+    case buffer::drain_result::ending::link_down:
+        log::warn("stop: the uplink is down: {} message(s) sent before it went down got no "
+                  "PUBACK; {}",
+                  r.left, kept);
+        return;
+    case buffer::drain_result::ending::link_lost:
+        log::warn("stop: the uplink went down after {} ms of waiting for PUBACKs: {} message(s) "
+                  "got none; {}",
+                  r.waited.count(), r.left, kept);
+        return;
+    }
 }
 
 // Everything a running gateway is made of, from the pieces (the file's text alone would miss
 // an edited profile, and would count a moved comment): the gateway's own settings, the
-// uplink, the buffer, and each source's key and fingerprint. Empty when a source cannot tell
-// (no fingerprint): then any reload counts as a change.
+// buffer, and each source's key and fingerprint (the uplink's settings are compared whole:
+// would_change). Empty when a source cannot tell (no fingerprint): then any reload counts as a
+// change.
 std::string running_fingerprint(const config::config& cfg) {
     std::string f = fmt::format("gw({}|{}", cfg.gateway.id, static_cast<int>(cfg.gateway.level));
     for (const auto& dir : cfg.gateway.profile_dirs)
         f += "|" + dir.string();
     const auto b = buffer_settings(cfg);
-    f += fmt::format(")uplink({})buffer({}|{}|{}|{}|{})", uplink_fingerprint(uplink_settings(cfg)),
-                     b.path.string(), b.max_size, b.max_age.count(), b.flush_interval.count(),
-                     b.sync_full);
+    f += fmt::format(")buffer({}|{}|{}|{}|{})", b.path.string(), b.max_size, b.max_age.count(),
+                     b.flush_interval.count(), b.sync_full);
     for (const auto& spec : sources_of(cfg)) {
         if (spec.fingerprint.empty()) return {};
         f += fmt::format("\n{}\n{}", spec.key, spec.fingerprint);
@@ -422,12 +435,14 @@ void gateway::changed() {
 
 bool gateway::would_change(const config::config& next) const {
     const auto a = running_fingerprint(cfg_);
-    return a.empty() || a != running_fingerprint(next);
+    return a.empty() || a != running_fingerprint(next) ||
+           uplink_settings(cfg_) != uplink_settings(next);
 }
 
 std::string gateway::apply(config::config next) {
-    const bool new_uplink =
-        uplink_fingerprint(uplink_settings(cfg_)) != uplink_fingerprint(uplink_settings(next));
+    // The uplink is rebuilt only when its settings change (compared whole, every field), so a
+    // reload that touches devices alone keeps the broker session.
+    const bool new_uplink = uplink_settings(cfg_) != uplink_settings(next);
     // The buffer is not reopened while running (its file holds the seq reservations the
     // running queue counts on): a changed [buffer] waits for a restart, and says so.
     std::string not_applied;
@@ -484,10 +499,8 @@ void gateway::stop(std::function<void()> done) {
     // inside a request of up to its `timeout`, and the PUBACKs must not wait for it.
     if (uplink_) {
         forwarder_->pump();
-        forwarder_->drain(drain_wait, [this](std::size_t left) {
-            if (left > 0)
-                log::warn("stop: {} message(s) still awaiting PUBACK after {} ms", left,
-                          drain_wait.count());
+        forwarder_->drain(drain_wait, [this](const buffer::drain_result& r) {
+            log_drain(r);
             if (uplink_) uplink_->stop();
         });
     } else {

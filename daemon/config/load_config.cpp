@@ -205,6 +205,8 @@ void read_uplink(toml_reader& root, config& cfg, load_context& ctx) {
     u.max_inflight = static_cast<int>(r.integer("max_inflight", 1, 65535).value_or(u.max_inflight));
     u.commands = r.boolean("commands").value_or(u.commands);
     read_command_key(r, u, ctx);
+    u.reconnect_max = r.duration("reconnect_max", std::chrono::seconds(1), std::chrono::hours(1))
+                          .value_or(u.reconnect_max);
     r.finish();
 }
 

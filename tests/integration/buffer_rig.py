@@ -119,7 +119,8 @@ class DelayProxy:
     later. The in-flight window then takes a round trip to turn over, so that a backlog of a
     few hundred readings needs seconds to drain and live-first ordering can be seen at all (on
     bare loopback it drains in a few milliseconds, whatever the order). stop() refuses new
-    connections and drops the ones open, as a stopped broker would."""
+    connections and drops the ones open, as a stopped broker would. With delay 0 it is a plain
+    relay whose broker retarget() can swap."""
 
     def __init__(self, upstream_port, delay):
         self.upstream_port = upstream_port
@@ -152,6 +153,15 @@ class DelayProxy:
         if self.listener:
             self.listener.close()
             self.listener = None
+        self._drop()
+
+    def retarget(self, upstream_port):
+        """New connections go to upstream_port (another broker behind the same URL); the
+        open ones are dropped, as a broker going away would."""
+        self.upstream_port = upstream_port
+        self._drop()
+
+    def _drop(self):
         with self.lock:
             conns, self.conns = self.conns, []
         for s in conns:

@@ -166,6 +166,21 @@ profile = "acrel-adw300"
         self.assertEqual(r.returncode, 1)
         self.assert_error(r, path, 5, 7, "uplink.url", "mqtt:// or mqtts://")
 
+    def test_uplink_reconnect_max(self):
+        # A duration of at least the first retry (1 s) and at most an hour; the rest of the
+        # file stays valid.
+        uplink = 'url = "mqtt://127.0.0.1:1883"\n'
+        path, r = self.check(HEAD.replace(uplink, uplink + 'reconnect_max = "5s"\n') + DEVICE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for value, text in (('"500ms"', '"500ms" is out of range (1s..1h)'),
+                            ('"2h"', '"2h" is out of range (1s..1h)'),
+                            ('"soon"', "a duration"),
+                            ("30", "an integer where a duration string")):
+            path, r = self.check(HEAD.replace(uplink, uplink + f"reconnect_max = {value}\n")
+                                 + DEVICE)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assert_error(r, path, 6, 17, "uplink.reconnect_max", text)
+
     def test_profile_errors_point_into_the_profile(self):
         self.write("profiles/my-meter.toml", """id = "my-meter"
 [[value]]

@@ -2,12 +2,14 @@
 (rabbitmq_broker.py), one for the whole module because it takes seconds to boot.
 
 protocol = "auto" (the default) tries MQTT 5, which RabbitMQ cannot parse: it closes the
-socket without a CONNACK. The link then connects with 3.1.1 at once and says so once. The
+socket without a CONNACK, twice in a row. The link then connects with 3.1.1 at once and says
+so once. The
 gateway status, device meta and readings arrive at QoS 1; a command stored retained is not
 executed (RabbitMQ 3.10 never sends stored retained messages to a wildcard subscription such as
 the daemon's {p}/{gw}/+/cmd; mosquitto under 3.1.1 does, flagged, and the downlink ignores
 it), while a live one is. protocol = "5" fails with a reason that says what to do. A native
-source subscribed on RabbitMQ falls back the same way and relays its meters."""
+source subscribed on RabbitMQ falls back the same way and relays its meters. The fall-back
+holds for one connection: behind the same URL, a broker that speaks 5 is spoken 5 to."""
 
 import json
 import os
@@ -15,13 +17,15 @@ import re
 import time
 import unittest
 
+from buffer_rig import DelayProxy
 from mbtest import Broker, Slave, require_built, wait_until
 from rabbitmq_broker import RabbitMQ
 from uplink_fixture import SIM, Client, UplinkTest, retained
 
 GW = "gw-uplink"  # UplinkTest.gateway_id
-FALLBACK = ("the broker closed the connection on an MQTT 5 CONNECT and answered MQTT 3.1.1: "
-            "speaking 3.1.1 to it from now on")
+FALLBACK = ("the broker does not speak MQTT 5 (it closed the connection on an MQTT 5 CONNECT "
+            "twice without a CONNACK) and answered MQTT 3.1.1: this connection speaks 3.1.1; the "
+            "next one tries MQTT 5 first again")
 DO_1 = 0x1C2
 
 
@@ -102,6 +106,25 @@ class Mqtt311Test(UplinkTest):
         # The clean stop's offline status reached the broker at QoS 1 too.
         self.assertEqual(retained(self.rabbit.port, self.topic("status", dev=None))["state"],
                          "offline")
+
+    def test_a_later_connection_tries_mqtt_5_again(self):
+        # The same URL leads to RabbitMQ (3.1.1 only), then to mosquitto (speaks 5), as when a
+        # broker is upgraded: the fall-back held for the first connection only, the next one
+        # speaks 5 (before, the link stayed on 3.1.1 for the rest of the process).
+        relay = DelayProxy(self.rabbit.port, 0)
+        self.cleanup(relay.stop)
+        relay.start()
+        daemon = self.start_daemon(self.config(relay.url()))
+        wait_until(lambda: re.search(r"mqtt\[uplink\] \S+: connected", daemon.output()), 30,
+                   what=f"the connection to RabbitMQ; log:\n{daemon.output()}")
+        broker = self.launch(Broker(self.tmp))
+        relay.retarget(broker.port)
+        wait_until(lambda: "as meterbridge-gw-uplink (p" in broker.output(), 20,
+                   what=f"the reconnect to mosquitto; log:\n{daemon.output()}")
+        self.assertRegex(broker.output(), r"as meterbridge-gw-uplink \(p5, ")
+        self.assertEqual(daemon.output().count(FALLBACK), 1, daemon.output())
+        self.assert_alive(daemon)
+        self.assertEqual(daemon.stop(), 0)
 
     def wait_subscribed(self, results):
         """Until the daemon's command subscription is up: a harmless read, asked again until
@@ -195,7 +218,7 @@ class Mqtt311Test(UplinkTest):
         daemon = self.start_daemon(path)
         wait_until(lambda: "native[rabbit]: subscribed to" in daemon.output(), 30,
                    what=f"the native subscription on RabbitMQ; log:\n{daemon.output()}")
-        self.assertEqual(daemon.output().count("speaking 3.1.1 to it from now on"), 1,
+        self.assertEqual(daemon.output().count("this connection speaks 3.1.1"), 1,
                          "the native link fell back once (the uplink speaks 5 to mosquitto)")
         meter = Client(self.rabbit.port, topics=())
         self.cleanup(meter.close)
@@ -221,7 +244,7 @@ class Mqtt311Test(UplinkTest):
         self.assertIn('protocol = "5": a broker that speaks only MQTT 3.1.1 closes the connection '
                       'on an MQTT 5 CONNECT; protocol = "auto" falls back to 3.1.1', line)
         self.assertNotIn(": connected", daemon.output())
-        self.assertNotIn("3.1.1 to it from now on", daemon.output())
+        self.assertNotIn("this connection speaks 3.1.1", daemon.output())
         self.assert_alive(daemon)
         self.assertEqual(daemon.stop(), 0)
 

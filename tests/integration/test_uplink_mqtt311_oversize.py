@@ -46,7 +46,7 @@ class Mqtt311OversizeTest(RtuRig):
                               r"in a row .*MQTT 3\.1\.1 cannot say why")
         self.assertIn("sending one message at a time to find it", log)
         self.assertIn("connecting (client_id meterbridge-rtu-it, tls off, keepalive 10s, "
-                      "max_inflight 32, MQTT 3.1.1)", log)
+                      "max_inflight 32, MQTT 3.1.1, reconnect_max 30s)", log)
         # The broker saw 3.1.1 (p4) only, and closed it for the size.
         self.assertIn("disconnected due to oversize packet", self.broker.output())
         self.assertNotRegex(self.broker.output(), r"as meterbridge-\S+ \(p5")

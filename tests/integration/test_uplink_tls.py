@@ -2,7 +2,8 @@
 run time: the right CA connects; a wrong CA, a certificate for another host name and a
 missing client certificate are refused with the reason in the log while the daemon keeps
 running and retrying; a client certificate signed by the CA is accepted and its CN becomes
-the broker-side user name."""
+the broker-side user name. A certificate out of date (the broker's, the CA in ca_file, the
+client's own) is named in the log with the date, and the file where it is one of ours."""
 
 import re
 import unittest
@@ -22,14 +23,15 @@ class UplinkTlsTest(UplinkTest):
         self.ca = self.certs.ca("ca")
 
     def tls_broker(self, server_cn="localhost", san="DNS:localhost,IP:127.0.0.1", extra="",
-                   tls_version="tlsv1.2"):
+                   tls_version="tlsv1.2", dates=None, ca="ca"):
         """mosquitto with a TLS listener, plus a plain one for the test's subscriber."""
-        crt, key = self.certs.leaf(f"server-{server_cn}", "ca", server_cn, san)
+        crt, key = self.certs.leaf(f"server-{server_cn}", ca, server_cn, san, dates=dates)
         broker_readable(key)
         self.plain_port = free_port()
         # start() returns once both listeners listen: the TLS one and the plain one
         return self.launch(Broker(self.tmp, listener_options=(
-            f"cafile {self.ca}\ncertfile {crt}\nkeyfile {key}\ntls_version {tls_version}\n"
+            f"cafile {self.certs.path(ca + '.crt')}\ncertfile {crt}\nkeyfile {key}\n"
+            f"tls_version {tls_version}\n"
             f"{extra}"),
             extra=f"listener {self.plain_port} 127.0.0.1\n"))
 
@@ -108,6 +110,36 @@ class UplinkTlsTest(UplinkTest):
         self.assertRegex(log, r"New client connected from 127\.0\.0\.1:\d+ as meterbridge-gw-uplink "
                          r"\(p5, c1, k10, u'gw-uplink-client'\)")
         self.assertEqual(daemon.stop(), 0)
+
+    # Out of date: OpenSSL's own text is "certificate verify failed" (or the broker's alert);
+    # the log names which certificate, since when, and its file where it is one of ours.
+    EXPIRED = ("20200101000000Z", "20200102000000Z")
+
+    def test_an_expired_broker_certificate_is_named_with_its_date(self):
+        broker = self.tls_broker(dates=self.EXPIRED)
+        daemon = self.run_daemon(broker, f'ca_file = "{self.ca}"\n')
+        self.assert_refused(broker, daemon, re.escape(
+            "certificate verify failed (the broker's certificate (CN=localhost) expired on "
+            "2020-01-02 00:00:00 UTC)"))
+
+    def test_an_expired_ca_names_the_ca_file(self):
+        old_ca = self.certs.dated_ca("old", self.EXPIRED)
+        broker = self.tls_broker(ca="old")
+        daemon = self.run_daemon(broker, f'ca_file = "{old_ca}"\n')
+        self.assert_refused(broker, daemon, re.escape(
+            f"certificate verify failed (the CA certificate in {old_ca} (CN=old test CA) "
+            "expired on 2020-01-02 00:00:00 UTC)"))
+
+    def test_an_expired_client_certificate_names_its_file(self):
+        broker = self.tls_broker(extra="require_certificate true\nuse_identity_as_username true\n")
+        crt, key = self.certs.leaf("client", "ca", "gw-uplink-client", client=True,
+                                   dates=self.EXPIRED)
+        daemon = self.run_daemon(broker, f'ca_file = "{self.ca}"\ncert_file = "{crt}"\n'
+                                 f'key_file = "{key}"\n')
+        # The broker's alert, then what it means.
+        self.assert_refused(broker, daemon, r"alert certificate expired \(" + re.escape(
+            f"the client certificate {crt} (CN=gw-uplink-client) expired on "
+            "2020-01-02 00:00:00 UTC)"))
 
 
 if __name__ == "__main__":

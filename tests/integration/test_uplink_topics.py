@@ -13,7 +13,7 @@ import unittest
 from mbtest import PROFILES_DIR, SOURCE_DIR, Broker, require_built, wait_until
 from uplink_fixture import Client, UplinkTest, expected_unit, retained
 
-GW_KEYS = {"state", "ts", "version", "devices", "buffer"}
+GW_KEYS = {"state", "ts", "version", "devices", "oversize", "buffer"}
 BUFFER_KEYS = {"readings", "oldest_ts", "dropped", "store_id"}  # docs/buffer.md
 META_KEYS = {"profile", "vendor", "model", "source", "bus", "unit", "interval_ms", "units"}
 STATUS_KEYS = {"state", "ts", "last_error", "polls", "errors"}

@@ -218,8 +218,9 @@ class Certs:
         broker_readable(crt)
         return crt
 
-    def leaf(self, name, ca, cn, san=None, client=False):
-        """A certificate for `cn` signed by CA `ca`; san like "DNS:localhost,IP:127.0.0.1"."""
+    def leaf(self, name, ca, cn, san=None, client=False, dates=None):
+        """A certificate for `cn` signed by CA `ca`; san like "DNS:localhost,IP:127.0.0.1";
+        dates: (not before, not after) as "YYYYMMDDHHMMSSZ" (default: from now, for 2 days)."""
         key, csr, crt = self.path(f"{name}.key"), self.path(f"{name}.csr"), self.path(f"{name}.crt")
         ext = self.path(f"{name}.ext")
         with open(ext, "w") as f:
@@ -229,9 +230,43 @@ class Certs:
                 f.write(f"subjectAltName={san}\n")
         self._run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
                   "-subj", f"/CN={cn}")
-        self._run("x509", "-req", "-in", csr, "-CA", self.path(f"{ca}.crt"),
-                  "-CAkey", self.path(f"{ca}.key"), "-CAcreateserial", "-out", crt,
-                  "-days", "2", "-extfile", ext)
+        if dates:
+            self._sign_dated(csr, crt, ca, ext, dates)
+        else:
+            self._run("x509", "-req", "-in", csr, "-CA", self.path(f"{ca}.crt"),
+                      "-CAkey", self.path(f"{ca}.key"), "-CAcreateserial", "-out", crt,
+                      "-days", "2", "-extfile", ext)
         os.chmod(key, 0o600)
         broker_readable(crt)
         return crt, key
+
+    def dated_ca(self, name, dates):
+        """A CA like ca(), but valid only between dates (see leaf)."""
+        key, csr, crt = self.path(f"{name}.key"), self.path(f"{name}.csr"), self.path(f"{name}.crt")
+        ext = self.path(f"{name}.ext")
+        with open(ext, "w") as f:
+            f.write("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+        self._run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                  "-subj", f"/CN={name} test CA")
+        self._sign_dated(csr, crt, name, ext, dates, selfsign=True)
+        os.chmod(key, 0o600)
+        broker_readable(crt)
+        return crt
+
+    def _sign_dated(self, csr, crt, ca, ext, dates, selfsign=False):
+        """`openssl x509` only counts days from now: `openssl ca` takes any dates, and wants a
+        little database of its own."""
+        db = self.path(f"ca-db-{os.path.basename(crt)}")
+        os.makedirs(db, exist_ok=True)
+        open(os.path.join(db, "index.txt"), "w").close()
+        with open(os.path.join(db, "serial"), "w") as f:
+            f.write(f"{time.monotonic_ns() & 0xffffffff:08X}\n")
+        conf = os.path.join(db, "ca.cnf")
+        with open(conf, "w") as f:
+            f.write(f"[ca]\ndefault_ca = dated\n[dated]\ndatabase = {db}/index.txt\n"
+                    f"new_certs_dir = {db}\nserial = {db}/serial\ndefault_md = sha256\n"
+                    "policy = any\nunique_subject = no\n[any]\ncommonName = supplied\n")
+        signer = ["-selfsign"] if selfsign else ["-cert", self.path(f"{ca}.crt")]
+        self._run("ca", "-batch", "-config", conf, *signer, "-keyfile", self.path(f"{ca}.key"),
+                  "-in", csr, "-out", crt, "-startdate", dates[0], "-enddate", dates[1],
+                  "-extfile", ext, "-notext")

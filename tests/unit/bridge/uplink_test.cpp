@@ -105,7 +105,7 @@ BOOST_AUTO_TEST_CASE(birth_meta_reading_command_and_clean_stop) {
                R"({"ts":1764095000123,"seq":1,"values":{"voltage_l1":230.1}})");
     BOOST_TEST(*obs.last("mb/gw1/status") ==
                R"({"state":"online","ts":1764095000000,"version":"0.1.0","devices":1,)"
-               R"("buffer":{"readings":0,"oldest_ts":null,"dropped":0}})");
+               R"("oversize":0,"buffer":{"readings":0,"oldest_ts":null,"dropped":0}})");
     BOOST_TEST(*obs.last("mb/gw1/incomer/meta") == meta_payload(incomer()));
     BOOST_TEST(*obs.last("mb/gw1/incomer/status") == status_payload(st));
 
@@ -230,6 +230,48 @@ BOOST_AUTO_TEST_CASE(readings_in_flight_survive_a_broker_restart) {
         loop, [&] { return !acked.empty(); }, 5s));
     if (!acked.empty()) BOOST_TEST(acked.front() == res.mid);
     BOOST_TEST(u.window_room() == 32U);
+}
+
+BOOST_AUTO_TEST_CASE(a_meta_larger_than_the_broker_takes_is_counted_in_the_gateway_status) {
+    // A meter with many values has a meta larger than the broker's max_packet_size: it can
+    // never be sent. It used to vanish with a debug line; now the gateway status counts it
+    // ("oversize"), once per attempt (each connect tries again), and the rest flows.
+    mbtest::broker small("allow_anonymous true\nmax_packet_size 1024\n");
+    mbtest::mqtt_observer obs(loop, small.port(), "mb/gw1/#");
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.up; }, 5s));
+    bool up = false;
+    uplink::callbacks cb;
+    cb.on_connect = [&] { up = true; };
+    const fixed_clock clock;
+    cb.clock = &clock;
+    uplink u(loop, mbtest::uplink_settings_for(small.port()), cb, command_handler{});
+    auto big = incomer();
+    big.name = "big";
+    model::units_table::map units;
+    for (int h = 2; h < 32; ++h)
+        for (const char* q : {"voltage", "current"})
+            for (int l = 1; l <= 3; ++l)
+                units.emplace(fmt::format("harmonic_{}_l{}_h{}", q, l, h), "%");
+    big.units = model::units_table(std::move(units));
+    BOOST_REQUIRE(meta_payload(big).size() > 1024U);
+    u.set_devices({incomer(), big});
+    BOOST_REQUIRE(!u.start());
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return up; }, 5s));
+    const auto oversize = [&] {
+        const auto s = obs.last("mb/gw1/status");
+        return s ? nlohmann::json::parse(*s).value("oversize", -1) : -1;
+    };
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return oversize() == 1; }, 5s));
+    BOOST_TEST(u.oversize() == 1U);
+    BOOST_TEST(obs.last("mb/gw1/incomer/meta").value_or("") == meta_payload(incomer())); // flows
+    BOOST_TEST(!obs.last("mb/gw1/big/meta").has_value());
+    BOOST_TEST(u.connected());
+    obs.link->stop();
+    mbtest::run_until(
+        loop, [] { return false; }, 50ms);
 }
 
 BOOST_AUTO_TEST_CASE(a_device_removed_while_down_is_cleared_on_the_next_connect) {

@@ -5,6 +5,7 @@
 #include "bridge/uplink.hpp"
 #include "buffer/forwarder.hpp"
 #include "tests/unit/bridge/broker_fixture.hpp"
+#include "tests/unit/buffer/fake_outlet.hpp"
 #include "tests/unit/buffer/temp_buffer.hpp"
 #include "tests/unit/common/loop_test.hpp"
 #include "tests/unit/common/mqtt_observer.hpp"
@@ -126,11 +127,12 @@ BOOST_FIXTURE_TEST_CASE(drain_waits_for_every_puback, mbtest::on_loop) {
     // The first readings wait for their seq reservation to be on disk (milliseconds).
     BOOST_REQUIRE(mbtest::run_until(
         loop, [&] { return r.queue.inflight() > 0U; }, 5s));
-    std::optional<std::size_t> left;
-    r.fwd.drain(5s, [&](std::size_t n) { left = n; });
+    std::optional<mb::buffer::drain_result> end;
+    r.fwd.drain(5s, [&](const mb::buffer::drain_result& d) { end = d; });
     BOOST_REQUIRE(mbtest::run_until(
-        loop, [&] { return left.has_value(); }, 6s));
-    BOOST_TEST(*left == 0U);
+        loop, [&] { return end.has_value(); }, 6s));
+    BOOST_TEST(end->left == 0U);
+    BOOST_TEST((end->how == mb::buffer::drain_result::ending::drained));
     BOOST_TEST(r.queue.size() == 0U);
     r.push(make("a", 3, 99)); // after the drain nothing is pumped any more
     BOOST_TEST(r.queue.inflight() == 0U);
@@ -145,11 +147,58 @@ BOOST_FIXTURE_TEST_CASE(drain_of_a_disconnected_uplink_ends_at_once_with_what_is
     BOOST_REQUIRE(mbtest::run_until(
         loop, [&] { return !r.up->connected(); }, 5s));
     r.push(make("a", 3, 1));
-    std::optional<std::size_t> left;
-    r.fwd.drain(60s, [&](std::size_t n) { left = n; });
-    BOOST_REQUIRE(left.has_value());  // no PUBACK can come: no need to wait
+    std::optional<mb::buffer::drain_result> end;
+    r.fwd.drain(60s, [&](const mb::buffer::drain_result& d) { end = d; });
+    BOOST_REQUIRE(end.has_value());   // no PUBACK can come: no need to wait
     BOOST_TEST(r.queue.size() == 1U); // kept, not acknowledged
     r.stop(loop);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_drain_says_how_it_ended_and_after_how_long, mbtest::on_loop) {
+    // The stop's log line tells these apart: the outlet down from the start (nothing to wait
+    // for), going down while the drain waits, and the wait running out with the outlet up.
+    using ending = mb::buffer::drain_result::ending;
+    const auto drain_with = [&](bool up_at_start, std::chrono::milliseconds wait,
+                                const std::function<void(mbtest::fake_outlet&)>& meanwhile) {
+        mbtest::temp_dir dir;
+        auto q = mbtest::open_queue(loop, mbtest::settings_in(dir));
+        mbtest::fake_outlet out;
+        out.room = 4;
+        forwarder fwd(loop, *q);
+        fwd.attach(&out);
+        q->push(make("a", 3, 1));
+        q->push(make("a", 3, 2));
+        fwd.pump();
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return q->inflight() == 2U; }, 5s));
+        out.up = up_at_start;
+        std::optional<mb::buffer::drain_result> end;
+        fwd.drain(wait, [&](const mb::buffer::drain_result& d) { end = d; });
+        meanwhile(out);
+        if (!out.up) fwd.on_disconnect(fwd.generation());
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return end.has_value(); }, 5s));
+        return *end;
+    };
+    const auto nothing = [](mbtest::fake_outlet& /*out*/) {};
+    auto d = drain_with(false, 60s, nothing);
+    BOOST_TEST((d.how == ending::link_down));
+    BOOST_TEST(d.left == 2U);
+    BOOST_TEST(d.waited.count() < 1000);
+
+    d = drain_with(true, 60s, [&](mbtest::fake_outlet& out) {
+        mbtest::run_until(
+            loop, [] { return false; }, 100ms);
+        out.up = false; // the link drops while the drain waits
+    });
+    BOOST_TEST((d.how == ending::link_lost));
+    BOOST_TEST(d.left == 2U);
+    BOOST_TEST(d.waited.count() >= 90); // libuv's loop time is cached: a few ms early
+
+    d = drain_with(true, 200ms, nothing);
+    BOOST_TEST((d.how == ending::deadline));
+    BOOST_TEST(d.left == 2U);
+    BOOST_TEST(d.waited.count() >= 190);
 }
 
 namespace {

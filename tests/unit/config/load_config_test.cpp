@@ -26,6 +26,7 @@ BOOST_AUTO_TEST_CASE(defaults) {
     BOOST_TEST(c.uplink.keepalive.count() == 30'000);
     BOOST_TEST(c.uplink.max_inflight == 32);
     BOOST_TEST(c.uplink.commands);
+    BOOST_TEST(c.uplink.reconnect_max.count() == 30'000);
     BOOST_TEST(c.buffer.path == "/var/lib/meterbridge/buffer.db");
     BOOST_TEST(c.buffer.max_size == 256ULL << 20U);
     BOOST_TEST(c.buffer.max_age.count() == 30LL * 86'400'000);
@@ -71,6 +72,7 @@ topic_prefix = "site/a"
 keepalive = "1m"
 max_inflight = 7
 commands = false
+reconnect_max = "2m"
 [buffer]
 path = "buf.db"
 max_size = "1GiB"
@@ -119,6 +121,7 @@ active_power_total = { path = "p", scale = 1000 }
     BOOST_TEST(c.uplink.client_id == "cid");
     BOOST_TEST(c.uplink.keepalive.count() == 60'000);
     BOOST_TEST(!c.uplink.commands);
+    BOOST_TEST(c.uplink.reconnect_max.count() == 120'000);
     BOOST_TEST(c.buffer.path == t.path / "buf.db");
     BOOST_TEST(c.buffer.max_size == 1ULL << 30U);
     BOOST_TEST((c.buffer.sync == sync_mode::full));
@@ -244,6 +247,7 @@ profile_dirs = ["profiles"]
 url = "mqtt://127.0.0.1"
 keepalive = "9s"
 max_inflight = 0
+reconnect_max = "500ms"
 [[bus]]
 name = "b1"
 port = "/dev/null"
@@ -263,16 +267,17 @@ pt_ratio = -1.5
 )");
     expect_error(e, "uplink.keepalive", 6, 13, "out of range (10s..65535s)");
     expect_error(e, "uplink.max_inflight", 7, 16, "1..65535");
-    expect_error(e, "bus[0].baud", 11, 8, "9600");
-    expect_error(e, "bus[0].data_bits", 12, 13, "7..8");
-    expect_error(e, "bus[0].stop_bits", 13, 13, "1..2");
-    expect_error(e, "bus[0].max_gap", 14, 11, "0..125");
-    expect_error(e, "bus[0].parity", 15, 10, "none | even | odd");
-    expect_error(e, "device[0].unit", 19, 8, "300 is out of range (1..247)");
-    expect_error(e, "device[0].interval", 21, 12, "at least 100ms");
-    expect_error(e, "device[0].ct_ratio", 22, 12, "> 0");
-    expect_error(e, "device[0].pt_ratio", 23, 12, "> 0");
-    BOOST_TEST(e.size() == 11U);
+    expect_error(e, "uplink.reconnect_max", 8, 17, "out of range (1s..1h)");
+    expect_error(e, "bus[0].baud", 12, 8, "9600");
+    expect_error(e, "bus[0].data_bits", 13, 13, "7..8");
+    expect_error(e, "bus[0].stop_bits", 14, 13, "1..2");
+    expect_error(e, "bus[0].max_gap", 15, 11, "0..125");
+    expect_error(e, "bus[0].parity", 16, 10, "none | even | odd");
+    expect_error(e, "device[0].unit", 20, 8, "300 is out of range (1..247)");
+    expect_error(e, "device[0].interval", 22, 12, "at least 100ms");
+    expect_error(e, "device[0].ct_ratio", 23, 12, "> 0");
+    expect_error(e, "device[0].pt_ratio", 24, 12, "> 0");
+    BOOST_TEST(e.size() == 12U);
 }
 
 BOOST_AUTO_TEST_CASE(names_must_match_the_pattern) {
