@@ -39,6 +39,12 @@ def uncomment_block(text, first):
     return "\n".join(lines)
 
 
+def native_table(url, extra=""):
+    """A [[native]] named lan (acrel-json-v2 on a/#): 5 lines, url on the third."""
+    return (f'[[native]]\nname = "lan"\nurl = "{url}"\n{extra}subscribe = "a/#"\n'
+            'format = "acrel-json-v2"\n')
+
+
 def line_of(text, prefix, after=0):
     """1-based number of the first line starting with prefix (after line `after`)."""
     for n, line in enumerate(text.split("\n"), 1):
@@ -281,14 +287,8 @@ address = 0x11
         # issue 16: the uplink's password_file was warned about, a [[native]]'s was not
         lan = self.write("lan.password", "secret\n")
         os.chmod(lan, 0o644)
-        path, r = self.check(HEAD + DEVICE + """[[native]]
-name = "lan"
-url = "mqtt://127.0.0.1:1884"
-username = "relay"
-password_file = "lan.password"
-subscribe = "a/#"
-format = "acrel-json-v2"
-""")
+        path, r = self.check(HEAD + DEVICE + native_table(
+            "mqtt://127.0.0.1:1884", 'username = "relay"\npassword_file = "lan.password"\n'))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.warnings(r), [
             f"warning: {path}: native[0].password_file: {lan} is readable by others (mode 0644); "
@@ -319,12 +319,7 @@ format = "acrel-json-v2"
 
     def test_a_native_on_the_uplinks_broker_without_logging_in_is_warned_about(self):
         # issue 16: there, the meters can likely command the RS485 meters (docs/security.md)
-        path, r = self.check(HEAD + DEVICE + """[[native]]
-name = "lan"
-url = "mqtt://127.0.0.1"
-subscribe = "a/#"
-format = "acrel-json-v2"
-""")
+        path, r = self.check(HEAD + DEVICE + native_table("mqtt://127.0.0.1"))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.warnings(r), [
             f"warning: {path}:16:7: native[0].url: the uplink's broker (127.0.0.1:1883), without "

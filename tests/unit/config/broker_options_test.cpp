@@ -9,16 +9,6 @@
 using namespace mb::config;
 using namespace mb::config::test;
 
-namespace {
-
-// A [[native]] table of 4 lines plus `extra`.
-std::string native(const std::string& name, const std::string& url, const std::string& extra = "") {
-    return "[[native]]\nname = \"" + name + "\"\nurl = \"" + url +
-           "\"\nsubscribe = \"m/#\"\nformat = \"acrel-json-v2\"\n" + extra;
-}
-
-} // namespace
-
 BOOST_AUTO_TEST_SUITE(broker_options)
 
 BOOST_AUTO_TEST_CASE(protocol_defaults_to_auto_and_takes_5_and_3_1_1) {

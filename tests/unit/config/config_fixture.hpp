@@ -91,6 +91,21 @@ unit = 1
 profile = "meter-a"
 )";
 
+// A [[native]] table of 5 lines (acrel-json-v2 on m/#) plus `extra`.
+inline std::string native(const std::string& name, const std::string& url,
+                          const std::string& extra = "") {
+    return "[[native]]\nname = \"" + name + "\"\nurl = \"" + url +
+           "\"\nsubscribe = \"m/#\"\nformat = \"acrel-json-v2\"\n" + extra;
+}
+
+// Every error (or warning), one FILE:LINE:COL line each: for failure messages.
+inline std::string all(const std::vector<config_error>& e) {
+    std::string out;
+    for (const auto& x : e)
+        out += x.to_string() + "\n";
+    return out;
+}
+
 // Asserts that exactly one error names key, at line:column, with text in its message.
 inline void expect_error(const std::vector<config_error>& errors, const std::string& key, int line,
                          int column, const std::string& text = "") {

@@ -23,18 +23,6 @@ std::string uplink(const std::string& uplink_extra = "") {
            uplink_extra;
 }
 
-std::string native(const std::string& name, const std::string& url, const std::string& extra = "") {
-    return "[[native]]\nname = \"" + name + "\"\nurl = \"" + url +
-           "\"\nsubscribe = \"m/#\"\nformat = \"acrel-json-v2\"\n" + extra;
-}
-
-std::string all(const std::vector<config_warning>& w) {
-    std::string out;
-    for (const auto& x : w)
-        out += x.to_string() + "\n";
-    return out;
-}
-
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(command_key_file)

@@ -26,13 +26,6 @@ bool has_key(const std::vector<config_error>& e, const std::string& key) {
     return std::ranges::any_of(e, [&](const config_error& x) { return x.key == key; });
 }
 
-std::string all(const std::vector<config_error>& e) {
-    std::string out;
-    for (const auto& x : e)
-        out += x.to_string() + "\n";
-    return out;
-}
-
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(wiring)
