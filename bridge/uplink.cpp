@@ -164,8 +164,10 @@ void uplink::pump_retained() {
             break;
         }
         }
-        // A meta or status not handed over goes again on the next connect anyway.
-        if (!ok) return;
+        // A meta or status not handed over goes again on the next connect anyway; one the link
+        // refused while connected (larger than the broker takes: counted) is skipped.
+        if (!ok && !link_.connected()) return;
+        if (!ok) continue;
         if (mid > 0) retained_mids_.insert(mid);
     }
 }
