@@ -126,8 +126,13 @@ void uplink::note_cleared(const std::string& device) {
     ++cleared_;
     constexpr std::size_t named = 5;
     if (cleared_names_.size() < named) cleared_names_.push_back(device);
-    if (devices_.clears_due() > 0) return;
-    // One line for a batch (thousands of forgotten meters), not one per device.
+    // One line for a batch (thousands of forgotten meters), at most one per period: the count
+    // carries over to the next one (or to the stop).
+    if (devices_.clears_due() == 0 && clears_log_.allow("cleared") >= 0) log_cleared();
+}
+
+void uplink::log_cleared() {
+    if (cleared_ == 0) return;
     std::string names;
     for (const auto& n : cleared_names_)
         names += (names.empty() ? "" : ", ") + n;
@@ -280,6 +285,7 @@ void uplink::handle_message(const incoming_message& m) {
 void uplink::stop() {
     if (stopping_) return;
     stopping_ = true;
+    log_cleared();
     downlink_.stop(); // pending commands: late answers are ignored
     if (!link_.connected()) {
         link_.stop();

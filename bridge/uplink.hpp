@@ -122,6 +122,7 @@ private:
     // broker acknowledges them, while readings keep flowing beside them.
     void pump_retained();
     void note_cleared(const std::string& device);
+    void log_cleared();
     [[nodiscard]] std::string gateway_status_payload() const;
     [[nodiscard]] std::int64_t now_ms() const;
 
@@ -133,6 +134,7 @@ private:
     std::set<int> retained_mids_;            // retained meta/status/clears awaiting their PUBACK
     std::size_t cleared_ = 0;                // devices cleared since the last log line about it
     std::vector<std::string> cleared_names_; // the first few of them, for that line
+    log::rate_limiter clears_log_{std::chrono::seconds(10)};
     int stop_mid_ = -1;
     bool stopping_ = false;
     // publish(reading): formatted into reused buffers, the data topic kept for the last

@@ -90,23 +90,26 @@ void read_json_values(const toml::table& values, const std::string& path, native
 // max_meters and forget_after bound the meters relayed as sn-<serial>; with unknown =
 // "ignore" there are none, and a setting that does nothing is an error.
 void read_relay_limits(toml_reader& r, native_config& n) {
+    if (n.unknown == unknown_policy::ignore) {
+        // The one thing wrong with them then, whatever their values.
+        for (const auto* k : {"max_meters", "forget_after"})
+            if (const auto* node = r.get(k))
+                r.errors().add(*node, r.key(k),
+                               "only applies to meters relayed as sn-<serial>, and unknown = "
+                               "\"ignore\" relays none (remove it, or set unknown = \"relay\")");
+        return;
+    }
     n.max_meters = static_cast<std::size_t>(
         r.integer("max_meters", 1, 1'000'000).value_or(static_cast<std::int64_t>(n.max_meters)));
-    if (const auto forget = r.duration("forget_after", std::chrono::seconds(1))) {
-        if (*forget > n.offline_after)
-            n.forget_after = *forget;
-        else
-            r.errors().add(*r.table().get("forget_after"), r.key("forget_after"),
-                           fmt::format("{} ms is not longer than offline_after ({} ms): a meter "
-                                       "is forgotten after it went offline (a longer duration)",
-                                       forget->count(), n.offline_after.count()));
-    }
-    if (n.unknown != unknown_policy::ignore) return;
-    for (const auto* k : {"max_meters", "forget_after"})
-        if (const auto* node = r.table().get(k))
-            r.errors().add(*node, r.key(k),
-                           "only applies to meters relayed as sn-<serial>, and unknown = "
-                           "\"ignore\" relays none (remove it, or set unknown = \"relay\")");
+    const auto forget = r.duration("forget_after", std::chrono::seconds(1));
+    if (!forget) return;
+    if (*forget > n.offline_after)
+        n.forget_after = *forget;
+    else
+        r.errors().add(*r.table().get("forget_after"), r.key("forget_after"),
+                       fmt::format("{} ms is not longer than offline_after ({} ms): a meter is "
+                                   "forgotten after it went offline (a longer duration)",
+                                   forget->count(), n.offline_after.count()));
 }
 
 void read_json_format(toml_reader& r, native_config& n) {

@@ -106,6 +106,7 @@ void native_source::stop(std::function<void()> done) {
     if (stopping_) return;
     stopping_ = true;
     sweep_.reset();
+    report_held_lines(std::chrono::steady_clock::time_point::max()); // whatever their period
     const auto& c = counters_;
     log::info("{}: stopping after {} messages: {} readings relayed, {} bad payloads, {} values "
               "left out, {} repeats, {} readings not relayed, {} of meterbridge's own",
@@ -320,7 +321,7 @@ void native_source::sweep() {
                           : std::string()));
     }
     forget_silent();
-    report_held_lines();
+    report_held_lines(clock_.steady());
 }
 
 void native_source::forget_silent() {
@@ -340,8 +341,7 @@ void native_source::forget_silent() {
     if (cb_.on_devices_removed) cb_.on_devices_removed(std::move(gone));
 }
 
-void native_source::report_held_lines() {
-    const auto now = clock_.steady();
+void native_source::report_held_lines(std::chrono::steady_clock::time_point now) {
     for (auto* limiter : {&events_log_, &problems_log_})
         for (const auto& [kind, held] : limiter->overdue(now))
             log::info("{}: {} more {} (not logged one by one)", name(), held, kind);

@@ -89,8 +89,8 @@ private:
     void sweep();
     void forget_silent();
     // Lines of one kind ("meters online") beyond the budget are counted, not written; the
-    // counts are told once the period is over.
-    void report_held_lines();
+    // counts are told once their period is over at `now`.
+    void report_held_lines(std::chrono::steady_clock::time_point now);
     [[nodiscard]] model::device_info info_of(const entry& e) const;
     // Why no command reaches a native meter: the result every set and read gets.
     [[nodiscard]] std::string refusal(std::string_view device) const;

@@ -188,7 +188,8 @@ def start_broker(procs, workdir, name, cores=None):
     return proc, port
 
 
-def daemon_config(workdir, meter_port, uplink_port, log_level="info"):
+def daemon_config(workdir, meter_port, uplink_port, log_level="info", native_extra=""):
+    """native_extra: more [[native]] keys, one per line."""
     path = os.path.join(workdir, "meterbridge.toml")
     with open(path, "w") as f:
         f.write(f"""[gateway]
@@ -209,6 +210,7 @@ url = "mqtt://127.0.0.1:{meter_port}"
 subscribe = "{METER_FILTER}"
 format = "acrel-json-v2"
 unknown = "relay"
+{native_extra}
 """)
     return path
 

@@ -16,7 +16,8 @@
 //     evenly over the interval, for S intervals; at QoS 1, acknowledged before it exits.
 //   native_load count --port U --gw G [--prefix meterbridge] [--stats FILE]
 //     Counts {prefix}/{gw}/+/data per device (seq continuity, duplicates) and the first
-//     {prefix}/{gw}/+/meta of each device (wall-clock time of arrival), until SIGTERM.
+//     {prefix}/{gw}/+/meta of each device (wall-clock time of arrival), until SIGTERM; also
+//     every meta message (republished ones too) and every cleared meta (an empty payload).
 //
 // Every mode prints "ready" once connected (and subscribed), a "progress …" line each second,
 // and writes its figures as JSON to --stats when it ends. Loopback only.
@@ -245,7 +246,9 @@ struct counter {
     std::condition_variable cv;
     std::uint64_t received = 0; // data messages (or any message without --seq)
     std::uint64_t metas = 0;
-    std::uint64_t bad = 0; // data without a readable seq
+    std::uint64_t meta_msgs = 0; // every meta message with a payload, republished ones too
+    std::uint64_t clears = 0;    // meta messages with an empty payload
+    std::uint64_t bad = 0;       // data without a readable seq
     bool subscribed = false;
     bool seq = false;
     std::string prefix; // "{prefix}/{gw}/"
@@ -267,6 +270,7 @@ struct counter {
         const auto leaf = rest.substr(slash + 1);
         auto& d = devices[std::string(rest.substr(0, slash))];
         if (leaf == "meta") {
+            ++(len > 0 ? meta_msgs : clears);
             if (d.meta_ms == 0 && len > 0) {
                 d.meta_ms = wall_ms();
                 last_meta_ms = d.meta_ms;
@@ -423,17 +427,18 @@ std::string count_json(counter& c) {
                       std::to_string(d.max_seq) + "," + std::to_string(d.duplicates) + "," +
                       std::to_string(d.meta_ms) + "]";
     }
-    char head[512];
+    char head[768];
     std::snprintf(
         head, sizeof head,
         R"({"received":%llu,"devices":%zu,"metas":%llu,"last_meta_ms":%lld,)"
         R"("devices_with_holes":%llu,"missing":%llu,"duplicates":%llu,"bad":%llu,)"
-        R"("min_per_device":%llu,"max_per_device":%llu,)",
+        R"("min_per_device":%llu,"max_per_device":%llu,"meta_msgs":%llu,"clears":%llu,)",
         static_cast<unsigned long long>(c.received), c.devices.size(),
         static_cast<unsigned long long>(c.metas), static_cast<long long>(c.last_meta_ms),
         static_cast<unsigned long long>(with_holes), static_cast<unsigned long long>(missing),
         static_cast<unsigned long long>(dups), static_cast<unsigned long long>(c.bad),
-        static_cast<unsigned long long>(min_count), static_cast<unsigned long long>(max_count));
+        static_cast<unsigned long long>(min_count), static_cast<unsigned long long>(max_count),
+        static_cast<unsigned long long>(c.meta_msgs), static_cast<unsigned long long>(c.clears));
     return std::string(head) + "\"per_device\":{" + per_device + "}}";
 }
 
@@ -606,9 +611,11 @@ int run_count(const options& o) {
         if (clock_type::now() < next) continue;
         next += std::chrono::seconds(1);
         const std::lock_guard lk(c.mu);
-        std::printf("progress received=%llu devices=%zu metas=%llu\n",
+        std::printf("progress received=%llu devices=%zu metas=%llu meta_msgs=%llu clears=%llu\n",
                     static_cast<unsigned long long>(c.received), c.devices.size(),
-                    static_cast<unsigned long long>(c.metas));
+                    static_cast<unsigned long long>(c.metas),
+                    static_cast<unsigned long long>(c.meta_msgs),
+                    static_cast<unsigned long long>(c.clears));
         std::fflush(stdout);
     }
     end_client(sub);

@@ -5,7 +5,16 @@ second each, relayed by the real daemon for at least 60 s on this box.
   MB_BIN=build/bench/daemon/meterbridge /usr/bin/python3 tests/bench/native_scale_bench.py
   (scripts/bench native builds and runs it, with native_relay_bench.py). Options: --meters N
   (in all), --publishers N (processes, the meters split evenly), --intervals N (readings per
-  meter), --interval-ms N, --daemon-cores C (taskset; default not pinned), --json FILE.
+  meter), --interval-ms N, --daemon-cores C (taskset; default not pinned), --json FILE;
+  --flaps N (default 0) and --outage-s S: the uplink connection is cut N times while the meters
+  publish (a TCP proxy in front of the uplink broker stops for S seconds; the broker and its
+  retained state stay), then once more at the end with SIGTERM sent as soon as it is back;
+  --forget-after D, --offline-after D and --max-meters N: those [[native]] keys (forget_after:
+  once publishing ended, the time until every meter is forgotten and its retained meta
+  cleared); --daemon-log FILE keeps the daemon's log.
+  Issue 16 at 50 000 meters: --meters 50000 --intervals 6 --interval-ms 10000 --flaps 3 (cuts,
+  republishing, SIGTERM), and --meters 50000 --intervals 3 --interval-ms 20000 (memory per
+  meter without a backlog in the buffer).
 
 Rig: two private mosquittos (meters, uplink; no per-message logging), --publishers processes
 of tests/bench/native_load.cpp "paced" (each its share of the meters, one TCP connection per
@@ -16,11 +25,15 @@ published) and each device's first retained meta (when it arrived). Nothing is p
 asked: the scheduler shares the two cores between everything, as on a real box.
 
 Figures, sampled once a second from /proc: the daemon's CPU (% of one core, average over the
-publishing and peak second), RSS (steady = median over the last half of the run, and VmHWM),
+publishing and peak second), RSS (idle = before the first meter, steady = median over the last
+half of the run, the cost per relayed meter from the two, the most after a flap, and VmHWM),
 each broker's and the publishers' CPU; whether every reading arrived (count per device, seq
 continuity, duplicates); how long until all devices had their meta published (from the first
 publish), and how far behind the relay ran (readings still to come out when publishing ended,
-and the time they took). Exit status 1 when a reading is missing or the daemon died.
+and the time they took). Per flap: how long after the reconnect every device's meta had been
+republished, and how many readings were relayed meanwhile (readings keep flowing beside the
+republishing, or the loop stalls). Then: how long SIGTERM took, and how many lines the daemon
+logged. Exit status 1 when a reading is missing or the daemon died.
 """
 
 import argparse
@@ -36,8 +49,69 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import native_bench_rig as rig  # noqa: E402
+from buffer_rig import DelayProxy  # noqa: E402  (tests/integration, on the path via the rig)
 
 SERIAL_BASE = 24110000000000
+
+
+def cut_uplink(proxy, log_path, meta_msgs, outage_s):
+    """Stops the proxy for outage_s (the daemon sees its uplink connection drop), then lets it
+    reconnect; what to follow the republishing with."""
+    connects = uplink_connects(log_path)
+    proxy.stop()
+    time.sleep(outage_s)  # the outage itself (the scenario, not a wait for readiness)
+    proxy.start()
+    return {"connects": connects, "meta_msgs": meta_msgs, "cut_at": time.monotonic()}
+
+
+def uplink_connects(log_path):
+    """How often the daemon's uplink connected so far ("connected", "connected (attempt 3)")."""
+    return len([x for x in rig.log_lines(log_path, "mqtt[uplink]")
+                if x.endswith(": connected") or ": connected (" in x])
+
+
+def reconnected(flap, log_path):
+    return uplink_connects(log_path) > flap["connects"]
+
+
+def follow_flap(flap, log_path, meters, meta_msgs, received, now, pid):
+    """Marks the reconnect, then the moment every device's meta was seen again (given up after
+    3 minutes)."""
+    if now - flap["cut_at"] > 180:
+        flap.update(done=now, done_s=None, rss_kib=rig.status_kib(pid, "VmRSS"))
+        return
+    if "connected" not in flap:
+        if reconnected(flap, log_path):
+            flap["connected"] = now
+            flap["received"] = received
+        return
+    if meta_msgs - flap["meta_msgs"] >= meters:
+        flap["done"] = now
+        flap["done_s"] = now - flap["connected"]
+        flap["readings"] = received - flap["received"]
+        flap["rss_kib"] = rig.status_kib(pid, "VmRSS")
+
+
+def wait_forgotten(counter, meters, clears, since, timeout=300):
+    """Seconds from `since` until every meter's retained meta was cleared; -1 on timeout."""
+    deadline = time.monotonic() + timeout
+    while clears < meters and time.monotonic() < deadline:
+        time.sleep(1.0)
+        for line in rig.drain_lines(counter):
+            if line.startswith("progress"):
+                clears = int(line.split("clears=")[1].split()[0])
+    return time.monotonic() - since if clears >= meters else -1
+
+
+def stop_daemon(daemon):
+    """SIGTERM; seconds until the daemon exited."""
+    t0 = time.monotonic()
+    daemon.send_signal(rig.signal.SIGTERM)
+    try:
+        daemon.wait(60)
+    except rig.subprocess.TimeoutExpired:
+        return float("inf")
+    return time.monotonic() - t0
 
 
 def main():
@@ -52,7 +126,14 @@ def main():
     ap.add_argument("--late-limit", type=float, default=60.0,
                     help="publishers still publishing this many seconds after their last due "
                          "message are stopped (the relay or the box could not keep up)")
+    ap.add_argument("--flaps", type=int, default=0)
+    ap.add_argument("--outage-s", type=float, default=2.0)
+    ap.add_argument("--forget-after", help='[[native]] forget_after, e.g. "20s" (offline_after is '
+                    'then 1s unless --offline-after says)')
+    ap.add_argument("--offline-after", help="[[native]] offline_after")
+    ap.add_argument("--max-meters", type=int, help="[[native]] max_meters")
     ap.add_argument("--json")
+    ap.add_argument("--daemon-log", help="keep a copy of the daemon's log there")
     args = ap.parse_args()
     rig.stop_on_sigterm()
     rig.require_daemon()
@@ -72,14 +153,24 @@ def main():
     try:
         meters_b, meter_port = rig.start_broker(procs, tmp, "meters-broker")
         uplink_b, uplink_port = rig.start_broker(procs, tmp, "uplink-broker")
+        proxy = None  # the daemon's uplink goes through it when it is to be cut
+        if args.flaps > 0:
+            proxy = DelayProxy(uplink_port, 0).start()
         counter_stats = os.path.join(tmp, "count.json")
         counter = procs.start("counter", [load_bin, "count", "--port", str(uplink_port),
                                           "--gw", rig.GATEWAY, "--prefix", rig.PREFIX,
                                           "--stats", counter_stats, "--id", "scale"],
                               stdout_pipe=True)
         rig.wait_line(counter, "ready", 10, "the uplink counter")
-        config = rig.daemon_config(tmp, meter_port, uplink_port)
+        offline_after = args.offline_after or ("1s" if args.forget_after else None)
+        extra = "".join(f"{k} = {v}\n" for k, v in (
+            ("offline_after", f'"{offline_after}"' if offline_after else None),
+            ("forget_after", f'"{args.forget_after}"' if args.forget_after else None),
+            ("max_meters", args.max_meters)) if v is not None)
+        config = rig.daemon_config(tmp, meter_port, proxy.port if proxy else uplink_port,
+                                   native_extra=extra)
         daemon, log_path = rig.start_daemon(procs, tmp, config, args.daemon_cores)
+        rss_idle = rig.status_kib(daemon.pid, "VmRSS")
         # Every publisher connects first; then all start at one wall-clock instant.
         start_ms = int(time.time() * 1000) + 3000
         pubs = []
@@ -106,6 +197,11 @@ def main():
         t_start = prev_t
         received = 0
         metas = 0
+        meta_msgs = 0
+        clears = 0
+        span = args.intervals * args.interval_ms / 1000
+        flap_due = [t_start + span * (k + 1) / (args.flaps + 1) for k in range(args.flaps)]
+        flaps = []
         publishing = True
         pubs_stopped = False
         due_end = t_start + args.intervals * args.interval_ms / 1000
@@ -132,9 +228,16 @@ def main():
                 if line.startswith("progress"):
                     received = int(line.split("received=")[1].split()[0])
                     metas = int(line.split("metas=")[1].split()[0])
+                    meta_msgs = int(line.split("meta_msgs=")[1].split()[0])
+                    clears = int(line.split("clears=")[1].split()[0])
             sample["received"] = received
             sample["metas"] = metas
             samples.append(sample)
+            if flap_due and now >= flap_due[0] and (not flaps or "done" in flaps[-1]):
+                flap_due.pop(0)
+                flaps.append(cut_uplink(proxy, log_path, meta_msgs, args.outage_s))
+            if flaps and "done" not in flaps[-1]:
+                follow_flap(flaps[-1], log_path, meters, meta_msgs, received, now, daemon.pid)
             prev, prev_cores, prev_t = cpu, cores, now
             if daemon.poll() is not None:
                 failures.append(f"the daemon exited ({daemon.returncode})")
@@ -149,7 +252,8 @@ def main():
                 publishing = False
                 publish_end = now
                 backlog_at_end = expected_total - received
-            if not publishing:
+            flapping = bool(flap_due) or bool(flaps and "done" not in flaps[-1])
+            if not publishing and not flapping:
                 if received >= expected_total:
                     drained_at = now
                     break
@@ -159,7 +263,18 @@ def main():
                     failures.append(f"the relay stopped at {received} of {expected_total} "
                                     "readings")
                     break
+        forgotten_s = None
+        if args.forget_after and daemon.poll() is None:
+            forgotten_s = wait_forgotten(counter, meters, clears, publish_end)
+        # The last cut: SIGTERM as soon as the uplink is back, while it republishes.
+        if proxy and daemon.poll() is None:
+            last = cut_uplink(proxy, log_path, meta_msgs, args.outage_s)
+            rig.mbtest.wait_until(lambda: reconnected(last, log_path), 60,
+                                  what="the uplink back after the last cut; its lines:\n" +
+                                  "\n".join(rig.log_lines(log_path, "mqtt[uplink]")[-8:]))
         hwm = rig.status_kib(daemon.pid, "VmHWM") if daemon.poll() is None else 0
+        rss_end = rig.status_kib(daemon.pid, "VmRSS") if daemon.poll() is None else 0
+        sigterm_s = stop_daemon(daemon)
         procs.stop(counter)
         with open(counter_stats) as f:
             count = json.load(f)
@@ -173,7 +288,13 @@ def main():
             payload_bytes = st["payload_bytes"]
         warnings = rig.log_lines(log_path, "warn")
         errors = rig.log_lines(log_path, "error")
+        log_total = len(rig.log_lines(log_path, ""))
+        log_native = len(rig.log_lines(log_path, "native[lan]"))
+        if args.daemon_log:
+            shutil.copyfile(log_path, args.daemon_log)
     finally:
+        if proxy:
+            proxy.stop()
         procs.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -185,7 +306,6 @@ def main():
         if got is None or got[0] != n or got[1] != n:
             wrong_count.append((serial, n, got))
     pub_samples = [s for s in samples if s["publishing"]]
-    d_cpu = [s["cpu"]["daemon"] for s in pub_samples] or [0]
     rss = [s["rss_kib"] for s in samples]
     steady = rss[len(pub_samples) // 2:len(pub_samples)] or rss
     metas_s = (count["last_meta_ms"] - start_ms) / 1000 if count["metas"] else None
@@ -226,8 +346,10 @@ def main():
           f"{args.intervals} intervals = {expected_total} readings; publishers at most {pub_late} ms late")
     print(f"daemon CPU: {100 * da:.0f} % of one core average, {100 * dp:.0f} % peak (1 s samples "
           f"while publishing)")
-    print(f"daemon RSS: {statistics.median(steady) / 1024:.0f} MiB steady, {hwm / 1024:.0f} MiB "
-          f"peak (VmHWM)")
+    rss_steady = statistics.median(steady)
+    print(f"daemon RSS: {rss_idle / 1024:.1f} MiB idle, {rss_steady / 1024:.0f} MiB steady with "
+          f"{meters} relayed meters ({1024 * (rss_steady - rss_idle) / meters:.0f} B each), "
+          f"{rss_end / 1024:.0f} MiB at the end, {hwm / 1024:.0f} MiB peak (VmHWM)")
     print(f"brokers CPU: meters {100 * ma:.0f} % avg / {100 * mp:.0f} % peak, uplink "
           f"{100 * ua:.0f} % / {100 * up:.0f} %; publishers {100 * statistics.mean(pubs_cpu):.0f} "
           f"% in all; counter {100 * ca:.0f} %; cores busy "
@@ -247,8 +369,24 @@ def main():
         reached.append(f"{int(100 * frac)} % after {t:.0f} s" if t is not None
                        else f"{int(100 * frac)} % never")
     print("meta published for: " + ", ".join(reached) + " (1 s samples from the first publish)")
-    print(f"daemon log: {len(warnings)} warn, {len(errors)} error line(s)"
-          + (f", e.g. {warnings[0][:160]}" if warnings else ""))
+    for k, f in enumerate(flaps, 1):
+        if f.get("done_s") is not None:
+            print(f"uplink cut {k} ({args.outage_s:g} s): every meta republished {f['done_s']:.1f} "
+                  f"s after the reconnect; {f['readings']} readings relayed meanwhile "
+                  f"({f['readings'] / max(f['done_s'], 1):.0f}/s); RSS then "
+                  f"{f['rss_kib'] / 1024:.0f} MiB")
+        else:
+            print(f"uplink cut {k}: the metas were not all republished within 3 minutes "
+                  f"({f.get('connected') and 'reconnected' or 'never reconnected'})")
+    if forgotten_s is not None:
+        print(f"forget_after {args.forget_after}: every meter forgotten and its meta cleared "
+              f"{forgotten_s:.1f} s after publishing ended" if forgotten_s >= 0 else
+              f"forget_after {args.forget_after}: not every meter forgotten")
+    relayed_then = meters - (count["clears"] if forgotten_s is not None else 0)
+    print(f"SIGTERM{' right after the last cut (the uplink republishing)' if proxy else ''}, "
+          f"{relayed_then} meters relayed: exited after {sigterm_s:.2f} s")
+    print(f"daemon log: {log_total} lines ({log_native} of native[lan]), {len(warnings)} warn, "
+          f"{len(errors)} error line(s)" + (f", e.g. {warnings[0][:160]}" if warnings else ""))
     for f in failures:
         print(f"FAIL: {f}")
     if args.json:
