@@ -55,7 +55,7 @@ struct uplink_config : broker_options {
     bool commands = true;
     // Set: commands must be signed with this key (docs/security.md).
     std::optional<std::filesystem::path> command_key_file;
-    std::string command_key; // read from command_key_file; never logged
+    std::string command_key;            // read from command_key_file; never logged
     milliseconds reconnect_max{30'000}; // the reconnect back-off's cap (from 1 s, doubling)
 };
 
