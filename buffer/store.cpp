@@ -28,15 +28,6 @@ bool unusable(int code) {
            code == SQLITE_FORMAT;
 }
 
-std::string utc_stamp() {
-    const std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    std::array<char, 32> buf{};
-    const auto n = std::strftime(buf.data(), buf.size(), "%Y%m%dT%H%M%SZ", &tm);
-    return {buf.data(), n};
-}
-
 std::uint64_t file_size_or_zero(const fs::path& p) {
     std::error_code ec;
     const auto n = fs::file_size(p, ec);
@@ -67,6 +58,15 @@ std::uint64_t get_varint(std::string_view& in) {
 }
 
 } // namespace
+
+std::string aside_stamp() {
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::array<char, 32> buf{};
+    const auto n = std::strftime(buf.data(), buf.size(), "%Y%m%dT%H%M%SZ", &tm);
+    return {buf.data(), n};
+}
 
 store::store(buffer_settings settings)
     : settings_(std::move(settings)) {}
@@ -125,7 +125,7 @@ void store::open_file() {
 void store::move_aside(const std::string& why, open_report& report) {
     st_.reset();
     db_.reset();
-    const fs::path aside = settings_.path.string() + ".corrupt-" + utc_stamp();
+    const fs::path aside = settings_.path.string() + ".corrupt-" + aside_stamp();
     fs::rename(settings_.path, aside); // throws filesystem_error naming both paths
     for (const char* suffix : {"-wal", "-shm"}) {
         const fs::path side = settings_.path.string() + suffix;

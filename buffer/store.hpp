@@ -97,6 +97,9 @@ struct rebuild_report {
     std::uint64_t store_id = 0;   // the new file's
 };
 
+// Now in UTC as 20261204T193000Z: the suffix of a file moved aside (.corrupt-…, .lost-…).
+[[nodiscard]] std::string aside_stamp();
+
 class store {
 public:
     explicit store(buffer_settings settings);

@@ -31,15 +31,6 @@ looked look_at(const fs::path& p) {
             static_cast<std::uint64_t>(st.st_size)};
 }
 
-std::string utc_stamp_now() {
-    const std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    std::array<char, 32> buf{};
-    const auto n = std::strftime(buf.data(), buf.size(), "%Y%m%dT%H%M%SZ", &tm);
-    return {buf.data(), n};
-}
-
 // seq runs of one device: the intervals of seqs found, merged as they come.
 class seq_runs {
 public:
@@ -188,7 +179,7 @@ rebuild_report store::rebuild(const rebuild_request& req) {
 std::string store::clear_path() const {
     // What is left at the path (the replacing file, the truncated one, a WAL or shared-memory
     // file of ours) goes aside: a fresh file must not meet any of it.
-    const auto aside = settings_.path.string() + ".lost-" + utc_stamp_now();
+    const auto aside = settings_.path.string() + ".lost-" + aside_stamp();
     std::string moved;
     for (const char* suffix : {"", "-wal", "-shm"}) {
         const fs::path from = settings_.path.string() + suffix;
