@@ -1,7 +1,8 @@
 """The ADW300 register image the simulators serve, and what a gateway must make of it.
 
-The table below is written from /work/shared/meters/reference.md §1.2 on its own, not from
-etc/profiles/acrel-adw300.toml, so comparing the daemon's output with expected() checks the
+The table below is written from the ADW300 manual's register table (Acrel "ADW300 Series
+wireless measuring instrument", V1.3, §6.2) on its own, not from etc/profiles/acrel-adw300.toml,
+so comparing the daemon's output with expected() checks the
 profile and the C++ codec together. Raw values are chosen to hit every edge the codec has:
 negative i32 powers whose high word is 0xFFFE, positive i32 above 65535, u32 energies above
 65535, i16 temperatures below zero, negative power factors, DI bits with a stray high bit.
