@@ -185,6 +185,7 @@ private:
     std::uint64_t store_id_ = 0; // the file's meta.store_id; 0 before it opened
     std::chrono::steady_clock::time_point last_open_try_;
     bool flushing_ = false;
+    bool maintenance_due_ = false; // a tick came: the next flush enforces limits and compacts
     bool reading_ = false;
     bool more_on_disk_ = true;
     std::uint64_t disk_epoch_ = 0; // bumped whenever rows appear above cursor_

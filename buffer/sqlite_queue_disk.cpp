@@ -5,6 +5,7 @@
 #include <ctime>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <utility>
 
 namespace mb::buffer {
 
@@ -17,6 +18,7 @@ struct sqlite_queue::flush_job {
     std::int64_t keep_upto = 0;
     std::vector<std::int64_t> keep;
     bool closing = false;
+    bool maintain = false; // max_size/max_age and compaction: once per tick, not per flush
     std::map<std::string, std::uint64_t> last_seq;
     std::optional<rebuild_request> rebuild; // closing: a lost file is made again at once
     // Results.
@@ -42,7 +44,7 @@ struct sqlite_queue::flush_job {
                 !batch.dropped.empty() || batch.clock_shift)
                 ids = st.write(batch);
             written = true;
-            if (!closing) {
+            if (maintain && !closing) {
                 drops = st.enforce_limits(received_now, keep_upto, keep);
                 st.compact(false);
             }
@@ -62,7 +64,10 @@ void sqlite_queue::on_tick(uv_timer_t* t) noexcept {
     try {
         auto& self = *static_cast<sqlite_queue*>(t->data);
         if (self.closing_) return;
-        if (self.store_open_) return self.flush();
+        if (self.store_open_) {
+            self.maintenance_due_ = true;
+            return self.flush();
+        }
         constexpr auto retry_open_every = std::chrono::seconds(5);
         if (self.clock_.steady() - self.last_open_try_ >= retry_open_every) self.retry_open();
     } catch (...) { // never unwind into libuv
@@ -96,6 +101,7 @@ void sqlite_queue::flush() {
     job->keep_upto = cursor_;
     job->keep.assign(live_rows_.begin(), live_rows_.end());
     job->closing = closing_;
+    job->maintain = std::exchange(maintenance_due_, false);
     if (closing_) {
         for (const auto& [device, s] : seqs_)
             job->last_seq[device] = s.last;
