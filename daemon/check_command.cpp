@@ -57,8 +57,7 @@ int check_profile(const std::string& file) {
     }
     const auto& p = std::get<drivers::rtu::profile>(loaded);
     std::printf("profile OK: %s (%s %s), %s (%s)\n", p.id.c_str(), p.vendor.c_str(),
-                p.model.c_str(), count(p.values.size(), "value", "values").c_str(),
-                file.c_str());
+                p.model.c_str(), count(p.values.size(), "value", "values").c_str(), file.c_str());
     return 0;
 }
 

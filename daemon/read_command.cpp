@@ -244,10 +244,9 @@ int poll_and_print(const read_target& t) {
     const auto& bus = t.bus;
     const auto& dev = t.dev;
     const bool network = rtu::parse_port(bus.port).address.network();
-    const auto line_name = network
-                               ? bus.port
-                               : fmt::format("{} at {} {}", bus.port, bus.baud,
-                                             framing(bus.data_bits, bus.parity, bus.stop_bits));
+    const auto line_name = network ? bus.port
+                                   : fmt::format("{} at {} {}", bus.port, bus.baud,
+                                                 framing(bus.data_bits, bus.parity, bus.stop_bits));
     std::printf("%s: %s %s (%s), unit %d on %s\n", dev.name.c_str(), t.prof.vendor.c_str(),
                 t.prof.model.c_str(), t.prof.id.c_str(), dev.unit, line_name.c_str());
     std::fflush(stdout);

@@ -59,9 +59,9 @@ void check_ratio(toml_reader& r, const rtu::value_def& v, const rtu::profile& p,
     const auto wanted = ratio_for_unit(unit);
     if (wanted == v.ratio) return;
     if (wanted == rtu::ratio_kind::none)
-        r.errors().add(node, r.key("ratio"),
-                       fmt::format("{} ({}) is not changed by PT/CT ratios (remove ratio)",
-                                   v.name, unit));
+        r.errors().add(
+            node, r.key("ratio"),
+            fmt::format("{} ({}) is not changed by PT/CT ratios (remove ratio)", v.name, unit));
     else
         r.errors().add(node, r.key("ratio"),
                        fmt::format(R"(ratio = "{}" cannot scale {} ({}): it takes ratio = "{}" )"

@@ -180,7 +180,9 @@ const std::vector<sample> samples = {
     {"hiking-dds238-2", 0x11, {0x138A}, "frequency", 50.02},
 };
 
-fs::path profile_dir() { return fs::path(MB_SOURCE_DIR) / "etc/profiles"; }
+fs::path profile_dir() {
+    return fs::path(MB_SOURCE_DIR) / "etc/profiles";
+}
 
 rtu::profile load(const std::string& id) {
     auto r = mb::config::load_profile(profile_dir() / (id + ".toml"));
