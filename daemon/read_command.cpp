@@ -16,6 +16,7 @@
 #include "drivers/modbus_rtu/read_poll.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <fmt/format.h>
 #include <map>
@@ -79,9 +80,9 @@ std::string read_option(read_args& r, std::string_view name, std::string_view va
 }
 
 bool is_profile_option(std::string_view a) {
-    for (std::string_view o : {"--profile", "--port", "--unit", "--baud", "--parity", "--timeout"})
-        if (a == o) return true;
-    return false;
+    constexpr std::array<std::string_view, 6> options = {"--profile", "--port",   "--unit",
+                                                         "--baud",    "--parity", "--timeout"};
+    return std::ranges::find(options, a) != options.end();
 }
 
 read_args parse_args(arguments args) {
