@@ -1,10 +1,10 @@
 #pragma once
 // The payloads of design.md §5 (a contract), as pure functions: same input, same bytes.
-#include "bridge/model/buffer_stats.hpp"
-#include "bridge/model/device_info.hpp"
-#include "bridge/model/device_status.hpp"
-#include "bridge/model/gap.hpp"
-#include "bridge/model/reading.hpp"
+#include "model/buffer_stats.hpp"
+#include "model/device_info.hpp"
+#include "model/device_status.hpp"
+#include "model/gap.hpp"
+#include "model/reading.hpp"
 
 #include <cstdint>
 #include <optional>

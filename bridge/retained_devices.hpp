@@ -12,8 +12,8 @@
 //
 // Memory: one record per device holding its info and status; what was published is kept as
 // hashes and counters, never as payloads. Loop thread only.
-#include "bridge/model/device_info.hpp"
-#include "bridge/model/device_status.hpp"
+#include "model/device_info.hpp"
+#include "model/device_status.hpp"
 
 #include <cstddef>
 #include <cstdint>

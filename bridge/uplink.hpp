@@ -10,16 +10,16 @@
 // reconnect (it resends them on the same instance), so the buffer must not publish them
 // again; window_room() tells how many more it may hand over now.
 #include "bridge/downlink.hpp"
-#include "bridge/model/clock.hpp"
-#include "bridge/model/device_info.hpp"
-#include "bridge/model/device_status.hpp"
-#include "bridge/model/log.hpp"
-#include "bridge/model/outlet.hpp"
-#include "bridge/model/reading.hpp"
-#include "bridge/mqtt_link.hpp"
+#include "bridge/link/mqtt_link.hpp"
 #include "bridge/payloads.hpp"
 #include "bridge/retained_devices.hpp"
 #include "bridge/topics.hpp"
+#include "common/clock.hpp"
+#include "common/log.hpp"
+#include "model/device_info.hpp"
+#include "model/device_status.hpp"
+#include "model/outlet.hpp"
+#include "model/reading.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -47,7 +47,7 @@ struct uplink_settings {
     // Retained meta, status and clears handed to the link but not acknowledged, at most.
     std::size_t retained_window = 32;
 
-    // Every field: a reload that changes any of them reconnects (daemon/gateway.cpp).
+    // Every field: a reload that changes any of them reconnects (daemon/gateway/gateway.cpp).
     bool operator==(const uplink_settings&) const = default;
 };
 
@@ -59,7 +59,7 @@ public:
         std::function<void()> on_disconnect;
         std::function<void()> on_stopped;
         std::function<model::buffer_stats()> buffer; // for the gateway status; empty: zeros
-        const model::clock* clock = nullptr;         // for status timestamps; null: the real one
+        const common::clock* clock = nullptr;        // for status timestamps; null: the real one
     };
 
     uplink(uv_loop_t& loop, uplink_settings settings, callbacks cb, command_handler handler);

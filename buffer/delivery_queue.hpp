@@ -4,10 +4,10 @@
 // gets its seq; pump() hands what waits to an outlet (the uplink) with one of three outcomes;
 // a PUBACK takes an item out. Gap messages (readings dropped, and why) are items too: they
 // take a place in the same in-flight window and leave on their own PUBACK. Loop thread only.
-#include "bridge/model/buffer_stats.hpp"
-#include "bridge/model/outlet.hpp"
-#include "bridge/model/reading.hpp"
 #include "buffer/settings.hpp"
+#include "model/buffer_stats.hpp"
+#include "model/outlet.hpp"
+#include "model/reading.hpp"
 
 #include <cstddef>
 #include <cstdint>

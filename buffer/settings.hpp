@@ -12,6 +12,8 @@ struct buffer_settings {
     std::chrono::milliseconds max_age = std::chrono::hours(24 * 30);
     std::chrono::milliseconds flush_interval{1000};
     bool sync_full = false; // SQLite synchronous=FULL instead of NORMAL
+
+    bool operator==(const buffer_settings&) const = default;
 };
 
 } // namespace mb::buffer

@@ -3,7 +3,7 @@
 // gateway, tells systemd, and turns SIGTERM/SIGINT into a graceful stop and SIGHUP into a
 // reload that keeps the running configuration when the new file is broken.
 #include "daemon/config/config.hpp"
-#include "daemon/gateway.hpp"
+#include "daemon/gateway/gateway.hpp"
 #include "daemon/signal_watch.hpp"
 #include "daemon/systemd_notifier.hpp"
 

@@ -3,17 +3,17 @@
 // the bus itself, so it is run while the daemon is stopped (or on a bus it does not use).
 // meterbridge read --profile FILE --port PORT --unit N: the same with a draft profile and no
 // config at all, to try a profile against a meter before writing one.
-#include "bridge/json_writer.hpp"
-#include "bridge/model/measurements.hpp"
+#include "common/json_writer.hpp"
 #include "daemon/commands.hpp"
-#include "daemon/component_settings.hpp"
 #include "daemon/config/load_config.hpp"
 #include "daemon/config/load_profile.hpp"
 #include "daemon/config/quantity.hpp"
+#include "daemon/gateway/component_settings.hpp"
 #include "daemon/scan_args.hpp"
 #include "drivers/modbus_rtu/poll_decode.hpp"
 #include "drivers/modbus_rtu/port_address.hpp"
 #include "drivers/modbus_rtu/read_poll.hpp"
+#include "model/measurements.hpp"
 
 #include <algorithm>
 #include <array>
@@ -152,7 +152,7 @@ void print_values(const rtu::read_plan& plan, const rtu::device_poll& poll,
         const auto& name = plan.values[i].name;
         row r{name, "failed", std::string(model::unit_of(name).value_or("?")), false};
         if (auto it = got.find(name); it != got.end())
-            r.value = bridge::format_number(it->second);
+            r.value = common::format_number(it->second);
         else {
             r.failed = true;
             r.unit = failure_of(i, plan, poll);

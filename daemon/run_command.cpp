@@ -1,4 +1,4 @@
-#include "bridge/model/log.hpp"
+#include "common/log.hpp"
 #include "daemon/commands.hpp"
 #include "daemon/config/load_config.hpp"
 #include "daemon/lifecycle.hpp"

@@ -1,6 +1,6 @@
 #include "drivers/normalize.hpp"
 
-#include "bridge/model/measurements.hpp"
+#include "model/measurements.hpp"
 
 #include <array>
 #include <cmath>

@@ -5,7 +5,7 @@
 // gateway's clock is replaced by the gateway's time and reported. The RTU path checks names
 // and units against the profile at load time and passes values already in vocabulary units;
 // native readings come with the unit their dialect uses. Loop thread (no state but counters).
-#include "bridge/model/reading.hpp"
+#include "model/reading.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -2,10 +2,10 @@
 // Where readings come from (design.md §2): the RTU buses implement it, the native relay next.
 // A source owns its devices: it tells their meta and status, hands over readings, and carries
 // the commands addressed to them. The gateway holds any number of sources. Loop thread only.
-#include "bridge/model/command_outcome.hpp"
-#include "bridge/model/device_info.hpp"
-#include "bridge/model/device_status.hpp"
-#include "bridge/model/reading.hpp"
+#include "model/command_outcome.hpp"
+#include "model/device_info.hpp"
+#include "model/device_status.hpp"
+#include "model/reading.hpp"
 
 #include <functional>
 #include <string>

@@ -22,6 +22,8 @@ struct gateway_config {
     log_level level = log_level::info;
     std::vector<std::filesystem::path> profile_dirs{"/etc/meterbridge/profiles",
                                                     "/usr/share/meterbridge/profiles"};
+
+    bool operator==(const gateway_config&) const = default;
 };
 
 // An mqtt:// or mqtts:// URL taken apart.

@@ -1,9 +1,9 @@
 #include "daemon/config/load_profile.hpp"
 
-#include "bridge/model/measurements.hpp"
 #include "daemon/config/profile_value_checks.hpp"
 #include "daemon/config/toml_file.hpp"
 #include "daemon/config/toml_reader.hpp"
+#include "model/measurements.hpp"
 
 #include <cmath>
 #include <fmt/format.h>

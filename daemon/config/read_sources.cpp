@@ -1,8 +1,8 @@
 // [[bus]], [[device]] and [[native]] of meterbridge.toml (design.md §3).
-#include "bridge/model/measurements.hpp"
 #include "daemon/config/config_sections.hpp"
 #include "daemon/config/port_identity.hpp"
 #include "drivers/modbus_rtu/port_address.hpp"
+#include "model/measurements.hpp"
 
 #include <array>
 #include <cmath>

@@ -1,6 +1,6 @@
 #include "drivers/modbus_rtu/bus_worker.hpp"
 
-#include "bridge/model/log.hpp"
+#include "common/log.hpp"
 #include "drivers/modbus_rtu/bus_line.hpp"
 #include "drivers/modbus_rtu/failure_text.hpp"
 #include "drivers/modbus_rtu/poll_runner.hpp"
@@ -35,7 +35,7 @@ std::vector<read_plan> plan_devices(const bus_settings& settings) {
 
 } // namespace
 
-bus_worker::bus_worker(uv_loop_t& loop, bus_settings settings, const model::clock& clock,
+bus_worker::bus_worker(uv_loop_t& loop, bus_settings settings, const common::clock& clock,
                        deliver_fn deliver, ended_fn ended)
     : settings_(std::move(settings))
     , address_(parse_port(settings_.port).address)
@@ -186,6 +186,7 @@ bool bus_worker::open_line(bus_line& line, const std::stop_token& st) {
         reported_down_ = false;
         lost_why_.clear();
         backoff_ = milliseconds::zero();
+        reconnect_attempt_ = 0;
         return true;
     }
     const auto wait = address_.network() ? connection_failed(err) : settings_.reopen_every;
@@ -226,10 +227,9 @@ bool bus_worker::open_line(bus_line& line, const std::stop_token& st) {
 }
 
 milliseconds bus_worker::connection_failed(const std::string& err) {
-    // A converter: back off (1 s doubling to 30 s) and say every attempt, since each one names
-    // the next; the back-off bounds the lines. Devices carry the latest reason.
-    backoff_ = backoff_ == milliseconds::zero() ? settings_.reconnect_first
-                                                : std::min(backoff_ * 2, settings_.reconnect_max);
+    // A converter: back off (the shared policy, with jitter) and say every attempt, since each
+    // one names the next; the back-off bounds the lines. Devices carry the latest reason.
+    backoff_ = common::reconnect_delay(settings_.reconnect, reconnect_attempt_++, jitter_);
     const auto in = pretty_duration(backoff_);
     std::string why;
     if (!reported_down_ && !lost_why_.empty())

@@ -1,6 +1,6 @@
 #include "drivers/modbus_rtu/poll_runner.hpp"
 
-#include "bridge/model/log.hpp"
+#include "common/log.hpp"
 #include "drivers/modbus_rtu/failure_text.hpp"
 
 #include <algorithm>

@@ -1,8 +1,8 @@
 #include "drivers/modbus_rtu/rtu_source.hpp"
 
-#include "bridge/model/log.hpp"
-#include "bridge/model/measurements.hpp"
+#include "common/log.hpp"
 #include "drivers/modbus_rtu/failure_text.hpp"
+#include "model/measurements.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -11,7 +11,7 @@
 namespace mb::drivers::rtu {
 
 rtu_source::rtu_source(uv_loop_t& loop, std::vector<bus_settings> buses, source::callbacks cb,
-                       const model::clock& clock)
+                       const common::clock& clock)
     : loop_(loop)
     , buses_(std::move(buses))
     , cb_(std::move(cb))

@@ -1,8 +1,10 @@
 #pragma once
 // Driver-side settings of a bus and its devices, filled by the daemon from its config so that
 // drivers/ does not depend on daemon/config.
-// Every field is part of a bus's reload fingerprint (daemon/source_registry.cpp takes each
-// struct apart field by field): a field added here does not compile until it is added there.
+// A reload compares them whole (operator== = default, the profile by its content): a field
+// added here takes part by itself, and one whose type cannot be compared does not compile.
+#include "common/backoff.hpp"
+#include "common/shared_value.hpp"
 #include "drivers/modbus_rtu/profile.hpp"
 
 #include <chrono>
@@ -18,10 +20,12 @@ struct device_settings {
     int unit = 1; // Modbus slave id 1..247
     std::chrono::milliseconds interval{10'000};
     std::chrono::milliseconds static_interval{600'000}; // refresh of the profile's static values
-    std::shared_ptr<const profile> prof;
+    common::shared_value<profile> prof;                 // one copy per profile, compared by content
     std::vector<std::string> only;  // globs over the profile's value names; empty = all
     std::optional<double> pt_ratio; // overrides what the meter reports
     std::optional<double> ct_ratio;
+
+    bool operator==(const device_settings&) const = default;
 };
 
 struct bus_settings {
@@ -35,11 +39,13 @@ struct bus_settings {
     bool rs485 = false;
     int max_gap = 8;
     std::chrono::milliseconds reopen_every{3'000}; // retry period of a serial port that is gone
-    // A converter (tcp://, rtu+tcp://) that refuses or drops the connection: the first retry
-    // after reconnect_first, doubling up to reconnect_max.
-    std::chrono::milliseconds reconnect_first{1'000};
-    std::chrono::milliseconds reconnect_max{30'000};
+    // A converter (tcp://, rtu+tcp://) that refuses or drops the connection: retried on the
+    // shared back-off (from 1 s, doubling to 30 s, with jitter: gateways that lost one
+    // converter server do not come back in step).
+    common::backoff_policy reconnect{};
     std::vector<device_settings> devices;
+
+    bool operator==(const bus_settings&) const = default;
 };
 
 // Bits of one character on the line: start, data, parity, stop.

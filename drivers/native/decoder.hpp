@@ -4,7 +4,7 @@
 // to vocabulary names (design.md §4) and say in which unit each value came; converting units,
 // checking names and numbers, and sanity-checking time is the normalizer's (drivers/normalize).
 // decode() never throws: a payload it cannot use comes back with `error` set.
-#include "bridge/model/device_status.hpp"
+#include "model/device_status.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -61,12 +61,16 @@ public:
 struct json_field {
     std::string path; // dot path into the document ("a.b", array index "a.0.b")
     double scale = 1.0;
+
+    bool operator==(const json_field&) const = default;
 };
 struct format_settings {
     std::string format;      // acrel-json-v2 | acrel-shadow | json
     std::string serial_path; // json: dot path, or "topic:N" (0-based topic level)
     std::string ts_path;     // json: dot path of Unix s, Unix ms or ISO 8601; empty: arrival
     std::map<std::string, json_field> values; // json: vocabulary name -> field
+
+    bool operator==(const format_settings&) const = default;
 };
 
 // nullptr for a format this build does not know (the config check refuses those first).

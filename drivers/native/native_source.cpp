@@ -38,7 +38,7 @@ std::string relay_name(std::string_view serial) {
 }
 
 native_source::native_source(uv_loop_t& loop, native_settings settings, callbacks cb,
-                             const model::clock& clock)
+                             const common::clock& clock)
     : settings_(std::move(settings))
     , cb_(std::move(cb))
     , clock_(clock)

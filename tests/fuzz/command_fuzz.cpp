@@ -30,7 +30,7 @@ const mb::model::device_info& device() {
 }
 
 // The time corpus/command/signed.json was signed at.
-struct fixed_clock final : mb::model::clock {
+struct fixed_clock final : mb::common::clock {
     [[nodiscard]] std::int64_t unix_ms() const override { return 1764095000000; }
     [[nodiscard]] std::chrono::steady_clock::time_point steady() const override {
         return std::chrono::steady_clock::now();

@@ -174,7 +174,7 @@ class BufferFaultsTest(BufferRig):
         connects = self.connected_count()
         self.broker.stop()
         self.wait_disconnected()
-        self.wait_for(lambda: self.log_lines(r"buffer: .*full"), 20,
+        self.wait_for(lambda: self.log_lines(r"buffer: .*disk is full"), 20,
                       "the buffer reporting the full disk in the log")
         self.assert_running()
         self.broker.start()

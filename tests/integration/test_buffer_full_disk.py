@@ -154,7 +154,7 @@ class BufferFullDiskTest(BufferRig):
         self.wait_disconnected()
         self.wait_for(lambda: len(stored_now(self.db) or {}) >= 10, 20, "a backlog in the file")
         filler = fill(self.fs)
-        self.wait_for(lambda: self.log_lines(r"buffer: .*full"), 20, "a failing commit")
+        self.wait_for(lambda: self.log_lines(r"buffer: .*disk is full"), 20, "a failing commit")
         stored = self.wait_for(lambda: stored_now(self.db), 20, "the file read")
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(self.db + suffix):

@@ -6,9 +6,9 @@
 // separate read-only connection, as another process would see it.
 #include "buffer/sqlite_handle.hpp"
 #include "buffer/sqlite_queue.hpp"
+#include "tests/support/loop_test.hpp"
 #include "tests/unit/buffer/fake_outlet.hpp"
 #include "tests/unit/buffer/temp_buffer.hpp"
-#include "tests/unit/common/loop_test.hpp"
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
@@ -37,7 +37,7 @@ using mbtest::run_until;
 namespace {
 
 // The time the queue sees, moved only by the test.
-struct manual_clock final : model::clock {
+struct manual_clock final : mb::common::clock {
     std::int64_t unix = 1'700'000'000'000;
     std::chrono::steady_clock::time_point mono{std::chrono::hours(1000)};
     [[nodiscard]] std::int64_t unix_ms() const override { return unix; }
@@ -125,7 +125,7 @@ double tag_of(const model::reading& r) {
 
 // The queue on `s`'s file, opened; it reads time from `c`.
 std::unique_ptr<sqlite_queue> open_with(uv_loop_t& loop, const buffer_settings& s,
-                                        const model::clock& c) {
+                                        const mb::common::clock& c) {
     auto q = std::make_unique<sqlite_queue>(loop, s, c);
     q->open();
     BOOST_REQUIRE_MESSAGE(q->error().empty(), q->error());

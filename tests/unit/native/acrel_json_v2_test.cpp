@@ -1,7 +1,7 @@
 // Dialect A (meters/reference.md §2.1): the captured ADW300 payloads, the full id table 0–72,
 // the DI bits and tariffs, several entries, and what bad input gets.
-#include "bridge/model/measurements.hpp"
 #include "drivers/native/decoder.hpp"
+#include "model/measurements.hpp"
 #include "tests/unit/native/decoder_helpers.hpp"
 
 #include <boost/test/unit_test.hpp>

@@ -1,7 +1,7 @@
 // Dialect C (meters/reference.md §2.3): the report example, the AWT200 update capture, both
 // meter shapes and their serials, state, methods without readings, and what bad input gets.
-#include "bridge/model/measurements.hpp"
 #include "drivers/native/decoder.hpp"
+#include "model/measurements.hpp"
 #include "tests/unit/native/decoder_helpers.hpp"
 
 #include <boost/test/unit_test.hpp>
