@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The include rules of design.md §2: arrows point down only.
+"""The include rules of docs/architecture.md#layers: arrows point down only.
 
   bridge/model/   includes nothing of the project but bridge/model/
   drivers/, buffer/, bridge/   never include daemon/

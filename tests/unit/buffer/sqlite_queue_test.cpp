@@ -597,7 +597,7 @@ BOOST_FIXTURE_TEST_CASE(past_max_size_the_oldest_readings_go_counted_and_announc
 
 // Pumped as the forwarder pumps a disconnected uplink: the backlog is not loaded into memory
 // while the link is down (rows loaded for replay are out of enforce_limits' reach), so the
-// oldest readings go, not the ones each flush has just written (design.md §3).
+// oldest readings go, not the ones each flush has just written (docs/configuration.md).
 BOOST_FIXTURE_TEST_CASE(past_max_size_the_oldest_go_also_while_the_uplink_is_pumped_down, on_file) {
     s.max_size = 64U << 10U;
     fake_outlet out;
