@@ -408,7 +408,7 @@ BOOST_FIXTURE_TEST_CASE(acknowledged_rows_leave_the_file_in_batches_during_a_rep
     }));
     BOOST_TEST(out.seqs("m") == range(1, n), boost::test_tools::per_element());
     BOOST_TEST_MESSAGE("most acknowledged readings still in the file at once: " << worst);
-    // 256 is the bound docs/store-and-forward.md states (with the window twice, for a crash).
+    // 256 is the bound docs/buffer.md states (with the window twice, for a crash).
     BOOST_TEST(sqlite_queue::unconfirmed_max <= 256U);
     BOOST_TEST(worst <= std::int64_t(sqlite_queue::unconfirmed_max + window));
 }
