@@ -1,5 +1,5 @@
 #pragma once
-// The downlink (design.md §2, §5.4): what arrives on {p}/{gw}/{dev}/cmd becomes a command for
+// The downlink (docs/commands.md): what arrives on {p}/{gw}/{dev}/cmd becomes a command for
 // the device's source, and every command gets one answer on {p}/{gw}/{dev}/cmd/result.
 //
 // A message is parsed and checked against what the device allows (bridge/command: nothing

@@ -1,5 +1,5 @@
 #pragma once
-// What the uplink keeps per device for the retained topics (design.md §5.3): the device's info
+// What the uplink keeps per device for the retained topics (docs/topics.md): the device's info
 // (its meta, and what commands may do to it), its latest status, what of both was last handed
 // to the broker, and the devices whose retained meta and status must be cleared (removed from
 // the configuration, forgotten relayed meters). It says what goes out next; the uplink paces

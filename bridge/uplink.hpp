@@ -1,14 +1,16 @@
 #pragma once
-// The cloud uplink (design.md §5): one mqtt_link, the gateway's birth/death, device meta and
+// The cloud uplink (docs/topics.md): one mqtt_link, the gateway's birth/death, device meta and
 // status (retained), readings at QoS 1. Downlink commands are the downlink's (bridge/
 // downlink.hpp): the uplink subscribes to them, hands each message to its downlink and
 // publishes the results. Loop thread only.
 //
-// The publish path is the delivery queue's outlet (design.md §6, style.md §4.1 rule 5): a
-// reading or gap goes in through publish() and gets a message id; its PUBACK comes back
-// through on_ack(mid). Readings handed over stay with libmosquitto across a
-// reconnect (it resends them on the same instance), so the buffer must not publish them
-// again; window_room() tells how many more it may hand over now.
+// The publish path is the delivery queue's outlet (docs/buffer.md,
+// docs/architecture.md#mqtt-on-the-loop): a reading or gap goes in through publish() and gets a
+// message id; its PUBACK comes back through on_ack(mid). Readings handed over stay with
+// libmosquitto across a reconnect (it resends them on the same instance), so the buffer must not
+// publish them again. While the in-flight window (max_inflight) is full, publish() answers
+// retry and the forwarder waits for the next PUBACK; window_room() (used by tests and the
+// bench only) tells how much room is left.
 #include "bridge/downlink.hpp"
 #include "bridge/link/mqtt_link.hpp"
 #include "bridge/payloads.hpp"

@@ -1,6 +1,6 @@
 #pragma once
 // What the delivery queue carries: a reading, or a gap message announcing readings that will
-// never come (design.md §6). Both wait in the same window and leave on their own PUBACK.
+// never come (docs/buffer.md). Both wait in the same window and leave on their own PUBACK.
 #include "model/gap.hpp"
 #include "model/reading.hpp"
 

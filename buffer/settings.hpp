@@ -1,5 +1,5 @@
 #pragma once
-// The [buffer] table (design.md §3) as the delivery queue takes it.
+// The [buffer] table (docs/configuration.md) as the delivery queue takes it.
 #include <chrono>
 #include <cstdint>
 #include <filesystem>

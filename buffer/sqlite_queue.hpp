@@ -1,5 +1,5 @@
 #pragma once
-// The store-and-forward buffer (design.md §6): the delivery queue backed by a SQLite file.
+// The store-and-forward buffer (docs/buffer.md): the delivery queue backed by a SQLite file.
 //
 // Write-behind with ack elision: a reading is published at once and kept in memory; every
 // half flush_interval the writer thread commits, in one transaction, the readings that have

@@ -1,7 +1,7 @@
 #pragma once
-// The thread that does the buffer's disk work (design.md §1: the loop never waits on fsync).
-// Jobs run on it one at a time, in the order posted; each job's continuation then runs on the
-// loop thread, in the same order. A job must not throw (the caller's work catches).
+// The thread that does the buffer's disk work (docs/architecture.md: the loop never waits on
+// fsync). Jobs run on it one at a time, in the order posted; each job's continuation then runs on
+// the loop thread, in the same order. A job must not throw (the caller's work catches).
 #include "common/uv_handle.hpp"
 
 #include <condition_variable>

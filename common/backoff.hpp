@@ -1,6 +1,6 @@
 #pragma once
-// Reconnect back-off (style.md rule 9): capped exponential with jitter, a pure function of
-// the attempt number and an injected random source so tests can pin it.
+// Reconnect back-off (docs/contributing.md#back-off-with-jitter): capped exponential with jitter, a
+// pure function of the attempt number and an injected random source so tests can pin it.
 #include <chrono>
 #include <cstdint>
 #include <random>

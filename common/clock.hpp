@@ -1,6 +1,7 @@
 #pragma once
 // The one place time is read: wall-clock Unix ms for timestamps, monotonic for durations.
-// Components take a clock so that tests can set the time (style.md rule 11).
+// Components take a clock so that tests can set the time
+// (docs/contributing.md#time-is-injected-tests-never-sleep).
 #include <chrono>
 #include <cstdint>
 

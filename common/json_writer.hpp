@@ -1,5 +1,5 @@
 #pragma once
-// A small append-only JSON writer for the payloads of design.md §5. Hand-rolled rather than
+// A small append-only JSON writer for the payloads of docs/topics.md. Hand-rolled rather than
 // nlohmann::json::dump so that number text and key order are exactly what the contract shows.
 #include <cstdint>
 #include <string>

@@ -44,7 +44,8 @@ template <typename... Args> void debug(fmt::format_string<Args...> f, Args&&... 
 // everything and end in it, so nothing unwinds into libuv, libmosquitto or SQLite).
 void callback_failed(std::string_view who, std::string_view callback) noexcept;
 
-// Repeated errors are rate-limited per key (style.md rule 5): allow() is true for the first
+// Repeated errors are rate-limited per key
+// (docs/contributing.md#log-once-with-context-and-count-every-loss): allow() is true for the first
 // `burst` occurrences of a period and then held back until the period ends; the next allowed
 // line learns how many were held back, so that it can say "(N more since)". Keys must come from
 // a bounded set (a reason, a device of the config): a key per serial a meter sends would let a

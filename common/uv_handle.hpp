@@ -1,6 +1,7 @@
 #pragma once
-// Owner of a libuv handle (style.md rule 6): the handle is heap-allocated and freed only in
-// its close callback, because libuv may still touch it until then. Loop thread only.
+// Owner of a libuv handle (docs/contributing.md#every-c-object-has-one-owner-and-one-thread): the
+// handle is heap-allocated and freed only in its close callback, because libuv may still touch it
+// until then. Loop thread only.
 #include <memory>
 #include <string>
 #include <system_error>

@@ -34,7 +34,8 @@ private:
     bool stopped_ = false;
 };
 
-// The one start-up line of effective settings (style.md rule 5); never includes secrets.
+// The one start-up line of effective settings
+// (docs/contributing.md#log-once-with-context-and-count-every-loss); never includes secrets.
 [[nodiscard]] std::string describe(const config::config& cfg);
 
 } // namespace mb::daemon

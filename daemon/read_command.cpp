@@ -1,5 +1,5 @@
 // meterbridge read [-c FILE] DEVICE: poll one device once and print its values with units,
-// the requests it took and their round trips (design.md §7). A commissioning tool: it opens
+// the requests it took and their round trips (docs/command-line.md). A commissioning tool: it opens
 // the bus itself, so it is run while the daemon is stopped (or on a bus it does not use).
 // meterbridge read --profile FILE --port PORT --unit N: the same with a draft profile and no
 // config at all, to try a profile against a meter before writing one.

@@ -1,5 +1,5 @@
 #pragma once
-// What the delivery queue holds and what it dropped, for the gateway status (design.md §5.2).
+// What the delivery queue holds and what it dropped, for the gateway status (docs/topics.md).
 #include <cstdint>
 #include <map>
 #include <optional>

@@ -1,5 +1,5 @@
 #pragma once
-// What a downlink command produced (design.md §5.4): ok (with values for a read) or a reason.
+// What a downlink command produced (docs/commands.md): ok (with values for a read) or a reason.
 #include <string>
 #include <utility>
 #include <vector>

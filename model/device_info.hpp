@@ -1,6 +1,6 @@
 #pragma once
-// What the uplink knows about one device: its meta payload (design.md §5.3) and, for
-// commands (§5.4), which values may be written and within which range.
+// What the uplink knows about one device: its meta payload (docs/topics.md) and, for
+// commands (docs/commands.md), which values may be written and within which range.
 #include <cstdint>
 #include <initializer_list>
 #include <map>
@@ -65,7 +65,7 @@ struct device_info {
     // "<name>: <this reason>" instead of "not writable" or "unknown value". Shared: one text
     // for the thousands of meters of one native source.
     std::shared_ptr<const std::string> commands_refused;
-    // Native meters only (the meta adds them, design.md §5.3 additive): the meter's serial,
+    // Native meters only (the meta adds them, docs/topics.md additive): the meter's serial,
     // its SIM card when it said, and how far its clock is off when its readings carry the
     // gateway's time instead of its own (meter − gateway, whole hours, in seconds).
     std::string serial;

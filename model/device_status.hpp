@@ -1,5 +1,5 @@
 #pragma once
-// One device's health (design.md §5.3), kept by its source and published on change.
+// One device's health (docs/topics.md), kept by its source and published on change.
 #include <cstdint>
 #include <optional>
 #include <string>

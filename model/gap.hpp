@@ -1,5 +1,5 @@
 #pragma once
-// A run of one device's readings that will never be delivered, and why (design.md §6): it is
+// A run of one device's readings that will never be delivered, and why (docs/buffer.md): it is
 // announced on {p}/{gw}/{dev}/gap so that a consumer can tell an explained gap in seq from a
 // loss.
 #include <cstdint>

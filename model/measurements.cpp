@@ -10,7 +10,7 @@ namespace {
 
 using entry = std::pair<std::string_view, std::string_view>;
 
-// design.md §4, family by family. Keep this the only copy.
+// docs/measurements.md, family by family. Keep this the only copy.
 constexpr std::array vocabulary = {
     entry{"voltage_l1", "V"},
     entry{"voltage_l2", "V"},

@@ -1,5 +1,5 @@
 #pragma once
-// The one vocabulary of measurement names and their fixed units (design.md §4).
+// The one vocabulary of measurement names and their fixed units (docs/measurements.md).
 // Profiles and native decoders are checked against it; it is the allow-list.
 #include <optional>
 #include <string_view>

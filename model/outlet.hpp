@@ -1,6 +1,6 @@
 #pragma once
-// Where the delivery queue sends to (design.md §2: "the link" as the queue sees it). The
-// uplink implements it; tests can too. Loop thread only.
+// Where the delivery queue sends to (docs/architecture.md#layers: "the link" as the queue sees it).
+// The uplink implements it; tests can too. Loop thread only.
 #include "model/gap.hpp"
 #include "model/reading.hpp"
 
@@ -9,7 +9,7 @@
 
 namespace mb::model {
 
-// One publish attempt ends in one of three ways (style.md rule 4).
+// One publish attempt ends in one of three ways (docs/contributing.md#errors-are-values).
 struct publish_attempt {
     enum class outcome : std::uint8_t {
         sent,    // handed over at QoS 1: its PUBACK comes back with `mid`

@@ -1,5 +1,5 @@
 #pragma once
-// The one normalized record every source produces (design.md §1).
+// The one normalized record every source produces (docs/architecture.md).
 #include <cstdint>
 #include <string>
 #include <utility>

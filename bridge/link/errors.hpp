@@ -1,6 +1,6 @@
 #pragma once
-// error_code categories for the MQTT side (style.md rule 4): MOSQ_ERR_* from libmosquitto, and
-// the link's own refusals (not connected, window full, stopping).
+// error_code categories for the MQTT side (docs/contributing.md#errors-are-values): MOSQ_ERR_* from
+// libmosquitto, and the link's own refusals (not connected, window full, stopping).
 #include <chrono>
 #include <string>
 #include <system_error>

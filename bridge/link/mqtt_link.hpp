@@ -1,6 +1,7 @@
 #pragma once
-// One MQTT connection driven by the libuv loop (style.md §4.1): libmosquitto in external-loop
-// mode, no threads. Used by the uplink and by native sources. Loop thread only.
+// One MQTT connection driven by the libuv loop (docs/architecture.md#mqtt-on-the-loop):
+// libmosquitto in external-loop mode, no threads. Used by the uplink and by native sources. Loop
+// thread only.
 //
 // The socket is watched by a uv_poll whose write interest follows mosquitto_want_write() once
 // the TCP connect is done (before that, always: mqtt_link_connect.cpp says why); a 1 s timer
@@ -92,8 +93,9 @@ struct incoming_message {
     bool retain = false;
 };
 
-// The outcome of one QoS 1 publish (style.md rule 4): ok on PUBACK, drop when the broker
-// refused it (PUBACK reason >= 0x80: not authorized, quota, …): sending it again won't help.
+// The outcome of one QoS 1 publish (docs/contributing.md#errors-are-values): ok on PUBACK, drop
+// when the broker refused it (PUBACK reason >= 0x80: not authorized, quota, …): sending it again
+// won't help.
 enum class delivery : unsigned char { ok, drop };
 
 struct publish_options {

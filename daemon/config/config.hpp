@@ -1,5 +1,6 @@
 #pragma once
-// The typed configuration (design.md §3, a contract). Loaded and validated by load_config().
+// The typed configuration (docs/configuration.md, a contract). Loaded and validated by
+// load_config().
 #include "drivers/modbus_rtu/profile.hpp"
 
 #include <chrono>

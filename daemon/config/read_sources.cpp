@@ -1,4 +1,4 @@
-// [[bus]], [[device]] and [[native]] of meterbridge.toml (design.md §3).
+// [[bus]], [[device]] and [[native]] of meterbridge.toml (docs/configuration.md).
 #include "daemon/config/config_sections.hpp"
 #include "daemon/config/port_identity.hpp"
 #include "drivers/modbus_rtu/port_address.hpp"
@@ -52,8 +52,8 @@ void read_json_values(const toml::table& values, const std::string& path, native
         const std::string key = fmt::format("{}.{}", path, k.str());
         if (!model::unit_of(k.str()))
             errors.add(k.source(), key,
-                       fmt::format("\"{}\" is not a measurement name (the names of design.md "
-                                   "§4, e.g. voltage_l1)",
+                       fmt::format("\"{}\" is not a measurement name (the names of "
+                                   "docs/measurements.md, e.g. voltage_l1)",
                                    k.str()));
         json_field field;
         if (const auto* s = node.as_string()) {

@@ -455,7 +455,7 @@ void gateway::stop(std::function<void()> done) {
     if (phase_ == phase::stopping || phase_ == phase::stopped) return;
     phase_ = phase::stopping;
     stopped_ = std::move(done);
-    // design.md §7: stop polling, wait for in-flight PUBACKs, publish offline, disconnect.
+    // docs/command-line.md: stop polling, wait for in-flight PUBACKs, publish offline, disconnect.
     status_refresh_.reset();
     buffer_watch_.reset();
     devices_batch_.reset();

@@ -29,7 +29,8 @@ namespace mb::daemon {
 class gateway {
 public:
     // Longest a graceful stop may take before the rest is abandoned: the PUBACK wait of
-    // design.md §7 (drain_wait), the offline status's own PUBACK (3 s), and the buffer's close.
+    // docs/command-line.md (drain_wait), the offline status's own PUBACK (3 s), and the buffer's
+    // close.
     static constexpr std::chrono::milliseconds stop_grace{9000};
 
     gateway(uv_loop_t& loop, config::config cfg);
@@ -68,7 +69,8 @@ private:
     };
 
     // Longest wait for in-flight PUBACKs before the offline status is published on stop
-    // (design.md §7: up to 5 s); what is still unacknowledged then stays in the buffer file.
+    // (docs/command-line.md: up to 5 s); what is still unacknowledged then stays in the buffer
+    // file.
     static constexpr std::chrono::milliseconds drain_wait{5000};
     // How often device status counters (polls, errors) are republished when they moved; state
     // changes go out at once.

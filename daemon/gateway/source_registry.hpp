@@ -1,7 +1,7 @@
 #pragma once
-// The kinds of source a configuration can ask for, keyed by the config word (style.md rule 1,
-// as fluent-bit's plugin table and mbmd's meter registry): "rtu" makes one source per [[bus]],
-// "native" one per [[native]].
+// The kinds of source a configuration can ask for, keyed by the config word
+// (docs/contributing.md#one-library-per-component, as fluent-bit's plugin table and mbmd's meter
+// registry): "rtu" makes one source per [[bus]], "native" one per [[native]].
 #include "common/clock.hpp"
 #include "daemon/config/config.hpp"
 #include "drivers/source.hpp"

@@ -1,5 +1,5 @@
 #pragma once
-// One meter model's register map, as loaded from a profile file (design.md §3 "Profiles").
+// One meter model's register map, as loaded from a profile file (docs/profiles.md).
 // A reload compares profiles whole (operator== = default): an edited profile file restarts the
 // buses that use it, and a field added here takes part by itself.
 #include <cstdint>
@@ -32,7 +32,7 @@ constexpr int register_count(value_type t) {
 }
 
 struct value_def {
-    std::string name; // measurement name from the vocabulary (bridge/measurements.hpp)
+    std::string name; // measurement name from the vocabulary (model/measurements.hpp)
     std::uint16_t address = 0;
     value_type type = value_type::u16;
     function_code function = function_code::holding;

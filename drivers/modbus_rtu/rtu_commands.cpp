@@ -1,4 +1,4 @@
-// rtu_source's commands (design.md §5.4): what is checked before anything reaches the line
+// rtu_source's commands (docs/commands.md): what is checked before anything reaches the line
 // (device, value names, writable, range, encoding, the device's health, the source running),
 // the commands waiting on a bus, and the outcome of each once its bus has run it.
 #include "drivers/modbus_rtu/codec.hpp"

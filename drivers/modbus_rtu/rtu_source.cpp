@@ -141,7 +141,7 @@ model::device_info rtu_source::info_of(std::size_t bus, std::size_t index) const
 void rtu_source::set_state(std::size_t bus, std::size_t index, model::device_state s,
                            const std::string& error, const std::string& detail) {
     device_state& d = states_[bus][index];
-    // Online says nothing went wrong (design.md §5.3: "last_error":null); every other state
+    // Online says nothing went wrong (docs/topics.md: "last_error":null); every other state
     // says why, and the latest reason replaces an older one.
     if (s == model::device_state::online)
         d.status.last_error.reset();

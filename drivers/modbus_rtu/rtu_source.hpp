@@ -56,7 +56,7 @@ public:
     [[nodiscard]] std::vector<model::device_info> devices() const override;
     [[nodiscard]] const model::device_status* status(std::string_view device) const override;
 
-    // Commands (design.md §5.4). Only writable values within min..max reach the meter; a
+    // Commands (docs/commands.md). Only writable values within min..max reach the meter; a
     // device that the polls found offline fails at once, naming the value and why.
     void write(std::string_view device, const model::named_values& values, done_fn done) override;
     void read(std::string_view device, const std::vector<std::string>& names,

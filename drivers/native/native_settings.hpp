@@ -1,5 +1,5 @@
 #pragma once
-// What one native source needs (design.md §3 [[native]]), filled by the daemon from its config
+// What one native source needs (docs/native.md), filled by the daemon from its config
 // so that drivers/ does not depend on daemon/config.
 #include "bridge/link/link_settings.hpp"
 #include "drivers/native/decoder.hpp"

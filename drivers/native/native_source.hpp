@@ -1,5 +1,5 @@
 #pragma once
-// A native source (design.md §1, §3 [[native]]): meters that publish MQTT themselves, relayed
+// A native source (docs/native.md): meters that publish MQTT themselves, relayed
 // through the same normalize step, buffer and topic scheme as the RS485 meters. One MQTT
 // subscription over the same link class as the uplink; each payload goes through the
 // dialect's decoder, each decoded reading through drivers/normalize, then to the gateway.

@@ -1,5 +1,5 @@
 """50 kill -9 at random moments with sync = "full", the broker down about half of the time
-(design.md §6). After every kill the buffer file passes PRAGMA integrity_check, and the
+(docs/buffer.md). After every kill the buffer file passes PRAGMA integrity_check, and the
 readings it holds (read from a copy, read-only) are remembered: every one of them is delivered
 afterwards, with the ts it was stored with. No seq is used for two different readings; a
 reading delivered more than once (the same payload) counts against the in-flight window, at

@@ -1,4 +1,4 @@
-"""The buffer file failing never stops the daemon (design.md §6, §8): a corrupt file or one
+"""The buffer file failing never stops the daemon (docs/buffer.md, docs/bad-input.md): a corrupt file or one
 from a newer schema at start is moved aside to <path>.corrupt-<UTC time> (its WAL too), a fresh
 one is started, the log says so and the gateway status shows buffer.moved_aside for that run;
 a full disk (a size-limited tmpfs the test mounts) keeps live readings flowing, reports

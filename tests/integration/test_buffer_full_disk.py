@@ -1,4 +1,4 @@
-"""seq never repeats, whatever the disk does (design.md §6): a reading whose seq the buffer file
+"""seq never repeats, whatever the disk does (docs/buffer.md): a reading whose seq the buffer file
 has not reserved is not published, so that no crash can hand that seq out again. The buffer
 sits on a small tmpfs that the test fills before a native meter's first message, so that its
 seq range can never be committed:

@@ -1,4 +1,4 @@
-"""Ethernet-RS485 converters end to end (design.md §3, issue 10): the real daemon polls ADW300
+"""Ethernet-RS485 converters end to end (docs/configuration.md, issue 10): the real daemon polls ADW300
 meters behind a real pymodbus Modbus TCP server (tcp://, MBAP frames, the unit id picks the
 meter) and behind a pymodbus TCP server speaking RTU frames with CRC (rtu+tcp://, a converter
 in transparent mode), with the same profile, codec, status and commands as on a serial line.

@@ -1,6 +1,6 @@
 #pragma once
-// Component tests run on a real uv loop (style.md rule 12). run_until() runs it until a
-// condition holds or a deadline passes: tests never sleep to wait for something.
+// Component tests run on a real uv loop (docs/contributing.md#tests-at-three-levels). run_until()
+// runs it until a condition holds or a deadline passes: tests never sleep to wait for something.
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <functional>
