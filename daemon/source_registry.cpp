@@ -22,6 +22,10 @@ std::string text(std::string_view s) {
     return fmt::format("{}:{}", s.size(), s);
 }
 
+std::string maybe(const std::optional<std::chrono::milliseconds>& d) {
+    return d ? fmt::format("{}ms", d->count()) : std::string("-");
+}
+
 template <class T> std::string maybe(const std::optional<T>& v) {
     return v ? fmt::format("{}", *v) : std::string("-");
 }
@@ -45,21 +49,24 @@ std::string fingerprint_of(const drivers::rtu::profile& p) {
 }
 
 std::string fingerprint_of(const drivers::rtu::device_settings& d) {
-    const auto& [name, unit, interval, static_interval, prof, only, pt_ratio, ct_ratio] = d;
-    std::string f = fmt::format("d({},{},{},{},{},{},", text(name), unit, interval.count(),
-                                static_interval.count(), maybe(pt_ratio), maybe(ct_ratio));
+    const auto& [name, unit, interval, static_interval, prof, only, pt_ratio, ct_ratio, timeout,
+                 request_gap] = d;
+    std::string f = fmt::format(
+        "d({},{},{},{},{},{},{},{},", text(name), unit, interval.count(), static_interval.count(),
+        maybe(pt_ratio), maybe(ct_ratio), maybe(timeout),
+        maybe(request_gap));
     for (const auto& glob : only)
         f += text(glob) + ",";
     return f + (prof ? fingerprint_of(*prof) : "-") + ")";
 }
 
 std::string fingerprint_of(const drivers::rtu::bus_settings& b) {
-    const auto& [name, port, baud, parity, data_bits, stop_bits, timeout, rs485, max_gap,
-                 reopen_every, reconnect_first, reconnect_max, devices] = b;
-    std::string f =
-        fmt::format("b({},{},{},{},{},{},{},{},{},{},{},{}", text(name), text(port), baud, parity,
-                    data_bits, stop_bits, timeout.count(), rs485, max_gap, reopen_every.count(),
-                    reconnect_first.count(), reconnect_max.count());
+    const auto& [name, port, baud, parity, data_bits, stop_bits, timeout, request_gap, rs485,
+                 max_gap, reopen_every, reconnect_first, reconnect_max, devices] = b;
+    std::string f = fmt::format("b({},{},{},{},{},{},{},{},{},{},{},{},{}", text(name), text(port),
+                                baud, parity, data_bits, stop_bits, timeout.count(),
+                                request_gap.count(), rs485, max_gap, reopen_every.count(),
+                                reconnect_first.count(), reconnect_max.count());
     for (const auto& d : devices)
         f += fingerprint_of(d);
     return f + ")";
