@@ -51,10 +51,9 @@ std::string fingerprint_of(const drivers::rtu::profile& p) {
 std::string fingerprint_of(const drivers::rtu::device_settings& d) {
     const auto& [name, unit, interval, static_interval, prof, only, pt_ratio, ct_ratio, timeout,
                  request_gap] = d;
-    std::string f = fmt::format(
-        "d({},{},{},{},{},{},{},{},", text(name), unit, interval.count(), static_interval.count(),
-        maybe(pt_ratio), maybe(ct_ratio), maybe(timeout),
-        maybe(request_gap));
+    std::string f = fmt::format("d({},{},{},{},{},{},{},{},", text(name), unit, interval.count(),
+                                static_interval.count(), maybe(pt_ratio), maybe(ct_ratio),
+                                maybe(timeout), maybe(request_gap));
     for (const auto& glob : only)
         f += text(glob) + ",";
     return f + (prof ? fingerprint_of(*prof) : "-") + ")";
@@ -63,10 +62,10 @@ std::string fingerprint_of(const drivers::rtu::device_settings& d) {
 std::string fingerprint_of(const drivers::rtu::bus_settings& b) {
     const auto& [name, port, baud, parity, data_bits, stop_bits, timeout, request_gap, rs485,
                  max_gap, reopen_every, reconnect_first, reconnect_max, devices] = b;
-    std::string f = fmt::format("b({},{},{},{},{},{},{},{},{},{},{},{},{}", text(name), text(port),
-                                baud, parity, data_bits, stop_bits, timeout.count(),
-                                request_gap.count(), rs485, max_gap, reopen_every.count(),
-                                reconnect_first.count(), reconnect_max.count());
+    std::string f =
+        fmt::format("b({},{},{},{},{},{},{},{},{},{},{},{},{}", text(name), text(port), baud,
+                    parity, data_bits, stop_bits, timeout.count(), request_gap.count(), rs485,
+                    max_gap, reopen_every.count(), reconnect_first.count(), reconnect_max.count());
     for (const auto& d : devices)
         f += fingerprint_of(d);
     return f + ")";

@@ -188,9 +188,8 @@ void read_buses(toml_reader& root, config& cfg, load_context& ctx) {
         b.data_bits = static_cast<int>(r.integer("data_bits", 7, 8).value_or(b.data_bits));
         b.stop_bits = static_cast<int>(r.integer("stop_bits", 1, 2).value_or(b.stop_bits));
         b.timeout = r.duration("timeout", min_timeout, max_timeout).value_or(b.timeout);
-        b.request_gap =
-            r.duration("request_gap", std::chrono::milliseconds(0), max_request_gap)
-                .value_or(b.request_gap);
+        b.request_gap = r.duration("request_gap", std::chrono::milliseconds(0), max_request_gap)
+                            .value_or(b.request_gap);
         b.rs485 = r.boolean("rs485").value_or(b.rs485);
         b.max_gap = static_cast<int>(r.integer("max_gap", 0, 125).value_or(b.max_gap));
         // A converter's serial side is set up on the converter, not here.
