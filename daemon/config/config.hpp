@@ -80,6 +80,7 @@ struct bus_config {
     int data_bits = 8;
     int stop_bits = 1;
     milliseconds timeout{300};
+    milliseconds request_gap{0}; // silence before every request, on top of t3.5
     bool rs485 = false;
     int max_gap = 8;
 };
@@ -94,6 +95,9 @@ struct device_config {
     std::optional<double> ct_ratio;
     std::optional<double> pt_ratio;
     std::vector<std::string> only; // glob filter over the profile's values; empty = all
+    // Set: replace the bus's for this meter's requests.
+    std::optional<milliseconds> timeout;
+    std::optional<milliseconds> request_gap;
 };
 
 struct native_meter_config {

@@ -14,6 +14,7 @@ drivers::rtu::bus_settings rtu_line_settings(const config::bus_config& b) {
     s.data_bits = b.data_bits;
     s.stop_bits = b.stop_bits;
     s.timeout = b.timeout;
+    s.request_gap = b.request_gap;
     s.rs485 = b.rs485;
     s.max_gap = b.max_gap;
     return s;
@@ -39,6 +40,8 @@ std::vector<drivers::rtu::bus_settings> rtu_bus_settings(const config::config& c
             ds.only = d.only;
             ds.pt_ratio = d.pt_ratio;
             ds.ct_ratio = d.ct_ratio;
+            ds.timeout = d.timeout;
+            ds.request_gap = d.request_gap;
             s.devices.push_back(std::move(ds));
         }
         buses.push_back(std::move(s));

@@ -134,7 +134,8 @@ void rtu_source::on_write(std::size_t bus, const poll_result& r) {
     if (r.failed > 0) {
         out.ok = false;
         out.error = r.subject + ": " +
-                    command_failure(r.last, dev.name, dev.unit, buses_[bus].timeout, "write");
+                    command_failure(r.last, dev.name, dev.unit,
+                                    timing_for(buses_[bus], dev).timeout, "write");
         if (!r.written.empty()) out.error += "; written before it: " + r.written;
     }
     if (*done) (*done)(std::move(out));
@@ -159,9 +160,10 @@ void rtu_source::on_read(std::size_t bus, poll_result& r) {
     }
     // Nothing read: fail, naming what and why. Some read: ok with those (absent = failed).
     if (out.values.empty()) {
-        const auto why =
-            r.failed > 0 ? command_failure(r.last, dev.name, dev.unit, buses_[bus].timeout, "read")
-                         : std::string("no valid value in the answer");
+        const auto why = r.failed > 0
+                             ? command_failure(r.last, dev.name, dev.unit,
+                                               timing_for(buses_[bus], dev).timeout, "read")
+                             : std::string("no valid value in the answer");
         out.ok = false;
         out.error = (missing.empty() ? std::string("read") : name_list(missing)) + ": " + why;
     }

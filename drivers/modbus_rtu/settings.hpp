@@ -24,6 +24,10 @@ struct device_settings {
     std::vector<std::string> only;  // globs over the profile's value names; empty = all
     std::optional<double> pt_ratio; // overrides what the meter reports
     std::optional<double> ct_ratio;
+    // A meter slower than the rest of its bus: its own response timeout, and its own silence
+    // before each request to it (instead of the bus's request_gap).
+    std::optional<std::chrono::milliseconds> timeout;
+    std::optional<std::chrono::milliseconds> request_gap;
 
     bool operator==(const device_settings&) const = default;
 };
@@ -36,6 +40,9 @@ struct bus_settings {
     int data_bits = 8;
     int stop_bits = 1;
     std::chrono::milliseconds timeout{300};
+    // Silence kept on the line before every request, on top of t3.5: meters that ignore a
+    // request coming too soon after the last frame on the line.
+    std::chrono::milliseconds request_gap{0};
     bool rs485 = false;
     int max_gap = 8;
     std::chrono::milliseconds reopen_every{3'000}; // retry period of a serial port that is gone
@@ -47,6 +54,17 @@ struct bus_settings {
 
     bool operator==(const bus_settings&) const = default;
 };
+
+// How a request to one device is timed: the device's own timeout and request_gap where it
+// has them, else the bus's.
+struct request_timing {
+    std::chrono::milliseconds timeout{300};
+    std::chrono::milliseconds gap{0}; // silence before the request, on top of t3.5
+};
+
+inline request_timing timing_for(const bus_settings& b, const device_settings& d) {
+    return {d.timeout.value_or(b.timeout), d.request_gap.value_or(b.request_gap)};
+}
 
 // Bits of one character on the line: start, data, parity, stop.
 constexpr int bits_per_char(const bus_settings& s) {

@@ -107,8 +107,8 @@ class ProfileFilesTest(unittest.TestCase):
                     self.assertTrue(known(v["name"]), v["name"])
                     self.assertNotIn(v["name"], names)
                     names.add(v["name"])
-                    self.assertLessEqual(WIDTH[v["type"]], doc["max_read"])
-                    fc = v.get("function", doc["function"])
+                    self.assertLessEqual(WIDTH[v["type"]], doc.get("max_read", 125))
+                    fc = v.get("function", doc.get("function", "holding"))
                     for reg in range(v["address"], v["address"] + WIDTH[v["type"]]):
                         other = used.get((fc, reg))
                         self.assertTrue(other is None or (other[1] == "bits" and v["type"] == "bits"),

@@ -53,6 +53,7 @@ stop_bits = 1
 timeout = "300ms"
 rs485 = false
 max_gap = 8
+request_gap = "0ms"
 
 [[bus]]
 name = "b2"
@@ -67,6 +68,8 @@ interval = "10s"
 only = ["voltage_l1", "energy_import_total"]
 ct_ratio = 20
 pt_ratio = 1
+timeout = "500ms"
+request_gap = "50ms"
 
 [[device]]
 name = "d2"
@@ -126,6 +129,9 @@ const std::vector<reload_case> cases = {
     {R"(timeout = "300ms")", R"(timeout = "1s")", bus1},
     {"rs485 = false", "rs485 = true", bus1},
     {"max_gap = 8", "max_gap = 0", bus1},
+    {R"(request_gap = "0ms")", R"(request_gap = "100ms")", bus1},
+    {R"(timeout = "500ms")", R"(timeout = "2s")", bus1},
+    {R"(request_gap = "50ms")", R"(request_gap = "20ms")", bus1},
     {R"(name = "d1")", R"(name = "d9")", bus1},
     {"unit = 1\nprofile = \"meter-a\"", "unit = 2\nprofile = \"meter-a\"", bus1},
     {R"(profile = "meter-a")", R"(profile = "meter-b")", bus1},
