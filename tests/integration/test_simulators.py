@@ -73,7 +73,7 @@ class Proc:
 
 
 def vocabulary():
-    with open(os.path.join(SOURCE_DIR, "bridge", "model", "measurements.cpp")) as f:
+    with open(os.path.join(SOURCE_DIR, "model", "measurements.cpp")) as f:
         src = f.read()
     names = set(re.findall(r'entry\{"([a-z0-9_]+)"', src))
     harmonic = re.compile(r"^harmonic_(voltage|current)_l[123]_h([2-9]|[12][0-9]|3[01])$")
