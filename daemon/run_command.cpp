@@ -59,8 +59,7 @@ int run_command(arguments args) {
         log::error("{}: {} error(s); not starting", config_path.string(), errors->size());
         return 1;
     }
-    for (const auto& w : std::get<config::config>(loaded).warnings)
-        log::warn("warning: {}", w.to_string());
+    // Its warnings are logged by the lifecycle when the configuration takes effect.
 
     // libmosquitto resolves a TLS broker's name with a blocking getaddrinfo() on the loop:
     // bound that stall (docs/architecture.md#mqtt-on-the-loop) unless the operator set resolver

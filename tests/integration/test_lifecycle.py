@@ -178,6 +178,21 @@ interval = "10s"
         self.assertEqual(daemon.wait(5), 0, daemon.output())
         self.assertEqual(self.notify.snapshot(), [], "no NOTIFY_SOCKET, nothing sent")
 
+    def test_config_warnings_are_logged_once_at_start(self):
+        # A valid config with a warning (a configured name in the relayed sn- space): the log
+        # says it once when the configuration takes effect (it was logged twice, by the run
+        # command and by the lifecycle).
+        text = self.config_text("gw-warn", devices=1).replace('name = "meter-1"',
+                                                               'name = "sn-meter-1"')
+        config = self.write("meterbridge.toml", text)
+        daemon = self.launch(Daemon(self.tmp, config, env={"NOTIFY_SOCKET": ""}))
+        wait_until(lambda: "running: 1 device" in daemon.output(), 10, what="the running line")
+        warned = [l for l in daemon.output().splitlines() if "device[0].name" in l]
+        self.assertEqual(len(warned), 1, daemon.output())
+        self.assertIn("sn-", warned[0])
+        daemon.signal(signal.SIGTERM)
+        self.assertEqual(daemon.wait(10), 0, daemon.output())
+
     def start_with_watchdog(self, config, watchdog_pid_of_self=True):
         # WATCHDOG_PID must name the daemon itself: let a shell export its own pid and exec.
         require_binary()
