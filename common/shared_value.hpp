@@ -17,7 +17,6 @@ public:
     const T& operator*() const { return *p_; }
     const T* operator->() const { return p_.get(); }
     explicit operator bool() const { return p_ != nullptr; }
-    [[nodiscard]] const std::shared_ptr<const T>& shared() const { return p_; }
 
     friend bool operator==(const shared_value& a, const shared_value& b) {
         return a.p_ == b.p_ || (a.p_ && b.p_ && *a.p_ == *b.p_);
