@@ -81,10 +81,36 @@ std::uint64_t sqlite_queue::push(model::reading r) {
 }
 
 bool sqlite_queue::beyond_reservation(const std::string& device, std::uint64_t seq) const {
-    // A queue that never had its file numbers from memory (no earlier seq to repeat).
-    if (!numbered_by_file_) return false;
+    // Before the file opened nothing is reserved: every seq waits (renumber_for_file).
+    if (!numbered_by_file_) return true;
     const auto it = seqs_.find(device);
     return it == seqs_.end() || seq > it->second.reserved;
+}
+
+void sqlite_queue::renumber_for_file(const std::map<std::string, std::uint64_t>& file_last) {
+    // Numbered in memory before the file opened: none of these went out (nothing was
+    // reserved), so each device's take the numbers that follow the file's last, in order.
+    reservations_.clear();
+    for (const auto& [device, last] : file_last)
+        seqs_[device];
+    for (auto& [device, s] : seqs_) {
+        const auto last = file_last.find(device);
+        s = seq_state{};
+        if (last != file_last.end()) s.last = s.reserved = s.requested = last->second;
+    }
+    for (auto& [key, e] : live_) {
+        auto& s = seqs_[device_of(e.what)];
+        if (auto* r = std::get_if<model::reading>(&e.what)) {
+            r->seq = ++s.last;
+        } else if (auto* g = std::get_if<model::gap>(&e.what)) {
+            const auto n = g->to_seq - g->from_seq;
+            g->from_seq = s.last + 1;
+            g->to_seq = g->from_seq + n;
+            s.last = g->to_seq;
+        }
+    }
+    for (auto& [device, s] : seqs_)
+        reserve_ahead(device, s);
 }
 
 void sqlite_queue::release_held(const std::string& device, std::uint64_t upto) {

@@ -21,7 +21,8 @@
 // oldest are dropped as max_size past a cap), the error is in stats() and the log, and the
 // commit is tried again on a back-off. Live readings go on within the numbers reserved before
 // the failure; past them they wait for a commit, so that seq never repeats through a crash.
-// A queue whose file never opened numbers from memory (and says so in stats()). Loop thread
+// A queue whose file has not opened yet (a full disk at start) has nothing reserved: readings
+// wait, numbered in memory, and take the numbers after the file's once it opens. Loop thread
 // only.
 #include "bridge/model/clock.hpp"
 #include "bridge/model/log.hpp"
@@ -77,7 +78,8 @@ public:
     static constexpr std::uint64_t reserve_step = 4096;   // seq numbers reserved per disk write
     static constexpr std::size_t replay_batch = 4096;     // rows read from disk at a time
     static constexpr std::size_t memory_cap = 64U << 20U; // while the file cannot be written
-    static constexpr std::chrono::milliseconds retry_max{30'000}; // failed commits, at most
+    static constexpr std::chrono::milliseconds retry_max{30'000};      // failed commits, at most
+    static constexpr std::chrono::milliseconds retry_open_every{5000}; // a file that did not open
     // Acknowledged rows are deleted in a commit of their own once this many wait (not only at
     // the next tick), and the replay sends nothing more while unconfirmed_max wait: a kill -9
     // during a replay sends again at most unconfirmed_max + 2 x max_inflight readings.
@@ -119,6 +121,8 @@ private:
     // it out again, so it is not published yet.
     [[nodiscard]] bool beyond_reservation(const std::string& device, std::uint64_t seq) const;
     void release_held(const std::string& device, std::uint64_t upto);
+    // The file opened at last: what waits takes the numbers after each device's `file_last`.
+    void renumber_for_file(const std::map<std::string, std::uint64_t>& file_last);
     void reserve_ahead(const std::string& device, seq_state& s);
 
     // Disk side (sqlite_queue_disk.cpp).

@@ -37,7 +37,14 @@ struct sqlite_queue::flush_job {
                 st.check_file();
             } catch (const file_lost_error& e) {
                 if (!rebuild) throw;
-                rebuilt = st.rebuild(*rebuild);
+                try {
+                    rebuilt = st.rebuild(*rebuild);
+                } catch (const std::exception& why) {
+                    throw sqlite_error(SQLITE_IOERR,
+                                       fmt::format("{}; no new file could be made ({}): what it "
+                                                   "held ends with this process",
+                                                   e.what(), why.what()));
+                }
                 rebuilt->read_error.insert(0, std::string(e.what()) + "; ");
             }
             if (!batch.inserts.empty() || !batch.deletes.empty() || !batch.reservations.empty() ||
@@ -68,7 +75,6 @@ void sqlite_queue::on_tick(uv_timer_t* t) noexcept {
             self.maintenance_due_ = true;
             return self.flush();
         }
-        constexpr auto retry_open_every = std::chrono::seconds(5);
         if (self.clock_.steady() - self.last_open_try_ >= retry_open_every) self.retry_open();
     } catch (...) { // never unwind into libuv
         log::callback_failed("buffer", __func__);
@@ -213,7 +219,8 @@ void sqlite_queue::report_error(const std::string& what) {
     log::error("buffer: {}: {}; {} reading(s) wait in memory ({} not published until their seq "
                "is on disk); trying again in {:g} s{}",
                settings_.path.string(), what, mem_readings_, held_readings(),
-               static_cast<double>(retry_delay_.count()) / 1000, log::suppressed_note(held));
+               static_cast<double>((store_open_ ? retry_delay_ : retry_open_every).count()) / 1000,
+               log::suppressed_note(held));
 }
 
 void sqlite_queue::read_backlog() {
@@ -284,19 +291,18 @@ void sqlite_queue::apply_open(const open_job& opened) {
     disk_ = opened.figures;
     store_open_ = true;
     store_ok_ = true;
-    numbered_by_file_ = true;
     store_id_ = report.store_id;
     ages_.resume(report.clock_shift, report.last_received);
     saved_shift_ = report.clock_shift;
     store_error_.clear();
+    std::map<std::string, std::uint64_t> file_last;
     for (const auto& [device, d] : report.devices) {
-        auto& s = seqs_[device];
-        s.last = std::max(s.last, d.last);
-        s.reserved = std::max(s.reserved, d.last);
-        s.requested = std::max(s.requested, d.last);
+        file_last[device] = d.last;
         auto& dropped = dropped_[device];
         dropped = std::max(dropped, d.dropped);
     }
+    renumber_for_file(file_last);
+    numbered_by_file_ = true;
     dropped_total_ = 0;
     for (const auto& [device, n] : dropped_)
         dropped_total_ += n;
@@ -366,10 +372,10 @@ rebuild_request sqlite_queue::rebuild_request_now() const {
 
 void sqlite_queue::rebuild(const std::string& what) {
     const auto path = settings_.path.string();
-    log::error("buffer: {} while the daemon runs; making a new file from the daemon's state "
-               "(seq goes on; what cannot be read back is announced as file_lost gaps)",
-               what);
-    store_error_ = what;
+    if (const long held = log_limit_.allow("rebuild"); held >= 0)
+        log::error("buffer: {} while the daemon runs; making a new file from the daemon's state "
+                   "(seq goes on; what cannot be read back is announced as file_lost gaps){}",
+                   what, log::suppressed_note(held));
     flushing_ = true; // no flush while it is made
     struct rebuild_job {
         rebuild_request req;
@@ -391,12 +397,14 @@ void sqlite_queue::rebuild(const std::string& what) {
         [this, job, what, path] {
             flushing_ = false;
             if (!job->error.empty()) {
-                // Nothing usable is open now: the file is opened again later, as at start.
-                store_open_ = false;
+                // No new file (a full disk): the store stays on the lost one, which keeps what
+                // it held while the daemon runs but promises nothing past a crash. Nothing is
+                // committed to it; the next flush, after the back-off, tries again.
                 store_ok_ = false;
-                last_open_try_ = clock_.steady();
                 if (closing_) return finish_close(nullptr);
-                return report_error(job->error);
+                return report_error(fmt::format("{}; no new file can be made yet ({}); what the "
+                                                "lost file held is kept while the daemon runs",
+                                                what, job->error));
             }
             const auto& r = job->report;
             disk_ = job->figures;

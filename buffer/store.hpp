@@ -138,7 +138,9 @@ public:
     // After file_lost_error: moves aside what is left at the path, makes a fresh file there
     // (a new store id) holding the devices' seq state from `req`, every item that can still be
     // read from the lost one (through the connection still open on it) or comes from the
-    // queue's memory, under its old id, and a file_lost gap for each run that cannot.
+    // queue's memory, under its old id, and a file_lost gap for each run that cannot. When no
+    // fresh file can be made (a full disk), throws and stays on the lost file: what it holds
+    // is kept while the daemon runs, for the next try.
     rebuild_report rebuild(const rebuild_request& req);
 
 private:
@@ -155,6 +157,11 @@ private:
     // daemon's seq state into the fresh file.
     [[nodiscard]] std::string clear_path() const;
     void carry_state(const rebuild_request& req, std::int64_t top_id);
+    rebuild_report rebuild_from(store& lost, const rebuild_request& req, bool& made);
+    // Moves the open connection and what this store knows of its file over from `from`.
+    void take_connection(store& from);
+    // A fresh file that could not be finished: closed and removed (it is this store's own).
+    void discard_new_file();
     // Inserts (under `id` when not 0; an id already there is left alone); returns its id.
     std::int64_t insert(const item& i, std::int64_t received, std::int64_t id = 0);
 

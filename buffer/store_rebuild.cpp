@@ -105,8 +105,31 @@ void store::check_file() {
     file_bytes_seen_ = f.size;
 }
 
+void store::take_connection(store& from) {
+    st_ = std::move(from.st_);
+    db_ = std::move(from.db_);
+    devices_ = std::move(from.devices_);
+    names_ = std::move(from.names_);
+    census_ = from.census_;
+    readings_ = from.readings_;
+    page_size_ = from.page_size_;
+    wal_budget_ = from.wal_budget_;
+    schema_bytes_ = from.schema_bytes_;
+    file_id_ = from.file_id_;
+    wal_id_ = from.wal_id_;
+    file_bytes_seen_ = from.file_bytes_seen_;
+}
+
+void store::discard_new_file() {
+    st_.reset();
+    db_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        std::error_code ec;
+        fs::remove(settings_.path.string() + suffix, ec);
+    }
+}
+
 rebuild_report store::rebuild(const rebuild_request& req) {
-    rebuild_report report;
     // The lost file stays readable through the connection still open on it (a deleted or
     // replaced file lives on while open). A new `store` takes it over, so that this one can
     // make the fresh file at the path.
@@ -122,12 +145,24 @@ rebuild_report store::rebuild(const rebuild_request& req) {
             close_quietly(s.db_);
         }
     } closing{lost};
-    lost.db_ = std::move(db_);
-    lost.st_ = std::move(st_);
-    lost.devices_ = std::move(devices_);
-    lost.names_ = std::move(names_);
-    lost.census_ = census_;
+    lost.take_connection(*this);
+    bool made = false;
+    try {
+        return rebuild_from(lost, req, made);
+    } catch (...) {
+        // No new file (a full disk, say): this store goes on with the lost one, which still
+        // holds what it held while the daemon runs; the next flush finds it lost and tries
+        // again. What was half made at the path is this store's own and goes.
+        if (made) discard_new_file();
+        take_connection(lost);
+        throw;
+    }
+}
+
+rebuild_report store::rebuild_from(store& lost, const rebuild_request& req, bool& made) {
+    rebuild_report report;
     report.moved_aside = clear_path();
+    made = true;
     open_file();
     report.store_id =
         static_cast<std::uint64_t>(query_int(db_.get(), "SELECT value FROM meta WHERE key = "

@@ -1,6 +1,7 @@
 #include "daemon/config/load_profile.hpp"
 
 #include "bridge/model/measurements.hpp"
+#include "daemon/config/profile_value_checks.hpp"
 #include "daemon/config/toml_file.hpp"
 #include "daemon/config/toml_reader.hpp"
 
@@ -105,6 +106,7 @@ std::optional<located_value> read_value(toml_reader& r, const rtu::profile& p) {
                        fmt::format("{} needs {} registers but max_read is {}: it can never be "
                                    "read (raise max_read or use a smaller type)",
                                    rtu::to_string(v.def.type), count, p.max_read));
+    if (ok) check_value_meaning(r, v.def, p);
     r.finish();
     if (!ok) return std::nullopt;
     return v;

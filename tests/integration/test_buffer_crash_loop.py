@@ -10,7 +10,8 @@ Random but repeatable: the seed is printed; MB_CRASH_SEED=N runs the same schedu
 
 scripts/soak runs it longer (MB_CRASH_KILLS) with faults added to the schedule
 (MB_CRASH_FAULTS=disk,delete; root: the buffer then sits on a 2 MiB tmpfs): the disk filled
-and freed at random moments, the buffer file deleted under the running daemon. The rules stay:
+and freed at random moments, the buffer file deleted under the running daemon (also while the
+disk is full: the disk is then freed and the new file awaited before the kill). The rules stay:
 no seq names two readings, every seq not delivered is in a gap or was lost in the last
 flush_interval before a kill, or was waiting for its reservation on a full disk at a kill
 (docs/buffer.md), and the file passes integrity_check after every kill."""
@@ -28,6 +29,9 @@ METERS = [("m1", 1), ("m2", 2)]
 KILLS = int(os.environ.get("MB_CRASH_KILLS", "50"))
 FAULTS = set(filter(None, os.environ.get("MB_CRASH_FAULTS", "").split(",")))
 FLUSH_S = 0.25
+MADE_AGAIN = r"buffer: .* made again \(store "
+NO_ROOM = r"no new file can be made yet"
+LOST = r"buffer: .* while the daemon runs; making a new file"
 
 
 @require_built
@@ -39,6 +43,10 @@ class BufferCrashLoopTest(BufferRig):
         elif not up and self.broker.proc is not None:
             self.broker.stop()
             self.broker_stops.append(time.time())
+
+    def store_open(self):
+        """The running daemon has its buffer file open (the file deleted now lives on)."""
+        return bool(self.log_lines(r"buffer: .* open(:| now)"))
 
     def test_fifty_kills_lose_nothing_committed_and_never_repeat_a_seq(self):
         seed = int(os.environ.get("MB_CRASH_SEED", time.time_ns() % 2**32))
@@ -63,9 +71,10 @@ class BufferCrashLoopTest(BufferRig):
                                                 "sync": '"full"'})
         filler = None
         full_since = []  # (Unix s the disk filled, Unix s of the kill) when full at a kill
-        faults = {"fill": 0, "free": 0, "delete": 0}
+        faults = {"fill": 0, "free": 0, "delete": 0, "delete while full": 0}
         self.broker_stops = []  # Unix s of each
         committed = {}     # (device, seq) -> ts, as stored at some kill
+        first_seen = {}    # (device, seq) -> the kill after which it was first seen stored
         bad_files = []     # (kill number, integrity_check answer)
         kills_ms = []
         up_time = down_time = 0.0
@@ -95,15 +104,31 @@ class BufferCrashLoopTest(BufferRig):
                     os.remove(filler)
                     filler = None
                     faults["free"] += 1
-                elif what == "delete" and filler is None:
-                    # (On a full disk no new file can be made: a file deleted then is lost with
-                    # what it held once the daemon is killed. Not a case this loop can judge.)
+                elif what == "delete" and self.store_open():
+                    # Under a daemon that holds the file open (else the deletion loses it for
+                    # real: seq starts again in a new store, which this loop cannot judge),
+                    # and waited out until the new file is made: a kill before that ends what
+                    # the lost file held, as a deletion while stopped would.
+                    made = len(self.log_lines(MADE_AGAIN))
                     for suffix in ("", "-wal", "-shm"):
                         if os.path.exists(self.db + suffix):
                             os.remove(self.db + suffix)
                     faults["delete"] += 1
+                    if filler is not None:
+                        # No room for a new file: the daemon keeps the lost one until there is.
+                        self.wait_for(lambda: self.log_lines(MADE_AGAIN)[made:] or
+                                      self.log_lines(NO_ROOM), 10, "the lost file kept")
+                        os.remove(filler)
+                        filler = None
+                        faults["free"] += 1
+                        faults["delete while full"] += 1
+                    self.wait_for(lambda: self.log_lines(MADE_AGAIN)[made:], 40,
+                                  "the file made again")
             time.sleep(max(0.0, life - (time.monotonic() - t0)))
             self.assertIsNone(self.mb.proc.poll(), f"run {n} died by itself:\n{self.log_tail(60)}")
+            lost_at_kill = len(self.log_lines(LOST)) - len(self.log_lines(MADE_AGAIN))
+            self.assertLessEqual(lost_at_kill, 0, f"run {n}: killed with its file lost (the "
+                             f"schedule waits for it to be made again):\n{self.log_tail(60)}")
             kills_ms.append(now_ms())
             if filler is not None:
                 full_since.append((filled_at, kills_ms[-1] / 1000))
@@ -118,6 +143,7 @@ class BufferCrashLoopTest(BufferRig):
             if integrity != "ok":
                 bad_files.append((n, integrity))
             for key, ts in stored.items():
+                first_seen.setdefault(key, n)
                 if committed.setdefault(key, ts) != ts:
                     bad_files.append((n, f"{key} stored with ts {committed[key]}, then with {ts}"))
         loop_s = time.monotonic() - started
@@ -149,7 +175,8 @@ class BufferCrashLoopTest(BufferRig):
             ledgers = {dev: Ledger(watcher, dev) for dev, _u in METERS}
             lost = sorted(k for k in committed if k[1] not in ledgers[k[0]].readings)
             raise AssertionError(f"{e}\nstored at a kill, never delivered: {lost[:20]} "
-                                 f"({len(lost)} in all)") from None
+                                 f"({len(lost)} in all), first seen after the kills "
+                                 f"{sorted({first_seen[k] for k in lost})}") from None
 
         for dev, unit in METERS:
             ledger = Ledger(watcher, dev)

@@ -3,8 +3,8 @@ from a newer schema at start is moved aside to <path>.corrupt-<UTC time> (its WA
 one is started, the log says so and the gateway status shows buffer.moved_aside for that run;
 a full disk (a size-limited tmpfs the test mounts) keeps live readings flowing, reports
 buffer.error in the log and the status, and recovers once space is freed, losing nothing; a
-directory that cannot be made or written keeps live readings flowing with buffer.error naming
-the path, and SIGTERM still exits 0."""
+directory that cannot be made or written holds readings back (nothing reserves their seq) with
+buffer.error naming the path, and once it can, every reading goes out, seq from 1."""
 
 import os
 import random
@@ -55,9 +55,9 @@ class NamespaceDaemon(Daemon):
 @require_built
 class BufferFaultsTest(BufferRig):
 
-    def start_rig(self, db=None, daemon=None):
+    def start_rig(self, db=None, daemon=None, readings=3):
         """Simulator, watcher, the daemon (a Daemon, or one made by daemon(config path)),
-        and 3 readings of each meter."""
+        and `readings` readings of each meter."""
         self.sim(units="1,2")
         self.watch()
         self.config_path = self.buffer_config(METERS, interval="500ms", db=db)
@@ -66,7 +66,7 @@ class BufferFaultsTest(BufferRig):
         else:
             self.daemon(self.config_path)
         for dev, _u in METERS:
-            self.wait_readings(dev, 3)
+            self.wait_readings(dev, readings)
 
     def status_since(self, since_ms, what, predicate=lambda s: True):
         """The first online gateway status published at or after since_ms that satisfies
@@ -211,40 +211,53 @@ class BufferFaultsTest(BufferRig):
         self.assert_running()
         self.assertEqual(self.mb.stop(), 0)
 
-    def assert_unwritable(self, db, names):
-        """The daemon on an unusable buffer path: live readings, buffer.error naming `names`,
-        the log saying so, exit 0 on SIGTERM."""
+    def assert_unwritable(self, db, names, make_writable):
+        """The daemon on an unusable buffer path: buffer.error naming `names`, the log saying
+        so, readings waiting (buffer.held) rather than numbered from memory; once
+        make_writable() has run, the file opens and every reading goes out from seq 1 on."""
         started = now_ms()
-        self.start_rig(db)
+        self.start_rig(db, readings=0)
         status = self.status_since(started, "with buffer.error", lambda s: "error" in s["buffer"])
         self.assertIn(names, status["buffer"]["error"])
         self.assertTrue(self.log_lines(r"buffer: .*" + re.escape(names)),
                         f"the log must name {names}:\n{self.log_tail()}")
-        live_ms = now_ms()
+        self.status_since(started, "with readings held",
+                          lambda s: s["buffer"].get("held", 0) >= 2 * len(METERS))
         for dev, _u in METERS:
-            self.wait_for(lambda: sum(1 for r, *_ in self.watcher.data(dev) if r["ts"] > live_ms) >= 3,
-                          15, f"live readings of {dev}")
-            self.assertEqual(Ledger(self.watcher, dev).missing(), [], dev)
+            self.assertEqual(self.watcher.data(dev), [],
+                             f"{dev}: nothing is published before the file reserves its seq")
         self.assert_running()
+
+        make_writable()
+        self.wait_for(lambda: self.log_lines(r"buffer: .* open now"), 20, "the file opened")
+        for dev, _u in METERS:
+            self.wait_readings(dev, 5)
+            ledger = Ledger(self.watcher, dev)
+            self.assertEqual(min(ledger.readings), 1, dev)
+            self.assertEqual(ledger.missing(), [], dev)
+            self.assert_no_repeats(ledger)
         self.assertEqual(self.mb.stop(), 0)
 
-    def test_a_directory_that_cannot_be_made_keeps_live_readings_and_says_so(self):
+    def test_a_directory_that_cannot_be_made_holds_readings_and_says_so(self):
         # Its parent is a regular file: no one, root included, can make the directory.
         parent = os.path.join(self.tmp, "notadir")
         with open(parent, "w") as f:
             f.write("a file, not a directory\n")
-        self.assert_unwritable(os.path.join(parent, "buf", "buffer.db"), parent)
+        self.assert_unwritable(os.path.join(parent, "buf", "buffer.db"), parent,
+                               lambda: os.remove(parent))
 
-    def test_a_directory_that_cannot_be_written_keeps_live_readings_and_says_so(self):
+    def test_a_directory_that_cannot_be_written_holds_readings_and_says_so(self):
         ro = os.path.join(self.tmp, "ro")
         if os.geteuid() == 0:
             # Root writes through any mode bits: a read-only filesystem stops it.
-            mount_tmpfs(ro, "size=64k,mode=0755")
+            mount_tmpfs(ro, "size=1m,mode=0755")
             self.cleanup(umount, ro)
             subprocess.run(["mount", "-o", "remount,ro", ro], check=True)
+            writable = lambda: subprocess.run(["mount", "-o", "remount,rw", ro], check=True)
         else:
             os.makedirs(ro)
             os.chmod(ro, 0o500)
             self.cleanup(os.chmod, ro, 0o700)
+            writable = lambda: os.chmod(ro, 0o700)
         db = os.path.join(ro, "buffer.db")
-        self.assert_unwritable(db, db)
+        self.assert_unwritable(db, db, writable)

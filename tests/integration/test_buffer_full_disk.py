@@ -9,6 +9,11 @@ seq range can never be committed:
 - once space is freed, the waiting readings go out, in order, none missing;
 - killed (-9) while they wait, restarted with space again: no seq names two readings.
 
+A buffer file deleted while the disk is full cannot be made again at once: the daemon keeps the
+lost file open (what it held lives on while open) and makes the new one once there is room,
+with everything the lost one held. Before, the failed rebuild closed the lost file, and its
+backlog was gone without a gap.
+
 The meter publishes through a broker the daemon relays from ([[native]]); a second serial,
 relayed before the disk filled, is the marker that tells when the daemon has taken every
 message published before it (one MQTT session delivers in order)."""
@@ -18,7 +23,7 @@ import signal
 import time
 
 import test_native_relay as native
-from buffer_rig import BufferRig, Ledger, fill, mount_tmpfs, now_ms, umount
+from buffer_rig import BufferRig, Ledger, fill, mount_tmpfs, now_ms, stored_now, umount
 from mbtest import Daemon, require_built
 
 METER = "24102809510011"  # first heard with the disk full
@@ -140,4 +145,38 @@ class BufferFullDiskTest(BufferRig):
             ledger = Ledger(self.watcher, device(serial))
             self.assert_no_repeats(ledger)
             self.assert_ts_rises_with_seq(ledger)
+        self.assertEqual(self.mb.stop(), 0)
+
+    def test_a_file_deleted_while_the_disk_is_full_is_made_again_once_there_is_room(self):
+        self.start_daemon("run1")
+        self.wait_readings("m1", 3)
+        self.broker.stop()
+        self.wait_disconnected()
+        self.wait_for(lambda: len(stored_now(self.db) or {}) >= 10, 20, "a backlog in the file")
+        filler = fill(self.fs)
+        self.wait_for(lambda: self.log_lines(r"buffer: .*full"), 20, "a failing commit")
+        stored = self.wait_for(lambda: stored_now(self.db), 20, "the file read")
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(self.db + suffix):
+                os.remove(self.db + suffix)
+        self.wait_for(lambda: self.log_lines(r"was deleted; no new file can be made yet .*what "
+                                             r"the lost file held is kept"), 20,
+                      "the rebuild refused for want of room, the lost file kept")
+        self.assertFalse(os.path.exists(self.db), "no half-made file left at the path")
+
+        os.remove(filler)
+        self.wait_for(lambda: self.log_lines(r"buffer: .* made again \(store [0-9a-f]{16}\)"),
+                      40, "the file made again once there is room")
+        self.broker.start()
+        self.wait_for(lambda: all(seq in Ledger(self.watcher, dev).readings
+                                  for dev, seq in stored), 60,
+                      "every reading the lost file held delivered")
+        for dev in {dev for dev, _seq in stored}:
+            ledger = Ledger(self.watcher, dev)
+            self.assert_no_repeats(ledger)
+            self.assertEqual([g for g in ledger.gaps if g["reason"] == "file_lost"], [],
+                             f"{dev}: the lost file was read back whole")
+            for (d, seq), ts in stored.items():
+                if d == dev:
+                    self.assertEqual(ledger.readings[seq]["ts"], ts, f"{dev} seq {seq}")
         self.assertEqual(self.mb.stop(), 0)

@@ -483,6 +483,31 @@ BOOST_AUTO_TEST_CASE(a_deleted_file_is_made_again_whole_with_a_new_id) {
     BOOST_TEST(reopened.devices.at("a").last == 26U);
 }
 
+// No new file can be made (here its directory is gone; on a box, a full disk): the store stays
+// on the lost file, leaves nothing at the path, and a later try, with room, gets everything.
+BOOST_AUTO_TEST_CASE(a_file_that_cannot_be_made_again_keeps_the_lost_one_for_a_later_try) {
+    mbtest::temp_dir dir;
+    auto s = mbtest::settings_in(dir);
+    s.path = dir.path / "sub" / "buffer.db";
+    store st(s);
+    st.open(0);
+    st.write(batch_of("a", 1, 20));
+    fs::remove_all(dir.path / "sub");
+    mb::buffer::rebuild_request req;
+    req.devices["a"] = {20, 4096, 0};
+    BOOST_CHECK_THROW(st.rebuild(req), std::exception);
+    BOOST_TEST(!fs::exists(dir.path / "sub"));
+    BOOST_TEST(st.read_after(0, 100).size() == 20U); // still there, through the lost file
+    BOOST_CHECK_THROW(st.check_file(), mb::buffer::file_lost_error);
+
+    fs::create_directories(dir.path / "sub");
+    const auto report = st.rebuild(req);
+    BOOST_TEST(report.copied == 20U);
+    BOOST_TEST(report.lost.empty());
+    BOOST_CHECK_NO_THROW(st.check_file());
+    BOOST_TEST(look(s.path, "SELECT count(*) FROM items") == 20);
+}
+
 // Truncated: what the connection still has cached is read back, the rest is gone; each device's
 // seqs are either in the new file or inside a file_lost gap, never both, and the queue's own
 // items (here seq 12, loaded for replay) are kept.

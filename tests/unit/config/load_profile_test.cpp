@@ -244,4 +244,76 @@ BOOST_AUTO_TEST_CASE(needs_values) {
     expect_error(e, "value", 1, 1, "at least one [[value]]");
 }
 
+BOOST_AUTO_TEST_CASE(ratio_in_a_primary_profile) {
+    temp_dir t;
+    const auto e = profile_errors(t, "p", value_head + R"(ratios = "primary"
+[[value]]
+name = "current_l1"
+address = 0
+ratio = "ct"
+)");
+    expect_error(e, "value[0].ratio", 6, 9, "ratios = \"primary\" profile");
+    BOOST_TEST(e.size() == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(ratio_that_does_not_scale_the_quantity) {
+    temp_dir t;
+    const auto e = profile_errors(t, "p", value_head + R"(ratios = "secondary"
+[[value]]
+name = "voltage_l1"
+address = 0
+ratio = "ct"
+[[value]]
+name = "frequency"
+address = 1
+ratio = "pt"
+[[value]]
+name = "energy_import_total"
+address = 2
+type = "u32"
+ratio = "ptct"
+)");
+    expect_error(e, "value[0].ratio", 6, 9, "it takes ratio = \"pt\"");
+    expect_error(e, "value[1].ratio", 10, 9, "frequency (Hz) is not changed by PT/CT ratios");
+    BOOST_TEST(e.size() == 2U); // energies take both ratios
+}
+
+BOOST_AUTO_TEST_CASE(bits_and_scales_only_on_states) {
+    temp_dir t;
+    const auto e = profile_errors(t, "p", value_head + R"([[value]]
+name = "voltage_l1"
+address = 0
+type = "bits"
+[[value]]
+name = "di_1"
+address = 1
+scale = 0.1
+[[value]]
+name = "di_2"
+address = 2
+type = "bits"
+bit = 3
+)");
+    expect_error(e, "value[0].type", 5, 8, "bits are for 0/1 states");
+    expect_error(e, "value[1].scale", 9, 9, "a state is not scaled");
+    BOOST_TEST(e.size() == 2U);
+}
+
+BOOST_AUTO_TEST_CASE(writable_input_register) {
+    temp_dir t;
+    const auto e = profile_errors(t, "p", value_head + R"(function = "input"
+[[value]]
+name = "do_1"
+address = 0
+writable = true
+[[value]]
+name = "do_2"
+address = 1
+function = "holding"
+writable = true
+)");
+    expect_error(e, "value[0].writable", 6, 12, "input registers cannot be written");
+    BOOST_TEST(e.size() == 1U); // a holding value in an input profile may be written
+}
+
 BOOST_AUTO_TEST_SUITE_END()
