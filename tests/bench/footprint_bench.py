@@ -23,11 +23,12 @@ Figures, each with how it was taken:
   backlog      a buffer file with N readings (backlog_fill: the daemon's own queue code, 10
                meters x 29 values); the daemon started on it at the site with the uplink down
                (VmRSS after the window), then the broker started: VmHWM while it replays
-  instructions user-space instructions of the daemon (perf stat -e instructions:u -p PID)
-               over a window, per reading: 8 RTU meters at 1 s alone; 20 native meters at 1 s
-               alone; minus an idle daemon's rate (its timers) to give the cost per reading.
-               Counted on this machine's (amd64) binary: an instruction count does not depend
-               on the machine's speed; under qemu it would count qemu's own instructions.
+  instructions the daemon's instructions (valgrind --tool=callgrind, zeroed after a warm-up,
+               dumped after the window) per reading: 8 RTU meters at 1 s alone; 20 native
+               meters at 1 s alone; minus an idle daemon's rate (its timers) to give the cost
+               per reading. Counted on this machine's (amd64) binary: an instruction count does
+               not depend on the machine's speed (an ARM core runs a similar number); under
+               qemu it would count qemu's own instructions.
 """
 
 import argparse
@@ -223,9 +224,15 @@ def backlog_run(workdir, seconds, count):
         held = rss_kib(pid)
         site.uplink.start()
         t1 = time.monotonic()
-        # Replaying: until the backlog is through (or the window ends twice over).
-        mbtest.wait_until(lambda: site.data() >= count or d.proc.poll() is not None,
-                          max(2 * seconds, 600), interval=1, what="the backlog replayed")
+        # A subscriber of its own, at once: the daemon reconnects after its back-off (at least
+        # half a second), the site's subscriber after paho's (up to minutes).
+        replayed = Subscriber(site.uplink.port, topics=(f"{PREFIX}/{GATEWAY}/+/data",))
+        site.stops.append(replayed.close)
+        backlog_of = lambda: sum(1 for t, _, _ in list(replayed.messages)  # noqa: E731
+                                 if t.split("/")[2].startswith("meter-"))
+        # Replaying: until the backlog is through.
+        mbtest.wait_until(lambda: backlog_of() >= count or d.proc.poll() is not None,
+                          max(2 * seconds, 900), interval=1, what="the backlog replayed")
         drained = time.monotonic() - t1
         hwm = rss_kib(pid, "VmHWM")
         after = rss_kib(pid)
@@ -238,30 +245,48 @@ def backlog_run(workdir, seconds, count):
             "replay_s": drained}
 
 
-def perf_instructions(pid, seconds):
-    r = subprocess.run(["perf", "stat", "-x", ",", "-e", "instructions:u", "-p", str(pid), "--",
-                        "sleep", str(seconds)], capture_output=True, text=True)
-    for line in r.stderr.splitlines():
-        fields = line.split(",")
-        if len(fields) > 2 and fields[2].startswith("instructions"):
-            return int(fields[0])
-    raise RuntimeError(f"perf stat gave no count (perf_event_paranoid?):\n{r.stderr}")
+def callgrind_total(path):
+    """The instruction count (Ir) of a callgrind dump."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise RuntimeError(f"{path} has no summary line")
+
+
+def callgrind_window(pid, dump_base, seconds):
+    """Instructions the daemon (under callgrind) executed over `seconds`: its counters zeroed
+    at the start (callgrind_control -z), dumped at the end (-d)."""
+    subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True)
+    time.sleep(seconds)
+    before = set(glob.glob(dump_base + ".*"))
+    subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True)
+    dumps = mbtest.wait_until(lambda: set(glob.glob(dump_base + ".*")) - before, 30,
+                              what="the callgrind dump")
+    return callgrind_total(sorted(dumps)[-1])
 
 
 def instructions_run(workdir, seconds):
-    print(f"\ninstructions (perf stat -e instructions:u, {seconds:.0f} s each):")
+    print(f"\ninstructions (valgrind --tool=callgrind, counters zeroed after a warm-up, "
+          f"{seconds:.0f} s each; the daemon's every thread, user space):")
     out = {}
     for label, rtu, natives in (("idle", False, 0), ("rtu", True, 0), ("native", False, 20)):
         sub = os.path.join(workdir, f"instr-{label}")
         os.makedirs(sub)
         site = Site(sub, rtu=rtu, native_count=natives, native_interval=1.0)
         try:
-            d = site.daemon(site.config(os.path.join(sub, "buffer.db"), rtu=rtu, native=True))
+            cfg = site.config(os.path.join(sub, "buffer.db"), rtu=rtu, native=True)
+            dump = os.path.join(sub, "callgrind.out")
+            with open(os.path.join(sub, "valgrind.log"), "w") as log:
+                proc = mbtest.spawn(["valgrind", "--tool=callgrind", f"--callgrind-out-file={dump}",
+                                     mbtest.MB_BIN, "run", "-c", cfg],
+                                    stdout=log, stderr=subprocess.STDOUT)
+            site.stops.append(lambda p=proc: mbtest.stop_process(p, timeout=60))
             if label != "idle":
-                mbtest.wait_until(lambda: site.data() >= 10, 60, what="readings")
+                mbtest.wait_until(lambda: site.data() >= 10, 120, what="readings")
             time.sleep(5)
             n0 = site.data()
-            instr = perf_instructions(d.proc.pid, seconds)
+            instr = callgrind_window(proc.pid, dump, seconds)
             n = site.data() - n0
         finally:
             site.stop()
@@ -275,7 +300,7 @@ def instructions_run(workdir, seconds):
         net = (o["instructions"] - idle_rate * seconds) / max(o["readings"], 1)
         o.update(gross=gross, net=net)
         print(f"  per {what}: {net / 1e3:.0f} k instructions ({gross / 1e3:.0f} k with the idle "
-              f"share; {o['readings']} readings)")
+              f"share; {o['readings']} readings in the window)")
     return out
 
 
