@@ -1,6 +1,6 @@
 #include "bridge/command.hpp"
 
-#include "bridge/json_writer.hpp"
+#include "common/json_writer.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -12,9 +12,9 @@ using json = nlohmann::json;
 
 std::string range_text(const model::writable_range& r) {
     std::string s;
-    if (r.min) s += format_number(*r.min);
+    if (r.min) s += common::format_number(*r.min);
     s += "..";
-    if (r.max) s += format_number(*r.max);
+    if (r.max) s += common::format_number(*r.max);
     return s;
 }
 
@@ -32,7 +32,8 @@ std::string check_set(const json& set, const model::device_info& device, command
         const double x = v.get<double>();
         const auto& r = w->second;
         if ((r.min && x < *r.min) || (r.max && x > *r.max))
-            return fmt::format("{}: {} is out of range {}", name, format_number(x), range_text(r));
+            return fmt::format("{}: {} is out of range {}", name, common::format_number(x),
+                               range_text(r));
         out.set.emplace_back(name, x);
     }
     return {};

@@ -1,8 +1,8 @@
 #pragma once
-// Downlink commands (design.md §5.4): {"id":…,"set":{name:value,…}} or {"id":…,"read":[…]},
+// Downlink commands (docs/commands.md): {"id":…,"set":{name:value,…}} or {"id":…,"read":[…]},
 // checked against what the device allows before anything can reach a meter.
-#include "bridge/model/command_outcome.hpp"
-#include "bridge/model/device_info.hpp"
+#include "model/command_outcome.hpp"
+#include "model/device_info.hpp"
 
 #include <cstddef>
 #include <optional>

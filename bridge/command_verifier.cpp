@@ -38,7 +38,7 @@ std::optional<split_payload> split(std::string_view payload) {
 
 } // namespace
 
-command_verifier::command_verifier(std::string key, const model::clock& clock)
+command_verifier::command_verifier(std::string key, const common::clock& clock)
     : key_(std::move(key))
     , clock_(clock)
     , started_ms_(clock.unix_ms()) {}

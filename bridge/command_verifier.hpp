@@ -9,7 +9,7 @@
 //   - its id was not already used on that topic within the window (a replay).
 // Everything else is refused with a reason, before the command is even parsed: nothing a
 // sender without the key publishes reaches a meter. Loop thread only.
-#include "bridge/model/clock.hpp"
+#include "common/clock.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -33,7 +33,7 @@ public:
     static constexpr std::size_t max_remembered = 4096;
 
     // `key`: the secret, as bytes (never logged). The clock must outlive the verifier.
-    command_verifier(std::string key, const model::clock& clock);
+    command_verifier(std::string key, const common::clock& clock);
 
     // Never throws; every refusal comes back as `error`.
     verified_command check(std::string_view topic, std::string_view payload) noexcept;
@@ -44,7 +44,7 @@ private:
     std::string remember(const std::string& key, std::int64_t ts, std::int64_t now);
 
     std::string key_;
-    const model::clock& clock_;
+    const common::clock& clock_;
     std::int64_t started_ms_;
     std::map<std::string, std::int64_t> seen_; // topic "\n" id -> its ts
 };

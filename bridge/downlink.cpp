@@ -1,6 +1,6 @@
 #include "bridge/downlink.hpp"
 
-#include "bridge/errors.hpp"
+#include "bridge/link/errors.hpp"
 #include "bridge/payloads.hpp"
 
 #include <algorithm>
@@ -19,7 +19,7 @@ downlink::downlink(uv_loop_t& loop, topics scheme, downlink_settings settings,
     , sweep_(make_uv_timer(loop_, this, init_error_)) {
     if (settings_.command_key) {
         verifier_.emplace(std::move(*settings_.command_key),
-                          settings_.clock != nullptr ? *settings_.clock : model::real_clock());
+                          settings_.clock != nullptr ? *settings_.clock : common::real_clock());
         settings_.command_key.reset();
     }
 }

@@ -1,5 +1,5 @@
 #pragma once
-// The downlink (design.md §2, §5.4): what arrives on {p}/{gw}/{dev}/cmd becomes a command for
+// The downlink (docs/commands.md): what arrives on {p}/{gw}/{dev}/cmd becomes a command for
 // the device's source, and every command gets one answer on {p}/{gw}/{dev}/cmd/result.
 //
 // A message is parsed and checked against what the device allows (bridge/command: nothing
@@ -10,13 +10,13 @@
 // result payloads this produces. Loop thread only.
 #include "bridge/command.hpp"
 #include "bridge/command_verifier.hpp"
-#include "bridge/model/clock.hpp"
-#include "bridge/model/command_outcome.hpp"
-#include "bridge/model/device_info.hpp"
-#include "bridge/model/log.hpp"
-#include "bridge/model/uv_handle.hpp"
-#include "bridge/mqtt_link.hpp"
+#include "bridge/link/mqtt_link.hpp"
 #include "bridge/topics.hpp"
+#include "common/clock.hpp"
+#include "common/log.hpp"
+#include "common/uv_handle.hpp"
+#include "model/command_outcome.hpp"
+#include "model/device_info.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -48,7 +48,7 @@ struct downlink_settings {
     std::chrono::milliseconds command_timeout{10'000};
     // Set: signed commands only (bridge/command_verifier.hpp), under this key (never logged).
     std::optional<std::string> command_key;
-    const model::clock* clock = nullptr; // for the signatures' ts; null: the real one
+    const common::clock* clock = nullptr; // for the signatures' ts; null: the real one
 };
 
 class downlink {

@@ -1,11 +1,11 @@
 #include "bridge/payloads.hpp"
 
-#include "bridge/json_writer.hpp"
+#include "common/json_writer.hpp"
 
 namespace mb::bridge {
 namespace {
 
-void put_id(json_writer& w, std::string_view id_json) {
+void put_id(common::json_writer& w, std::string_view id_json) {
     w.key("id");
     if (id_json.empty()) {
         w.null();
@@ -14,7 +14,7 @@ void put_id(json_writer& w, std::string_view id_json) {
     }
 }
 
-void put_values(json_writer& w, const std::vector<std::pair<std::string, double>>& values) {
+void put_values(common::json_writer& w, const std::vector<std::pair<std::string, double>>& values) {
     w.key("values").begin_object();
     for (const auto& [name, v] : values)
         w.key(name).value(v);
@@ -24,7 +24,7 @@ void put_values(json_writer& w, const std::vector<std::pair<std::string, double>
 } // namespace
 
 void reading_payload_into(std::string& out, const model::reading& r) {
-    json_writer w(std::move(out));
+    common::json_writer w(std::move(out));
     w.begin_object().key("ts").value(r.ts_ms).key("seq").value(r.seq);
     put_values(w, r.values);
     out = w.end_object().take();
@@ -42,7 +42,7 @@ std::string reading_payload(const model::reading& r) {
 
 std::string gateway_online_payload(std::int64_t ts_ms, std::string_view version, int devices,
                                    std::uint64_t oversize, const model::buffer_stats& buffer) {
-    json_writer w;
+    common::json_writer w;
     w.begin_object().key("state").value("online").key("ts").value(ts_ms);
     w.key("version").value(version).key("devices").value(devices);
     w.key("oversize").value(oversize);
@@ -72,13 +72,13 @@ std::string gateway_will_payload() {
 }
 
 std::string gateway_offline_payload(std::int64_t ts_ms) {
-    json_writer w;
+    common::json_writer w;
     w.begin_object().key("state").value("offline").key("ts").value(ts_ms);
     return w.end_object().take();
 }
 
 std::string meta_payload(const model::device_info& d) {
-    json_writer w;
+    common::json_writer w;
     w.begin_object().key("profile").value(d.profile).key("vendor").value(d.vendor);
     w.key("model").value(d.model).key("source").value(d.source).key("bus").value(d.bus);
     w.key("unit").value(d.unit).key("interval_ms").value(d.interval_ms);
@@ -109,7 +109,7 @@ std::string_view state_name(model::device_state s) {
 }
 
 std::string status_payload(const model::device_status& s) {
-    json_writer w;
+    common::json_writer w;
     w.begin_object().key("state").value(state_name(s.state)).key("ts").value(s.ts_ms);
     w.key("last_error");
     if (s.last_error) {
@@ -122,7 +122,7 @@ std::string status_payload(const model::device_status& s) {
 }
 
 std::string gap_payload(const model::gap& g) {
-    json_writer w;
+    common::json_writer w;
     w.begin_object()
         .key("reason")
         .value(model::reason_name(g.reason))
@@ -133,7 +133,7 @@ std::string gap_payload(const model::gap& g) {
 }
 
 std::string cmd_ok_payload(std::string_view id_json) {
-    json_writer w;
+    common::json_writer w;
     w.begin_object();
     put_id(w, id_json);
     w.key("ok").value(true);
@@ -141,7 +141,7 @@ std::string cmd_ok_payload(std::string_view id_json) {
 }
 
 std::string cmd_error_payload(std::string_view id_json, std::string_view error) {
-    json_writer w;
+    common::json_writer w;
     w.begin_object();
     put_id(w, id_json);
     w.key("ok").value(false).key("error").value(error);
@@ -150,7 +150,7 @@ std::string cmd_error_payload(std::string_view id_json, std::string_view error) 
 
 std::string cmd_values_payload(std::string_view id_json,
                                const std::vector<std::pair<std::string, double>>& values) {
-    json_writer w;
+    common::json_writer w;
     w.begin_object();
     put_id(w, id_json);
     w.key("ok").value(true);

@@ -1,10 +1,10 @@
 #pragma once
-// The payloads of design.md §5 (a contract), as pure functions: same input, same bytes.
-#include "bridge/model/buffer_stats.hpp"
-#include "bridge/model/device_info.hpp"
-#include "bridge/model/device_status.hpp"
-#include "bridge/model/gap.hpp"
-#include "bridge/model/reading.hpp"
+// The payloads of docs/topics.md (a contract), as pure functions: same input, same bytes.
+#include "model/buffer_stats.hpp"
+#include "model/device_info.hpp"
+#include "model/device_status.hpp"
+#include "model/gap.hpp"
+#include "model/reading.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -15,32 +15,32 @@
 
 namespace mb::bridge {
 
-// §5.1 {"ts":…,"seq":…,"values":{…}}, values in read order.
+// data: {"ts":…,"seq":…,"values":{…}}, values in read order.
 std::string reading_payload(const model::reading& r);
 // The same bytes into `out` (replaced), reusing its capacity: the uplink's per-reading path.
 void reading_payload_into(std::string& out, const model::reading& r);
 
-// §5.2 {"state":"online","ts":…,"version":…,"devices":N,"oversize":N,"buffer":{…}}
+// gateway status: {"state":"online","ts":…,"version":…,"devices":N,"oversize":N,"buffer":{…}}
 // oversize: control messages the broker's Maximum Packet Size kept from being sent.
 std::string gateway_online_payload(std::int64_t ts_ms, std::string_view version, int devices,
                                    std::uint64_t oversize, const model::buffer_stats& buffer);
-// §5.2 the will: {"state":"offline"}
+// the gateway's will: {"state":"offline"}
 std::string gateway_will_payload();
-// §5.2 a clean stop: {"state":"offline","ts":…}
+// the gateway after a clean stop: {"state":"offline","ts":…}
 std::string gateway_offline_payload(std::int64_t ts_ms);
 
-// §5.3 meta: {"profile":…,"vendor":…,"model":…,"source":…,"bus":…,"unit":…,"interval_ms":…,
+// meta: {"profile":…,"vendor":…,"model":…,"source":…,"bus":…,"unit":…,"interval_ms":…,
 // "units":{…}}
 std::string meta_payload(const model::device_info& d);
-// §5.3 status: {"state":…,"ts":…,"last_error":…,"polls":…,"errors":…}
+// device status: {"state":…,"ts":…,"last_error":…,"polls":…,"errors":…}
 std::string status_payload(const model::device_status& s);
 std::string_view state_name(model::device_state s);
 
-// §6 {"reason":…,"from_seq":…,"to_seq":…,"from_ts":…,"to_ts":…}
+// gap (docs/buffer.md): {"reason":…,"from_seq":…,"to_seq":…,"from_ts":…,"to_ts":…}
 std::string gap_payload(const model::gap& g);
 
-// §5.4 results. `id_json` is the command's id as encoded JSON ("\"c-17\"", "17"), or empty
-// when it could not be read (then "id":null).
+// command results (docs/commands.md). `id_json` is the command's id as encoded JSON ("\"c-17\"",
+// "17"), or empty when it could not be read (then "id":null).
 std::string cmd_ok_payload(std::string_view id_json);
 std::string cmd_error_payload(std::string_view id_json, std::string_view error);
 std::string cmd_values_payload(std::string_view id_json,

@@ -1,5 +1,5 @@
 #pragma once
-// What the uplink keeps per device for the retained topics (design.md §5.3): the device's info
+// What the uplink keeps per device for the retained topics (docs/topics.md): the device's info
 // (its meta, and what commands may do to it), its latest status, what of both was last handed
 // to the broker, and the devices whose retained meta and status must be cleared (removed from
 // the configuration, forgotten relayed meters). It says what goes out next; the uplink paces
@@ -12,8 +12,8 @@
 //
 // Memory: one record per device holding its info and status; what was published is kept as
 // hashes and counters, never as payloads. Loop thread only.
-#include "bridge/model/device_info.hpp"
-#include "bridge/model/device_status.hpp"
+#include "model/device_info.hpp"
+#include "model/device_status.hpp"
 
 #include <cstddef>
 #include <cstdint>

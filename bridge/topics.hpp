@@ -1,5 +1,5 @@
 #pragma once
-// The topic scheme of design.md §5 (a contract): {p}/{gw}/status and {p}/{gw}/{dev}/<kind>.
+// The topic scheme of docs/topics.md (a contract): {p}/{gw}/status and {p}/{gw}/{dev}/<kind>.
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,7 +28,7 @@ private:
     std::string base_; // "{p}/{gw}/"
 };
 
-// [a-z0-9][a-z0-9_-]{0,63}: gateway ids and device names (design.md §3).
+// [a-z0-9][a-z0-9_-]{0,63}: gateway ids and device names (docs/configuration.md).
 bool valid_name(std::string_view name);
 
 } // namespace mb::bridge

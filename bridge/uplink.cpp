@@ -1,7 +1,7 @@
 #include "bridge/uplink.hpp"
 
-#include "bridge/errors.hpp"
-#include "bridge/model/log.hpp"
+#include "bridge/link/errors.hpp"
+#include "common/log.hpp"
 
 #include <mqtt_protocol.h>
 
@@ -13,7 +13,7 @@ link_settings with_will(link_settings s, const topics& t) {
     return s;
 }
 
-downlink_settings downlink_of(const uplink_settings& s, const model::clock* clock) {
+downlink_settings downlink_of(const uplink_settings& s, const common::clock* clock) {
     downlink_settings d;
     d.max_pending_per_device = s.max_pending_per_device;
     d.command_timeout = s.command_timeout;
@@ -71,7 +71,7 @@ std::error_code uplink::start() {
 }
 
 std::int64_t uplink::now_ms() const {
-    return (cb_.clock != nullptr ? *cb_.clock : model::real_clock()).unix_ms();
+    return (cb_.clock != nullptr ? *cb_.clock : common::real_clock()).unix_ms();
 }
 
 std::string uplink::gateway_status_payload() const {

@@ -1,25 +1,27 @@
 #pragma once
-// The cloud uplink (design.md §5): one mqtt_link, the gateway's birth/death, device meta and
+// The cloud uplink (docs/topics.md): one mqtt_link, the gateway's birth/death, device meta and
 // status (retained), readings at QoS 1. Downlink commands are the downlink's (bridge/
 // downlink.hpp): the uplink subscribes to them, hands each message to its downlink and
 // publishes the results. Loop thread only.
 //
-// The publish path is the delivery queue's outlet (design.md §6, style.md §4.1 rule 5): a
-// reading or gap goes in through publish() and gets a message id; its PUBACK comes back
-// through on_ack(mid). Readings handed over stay with libmosquitto across a
-// reconnect (it resends them on the same instance), so the buffer must not publish them
-// again; window_room() tells how many more it may hand over now.
+// The publish path is the delivery queue's outlet (docs/buffer.md,
+// docs/architecture.md#mqtt-on-the-loop): a reading or gap goes in through publish() and gets a
+// message id; its PUBACK comes back through on_ack(mid). Readings handed over stay with
+// libmosquitto across a reconnect (it resends them on the same instance), so the buffer must not
+// publish them again. While the in-flight window (max_inflight) is full, publish() answers
+// retry and the forwarder waits for the next PUBACK; window_room() (used by tests and the
+// bench only) tells how much room is left.
 #include "bridge/downlink.hpp"
-#include "bridge/model/clock.hpp"
-#include "bridge/model/device_info.hpp"
-#include "bridge/model/device_status.hpp"
-#include "bridge/model/log.hpp"
-#include "bridge/model/outlet.hpp"
-#include "bridge/model/reading.hpp"
-#include "bridge/mqtt_link.hpp"
+#include "bridge/link/mqtt_link.hpp"
 #include "bridge/payloads.hpp"
 #include "bridge/retained_devices.hpp"
 #include "bridge/topics.hpp"
+#include "common/clock.hpp"
+#include "common/log.hpp"
+#include "model/device_info.hpp"
+#include "model/device_status.hpp"
+#include "model/outlet.hpp"
+#include "model/reading.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -47,7 +49,7 @@ struct uplink_settings {
     // Retained meta, status and clears handed to the link but not acknowledged, at most.
     std::size_t retained_window = 32;
 
-    // Every field: a reload that changes any of them reconnects (daemon/gateway.cpp).
+    // Every field: a reload that changes any of them reconnects (daemon/gateway/gateway.cpp).
     bool operator==(const uplink_settings&) const = default;
 };
 
@@ -59,7 +61,7 @@ public:
         std::function<void()> on_disconnect;
         std::function<void()> on_stopped;
         std::function<model::buffer_stats()> buffer; // for the gateway status; empty: zeros
-        const model::clock* clock = nullptr;         // for status timestamps; null: the real one
+        const common::clock* clock = nullptr;        // for status timestamps; null: the real one
     };
 
     uplink(uv_loop_t& loop, uplink_settings settings, callbacks cb, command_handler handler);

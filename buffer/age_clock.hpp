@@ -7,7 +7,7 @@
 // how far the monotonic clock did, between two looks; the sum of the steps (shift) is kept in
 // the buffer file so that the times stored there stay comparable after a restart. Loop thread
 // only.
-#include "bridge/model/clock.hpp"
+#include "common/clock.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -18,7 +18,7 @@ class age_clock {
 public:
     static constexpr std::int64_t step_tolerance_ms = 2000;
 
-    explicit age_clock(const model::clock& c)
+    explicit age_clock(const common::clock& c)
         : clock_(c) {}
 
     // Now on this clock (ms); takes out a step of the wall clock since the last look.
@@ -48,7 +48,7 @@ public:
     [[nodiscard]] std::int64_t shift() const { return shift_; }
 
 private:
-    const model::clock& clock_;
+    const common::clock& clock_;
     std::int64_t shift_ = 0;
     bool looked_ = false;
     std::int64_t last_wall_ = 0;

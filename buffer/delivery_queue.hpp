@@ -1,13 +1,13 @@
 #pragma once
-// Readings between their source and the broker's PUBACK (design.md §6): the interface the
+// Readings between their source and the broker's PUBACK (docs/buffer.md): the interface the
 // store-and-forward buffer (sqlite_queue) implements. A reading goes in and
 // gets its seq; pump() hands what waits to an outlet (the uplink) with one of three outcomes;
 // a PUBACK takes an item out. Gap messages (readings dropped, and why) are items too: they
 // take a place in the same in-flight window and leave on their own PUBACK. Loop thread only.
-#include "bridge/model/buffer_stats.hpp"
-#include "bridge/model/outlet.hpp"
-#include "bridge/model/reading.hpp"
 #include "buffer/settings.hpp"
+#include "model/buffer_stats.hpp"
+#include "model/outlet.hpp"
+#include "model/reading.hpp"
 
 #include <cstddef>
 #include <cstdint>

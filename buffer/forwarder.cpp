@@ -1,6 +1,6 @@
 #include "buffer/forwarder.hpp"
 
-#include "bridge/model/log.hpp"
+#include "common/log.hpp"
 
 namespace mb::buffer {
 

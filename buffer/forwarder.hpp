@@ -6,9 +6,9 @@
 // belong to another libmosquitto instance. attach() starts a new generation and the outlet's
 // callbacks carry the generation they were made for; anything from an older one is ignored,
 // and what the old outlet held in flight is requeued for the new one. Loop thread only.
-#include "bridge/model/outlet.hpp"
-#include "bridge/model/uv_handle.hpp"
 #include "buffer/delivery_queue.hpp"
+#include "common/uv_handle.hpp"
+#include "model/outlet.hpp"
 
 #include <chrono>
 #include <cstddef>

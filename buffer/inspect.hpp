@@ -1,6 +1,6 @@
 #pragma once
-// A read-only look into a buffer file for `meterbridge buffer` (design.md §7): what waits in
-// it per device. Safe while the daemon runs (WAL: a reader sees the last commit, blocks no
+// A read-only look into a buffer file for `meterbridge buffer` (docs/command-line.md): what waits
+// in it per device. Safe while the daemon runs (WAL: a reader sees the last commit, blocks no
 // writer) and never changes the file.
 #include <cstdint>
 #include <filesystem>

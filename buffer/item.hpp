@@ -1,8 +1,8 @@
 #pragma once
 // What the delivery queue carries: a reading, or a gap message announcing readings that will
-// never come (design.md §6). Both wait in the same window and leave on their own PUBACK.
-#include "bridge/model/gap.hpp"
-#include "bridge/model/reading.hpp"
+// never come (docs/buffer.md). Both wait in the same window and leave on their own PUBACK.
+#include "model/gap.hpp"
+#include "model/reading.hpp"
 
 #include <cstdint>
 #include <variant>

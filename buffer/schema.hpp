@@ -1,5 +1,5 @@
 #pragma once
-// The buffer file's schema (design.md §6), versioned in SQLite's user_version and brought up
+// The buffer file's schema (docs/buffer.md), versioned in SQLite's user_version and brought up
 // to date by numbered migrations, each applied once, in order, in one transaction.
 //
 //   devices  one row per device that ever had a seq: its seq reservation

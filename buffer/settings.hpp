@@ -1,5 +1,5 @@
 #pragma once
-// The [buffer] table (design.md §3) as the delivery queue takes it.
+// The [buffer] table (docs/configuration.md) as the delivery queue takes it.
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -12,6 +12,8 @@ struct buffer_settings {
     std::chrono::milliseconds max_age = std::chrono::hours(24 * 30);
     std::chrono::milliseconds flush_interval{1000};
     bool sync_full = false; // SQLite synchronous=FULL instead of NORMAL
+
+    bool operator==(const buffer_settings&) const = default;
 };
 
 } // namespace mb::buffer

@@ -1,7 +1,8 @@
 #pragma once
-// RAII owners of SQLite's handles and the few calls every buffer file makes (style.md rule 6).
-// A failing call throws sqlite_error with SQLite's code and message: the buffer's store and
-// inspector catch it at their edge and turn it into a value (an error the status shows).
+// RAII owners of SQLite's handles and the few calls every buffer file makes
+// (docs/contributing.md#every-c-object-has-one-owner-and-one-thread). A failing call throws
+// sqlite_error with SQLite's code and message: the buffer's store and inspector catch it at their
+// edge and turn it into a value (an error the status shows).
 #include <cstdint>
 #include <filesystem>
 #include <memory>

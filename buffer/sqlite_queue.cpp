@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 namespace mb::buffer {
-sqlite_queue::sqlite_queue(uv_loop_t& loop, buffer_settings settings, const model::clock& clock)
+sqlite_queue::sqlite_queue(uv_loop_t& loop, buffer_settings settings, const common::clock& clock)
     : settings_(std::move(settings))
     , clock_(clock)
     , store_(std::make_unique<store>(settings_))

@@ -1,5 +1,5 @@
 #pragma once
-// The store-and-forward buffer (design.md §6): the delivery queue backed by a SQLite file.
+// The store-and-forward buffer (docs/buffer.md): the delivery queue backed by a SQLite file.
 //
 // Write-behind with ack elision: a reading is published at once and kept in memory; every
 // half flush_interval the writer thread commits, in one transaction, the readings that have
@@ -24,13 +24,13 @@
 // A queue whose file has not opened yet (a full disk at start) has nothing reserved: readings
 // wait, numbered in memory, and take the numbers after the file's once it opens. Loop thread
 // only.
-#include "bridge/model/clock.hpp"
-#include "bridge/model/log.hpp"
 #include "buffer/age_clock.hpp"
 #include "buffer/delivery_queue.hpp"
 #include "buffer/item.hpp"
 #include "buffer/store.hpp"
 #include "buffer/writer_thread.hpp"
+#include "common/clock.hpp"
+#include "common/log.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -48,7 +48,7 @@ namespace mb::buffer {
 class sqlite_queue final : public delivery_queue {
 public:
     sqlite_queue(uv_loop_t& loop, buffer_settings settings,
-                 const model::clock& clock = model::real_clock());
+                 const common::clock& clock = common::real_clock());
     ~sqlite_queue() override;
     sqlite_queue(const sqlite_queue&) = delete;
     sqlite_queue& operator=(const sqlite_queue&) = delete;
@@ -143,7 +143,7 @@ private:
     [[nodiscard]] std::uint64_t held_readings() const { return held_readings_; }
 
     buffer_settings settings_;
-    const model::clock& clock_;
+    const common::clock& clock_;
     age_clock ages_{clock_};
     std::int64_t saved_shift_ = 0;          // ages_.shift() as the file has it
     std::unique_ptr<store> store_;          // used on the writer thread only

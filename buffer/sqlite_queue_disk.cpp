@@ -5,6 +5,7 @@
 #include <ctime>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <sys/statvfs.h>
 #include <utility>
 
 namespace mb::buffer {
@@ -321,10 +322,28 @@ void sqlite_queue::apply_open(const open_job& opened) {
                   path, report.restart_gaps);
 }
 
+namespace {
+
+// The filesystem under the buffer cannot hold max_size: the file would fill the disk before
+// max_size drops anything, and a full disk stops the buffer (and, with it, publishing).
+void warn_if_the_disk_is_smaller(const buffer_settings& s, std::uint64_t file_bytes) {
+    struct statvfs fs {};
+    if (::statvfs(s.path.parent_path().c_str(), &fs) != 0) return;
+    const auto room = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize + file_bytes;
+    if (s.max_size <= room) return;
+    log::warn("buffer: max_size is {} KiB but the filesystem under {} has room for {} KiB (with "
+              "the file): the disk would fill first, and a full disk holds every reading back; "
+              "lower max_size",
+              s.max_size >> 10U, s.path.string(), room >> 10U);
+}
+
+} // namespace
+
 void sqlite_queue::open() {
     open_job opened;
     writer_->run_and_wait([&] { opened.run(*store_, clock_.unix_ms()); });
     last_open_try_ = clock_.steady();
+    warn_if_the_disk_is_smaller(settings_, opened.figures.file_bytes);
     if (!opened.error.empty()) return report_error(opened.error);
     apply_open(opened);
     log::info("buffer: {} open: {} reading(s) wait for replay, {} dropped so far",

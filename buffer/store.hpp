@@ -1,12 +1,12 @@
 #pragma once
-// The buffer file (design.md §6): SQLite in WAL mode, used by the writer thread only. Every
+// The buffer file (docs/buffer.md): SQLite in WAL mode, used by the writer thread only. Every
 // call is synchronous and throws sqlite_error; sqlite_queue runs them off the loop thread and
 // turns failures into the error the gateway status shows.
-#include "bridge/model/gap.hpp"
 #include "buffer/file_census.hpp"
 #include "buffer/item.hpp"
 #include "buffer/settings.hpp"
 #include "buffer/sqlite_handle.hpp"
+#include "model/gap.hpp"
 
 #include <cstdint>
 #include <map>

@@ -1,6 +1,6 @@
 #include "buffer/writer_thread.hpp"
 
-#include "bridge/model/log.hpp"
+#include "common/log.hpp"
 
 #include <future>
 #include <system_error>

@@ -1,8 +1,8 @@
 #pragma once
-// The thread that does the buffer's disk work (design.md §1: the loop never waits on fsync).
-// Jobs run on it one at a time, in the order posted; each job's continuation then runs on the
-// loop thread, in the same order. A job must not throw (the caller's work catches).
-#include "bridge/model/uv_handle.hpp"
+// The thread that does the buffer's disk work (docs/architecture.md: the loop never waits on
+// fsync). Jobs run on it one at a time, in the order posted; each job's continuation then runs on
+// the loop thread, in the same order. A job must not throw (the caller's work catches).
+#include "common/uv_handle.hpp"
 
 #include <condition_variable>
 #include <deque>

@@ -1,4 +1,4 @@
-# Installed in their Debian places (design.md §2), and the .deb that carries them:
+# Installed in their Debian places (docs/architecture.md#layers), and the .deb that carries them:
 #   cmake --build <dir> && (cd <dir> && cpack -G DEB)  ->  meterbridge_0.1.0_amd64.deb
 # The binary and profiles follow the install prefix (/usr in the package); the systemd
 # snippets and the conffile go where systemd and dpkg look for them, whatever the prefix.

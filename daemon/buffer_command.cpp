@@ -1,5 +1,5 @@
 // meterbridge buffer [-c FILE]: what the store-and-forward buffer holds, per device
-// (design.md §7). It reads the file the config names read-only, so it is safe while the
+// (docs/command-line.md). It reads the file the config names read-only, so it is safe while the
 // daemon runs; it shows the last commit (readings still only in memory are not there yet).
 #include "buffer/inspect.hpp"
 #include "daemon/commands.hpp"

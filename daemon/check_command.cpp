@@ -1,4 +1,4 @@
-// meterbridge check [-c FILE]: validate the config and the profiles it uses (design.md §7);
+// meterbridge check [-c FILE]: validate the config and the profiles it uses (docs/command-line.md);
 // meterbridge check --profile FILE: validate one profile alone, e.g. a draft for a new meter.
 #include "daemon/commands.hpp"
 #include "daemon/config/endpoint.hpp"
@@ -61,8 +61,9 @@ int check_profile(const std::string& file) {
     return 0;
 }
 
-// What `run` would warn about too (secret files others can read, settings that do not do what
-// they seem to, converters or brokers that are one though spelled apart), each as
+// What `run` would warn about too (docs/configuration.md#warnings: secret files others can
+// read, a command key with commands = false, a [[native]] on the uplink's broker without its
+// own login, sn- names, host names that reach one converter), each as
 // "warning: FILE[:LINE:COL]: key: message" on stderr.
 void print_warnings(const config::config& cfg) {
     for (const auto& w : config::secret_warnings(cfg))

@@ -1,5 +1,5 @@
 #pragma once
-// The subcommands of the command line (design.md §7); each lives in its own file.
+// The subcommands of the command line (docs/command-line.md); each lives in its own file.
 #include <span>
 #include <string_view>
 

@@ -1,6 +1,6 @@
 #include "daemon/lifecycle.hpp"
 
-#include "bridge/model/log.hpp"
+#include "common/log.hpp"
 #include "daemon/config/load_config.hpp"
 #include "daemon/config/secret_warnings.hpp"
 

@@ -3,7 +3,7 @@
 // gateway, tells systemd, and turns SIGTERM/SIGINT into a graceful stop and SIGHUP into a
 // reload that keeps the running configuration when the new file is broken.
 #include "daemon/config/config.hpp"
-#include "daemon/gateway.hpp"
+#include "daemon/gateway/gateway.hpp"
 #include "daemon/signal_watch.hpp"
 #include "daemon/systemd_notifier.hpp"
 
@@ -34,7 +34,8 @@ private:
     bool stopped_ = false;
 };
 
-// The one start-up line of effective settings (style.md rule 5); never includes secrets.
+// The one start-up line of effective settings
+// (docs/contributing.md#log-once-with-context-and-count-every-loss); never includes secrets.
 [[nodiscard]] std::string describe(const config::config& cfg);
 
 } // namespace mb::daemon

@@ -10,9 +10,12 @@ namespace {
 constexpr const char* usage = R"(usage:
   meterbridge run   [-c FILE]          run the daemon (foreground; systemd runs this)
   meterbridge check [-c FILE]          validate config and profiles, exit 0/1
+  meterbridge check --profile FILE     validate one profile file alone
   meterbridge read  [-c FILE] DEVICE   poll one device once, print values and units
-  meterbridge scan  --port TTY [--baud N,...] [--parity none,even] [--units 1-247]
-                                       find meters on a line (or through a converter:
+  meterbridge read  --profile FILE --port PORT --unit N [--baud N] [--parity P] [--timeout D]
+                                       the same with a draft profile and no config
+  meterbridge scan  --port TTY [--baud N,...] [--parity none,even,odd] [--units 1-247]
+                    [--timeout 100ms]  find meters on a line (or through a converter:
                                        --port tcp://HOST:PORT or rtu+tcp://HOST:PORT)
   meterbridge buffer [-c FILE]         what the store-and-forward buffer holds, per device
   meterbridge --version

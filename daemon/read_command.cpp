@@ -1,19 +1,19 @@
 // meterbridge read [-c FILE] DEVICE: poll one device once and print its values with units,
-// the requests it took and their round trips (design.md §7). A commissioning tool: it opens
+// the requests it took and their round trips (docs/command-line.md). A commissioning tool: it opens
 // the bus itself, so it is run while the daemon is stopped (or on a bus it does not use).
 // meterbridge read --profile FILE --port PORT --unit N: the same with a draft profile and no
 // config at all, to try a profile against a meter before writing one.
-#include "bridge/json_writer.hpp"
-#include "bridge/model/measurements.hpp"
+#include "common/json_writer.hpp"
 #include "daemon/commands.hpp"
-#include "daemon/component_settings.hpp"
 #include "daemon/config/load_config.hpp"
 #include "daemon/config/load_profile.hpp"
 #include "daemon/config/quantity.hpp"
+#include "daemon/gateway/component_settings.hpp"
 #include "daemon/scan_args.hpp"
 #include "drivers/modbus_rtu/poll_decode.hpp"
 #include "drivers/modbus_rtu/port_address.hpp"
 #include "drivers/modbus_rtu/read_poll.hpp"
+#include "model/measurements.hpp"
 
 #include <algorithm>
 #include <array>
@@ -33,6 +33,7 @@ constexpr const char* read_usage =
     "usage: meterbridge read [-c FILE] DEVICE\n"
     "       meterbridge read --profile FILE --port PORT --unit N [--baud N]\n"
     "                        [--parity none|even|odd] [--timeout 300ms]\n"
+    "                        [--request-gap 0ms]\n"
     "  opens DEVICE's bus (as configured in FILE, default /etc/meterbridge/meterbridge.toml),\n"
     "  or PORT (a serial device, tcp://HOST:PORT or rtu+tcp://HOST:PORT; 9600 8N1 unless\n"
     "  told) for the profile FILE, reads every value of the profile once and prints them\n"
@@ -73,6 +74,11 @@ std::string read_option(read_args& r, std::string_view name, std::string_view va
         const auto d = config::parse_duration(value);
         if (!d.error.empty() || d.value.count() < 1) return "--timeout: a duration such as 300ms";
         r.bus.timeout = d.value;
+    } else if (name == "--request-gap") {
+        const auto d = config::parse_duration(value);
+        if (!d.error.empty() || d.value > std::chrono::seconds(5))
+            return "--request-gap: a duration such as 100ms, at most 5s";
+        r.bus.request_gap = d.value;
     } else {
         return fmt::format("unexpected argument '{}'", name);
     }
@@ -80,8 +86,8 @@ std::string read_option(read_args& r, std::string_view name, std::string_view va
 }
 
 bool is_profile_option(std::string_view a) {
-    constexpr std::array<std::string_view, 6> options = {"--profile", "--port",   "--unit",
-                                                         "--baud",    "--parity", "--timeout"};
+    constexpr std::array<std::string_view, 7> options = {
+        "--profile", "--port", "--unit", "--baud", "--parity", "--timeout", "--request-gap"};
     return std::ranges::find(options, a) != options.end();
 }
 
@@ -152,7 +158,7 @@ void print_values(const rtu::read_plan& plan, const rtu::device_poll& poll,
         const auto& name = plan.values[i].name;
         row r{name, "failed", std::string(model::unit_of(name).value_or("?")), false};
         if (auto it = got.find(name); it != got.end())
-            r.value = bridge::format_number(it->second);
+            r.value = common::format_number(it->second);
         else {
             r.failed = true;
             r.unit = failure_of(i, plan, poll);
@@ -273,7 +279,10 @@ int poll_and_print(const read_target& t) {
                          err.c_str());
         return 1;
     }
-    const rtu::poll_context ctx{bus.name, dev.name, dev.unit, bus.timeout};
+    // The device's own timeout and request gap, else the bus's.
+    const rtu::request_timing timing{dev.timeout.value_or(bus.timeout),
+                                     dev.request_gap.value_or(bus.request_gap)};
+    const rtu::poll_context ctx{bus.name, dev.name, dev.unit, timing};
     const auto poll = rtu::poll_device(line, ctx, plan);
     line.close();
     if (poll.heard) {
@@ -286,7 +295,7 @@ int poll_and_print(const read_target& t) {
     if (!poll.heard) {
         std::fprintf(stderr,
                      "meterbridge read: no answer from unit %d on %s within %s — check %s\n",
-                     dev.unit, line_name.c_str(), config::format_duration(bus.timeout).c_str(),
+                     dev.unit, line_name.c_str(), config::format_duration(timing.timeout).c_str(),
                      network ? "the unit id, and the converter's serial settings and wiring"
                              : "wiring, unit id, baud and parity");
         return 1;

@@ -1,4 +1,4 @@
-#include "bridge/model/log.hpp"
+#include "common/log.hpp"
 #include "daemon/commands.hpp"
 #include "daemon/config/load_config.hpp"
 #include "daemon/lifecycle.hpp"
@@ -63,7 +63,8 @@ int run_command(arguments args) {
         log::warn("warning: {}", w.to_string());
 
     // libmosquitto resolves a TLS broker's name with a blocking getaddrinfo() on the loop:
-    // bound that stall (style.md §4.1) unless the operator set resolver options.
+    // bound that stall (docs/architecture.md#mqtt-on-the-loop) unless the operator set resolver
+    // options.
     setenv("RES_OPTIONS", "timeout:1 attempts:2", 0);
 
     // A broken uplink socket must come back as EPIPE on the write, not kill the daemon.

@@ -1,6 +1,6 @@
 #pragma once
-// Command-line values of `meterbridge scan` (design.md §7): unit ranges ("1-247", "1,2,5-9"),
-// baud lists, parity lists and the per-id timeout. Pure functions: errors are values.
+// Command-line values of `meterbridge scan` (docs/command-line.md): unit ranges ("1-247",
+// "1,2,5-9"), baud lists, parity lists and the per-id timeout. Pure functions: errors are values.
 #include <chrono>
 #include <string>
 #include <string_view>

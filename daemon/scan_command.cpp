@@ -1,5 +1,5 @@
 // meterbridge scan --port TTY [--baud N,...] [--parity none,even] [--units 1-247]
-// [--timeout 100ms]: find meters on a line (design.md §7); --port may also be a converter,
+// [--timeout 100ms]: find meters on a line (docs/command-line.md); --port may also be a converter,
 // tcp://HOST:PORT or rtu+tcp://HOST:PORT, then without baud and parity. For each baud x parity x
 // unit id one small read (FC03 register 0, then FC04 when FC03 is refused) tells answers, exception
 // answers (the unit exists), garbled answers (something is there: wrong baud or parity?)

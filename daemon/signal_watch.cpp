@@ -1,6 +1,6 @@
 #include "daemon/signal_watch.hpp"
 
-#include "bridge/model/log.hpp"
+#include "common/log.hpp"
 
 #include <exception>
 

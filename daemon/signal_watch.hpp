@@ -1,7 +1,7 @@
 #pragma once
 // Unix signals delivered on the loop thread through uv_signal_t, so a handler may touch
 // loop-side state freely (no async-signal-safety concerns). Loop thread only.
-#include "bridge/model/uv_handle.hpp"
+#include "common/uv_handle.hpp"
 
 #include <functional>
 #include <uv.h>

@@ -1,6 +1,6 @@
 #include "daemon/systemd_notifier.hpp"
 
-#include "bridge/model/log.hpp"
+#include "common/log.hpp"
 
 #include <cstdint>
 #include <ctime>

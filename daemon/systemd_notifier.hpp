@@ -2,8 +2,8 @@
 // The daemon's side of Type=notify (sd_notify(3)): READY/RELOADING/STOPPING/STATUS, and the
 // watchdog fed from a timer on the loop, so that a stuck loop stops feeding it and systemd
 // restarts us. Without NOTIFY_SOCKET every call is a cheap no-op. Loop thread only.
-#include "bridge/model/log.hpp"
-#include "bridge/model/uv_handle.hpp"
+#include "common/log.hpp"
+#include "common/uv_handle.hpp"
 
 #include <chrono>
 #include <string>

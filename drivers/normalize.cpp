@@ -1,6 +1,6 @@
 #include "drivers/normalize.hpp"
 
-#include "bridge/model/measurements.hpp"
+#include "model/measurements.hpp"
 
 #include <array>
 #include <cmath>
@@ -16,7 +16,7 @@ struct conversion {
     double factor;
 };
 
-// The units sources report that convert to a vocabulary unit (design.md §4: kW and kvar
+// The units sources report that convert to a vocabulary unit (docs/measurements.md: kW and kvar
 // sources are converted to W and var).
 constexpr std::array conversions = {
     conversion{"kW", "W", 1e3},        conversion{"MW", "W", 1e6},
@@ -79,7 +79,7 @@ normalized normalize(raw_reading&& in, std::int64_t now_ms) {
     for (const auto& v : in.values) {
         const auto unit = model::unit_of(v.name);
         if (!unit) {
-            drop(out.drops.unknown_name, v.name, "not a measurement name (design.md §4)");
+            drop(out.drops.unknown_name, v.name, "not a measurement name (docs/measurements.md)");
             continue;
         }
         const auto factor = unit_factor(v.unit, *unit);

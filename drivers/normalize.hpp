@@ -1,11 +1,11 @@
 #pragma once
-// The one normalize step every source's readings go through before the buffer (design.md §4):
-// only vocabulary names leave the gateway, in their fixed units; numbers that are not finite
-// or are absurd for their family are dropped and counted; a meter timestamp far from the
-// gateway's clock is replaced by the gateway's time and reported. The RTU path checks names
-// and units against the profile at load time and passes values already in vocabulary units;
+// The one normalize step every source's readings go through before the buffer
+// (docs/measurements.md): only vocabulary names leave the gateway, in their fixed units; numbers
+// that are not finite or are absurd for their family are dropped and counted; a meter timestamp far
+// from the gateway's clock is replaced by the gateway's time and reported. The RTU path checks
+// names and units against the profile at load time and passes values already in vocabulary units;
 // native readings come with the unit their dialect uses. Loop thread (no state but counters).
-#include "bridge/model/reading.hpp"
+#include "model/reading.hpp"
 
 #include <cstdint>
 #include <optional>

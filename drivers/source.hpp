@@ -1,11 +1,12 @@
 #pragma once
-// Where readings come from (design.md §2): the RTU buses implement it, the native relay next.
-// A source owns its devices: it tells their meta and status, hands over readings, and carries
-// the commands addressed to them. The gateway holds any number of sources. Loop thread only.
-#include "bridge/model/command_outcome.hpp"
-#include "bridge/model/device_info.hpp"
-#include "bridge/model/device_status.hpp"
-#include "bridge/model/reading.hpp"
+// Where readings come from (docs/architecture.md#layers): the RTU buses (one source per
+// [[bus]]) and the native relay (one per [[native]]) implement it. A source owns its devices: it
+// tells their meta and status, hands over readings, and carries the commands addressed to them. The
+// gateway holds any number of sources. Loop thread only.
+#include "model/command_outcome.hpp"
+#include "model/device_info.hpp"
+#include "model/device_status.hpp"
+#include "model/reading.hpp"
 
 #include <functional>
 #include <string>
@@ -63,7 +64,7 @@ public:
     // nullptr for a device this source does not own.
     [[nodiscard]] virtual const model::device_status* status(std::string_view device) const = 0;
 
-    // Commands (design.md §5.4). A source that cannot carry one says so in the outcome.
+    // Commands (docs/commands.md). A source that cannot carry one says so in the outcome.
     virtual void write(std::string_view device, const model::named_values& values, done_fn done) {
         (void)device;
         (void)values;

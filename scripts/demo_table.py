@@ -4,14 +4,14 @@
   demo_table.py --port 1883 [--host 127.0.0.1] [--prefix meterbridge] --gateway demo-gw01
                 [--events FILE] [--log FILE] [--every 5]
 
-Reads only the normalized topics meterbridge publishes (design.md §5): {p}/{gw}/+/data,
+Reads only the normalized topics meterbridge publishes (docs/topics.md): {p}/{gw}/+/data,
 +/meta, +/status (retained), the gateway's {p}/{gw}/status, +/gap and +/cmd/result; never a
 meter's own payload. Columns: device, source (rtu/native, from the device's meta), status
 (from its status), V (voltage_l1), A (current_l1), kW (active_power_total / 1000), kWh
 (energy_import_total), age of the newest reading (now - its ts), its seq, and how many of
 the device's readings were replayed from the gateway's store-and-forward buffer: taken (ts)
 while the broker was away, when nothing could have carried them, or arriving with a seq
-older than the newest already seen (live readings go first, design §6).
+older than the newest already seen (live readings go first, docs/buffer.md).
 
 On a terminal the table is redrawn in place every second (ANSI cursor movement), with the
 last lines of --events FILE and --log FILE under it. Otherwise (a pipe, a CI log) it prints

@@ -1,5 +1,5 @@
 #pragma once
-// mqtt://host[:port] and mqtts://host[:port] (design.md §3), taken apart. Pure function.
+// mqtt://host[:port] and mqtts://host[:port] (docs/configuration.md), taken apart. Pure function.
 #include "daemon/config/config.hpp"
 #include "daemon/config/quantity.hpp"
 

@@ -1,5 +1,6 @@
 #pragma once
-// The typed configuration (design.md §3, a contract). Loaded and validated by load_config().
+// The typed configuration (docs/configuration.md, a contract). Loaded and validated by
+// load_config().
 #include "drivers/modbus_rtu/profile.hpp"
 
 #include <chrono>
@@ -22,6 +23,8 @@ struct gateway_config {
     log_level level = log_level::info;
     std::vector<std::filesystem::path> profile_dirs{"/etc/meterbridge/profiles",
                                                     "/usr/share/meterbridge/profiles"};
+
+    bool operator==(const gateway_config&) const = default;
 };
 
 // An mqtt:// or mqtts:// URL taken apart.
@@ -77,6 +80,7 @@ struct bus_config {
     int data_bits = 8;
     int stop_bits = 1;
     milliseconds timeout{300};
+    milliseconds request_gap{0}; // silence before every request, on top of t3.5
     bool rs485 = false;
     int max_gap = 8;
 };
@@ -91,6 +95,9 @@ struct device_config {
     std::optional<double> ct_ratio;
     std::optional<double> pt_ratio;
     std::vector<std::string> only; // glob filter over the profile's values; empty = all
+    // Set: replace the bus's for this meter's requests.
+    std::optional<milliseconds> timeout;
+    std::optional<milliseconds> request_gap;
 };
 
 struct native_meter_config {

@@ -1,9 +1,9 @@
 #include "daemon/config/load_profile.hpp"
 
-#include "bridge/model/measurements.hpp"
 #include "daemon/config/profile_value_checks.hpp"
 #include "daemon/config/toml_file.hpp"
 #include "daemon/config/toml_reader.hpp"
+#include "model/measurements.hpp"
 
 #include <cmath>
 #include <fmt/format.h>
@@ -35,10 +35,11 @@ std::optional<located_value> read_value(toml_reader& r, const rtu::profile& p) {
         v.def.name = *name;
         v.name_at = r.table().get("name")->source();
         if (!model::unit_of(*name)) {
-            r.errors().add(*r.table().get("name"), r.key("name"),
-                           fmt::format("\"{}\" is not a measurement name (the names of "
-                                       "design.md §4, e.g. voltage_l1, energy_import_total)",
-                                       *name));
+            r.errors().add(
+                *r.table().get("name"), r.key("name"),
+                fmt::format("\"{}\" is not a measurement name (the names of "
+                            "docs/measurements.md, e.g. voltage_l1, energy_import_total)",
+                            *name));
         }
     } else {
         ok = false;

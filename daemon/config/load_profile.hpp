@@ -1,5 +1,5 @@
 #pragma once
-// Loading and validating one profile file (design.md §3 "Profiles"), and finding a profile by
+// Loading and validating one profile file (docs/profiles.md), and finding a profile by
 // id in the configured profile directories. Errors are located in the profile file.
 #include "daemon/config/load_config.hpp"
 #include "drivers/modbus_rtu/profile.hpp"

@@ -1,6 +1,6 @@
 #include "daemon/config/profile_value_checks.hpp"
 
-#include "bridge/model/measurements.hpp"
+#include "model/measurements.hpp"
 
 #include <fmt/format.h>
 #include <string>

@@ -1,6 +1,6 @@
 #pragma once
 // Durations ("500ms", "10s", "5m", "24h", "30d") and sizes ("64KiB", "256MiB", "1GiB") as
-// written in meterbridge.toml (design.md §3). Pure functions: no I/O, no exceptions.
+// written in meterbridge.toml (docs/configuration.md). Pure functions: no I/O, no exceptions.
 #include <chrono>
 #include <cstdint>
 #include <string>

@@ -1,10 +1,11 @@
-// [[bus]], [[device]] and [[native]] of meterbridge.toml (design.md §3).
-#include "bridge/model/measurements.hpp"
+// [[bus]], [[device]] and [[native]] of meterbridge.toml (docs/configuration.md).
 #include "daemon/config/config_sections.hpp"
 #include "daemon/config/port_identity.hpp"
 #include "drivers/modbus_rtu/port_address.hpp"
+#include "model/measurements.hpp"
 
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <fmt/format.h>
 
@@ -12,6 +13,12 @@ namespace mb::config::detail {
 namespace {
 
 constexpr std::array standard_bauds{1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
+// A response timeout ([[bus]] or [[device]]).
+constexpr std::chrono::milliseconds min_timeout{10};
+constexpr std::chrono::milliseconds max_timeout{60'000};
+// The silence before a request: real meters want up to some hundred ms; a stop or a command
+// waits for it, so it is bounded.
+constexpr std::chrono::milliseconds max_request_gap{5'000};
 
 // A name that must be unique: read it and remember where it was written.
 std::optional<std::string> unique_name(toml_reader& r, std::vector<name_mark>& marks) {
@@ -52,8 +59,8 @@ void read_json_values(const toml::table& values, const std::string& path, native
         const std::string key = fmt::format("{}.{}", path, k.str());
         if (!model::unit_of(k.str()))
             errors.add(k.source(), key,
-                       fmt::format("\"{}\" is not a measurement name (the names of design.md "
-                                   "§4, e.g. voltage_l1)",
+                       fmt::format("\"{}\" is not a measurement name (the names of "
+                                   "docs/measurements.md, e.g. voltage_l1)",
                                    k.str()));
         json_field field;
         if (const auto* s = node.as_string()) {
@@ -180,8 +187,9 @@ void read_buses(toml_reader& root, config& cfg, load_context& ctx) {
                        .value_or(b.parity);
         b.data_bits = static_cast<int>(r.integer("data_bits", 7, 8).value_or(b.data_bits));
         b.stop_bits = static_cast<int>(r.integer("stop_bits", 1, 2).value_or(b.stop_bits));
-        b.timeout = r.duration("timeout", std::chrono::milliseconds(10), std::chrono::seconds(60))
-                        .value_or(b.timeout);
+        b.timeout = r.duration("timeout", min_timeout, max_timeout).value_or(b.timeout);
+        b.request_gap = r.duration("request_gap", std::chrono::milliseconds(0), max_request_gap)
+                            .value_or(b.request_gap);
         b.rs485 = r.boolean("rs485").value_or(b.rs485);
         b.max_gap = static_cast<int>(r.integer("max_gap", 0, 125).value_or(b.max_gap));
         // A converter's serial side is set up on the converter, not here.
@@ -211,6 +219,8 @@ void read_devices(toml_reader& root, config& cfg, load_context& ctx) {
         d.interval = r.duration("interval", std::chrono::milliseconds(100)).value_or(d.interval);
         d.static_interval =
             r.duration("static_interval", std::chrono::seconds(1)).value_or(d.static_interval);
+        d.timeout = r.duration("timeout", min_timeout, max_timeout);
+        d.request_gap = r.duration("request_gap", std::chrono::milliseconds(0), max_request_gap);
         for (const auto* k : {"ct_ratio", "pt_ratio"}) {
             const auto v = r.number(k);
             if (v && (!(*v > 0) || !std::isfinite(*v)))

@@ -1,6 +1,6 @@
 #include "daemon/config/secret_warnings.hpp"
 
-#include "bridge/file_mode.hpp"
+#include "common/file_mode.hpp"
 
 #include <fmt/format.h>
 
@@ -11,7 +11,7 @@ std::vector<config_warning> secret_warnings(const config& cfg) {
     const auto secret = [&](const std::string& key,
                             const std::optional<std::filesystem::path>& path) {
         if (!path) return;
-        if (auto text = bridge::secret_file_warning(path->string()))
+        if (auto text = common::secret_file_warning(path->string()))
             out.push_back({cfg.source, 0, 0, key, std::move(*text)});
     };
     secret("uplink.password_file", cfg.uplink.password_file);

@@ -1,6 +1,6 @@
 #include "daemon/log/journal_sink.hpp"
 
-#include "bridge/model/log.hpp"
+#include "common/log.hpp"
 
 #include <chrono>
 #include <cstdio>

@@ -3,7 +3,7 @@
 // with a "<N>" priority that journald parses, and otherwise with a UTC timestamp.
 namespace mb::daemon {
 
-// Installs the writer as the sink of bridge/model/log.hpp. Call once at start.
+// Installs the writer as the sink of common/log.hpp. Call once at start.
 void install_journal_sink();
 
 } // namespace mb::daemon

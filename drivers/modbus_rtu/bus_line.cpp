@@ -36,7 +36,10 @@ std::string bus_line::open() {
     ctx_.reset();
     if (!address_error_.empty()) return address_error_;
     auto err = address_.network() ? open_network() : open_serial();
-    if (err.empty()) last_frame_ = std::chrono::steady_clock::now();
+    if (err.empty()) {
+        last_frame_ = std::chrono::steady_clock::now();
+        response_timeout_ = s_.timeout;
+    }
     return err;
 }
 
@@ -92,10 +95,15 @@ std::string bus_line::open_serial() {
     return {};
 }
 
-transaction bus_line::before_request(int unit) {
-    // t3.5 of silence since the last frame (serial), then drop anything late still in the
-    // buffer so that a late answer is never taken for this request's.
-    std::this_thread::sleep_until(last_frame_ + gap_);
+transaction bus_line::before_request(int unit, const request_timing& timing) {
+    // t3.5 of silence since the last frame (serial) and the request gap of the bus or the
+    // device, then drop anything late still in the buffer so that a late answer is never
+    // taken for this request's.
+    std::this_thread::sleep_until(send_not_before(timing.gap));
+    if (timing.timeout != response_timeout_) {
+        set_timeout(ctx_.get(), timing.timeout);
+        response_timeout_ = timing.timeout;
+    }
     if (address_.network()) {
         // A peer that closed while we were idle is found here, before a request is lost.
         if (auto why = drain_stale(modbus_get_socket(ctx_.get())); !why.empty())
@@ -129,9 +137,10 @@ transaction bus_line::classify(int err) {
     return t;
 }
 
-transaction bus_line::read(int unit, const read_request& r, std::vector<std::uint16_t>& regs) {
+transaction bus_line::read(int unit, const request_timing& timing, const read_request& r,
+                           std::vector<std::uint16_t>& regs) {
     if (!ctx_) return {line_error::port, "port not open"};
-    if (auto t = before_request(unit); t.error != line_error::none) return t;
+    if (auto t = before_request(unit, timing); t.error != line_error::none) return t;
     regs.assign(r.count, 0);
     const int rc = r.function == function_code::input
                        ? modbus_read_input_registers(ctx_.get(), r.address, r.count, regs.data())
@@ -148,10 +157,10 @@ transaction bus_line::read(int unit, const read_request& r, std::vector<std::uin
     return classify(errno);
 }
 
-transaction bus_line::write(int unit, std::uint16_t address,
+transaction bus_line::write(int unit, const request_timing& timing, std::uint16_t address,
                             const std::vector<std::uint16_t>& regs) {
     if (!ctx_) return {line_error::port, "port not open"};
-    if (auto t = before_request(unit); t.error != line_error::none) return t;
+    if (auto t = before_request(unit, timing); t.error != line_error::none) return t;
     if (regs.empty()) return {};
     const int rc = regs.size() == 1
                        ? modbus_write_register(ctx_.get(), address, regs.front())

@@ -54,15 +54,30 @@ public:
     [[nodiscard]] bool is_open() const { return ctx_ != nullptr; }
     [[nodiscard]] const port_address& address() const { return address_; }
 
-    transaction read(int unit, const read_request& r, std::vector<std::uint16_t>& regs);
+    // A request to `unit` waits for t3.5 (serial) plus timing.gap of silence since the last
+    // frame on the line, and for its answer up to timing.timeout. Without a timing: the bus's.
+    transaction read(int unit, const read_request& r, std::vector<std::uint16_t>& regs) {
+        return read(unit, bus_timing(), r, regs);
+    }
+    transaction read(int unit, const request_timing& timing, const read_request& r,
+                     std::vector<std::uint16_t>& regs);
     // One register: FC06 (write single register), more: FC16 (write multiple registers).
-    transaction write(int unit, std::uint16_t address, const std::vector<std::uint16_t>& regs);
+    transaction write(int unit, const request_timing& timing, std::uint16_t address,
+                      const std::vector<std::uint16_t>& regs);
+
+    // When a request with `gap` may be sent: t3.5 (none over TCP) plus `gap` after the last
+    // frame (the end of the last answer, or of the wait for one that did not come).
+    [[nodiscard]] std::chrono::steady_clock::time_point
+    send_not_before(std::chrono::milliseconds gap) const {
+        return last_frame_ + gap_ + gap;
+    }
 
 private:
     std::string open_serial();
     std::string open_network();
+    [[nodiscard]] request_timing bus_timing() const { return {s_.timeout, s_.request_gap}; }
     // Empty unless the connection turned out closed while idle.
-    transaction before_request(int unit);
+    transaction before_request(int unit, const request_timing& timing);
     transaction classify(int err);
 
     const bus_settings& s_;
@@ -70,6 +85,7 @@ private:
     std::string address_error_;        // the port text is not a port (parse_port)
     std::chrono::microseconds gap_{0}; // t3.5 on a serial line, none over TCP
     std::chrono::steady_clock::time_point last_frame_{};
+    std::chrono::milliseconds response_timeout_{0}; // as last given to libmodbus
     modbus_ptr ctx_;
 };
 

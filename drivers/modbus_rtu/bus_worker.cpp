@@ -1,6 +1,6 @@
 #include "drivers/modbus_rtu/bus_worker.hpp"
 
-#include "bridge/model/log.hpp"
+#include "common/log.hpp"
 #include "drivers/modbus_rtu/bus_line.hpp"
 #include "drivers/modbus_rtu/failure_text.hpp"
 #include "drivers/modbus_rtu/poll_runner.hpp"
@@ -35,7 +35,7 @@ std::vector<read_plan> plan_devices(const bus_settings& settings) {
 
 } // namespace
 
-bus_worker::bus_worker(uv_loop_t& loop, bus_settings settings, const model::clock& clock,
+bus_worker::bus_worker(uv_loop_t& loop, bus_settings settings, const common::clock& clock,
                        deliver_fn deliver, ended_fn ended)
     : settings_(std::move(settings))
     , address_(parse_port(settings_.port).address)
@@ -186,6 +186,7 @@ bool bus_worker::open_line(bus_line& line, const std::stop_token& st) {
         reported_down_ = false;
         lost_why_.clear();
         backoff_ = milliseconds::zero();
+        reconnect_attempt_ = 0;
         return true;
     }
     const auto wait = address_.network() ? connection_failed(err) : settings_.reopen_every;
@@ -226,10 +227,9 @@ bool bus_worker::open_line(bus_line& line, const std::stop_token& st) {
 }
 
 milliseconds bus_worker::connection_failed(const std::string& err) {
-    // A converter: back off (1 s doubling to 30 s) and say every attempt, since each one names
-    // the next; the back-off bounds the lines. Devices carry the latest reason.
-    backoff_ = backoff_ == milliseconds::zero() ? settings_.reconnect_first
-                                                : std::min(backoff_ * 2, settings_.reconnect_max);
+    // A converter: back off (the shared policy, with jitter) and say every attempt, since each
+    // one names the next; the back-off bounds the lines. Devices carry the latest reason.
+    backoff_ = common::reconnect_delay(settings_.reconnect, reconnect_attempt_++, jitter_);
     const auto in = pretty_duration(backoff_);
     std::string why;
     if (!reported_down_ && !lost_why_.empty())
@@ -259,14 +259,17 @@ void bus_worker::run_command(bus_line& line, bus_command& cmd, const std::stop_t
     r.command_id = cmd.id;
     r.device = cmd.device;
     const auto& dev = settings_.devices.at(cmd.device);
+    const auto timing = timing_for(settings_, dev);
     if (cmd.what == bus_command::kind::read) {
         r.what = poll_result::kind::read;
         r.plan = cmd.plan;
         auto plan = cmd.plan ? *cmd.plan : read_plan{};
-        const poll_context ctx{settings_.name, dev.name, dev.unit, settings_.timeout};
-        run_plan([&](const read_request& q,
-                     std::vector<std::uint16_t>& regs) { return line.read(dev.unit, q, regs); },
-                 ctx, plan, {false, true, steady::now()}, st, r);
+        const poll_context ctx{settings_.name, dev.name, dev.unit, timing};
+        run_plan(
+            [&](const read_request& q, std::vector<std::uint16_t>& regs) {
+                return line.read(dev.unit, timing, q, regs);
+            },
+            ctx, plan, {false, true, steady::now()}, st, r);
         return;
     }
     r.what = poll_result::kind::write;
@@ -275,14 +278,14 @@ void bus_worker::run_command(bus_line& line, bus_command& cmd, const std::stop_t
             r.interrupted = true;
             return;
         }
-        const auto t = line.write(dev.unit, w.address, w.regs);
+        const auto t = line.write(dev.unit, timing, w.address, w.regs);
         if (t.error == line_error::none) {
             r.written += (r.written.empty() ? "" : ", ") + w.name;
             continue;
         }
         ++r.failed;
         r.last = t;
-        r.error = short_failure(t, settings_.timeout);
+        r.error = short_failure(t, timing.timeout);
         r.subject = w.name;
         if (t.error == line_error::port) r.port_open = false;
         return;
@@ -322,14 +325,17 @@ void bus_worker::run(const std::stop_token& st) {
             if (!due) continue; // woke early
             const auto& dev = settings_.devices[*due];
             r.device = *due;
-            const poll_context ctx{settings_.name, dev.name, dev.unit, settings_.timeout};
+            const auto timing = timing_for(settings_, dev);
+            const poll_context ctx{settings_.name, dev.name, dev.unit, timing};
             auto& plan = plans_[*due];
             const bool was_offline = sched.offline(*due);
             if (was_offline) plan.tick(steady::time_point::max()); // it may be another meter now
             const poll_options opt{true, began >= static_due[*due], began};
-            run_plan([&](const read_request& q,
-                         std::vector<std::uint16_t>& regs) { return line.read(dev.unit, q, regs); },
-                     ctx, plan, opt, st, r);
+            run_plan(
+                [&](const read_request& q, std::vector<std::uint16_t>& regs) {
+                    return line.read(dev.unit, timing, q, regs);
+                },
+                ctx, plan, opt, st, r);
             if (r.interrupted) break; // stopping: half a poll is neither data nor a miss
             r.rtt = since(began);
             if (r.static_done)

@@ -4,9 +4,9 @@
 // thread never touches the line, and never waits on it: a stop is asked for, and the thread
 // says through the same uv_async when it has ended. Commands (writes, "read now") jump the
 // poll queue.
-#include "bridge/model/clock.hpp"
-#include "bridge/model/log.hpp"
-#include "bridge/model/uv_handle.hpp"
+#include "common/clock.hpp"
+#include "common/log.hpp"
+#include "common/uv_handle.hpp"
 #include "drivers/modbus_rtu/poll_result.hpp"
 #include "drivers/modbus_rtu/poll_schedule.hpp"
 #include "drivers/modbus_rtu/port_address.hpp"
@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -39,7 +40,7 @@ public:
     // start_error() says why and ended() is true at once. `clock` gives the readings'
     // timestamps and is read on the bus thread, so it must be thread-safe (model::
     // system_clock is: it only reads std::chrono::system_clock).
-    bus_worker(uv_loop_t& loop, bus_settings settings, const model::clock& clock,
+    bus_worker(uv_loop_t& loop, bus_settings settings, const common::clock& clock,
                deliver_fn deliver, ended_fn ended);
     // Loop thread. A bus thread still running is asked to stop and joined here, which waits
     // for its request in progress (at most one request timeout): the owner's last resort
@@ -86,8 +87,8 @@ private:
     void deliver(std::vector<poll_result>& batch);
 
     bus_settings settings_;
-    port_address address_;      // what settings_.port names
-    const model::clock& clock_; // read on the bus thread
+    port_address address_;       // what settings_.port names
+    const common::clock& clock_; // read on the bus thread
     deliver_fn deliver_;
     ended_fn ended_fn_;
     std::vector<read_plan> plans_;        // bus thread: splits are remembered here
@@ -107,6 +108,8 @@ private:
     log::rate_limiter flap_log_; // a port that fails and reopens at once, again and again
     // a converter's last reconnect delay; 0 while connected
     std::chrono::milliseconds backoff_{0};
+    unsigned reconnect_attempt_ = 0; // of the converter since it was last connected
+    std::mt19937_64 jitter_{std::random_device{}()};
     std::jthread thread_; // declared last: starts last, joins first
 };
 

@@ -1,5 +1,5 @@
 #pragma once
-// Register codec: raw Modbus registers <-> engineering values (design.md §3 "Profiles").
+// Register codec: raw Modbus registers <-> engineering values (docs/profiles.md).
 // Bytes within a register are big-endian as on the wire; word_order picks the order of the
 // registers of a 32/64-bit value. Scaling keeps decimals clean: 2301 x 0.1 gives the double
 // nearest to 230.1, the same one "230.1" parses to, so the payload prints 230.1.

@@ -1,6 +1,6 @@
 #pragma once
 // The words for a failed Modbus transaction, one place for the log, the device status and
-// command results (design.md §5.4: an error names the value and says what the meter did).
+// command results (docs/commands.md: an error names the value and says what the meter did).
 #include "drivers/modbus_rtu/bus_line.hpp"
 
 #include <chrono>

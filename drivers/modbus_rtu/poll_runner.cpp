@@ -1,6 +1,6 @@
 #include "drivers/modbus_rtu/poll_runner.hpp"
 
-#include "bridge/model/log.hpp"
+#include "common/log.hpp"
 #include "drivers/modbus_rtu/failure_text.hpp"
 
 #include <algorithm>
@@ -127,12 +127,12 @@ private:
             learned_.push_back(
                 {false, fmt::format("registers {}..{} refused ({}); split", rr.request.address,
                                     rr.request.address + rr.request.count - 1,
-                                    short_failure(t, ctx_.timeout))});
+                                    short_failure(t, ctx_.timing.timeout))});
             return step::same;
         }
         ++out_.failed;
         out_.last = t;
-        out_.error = short_failure(t, ctx_.timeout);
+        out_.error = short_failure(t, ctx_.timing.timeout);
         if (t.error == line_error::exception) ++out_.exceptions;
         const auto q = rr.request;
         out_.requests.push_back(std::move(rr));

@@ -33,7 +33,7 @@ struct poll_context {
     std::string_view bus;
     std::string_view device;
     int unit = 1;
-    std::chrono::milliseconds timeout{300};
+    request_timing timing; // the device's timeout and request gap (timing_for)
 };
 
 // True for the exception codes that say "no such register" (01, 02, 03).

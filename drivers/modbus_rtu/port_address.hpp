@@ -1,5 +1,5 @@
 #pragma once
-// What a bus's `port` names (design.md §3): a serial device, a Modbus TCP gateway
+// What a bus's `port` names (docs/configuration.md): a serial device, a Modbus TCP gateway
 // ("tcp://HOST:PORT") or a transparent Ethernet-RS485 converter that carries RTU frames over
 // TCP ("rtu+tcp://HOST:PORT"). Parsed in this one place for the config check, the bus thread
 // and the read/scan commands.

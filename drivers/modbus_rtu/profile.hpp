@@ -1,7 +1,7 @@
 #pragma once
-// One meter model's register map, as loaded from a profile file (design.md §3 "Profiles").
-// Every field is part of a bus's reload fingerprint (daemon/source_registry.cpp takes each
-// struct apart field by field): a field added here does not compile until it is added there.
+// One meter model's register map, as loaded from a profile file (docs/profiles.md).
+// A reload compares profiles whole (operator== = default): an edited profile file restarts the
+// buses that use it, and a field added here takes part by itself.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,7 +32,7 @@ constexpr int register_count(value_type t) {
 }
 
 struct value_def {
-    std::string name; // measurement name from the vocabulary (bridge/measurements.hpp)
+    std::string name; // measurement name from the vocabulary (model/measurements.hpp)
     std::uint16_t address = 0;
     value_type type = value_type::u16;
     function_code function = function_code::holding;
@@ -45,6 +45,8 @@ struct value_def {
     bool is_static = false;
     std::optional<double> min; // writable values: accepted range for commands
     std::optional<double> max;
+
+    bool operator==(const value_def&) const = default;
 };
 
 // True when `v` is multiplied by the ratio `which` (pt or ct; ptct values by both).
@@ -61,6 +63,8 @@ struct profile {
     int max_read = 125;
     bool secondary = false; // ratios = "secondary": multiply by PT/CT
     std::vector<value_def> values;
+
+    bool operator==(const profile&) const = default;
 };
 
 } // namespace mb::drivers::rtu

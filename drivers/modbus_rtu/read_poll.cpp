@@ -85,7 +85,7 @@ device_poll poll_device(const read_fn& read, const poll_context& ctx, read_plan&
 device_poll poll_device(bus_line& line, const poll_context& ctx, read_plan& plan) {
     return poll_device(
         [&](const read_request& r, std::vector<std::uint16_t>& regs) {
-            return line.read(ctx.unit, r, regs);
+            return line.read(ctx.unit, ctx.timing, r, regs);
         },
         ctx, plan);
 }

@@ -1,4 +1,4 @@
-// rtu_source's commands (design.md §5.4): what is checked before anything reaches the line
+// rtu_source's commands (docs/commands.md): what is checked before anything reaches the line
 // (device, value names, writable, range, encoding, the device's health, the source running),
 // the commands waiting on a bus, and the outcome of each once its bus has run it.
 #include "drivers/modbus_rtu/codec.hpp"
@@ -134,7 +134,8 @@ void rtu_source::on_write(std::size_t bus, const poll_result& r) {
     if (r.failed > 0) {
         out.ok = false;
         out.error = r.subject + ": " +
-                    command_failure(r.last, dev.name, dev.unit, buses_[bus].timeout, "write");
+                    command_failure(r.last, dev.name, dev.unit,
+                                    timing_for(buses_[bus], dev).timeout, "write");
         if (!r.written.empty()) out.error += "; written before it: " + r.written;
     }
     if (*done) (*done)(std::move(out));
@@ -159,9 +160,10 @@ void rtu_source::on_read(std::size_t bus, poll_result& r) {
     }
     // Nothing read: fail, naming what and why. Some read: ok with those (absent = failed).
     if (out.values.empty()) {
-        const auto why =
-            r.failed > 0 ? command_failure(r.last, dev.name, dev.unit, buses_[bus].timeout, "read")
-                         : std::string("no valid value in the answer");
+        const auto why = r.failed > 0
+                             ? command_failure(r.last, dev.name, dev.unit,
+                                               timing_for(buses_[bus], dev).timeout, "read")
+                             : std::string("no valid value in the answer");
         out.ok = false;
         out.error = (missing.empty() ? std::string("read") : name_list(missing)) + ": " + why;
     }

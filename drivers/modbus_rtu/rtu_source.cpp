@@ -1,8 +1,8 @@
 #include "drivers/modbus_rtu/rtu_source.hpp"
 
-#include "bridge/model/log.hpp"
-#include "bridge/model/measurements.hpp"
+#include "common/log.hpp"
 #include "drivers/modbus_rtu/failure_text.hpp"
+#include "model/measurements.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -11,7 +11,7 @@
 namespace mb::drivers::rtu {
 
 rtu_source::rtu_source(uv_loop_t& loop, std::vector<bus_settings> buses, source::callbacks cb,
-                       const model::clock& clock)
+                       const common::clock& clock)
     : loop_(loop)
     , buses_(std::move(buses))
     , cb_(std::move(cb))
@@ -141,7 +141,7 @@ model::device_info rtu_source::info_of(std::size_t bus, std::size_t index) const
 void rtu_source::set_state(std::size_t bus, std::size_t index, model::device_state s,
                            const std::string& error, const std::string& detail) {
     device_state& d = states_[bus][index];
-    // Online says nothing went wrong (design.md §5.3: "last_error":null); every other state
+    // Online says nothing went wrong (docs/topics.md: "last_error":null); every other state
     // says why, and the latest reason replaces an older one.
     if (s == model::device_state::online)
         d.status.last_error.reset();

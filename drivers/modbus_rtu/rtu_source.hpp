@@ -5,15 +5,15 @@
 //
 // rtu_source.cpp: life cycle, devices, polls and health; rtu_commands.cpp: commands (checks,
 // encoding, the pending commands and their outcomes).
-#include "bridge/model/clock.hpp"
-#include "bridge/model/device_info.hpp"
-#include "bridge/model/device_status.hpp"
-#include "bridge/model/log.hpp"
+#include "common/clock.hpp"
+#include "common/log.hpp"
 #include "drivers/modbus_rtu/bus_worker.hpp"
 #include "drivers/modbus_rtu/poll_decode.hpp"
 #include "drivers/modbus_rtu/settings.hpp"
 #include "drivers/normalize.hpp"
 #include "drivers/source.hpp"
+#include "model/device_info.hpp"
+#include "model/device_status.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -30,9 +30,9 @@ namespace mb::drivers::rtu {
 class rtu_source final : public drivers::source {
 public:
     // `clock` gives timestamps (readings, status) and the durations in log lines; it is also
-    // read on the bus threads, so it must be thread-safe (model::system_clock is).
+    // read on the bus threads, so it must be thread-safe (common::system_clock is).
     rtu_source(uv_loop_t& loop, std::vector<bus_settings> buses, source::callbacks cb,
-               const model::clock& clock = model::real_clock());
+               const common::clock& clock = common::real_clock());
     // Safe at any time. While bus threads still run (no stop asked, or one not finished) it
     // asks them all to stop and joins them: this blocks for the requests in progress, at most
     // one request timeout (they stop in parallel). Commands not answered get "stopped";
@@ -56,7 +56,7 @@ public:
     [[nodiscard]] std::vector<model::device_info> devices() const override;
     [[nodiscard]] const model::device_status* status(std::string_view device) const override;
 
-    // Commands (design.md §5.4). Only writable values within min..max reach the meter; a
+    // Commands (docs/commands.md). Only writable values within min..max reach the meter; a
     // device that the polls found offline fails at once, naming the value and why.
     void write(std::string_view device, const model::named_values& values, done_fn done) override;
     void read(std::string_view device, const std::vector<std::string>& names,
@@ -110,7 +110,7 @@ private:
     uv_loop_t& loop_;
     std::vector<bus_settings> buses_;
     source::callbacks cb_;
-    const model::clock& clock_;
+    const common::clock& clock_;
     phase phase_ = phase::idle;
     std::map<std::string, device_ref, std::less<>> by_name_;
     std::vector<std::vector<device_state>> states_; // [bus][device]

@@ -1,7 +1,7 @@
 #include "drivers/native/acrel_json_v2_decoder.hpp"
 
-#include "bridge/model/measurements.hpp"
 #include "drivers/native/json_input.hpp"
+#include "model/measurements.hpp"
 
 #include <array>
 #include <charconv>

@@ -1,5 +1,5 @@
 #pragma once
-// Acrel "json-v2 / analog" (dialect A, meters/reference.md §2.1), as ADW300 WiFi/4G meters
+// Acrel "json-v2 / analog" (dialect A, docs/native.md), as ADW300 WiFi/4G meters
 // publish it on platform/<vendor>/<type>/json-v2/analog/<group>:
 //
 //   {"data":[{"tp":1736871132698,"point":[{"id":0,"val":"24102809510006"},{"id":1,"val":0}, …]}]}
@@ -15,7 +15,8 @@
 //   syntax errors) by nlohmann's SAX parser, so what is accepted and every error text is as
 //   nlohmann's parse would have it. A key given twice counts with its last value.
 //
-// Ids 0–72 (reference §2.1, the MQ-WYRE table), with the unit the meter sends:
+// Ids 0–72 (docs/native.md; the id table of Acrel's "ADW3xx MQTT protocol"), with the unit the
+// meter sends:
 //   0 serial · 1–3 voltage_l1..l3 V · 4–6 voltage_l1_l2, _l2_l3, _l3_l1 V · 7–9 current_l1..l3 A
 //   10–13 active_power_l1..l3, _total kW · 14–17 reactive_power_* kvar · 18–21 apparent_power_* kVA
 //   22–25 power_factor_l1..l3, _total 1 · 26 frequency Hz · 27 signal_strength dBm
@@ -30,7 +31,8 @@
 //   60 demand_active_export kW · 61/62 demand_reactive_import / _export kvar
 //   63/64 voltage_unbalance / current_unbalance %
 //   65–68 energy_import_tariff_{sharp,peak,flat,valley} kWh (the table says "active total
-//         energy" per tariff; forward is the reference's reading, not confirmed: §6 question 7)
+//         energy" per tariff; that it is the import counter is our reading,
+//         not confirmed: docs/meters.md#open-questions)
 //   69–72 energy_reactive_q1..q4 kvarh
 #include "drivers/native/decoder.hpp"
 

@@ -1,5 +1,5 @@
 #pragma once
-// Acrel "device shadow" (dialect C, meters/reference.md §2.3), as AWT200 gateways and newer 4G
+// Acrel "device shadow" (dialect C, docs/native.md), as AWT200 gateways and newer 4G
 // devices publish it on data/up/{productKey}/{sn}:
 //
 //   {"method":"report","sn":"1234567890123","timestamp":1638869890,

@@ -1,10 +1,10 @@
 #pragma once
-// A native meter dialect (meters/reference.md §2, design.md §3): one MQTT payload in, zero or
+// A native meter dialect (docs/native.md, docs/configuration.md): one MQTT payload in, zero or
 // more readings out, keyed by the meter's serial. Decoders map the dialect's own ids and keys
-// to vocabulary names (design.md §4) and say in which unit each value came; converting units,
-// checking names and numbers, and sanity-checking time is the normalizer's (drivers/normalize).
-// decode() never throws: a payload it cannot use comes back with `error` set.
-#include "bridge/model/device_status.hpp"
+// to vocabulary names (docs/measurements.md) and say in which unit each value came; converting
+// units, checking names and numbers, and sanity-checking time is the normalizer's
+// (drivers/normalize). decode() never throws: a payload it cannot use comes back with `error` set.
+#include "model/device_status.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -57,16 +57,20 @@ public:
     [[nodiscard]] virtual std::map<std::string, std::string> units() const = 0;
 };
 
-// The generic "json" format's field map (design.md §3).
+// The generic "json" format's field map (docs/configuration.md).
 struct json_field {
     std::string path; // dot path into the document ("a.b", array index "a.0.b")
     double scale = 1.0;
+
+    bool operator==(const json_field&) const = default;
 };
 struct format_settings {
     std::string format;      // acrel-json-v2 | acrel-shadow | json
     std::string serial_path; // json: dot path, or "topic:N" (0-based topic level)
     std::string ts_path;     // json: dot path of Unix s, Unix ms or ISO 8601; empty: arrival
     std::map<std::string, json_field> values; // json: vocabulary name -> field
+
+    bool operator==(const format_settings&) const = default;
 };
 
 // nullptr for a format this build does not know (the config check refuses those first).

@@ -1,6 +1,6 @@
 #pragma once
-// The generic `json` format (design.md §3): a field map from the config says where the serial,
-// the time and each measurement are.
+// The generic `json` format (docs/configuration.md): a field map from the config says where the
+// serial, the time and each measurement are.
 //
 //   serial = "sn"                 # dot path, or "topic:N": level N (0-based) of the topic
 //   ts = "time"                   # dot path; absent: the time of arrival (ts_ms nullopt)

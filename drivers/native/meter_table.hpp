@@ -4,7 +4,7 @@
 // is kept here (what every meter of the source shares, its meta's profile, units and bus, is
 // the source's), because a source may relay tens of thousands of them. A meter stays where it
 // is until it is erased (node-based), so the name index can point into it. Loop thread only.
-#include "bridge/model/device_status.hpp"
+#include "model/device_status.hpp"
 
 #include <chrono>
 #include <cstddef>

@@ -1,7 +1,7 @@
 #pragma once
-// What one native source needs (design.md §3 [[native]]), filled by the daemon from its config
+// What one native source needs (docs/native.md), filled by the daemon from its config
 // so that drivers/ does not depend on daemon/config.
-#include "bridge/link_settings.hpp"
+#include "bridge/link/link_settings.hpp"
 #include "drivers/native/decoder.hpp"
 
 #include <chrono>
@@ -14,6 +14,8 @@ namespace mb::drivers::native {
 struct named_meter {
     std::string serial;
     std::string name; // the device name the config gives it
+
+    bool operator==(const named_meter&) const = default;
 };
 
 struct native_settings {
@@ -34,6 +36,9 @@ struct native_settings {
     // A relayed meter silent this long is forgotten (its retained meta and status cleared), so
     // that meters gone for good free their place. [[native]] forget_after.
     std::chrono::milliseconds forget_after{std::chrono::hours(24 * 7)};
+
+    // A reload compares them whole: a field added here takes part by itself.
+    bool operator==(const native_settings&) const = default;
 };
 
 } // namespace mb::drivers::native

@@ -38,7 +38,7 @@ std::string relay_name(std::string_view serial) {
 }
 
 native_source::native_source(uv_loop_t& loop, native_settings settings, callbacks cb,
-                             const model::clock& clock)
+                             const common::clock& clock)
     : settings_(std::move(settings))
     , cb_(std::move(cb))
     , clock_(clock)
@@ -247,7 +247,7 @@ void native_source::handle_reading(decoded_reading& r) {
                       log::suppressed_note(held));
     }
     // Online means what it sends is used as sent: a last_error then only says why not (the
-    // meter's clock), never what went wrong before (design.md §5.3).
+    // meter's clock), never what went wrong before (docs/topics.md).
     std::optional<std::string> error;
     std::optional<std::int64_t> offset_s;
     if (n.clock_offset_ms) {

@@ -1,5 +1,5 @@
 #pragma once
-// A native source (design.md §1, §3 [[native]]): meters that publish MQTT themselves, relayed
+// A native source (docs/native.md): meters that publish MQTT themselves, relayed
 // through the same normalize step, buffer and topic scheme as the RS485 meters. One MQTT
 // subscription over the same link class as the uplink; each payload goes through the
 // dialect's decoder, each decoded reading through drivers/normalize, then to the gateway.
@@ -16,10 +16,10 @@
 // drops, are counted per source and logged rate-limited; nothing else stops. Log lines are
 // limited per source and kind, never per serial: a flood of made-up serials gives a bounded
 // number of lines, each kind's held-back lines told as a count. Loop thread only.
-#include "bridge/model/clock.hpp"
-#include "bridge/model/log.hpp"
-#include "bridge/model/uv_handle.hpp"
-#include "bridge/mqtt_link.hpp"
+#include "bridge/link/mqtt_link.hpp"
+#include "common/clock.hpp"
+#include "common/log.hpp"
+#include "common/uv_handle.hpp"
 #include "drivers/native/decoder.hpp"
 #include "drivers/native/meter_table.hpp"
 #include "drivers/native/native_settings.hpp"
@@ -54,7 +54,7 @@ struct source_counters {
 class native_source final : public source {
 public:
     native_source(uv_loop_t& loop, native_settings settings, callbacks cb,
-                  const model::clock& clock = model::real_clock());
+                  const common::clock& clock = common::real_clock());
     ~native_source() override;
     native_source(const native_source&) = delete;
     native_source& operator=(const native_source&) = delete;
@@ -97,7 +97,7 @@ private:
 
     native_settings settings_;
     callbacks cb_;
-    const model::clock& clock_;
+    const common::clock& clock_;
     std::unique_ptr<decoder> decoder_;
     model::units_table units_; // every device's meta units (the dialect's), shared
     std::shared_ptr<const std::string> commands_refused_; // shared by every meter's meta

@@ -116,7 +116,7 @@ def registers(unit):
 def expected(unit, pt_ratio=None, ct_ratio=None):
     """{"values": name -> the number the daemon must publish, "before_ratio": the same before
     PT/CT, "ratio": name -> pt|ct|ptct, "registers": name -> [address, type, raw]}.
-    pt_ratio/ct_ratio: a config override (design §3), else the meter's own registers."""
+    pt_ratio/ct_ratio: a config override (docs/configuration.md), else the meter's own registers."""
     pt = Fraction(PT_RATIO if pt_ratio is None else pt_ratio)
     ct = Fraction(CT_RATIO if ct_ratio is None else ct_ratio)
     factor = {None: 1, "pt": pt, "ct": ct, "ptct": pt * ct}

@@ -6,6 +6,7 @@
                 [--corrupt-units 2]
                 [--control FILE] [--request-log FILE] [--write-log FILE]
                 [--live [--unit-ratio 1=1:40]]
+                [--min-silence-ms 50 [--slow-units 2]] [--max-count 16 [--max-count-exception 3]]
 
 Every unit serves the image of adw300_image.py (holding registers 0x0000..0x02FF, FC03 read,
 FC06/FC16 write: DO registers really change). --dump-expected writes, for every unit, the
@@ -21,9 +22,16 @@ reconfiguring the meters):
   request counts per unit on SIGTERM/SIGINT.
 
 --request-log FILE appends one JSON line per request that reaches the slave, dead units
-included: {"t": Unix s, "unit", "fc", "address", "count", "dead"} (+ "values" for writes);
+included: {"t": Unix s, "unit", "fc", "address", "count", "dead"} (+ "values" for writes,
++ "quirk": "too_soon" | "too_long" for a request the timing quirks ignored or refused);
 --write-log FILE the same for writes (FC06/FC16) only, so a test can prove that no write
 reached the bus.
+
+The timing quirks of real meters (stats "too_soon", "too_long" on exit):
+--min-silence-ms N: a request to a unit of --slow-units (default: every unit) that arrives less
+than N ms after the last answer on the line (any unit's) is ignored, as a meter that is not
+listening yet; --max-count N: a read (FC03/FC04) of more than N registers is refused with
+exception --max-count-exception (3, illegal data value; 2 as some meters do).
 
 --live (the demo): the measurement registers move every --live-period seconds as a real plant's
 do (plant.py: a daily load curve per unit, energy counters rising with the power), instead of
@@ -67,6 +75,23 @@ class faults:
         self.blocks = {}  # unit -> its registers, for set-up changes from the control file
         self.mtime = None
         self.rng = random.Random(args.seed)
+        # timing quirks (getattr: the other simulators build their args without them)
+        self.min_silence = getattr(args, "min_silence_ms", 0) / 1000.0
+        self.slow_units = set(getattr(args, "slow_units", []))  # empty: every unit
+        self.max_count = getattr(args, "max_count", 0)
+        self.max_count_exception = getattr(args, "max_count_exception", 3)
+        self.last_answer = 0.0  # time.monotonic() of the last answer sent on the line
+        self.quirks = {"too_soon": 0, "too_long": 0}
+
+    def too_soon(self, unit):
+        """A slow unit that is not listening yet: the line's last answer was too recent."""
+        if self.min_silence <= 0 or (self.slow_units and unit not in self.slow_units):
+            return False
+        return time.monotonic() - self.last_answer < self.min_silence
+
+    def too_long(self, request):
+        return (self.max_count > 0 and request.function_code in (3, 4)
+                and getattr(request, "count", 0) > self.max_count)
 
     def reload(self):
         if not self.control:
@@ -142,7 +167,7 @@ class request_logger:
         self.files = [(open(p, "a", buffering=1), writes_only)
                       for p, writes_only in ((request_path, False), (write_path, True)) if p]
 
-    def log(self, request):
+    def log(self, request, quirk=None):
         if not self.files:
             return
         self.fault.reload()
@@ -150,6 +175,8 @@ class request_logger:
         entry = {"t": time.time(), "unit": request.unit_id, "fc": fc,
                  "address": getattr(request, "address", None),
                  "count": getattr(request, "count", 1), "dead": request.unit_id in self.fault.dead}
+        if quirk:
+            entry["quirk"] = quirk  # "too_soon" (ignored) or "too_long" (refused)
         if fc in WRITE_CODES:
             values = getattr(request, "values", None)
             entry["values"] = list(values) if values is not None else [getattr(request, "value", None)]
@@ -161,14 +188,37 @@ class request_logger:
 
 def make_handler(logger, base=ModbusSingleRequestHandler):
     """A request handler of pymodbus's `base` kind (serial: single request, TCP: connected)
-    that logs every request before executing it."""
+    that logs every request before executing it, and plays the timing quirks of the
+    logger's faults (too soon: no answer; too long: an exception)."""
+    fault = logger.fault
+
     class logging_handler(base):
         def execute(self, request, *addr):
+            quirk = None
+            if request.unit_id not in fault.dead:
+                if fault.too_soon(request.unit_id):
+                    quirk = "too_soon"
+                elif fault.too_long(request):
+                    quirk = "too_long"
             try:
-                logger.log(request)
+                logger.log(request, quirk)
             except Exception as e:  # the log must never stop the slave
                 print(f"request log failed: {e}", flush=True)
+            if quirk:
+                fault.quirks[quirk] += 1
+            if quirk == "too_soon":
+                return None
+            if quirk == "too_long":
+                response = request.doException(fault.max_count_exception)
+                response.transaction_id = request.transaction_id
+                response.unit_id = request.unit_id
+                return self.send(response, *addr)
             return super().execute(request, *addr)
+
+        def send(self, message, *addr, **kwargs):
+            result = super().send(message, *addr, **kwargs)
+            fault.last_answer = time.monotonic()
+            return result
 
     return logging_handler
 
@@ -215,6 +265,14 @@ def parse_args(argv):
     p.add_argument("--live-period", type=float, default=1.0, help="seconds between updates")
     p.add_argument("--unit-ratio", type=parse_unit_ratio, action="append", default=[],
                    metavar="U=PT:CT", help="one unit's PT/CT ratio registers, e.g. 1=1:40")
+    p.add_argument("--min-silence-ms", type=int, default=0,
+                   help="ignore requests arriving sooner than this after the line's last answer")
+    p.add_argument("--slow-units", type=rtu_frame.parse_units, default=[],
+                   help="only these units want --min-silence-ms (default: every unit)")
+    p.add_argument("--max-count", type=int, default=0,
+                   help="refuse reads of more than this many registers")
+    p.add_argument("--max-count-exception", type=int, choices=(2, 3), default=3,
+                   help="the exception code of a refused long read (default 3)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -309,7 +367,7 @@ async def serve(args):
         live.cancel()
     await server.shutdown()
     print(json.dumps({"served": {str(u): n for u, n in context.served.items()},
-                      "corrupted": stats["corrupted"]}), flush=True)
+                      "corrupted": stats["corrupted"], **fault.quirks}), flush=True)
 
 
 def main(argv=None):

@@ -6,7 +6,7 @@
                       [--serial-base 24102809510006] [--shadow N] [--garbage-every K]
                       [--once | --stop-after S] [--speed X] [--seed N]
 
---count N ADW300-4G meters publish dialect A, "json-v2" (meters/reference.md §2.1), each with
+--count N ADW300-4G meters publish dialect A, "json-v2" (docs/native.md), each with
 its own 14-digit serial (--serial-base, +1 per meter), every --interval seconds at QoS 1,
 spread over the interval as real meters are: {"data":[{"tp":ms,"point":[{"id":0,"val":
 "<serial>"},{"id":1,"val":230.1},…]}]}, the full id table 0..72 with powers in kW, kvar, kVA
@@ -14,7 +14,7 @@ and energies in kWh, kvarh; the ICCID (id 33) only in a meter's first message af
 "power-up" (the start of this program). Values follow plant.py: a daily load curve, energy
 counters rising with the power, PF, frequency near 50 Hz, signal strength.
 
---shadow N adds one gateway speaking dialect C, the device shadow (reference.md §2.3), with N
+--shadow N adds one gateway speaking dialect C, the device shadow (docs/native.md), with N
 sub-meters: {"msgid":"1","method":"update","sn":"<gw sn>","timestamp":s,"sendtime":s,
 "version":1,"reported":{"<ch>_<meter sn>":{"state":"ONLINE","Ua":"229.8",…}}} on
 data/up/<--product-key>/<--shadow-sn>; values are strings, powers in kW.

@@ -6,7 +6,7 @@ time of day), slow noise around it (a mean-reverting random walk) plus a little 
 uneven split over the phases, a power factor that sags at light load, voltage that dips a
 little under load, a frequency wandering near 50 Hz, and energy counters integrated from the
 power (so they only rise, and by exactly what the power says). Every value is primary-side,
-in the vocabulary's units (design.md §4): V, A, W, var, VA, Hz, kWh, kvarh, %, °C, dBm, 1.
+in the vocabulary's units (docs/measurements.md): V, A, W, var, VA, Hz, kWh, kvarh, %, °C, dBm, 1.
 
 The encoders (the ADW300 register image, the json-v2 and shadow payloads) live with the
 simulators; this module knows nothing about wire formats. Pure Python, no third-party import.

@@ -20,7 +20,6 @@
 // Argument: "disk" runs only (1), "backlog" only (2)-(4).
 #include "bench_bare.hpp"
 #include "bench_broker.hpp"
-#include "bridge/model/log.hpp"
 #include "bridge/payloads.hpp"
 #include "buffer/delivery_queue.hpp"
 #include "buffer/footprint.hpp"
@@ -31,6 +30,7 @@
 #include "buffer/sqlite_queue.hpp"
 #include "buffer_bench_proc.hpp"
 #include "buffer_bench_rig.hpp"
+#include "common/log.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -2,15 +2,15 @@
 // The moving parts of buffer_bench around the delivery queue: a libuv loop that runs until a
 // condition holds (or fails the run), readings shaped like meter polls, two ways of pushing
 // them (at a fixed rate, as the gateway does after each poll; or as fast as the loop turns),
-// and bridge::uplink glued to the queue by buffer::forwarder the way daemon/gateway.cpp does,
-// behind an outlet that checks what the queue publishes (no seq twice, oldest first).
-#include "bridge/model/gap.hpp"
-#include "bridge/model/outlet.hpp"
-#include "bridge/model/reading.hpp"
-#include "bridge/model/uv_handle.hpp"
+// and bridge::uplink glued to the queue by buffer::forwarder the way daemon/gateway/gateway.cpp
+// does, behind an outlet that checks what the queue publishes (no seq twice, oldest first).
 #include "bridge/uplink.hpp"
 #include "buffer/delivery_queue.hpp"
 #include "buffer/forwarder.hpp"
+#include "common/uv_handle.hpp"
+#include "model/gap.hpp"
+#include "model/outlet.hpp"
+#include "model/reading.hpp"
 
 #include <algorithm>
 #include <array>
@@ -368,7 +368,8 @@ private:
         s.commands = false;
         return s;
     }
-    // The gateway's wiring (daemon/gateway.cpp), counting as it goes; called once start() ran.
+    // The gateway's wiring (daemon/gateway/gateway.cpp), counting as it goes; called once start()
+    // ran.
     bridge::uplink::callbacks callbacks(buffer::delivery_queue& q) {
         bridge::uplink::callbacks cb;
         cb.on_ack = [this](int mid, bridge::delivery d) {

@@ -1,5 +1,5 @@
 // What one native payload costs to decode on the loop thread (issue 9): ns per decode() of an
-// ADW300 json-v2 message with the full id list 0–72, of the reference's trimmed capture, of the
+// ADW300 json-v2 message with the full id list 0–72, of the trimmed public capture, of the
 // AWT200 shadow update capture and of a generic `json` object, and beside each the bare
 // nlohmann parse of the same bytes (a DOM tree: what the shadow and json decoders build; the
 // json-v2 decoder reads the text as a stream and builds none). The json-v2 payload with an

@@ -1,6 +1,6 @@
 // The native relay benches' load and counting (tests/bench/native_relay_bench.py,
-// native_scale_bench.py): simulated ADW300-4G meters publishing json-v2 (meters/reference.md
-// §2.1, the full id table 0..72, ICCID id 33 in each meter's first message only) over
+// native_scale_bench.py): simulated ADW300-4G meters publishing json-v2 (docs/native.md, the
+// full id table 0..72, ICCID id 33 in each meter's first message only) over
 // libmosquitto, and a subscriber on the uplink side that counts what was relayed. Three modes:
 //
 //   native_load flood --pub-port P --count-port U --count-topic F [--serials N] [--window W]
@@ -145,7 +145,7 @@ struct meter_payload {
     std::int64_t last_tp = 0;
 };
 
-// Plausible engineering values for id 1..72 (reference.md §2.1 units: kW, kvar, kVA, kWh …),
+// Plausible engineering values for id 1..72 (docs/native.md units: kW, kvar, kVA, kWh …),
 // varied a little per meter so that no two documents are the same.
 std::string point_value(int id, std::uint64_t k) {
     const double f = 1.0 + static_cast<double>(k % 97) / 1000.0;

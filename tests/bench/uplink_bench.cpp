@@ -5,9 +5,9 @@
 // publish(reading) -> PUBACK. Each run lasts `run_for`, about 20 s in all.
 #include "bench_bare.hpp"
 #include "bench_broker.hpp"
-#include "bridge/model/log.hpp"
 #include "bridge/payloads.hpp"
 #include "bridge/uplink.hpp"
+#include "common/log.hpp"
 
 #include <algorithm>
 #include <chrono>

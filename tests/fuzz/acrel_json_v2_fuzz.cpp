@@ -1,4 +1,4 @@
-// Fuzz target for the acrel-json-v2 decoder (meters/reference.md §2.1): whatever a meter or a
+// Fuzz target for the acrel-json-v2 decoder (docs/native.md): whatever a meter or a
 // stranger publishes, decode() answers without a crash, a throw or an unbounded tree, and the
 // answer holds together (decoder_checks.hpp). json-v2 never reports a meter state.
 #include "tests/fuzz/decoder_checks.hpp"

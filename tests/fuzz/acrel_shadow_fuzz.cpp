@@ -1,4 +1,4 @@
-// Fuzz target for the acrel-shadow decoder (meters/reference.md §2.3): whatever a gateway or a
+// Fuzz target for the acrel-shadow decoder (docs/native.md): whatever a gateway or a
 // stranger publishes, decode() answers without a crash, a throw or an unbounded tree, and the
 // answer holds together (decoder_checks.hpp). The shadow dialect never carries an ICCID.
 #include "tests/fuzz/decoder_checks.hpp"

@@ -1,10 +1,11 @@
-// Fuzz target for downlink command JSON (design.md §5.4, style.md rule 13): whatever arrives
-// on {p}/{gw}/{dev}/cmd, the parser answers with a command or a reason, never a crash, and an
-// accepted command only ever names writable values within their range. A refusal that names
-// a value tells it right: "unknown value" only for one the device does not have, "not
-// writable" only for one it has but may not set. The signature check that stands in front of
-// the parser with [uplink] command_key_file (docs/security.md) takes the same input first:
-// never a crash, and what it lets through is the payload without its "sig" member.
+// Fuzz target for downlink command JSON (docs/commands.md,
+// docs/contributing.md#fuzz-every-parser-of-outside-input): whatever arrives on {p}/{gw}/{dev}/cmd,
+// the parser answers with a command or a reason, never a crash, and an accepted command only ever
+// names writable values within their range. A refusal that names a value tells it right: "unknown
+// value" only for one the device does not have, "not writable" only for one it has but may not set.
+// The signature check that stands in front of the parser with [uplink] command_key_file
+// (docs/security.md) takes the same input first: never a crash, and what it lets through is the
+// payload without its "sig" member.
 #include "bridge/command.hpp"
 #include "bridge/command_verifier.hpp"
 #include "bridge/payloads.hpp"
@@ -30,7 +31,7 @@ const mb::model::device_info& device() {
 }
 
 // The time corpus/command/signed.json was signed at.
-struct fixed_clock final : mb::model::clock {
+struct fixed_clock final : mb::common::clock {
     [[nodiscard]] std::int64_t unix_ms() const override { return 1764095000000; }
     [[nodiscard]] std::chrono::steady_clock::time_point steady() const override {
         return std::chrono::steady_clock::now();

@@ -1,6 +1,6 @@
-// Fuzz target for the generic `json` decoder (design.md §3) with a fixed field map: a serial
-// from a dot path, ts (Unix s, ms or ISO 8601), values through objects and array indexes, one
-// scaled. decode() answers without a crash, a throw or an unbounded tree, and the answer holds
+// Fuzz target for the generic `json` decoder (docs/configuration.md) with a fixed field map: a
+// serial from a dot path, ts (Unix s, ms or ISO 8601), values through objects and array indexes,
+// one scaled. decode() answers without a crash, a throw or an unbounded tree, and the answer holds
 // together (decoder_checks.hpp); values are reported in the vocabulary's unit (empty).
 #include "tests/fuzz/decoder_checks.hpp"
 

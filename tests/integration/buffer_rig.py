@@ -1,4 +1,4 @@
-"""The rig of the store-and-forward buffer tests (test_buffer_*.py, design.md §6): the RTU rig
+"""The rig of the store-and-forward buffer tests (test_buffer_*.py, docs/buffer.md): the RTU rig
 (simulated ADW300s on a pty bus, the real daemon) with a broker that keeps sessions across a
 restart, a watcher with a persistent session (so that what the daemon publishes while the
 watcher reconnects is queued for it, not lost), a [buffer] table the test chooses, a TCP proxy
@@ -348,7 +348,7 @@ class SizeWatch:
 
 
 class Ledger:
-    """Everything delivered for one device, judged against design.md §6."""
+    """Everything delivered for one device, judged against docs/buffer.md."""
 
     def __init__(self, watcher, dev):
         self.dev = dev
@@ -526,7 +526,7 @@ timeout = "1s"  # generous: on a loaded box a timed-out poll would look like a l
 
     def assert_lost_only_before_kills(self, dev, lost, kills_s, flush_s, slack=0.3):
         """Every poll whose reading was lost happened within flush_interval before a kill (or
-        while the kill was landing): design.md §6's durability bound."""
+        while the kill was landing): docs/buffer.md's durability bound."""
         late = [t for t in lost
                 if not any(k - flush_s - slack <= t <= k + 0.5 for k in kills_s)]
         self.assertEqual(late, [], f"{dev}: readings polled at these times (Unix s) were lost "

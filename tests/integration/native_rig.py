@@ -1,7 +1,7 @@
 """The rig of the native relay tests (test_native_*.py): the RTU rig (a private mosquitto, a pty
 bus with the pymodbus ADW300 slave, the real daemon, a subscriber on meterbridge/<gw>/#) plus a
 [[native]] source on the same broker, meters published as json-v2 by a paho client, payloads
-built here from meters/reference.md §2.1's id table and the expected values computed here (kW x
+built here from docs/native.md's id table and the expected values computed here (kW x
 1000), never taken from the binary."""
 
 import json
@@ -16,7 +16,7 @@ JSON_V2_TOPIC = "platform/acrel/meter/json-v2/analog/0000"
 NAMED_SERIAL = "24102809510006"
 UNKNOWN_SERIAL = "24102809510099"
 
-# reference.md §2.1: id -> (vocabulary name, factor to its unit)
+# docs/native.md: id -> (vocabulary name, factor to its unit)
 IDS = {1: ("voltage_l1", 1), 2: ("voltage_l2", 1), 3: ("voltage_l3", 1),
        7: ("current_l1", 1), 8: ("current_l2", 1), 9: ("current_l3", 1),
        13: ("active_power_total", 1000), 17: ("reactive_power_total", 1000),

@@ -1,7 +1,7 @@
 """The rig of the RTU integration tests (test_rtu_*.py, test_commands.py): a private mosquitto,
 a socat pty pair, the pymodbus ADW300 slave (scripts/simulators/adw300_sim.py) on one end and
 the real meterbridge daemon on the other, and a paho subscriber on meterbridge/<gw>/#.
-Expected values come from the simulator's --dump-expected (reference.md, computed on its own),
+Expected values come from the simulator's --dump-expected (the ADW300 manual's table, computed on its own),
 never from the binary."""
 
 import json
@@ -26,7 +26,7 @@ def topic(dev, leaf):
 
 
 def shortest(v):
-    """The shortest text that reads back as v, without a trailing ".0" (design.md §5.1)."""
+    """The shortest text that reads back as v, without a trailing ".0" (docs/topics.md)."""
     text = repr(float(v))
     return text[:-2] if text.endswith(".0") else text
 

@@ -1,4 +1,4 @@
-"""`meterbridge buffer [-c FILE]` (design.md §7): what the store-and-forward buffer file holds,
+"""`meterbridge buffer [-c FILE]` (docs/command-line.md): what the store-and-forward buffer file holds,
 per device, read-only.
 
 On a file the test builds with the schema's own SQL (read from buffer/schema.cpp): the exact

@@ -1,5 +1,5 @@
 """50 kill -9 at random moments with sync = "full", the broker down about half of the time
-(design.md §6). After every kill the buffer file passes PRAGMA integrity_check, and the
+(docs/buffer.md). After every kill the buffer file passes PRAGMA integrity_check, and the
 readings it holds (read from a copy, read-only) are remembered: every one of them is delivered
 afterwards, with the ts it was stored with. No seq is used for two different readings; a
 reading delivered more than once (the same payload) counts against the in-flight window, at
@@ -13,8 +13,8 @@ scripts/soak runs it longer (MB_CRASH_KILLS) with faults added to the schedule
 and freed at random moments, the buffer file deleted under the running daemon (also while the
 disk is full: the disk is then freed and the new file awaited before the kill). The rules stay:
 no seq names two readings, every seq not delivered is in a gap or was lost in the last
-flush_interval before a kill, or was waiting for its reservation on a full disk at a kill
-(docs/buffer.md), and the file passes integrity_check after every kill."""
+flush_interval before a kill, or was waiting for its reservation at a kill in a life the disk
+was full in (docs/buffer.md), and the file passes integrity_check after every kill."""
 
 import os
 import random
@@ -66,11 +66,15 @@ class BufferCrashLoopTest(BufferRig):
             mount_tmpfs(fs, "size=2m,mode=0755")
             self.cleanup(umount, fs)
             self.db = os.path.join(fs, "buffer.db")
+            # max_size below the disk, as a box should have it: only the filler fills it.
             config = self.buffer_config(METERS, interval="200ms",
                                         buffer={"flush_interval": f'"{int(FLUSH_S * 1000)}ms"',
-                                                "sync": '"full"'})
+                                                "sync": '"full"', "max_size": '"1MiB"'})
         filler = None
-        full_since = []  # (Unix s the disk filled, Unix s of the kill) when full at a kill
+        # (Unix s, Unix s of the kill) of each life the disk was full in, from when it was full:
+        # readings taken then may wait in memory for a reservation until the kill (the commit
+        # or the reopening is retried on a back-off, also after the disk has room again).
+        full_since = []
         faults = {"fill": 0, "free": 0, "delete": 0, "delete while full": 0}
         self.broker_stops = []  # Unix s of each
         committed = {}     # (device, seq) -> ts, as stored at some kill
@@ -83,6 +87,7 @@ class BufferCrashLoopTest(BufferRig):
             self.set_broker(rng.random() < 0.5)
             run = os.path.join(self.tmp, f"run{n:02}")
             os.makedirs(run)
+            full_from = time.time() if filler is not None else None
             self.mb = self.launch(Daemon(run, config))
             life = rng.uniform(0.15, 1.8)
             flip = rng.uniform(0.0, life) if rng.random() < 0.3 else None
@@ -98,7 +103,8 @@ class BufferCrashLoopTest(BufferRig):
                 if what == "broker":
                     self.set_broker(self.broker.proc is None)
                 elif what == "disk" and filler is None:
-                    filler, filled_at = fill(os.path.dirname(self.db)), time.time()
+                    filler = fill(os.path.dirname(self.db))
+                    full_from = full_from or time.time()
                     faults["fill"] += 1
                 elif what == "disk":
                     os.remove(filler)
@@ -130,8 +136,8 @@ class BufferCrashLoopTest(BufferRig):
             self.assertLessEqual(lost_at_kill, 0, f"run {n}: killed with its file lost (the "
                              f"schedule waits for it to be made again):\n{self.log_tail(60)}")
             kills_ms.append(now_ms())
-            if filler is not None:
-                full_since.append((filled_at, kills_ms[-1] / 1000))
+            if full_from is not None:
+                full_since.append((full_from, kills_ms[-1] / 1000))
             self.mb.proc.send_signal(signal.SIGKILL)
             self.mb.proc.wait(10)
             self.mb.stop()
@@ -151,7 +157,7 @@ class BufferCrashLoopTest(BufferRig):
               f"stored; broker stopped {len(self.broker_stops)} times", file=sys.stderr)
         self.assertEqual(bad_files, [], f"seed {seed}: the buffer file after a kill")
         if FAULTS:
-            print(f"crash loop: faults {faults}; disk full at {len(full_since)} kill(s)",
+            print(f"crash loop: faults {faults}; disk full in {len(full_since)} life(s)",
                   file=sys.stderr)
         if filler is not None:
             os.remove(filler)
@@ -197,7 +203,7 @@ class BufferCrashLoopTest(BufferRig):
                                  f"seed {seed}: {dev}: seqs neither delivered nor announced "
                                  f"(at most {allowed} may be): {unexplained}")
             lost = self.lost_polls(unit, ledger.readings.values(), final_ms / 1000)
-            # Waiting for a reservation on a full disk at a kill: lost with the memory.
+            # Waiting for a reservation after the disk was full, at a kill: lost with the memory.
             lost = [t for t in lost if not any(a - 0.5 <= t <= b for a, b in full_since)]
             self.assert_lost_only_before_kills(dev, lost, [k / 1000 for k in kills_ms], FLUSH_S)
             # A reading delivered twice was in flight at a kill or a broker stop between the

@@ -1,4 +1,4 @@
-"""seq never repeats, whatever the disk does (design.md §6): a reading whose seq the buffer file
+"""seq never repeats, whatever the disk does (docs/buffer.md): a reading whose seq the buffer file
 has not reserved is not published, so that no crash can hand that seq out again. The buffer
 sits on a small tmpfs that the test fills before a native meter's first message, so that its
 seq range can never be committed:
@@ -154,7 +154,7 @@ class BufferFullDiskTest(BufferRig):
         self.wait_disconnected()
         self.wait_for(lambda: len(stored_now(self.db) or {}) >= 10, 20, "a backlog in the file")
         filler = fill(self.fs)
-        self.wait_for(lambda: self.log_lines(r"buffer: .*full"), 20, "a failing commit")
+        self.wait_for(lambda: self.log_lines(r"buffer: .*disk is full"), 20, "a failing commit")
         stored = self.wait_for(lambda: stored_now(self.db), 20, "the file read")
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(self.db + suffix):

@@ -1,4 +1,4 @@
-"""kill -9 during an outage, then a restart with the broker back (design.md §6): what was on
+"""kill -9 during an outage, then a restart with the broker back (docs/buffer.md): what was on
 disk at the kill is delivered with its original ts, the loss is at most the readings of the
 last flush_interval, seq continues above everything used before without repeating, and the
 jump is announced on {p}/{gw}/{dev}/gap with reason "restart". And the other side of it: after

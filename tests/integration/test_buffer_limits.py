@@ -1,4 +1,4 @@
-"""max_size and max_age with small limits while the broker is down (design.md §6): the oldest
+"""max_size and max_age with small limits while the broker is down (docs/buffer.md): the oldest
 readings go; every seq from 1 to the last is either delivered or inside exactly one gap of
 the right reason on {p}/{gw}/{dev}/gap, the gap's from_ts/to_ts are those of the readings it
 stands for, the gateway status's buffer.dropped is exactly the number announced, the file

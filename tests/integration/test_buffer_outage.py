@@ -1,4 +1,4 @@
-"""Store and forward through a 20 s broker outage (design.md §6): three meters polled every
+"""Store and forward through a 20 s broker outage (docs/buffer.md): three meters polled every
 500 ms; the broker is stopped for 20 s and started again on the same port. Every seq of every
 meter arrives, from the first to the last, each with the ts it was polled at (those polled
 during the outage have a ts inside it), duplicates at most max_inflight, no gap announced; and

@@ -1,4 +1,4 @@
-"""Downlink commands end to end (design.md §5.4): a command published on the real broker
+"""Downlink commands end to end (docs/commands.md): a command published on the real broker
 reaches the pymodbus ADW300 slave through the real daemon's RTU write path, and every refusal
 is answered with its reason while no write reaches the bus (the simulator logs each write it
 receives)."""

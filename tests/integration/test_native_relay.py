@@ -1,11 +1,11 @@
 """Native 4G/WiFi meters relayed through the same pipeline (issue 9): a meter publishing the
-ADW300 json-v2 dialect (meters/reference.md §2.1) to a broker appears under
+ADW300 json-v2 dialect (docs/native.md) to a broker appears under
 {p}/{gw}/{name}/data in the same shape as an RS485 ADW300 (same names, same units); unknown
 serials appear as sn-<serial> with their meta; garbage in between stops nothing; silence makes
 a meter offline and a message online again; commands to it are refused with the reason.
 
-Payloads are built here from the reference's id table, and the expected values computed here
-(kW x 1000), never taken from the binary."""
+Payloads are built here from the json-v2 id table (docs/native.md), and the expected values
+computed here (kW x 1000), never taken from the binary."""
 
 import json
 import signal
@@ -190,7 +190,7 @@ class NativeRelayTest(NativeRig):
         self.start_gateway(text)
         m = self.meter()
         ts = int(time.time())
-        # reference.md §2.3: the AWT200 capture, trimmed, values as strings
+        # the public AWT200 capture (docs/meters.md#sources), trimmed, values as strings
         update = {"msgid": "571", "method": "update", "sn": "24120405680002", "timestamp": ts,
                   "sendtime": ts, "version": 1,
                   "reported": {"0_24120405680027": {

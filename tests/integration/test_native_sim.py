@@ -1,5 +1,5 @@
 """Self-test of scripts/simulators/native_meter_sim.py (and plant.py under it) against a real
-mosquitto: the json-v2 and shadow payloads as meters/reference.md §2.1 and §2.3 describe
+mosquitto: the json-v2 and shadow payloads as docs/native.md describes
 them, values that move as a plant's do (energy rising with the power), the garbage kinds, and
 its lifecycle (readiness line, --once after the PUBACKs, SIGTERM, --stop-after, a broker
 that comes later). No daemon."""

@@ -1,4 +1,4 @@
-"""The one job the delivery queue exists for (design.md §6): readings taken while the broker
+"""The one job the delivery queue exists for (docs/buffer.md): readings taken while the broker
 is down arrive after it returns, every seq, each with its original ts. And a reading the
 broker refuses for good (larger than its max_packet_size) is dropped, counted and announced
 on {p}/{gw}/{dev}/gap with reason "refused", while the other devices' readings flow on.
@@ -134,7 +134,7 @@ class OutageDeliveryTest(RtuRig):
         self.wait_data("small", before + 2)
         self.assertRegex(self.mb.output(), r"big seq 1 refused by the uplink: .*larger")
 
-        # The gateway status counts the drops (design.md §5.2), republished when they move.
+        # The gateway status counts the drops (docs/topics.md), republished when they move.
         def dropped():
             online = [json.loads(p) for _t, p, _r in self.sub.on(f"{PREFIX}/{GW}/status")
                       if p and json.loads(p)["state"] == "online"]

@@ -1,7 +1,7 @@
 """`meterbridge check --profile FILE` and `meterbridge read --profile FILE --port PORT --unit N`:
 a profile checked, and tried against a meter, with no config written. The meter is the
 pymodbus ADW300 slave (scripts/simulators) on one end of a socat pty pair; expected values come
-from its --dump-expected (computed on its own from the reference), never from the binary."""
+from its --dump-expected (computed on its own from the ADW300 manual's table), never from the binary."""
 
 import glob
 import json

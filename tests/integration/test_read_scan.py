@@ -1,6 +1,6 @@
-"""`meterbridge read` and `meterbridge scan` (design.md §7) against real processes: the built
+"""`meterbridge read` and `meterbridge scan` (docs/command-line.md) against real processes: the built
 binary on one end of a socat pty pair, the pymodbus ADW300 slave (scripts/simulators) on the
-other. Expected values come from the simulator's --dump-expected (reference.md, computed on
+other. Expected values come from the simulator's --dump-expected (the ADW300 manual's table, computed on
 its own), never from the binary."""
 
 import json
@@ -29,7 +29,7 @@ REQUEST_LINE = re.compile(r"^  FC(\d\d)  0x([0-9A-F]{4})  +(\d+)  +([\d.]+)  (.+
 
 
 def shortest(v):
-    """The shortest text that reads back as v, without a trailing ".0" (design.md §5.1)."""
+    """The shortest text that reads back as v, without a trailing ".0" (docs/topics.md)."""
     text = repr(float(v))
     return text[:-2] if text.endswith(".0") else text
 
@@ -103,7 +103,7 @@ timeout = "{timeout}"
             self.assertTrue(math.isclose(float(text), want, rel_tol=1e-12, abs_tol=1e-12),
                             f"{name}: printed {text}, expected {want}")
             self.assertEqual(text, shortest(float(text)), f"{name}: not the shortest form")
-        # a sample of every type, exactly as printed, with its unit (design.md §4)
+        # a sample of every type, exactly as printed, with its unit (docs/measurements.md)
         sample = {
             "voltage_l1": "V",            # u16 x 0.1, x PT from the meter
             "current_l2": "A",            # u16 x 0.01, x CT

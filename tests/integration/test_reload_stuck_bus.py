@@ -1,4 +1,4 @@
-"""A reload or a stop never makes the loop wait on a serial line (design.md §1): a bus whose meter
+"""A reload or a stop never makes the loop wait on a serial line (docs/architecture.md): a bus whose meter
 never answers is inside a 10 s request when SIGHUP comes. Its thread finishes that request
 on its own; meanwhile the loop keeps feeding systemd's watchdog, and the meter on the other
 bus keeps being read and published on time. (Joining the stuck thread on the loop, as the

@@ -1,4 +1,4 @@
-"""A dead meter on a shared bus (design.md §8): it goes offline, backs off so that it cannot
+"""A dead meter on a shared bus (docs/bad-input.md): it goes offline, backs off so that it cannot
 starve its bus (one timeout per back-off period), the live meters keep their interval, and it
 comes back by itself when it answers again."""
 
@@ -52,7 +52,7 @@ class DeadUnitTest(RtuRig):
         for i in range(2, len(gaps)):  # then it waits longer each time, up to the cap
             self.assertGreaterEqual(gaps[i], min(2 ** (i - 1) * INTERVAL, CAP) * 0.9, f"gaps {gaps}")
             self.assertLessEqual(gaps[i], CAP * 1.1 + TIMEOUT, f"gaps {gaps}")
-        # logged once, with the bus, unit, reason, misses and the back-off (style.md rule 5)
+        # logged once, with the bus, unit, reason, misses and the back-off (docs/contributing.md#log-once-with-context-and-count-every-loss)
         lines = [ln for ln in self.mb.output().splitlines() if "dead4(unit 4): offline" in ln]
         self.assertEqual(len(lines), 1, lines)
         self.assertRegex(lines[0], r"rtu\[rs485-1\] dead4\(unit 4\): offline: no answer within "

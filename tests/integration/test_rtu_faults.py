@@ -1,4 +1,4 @@
-"""What bad answers and a vanishing port get (design.md §8): a meter answering with CRC errors
+"""What bad answers and a vanishing port get (docs/bad-input.md): a meter answering with CRC errors
 or exceptions costs only its own values, and a serial port that disappears and comes back is
 reopened by the daemon itself."""
 

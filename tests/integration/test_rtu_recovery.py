@@ -97,8 +97,8 @@ class RtuRecoveryTest(RtuRig):
         recovered_s = time.monotonic() - cleared_at
         self.assertLess(recovered_s, 2.5, "back at its next poll (interval 1 s)")
         back = self.wait_status("incomer", "online", timeout=5, after=statuses_during)
-        self.assertIsNone(back["last_error"], "online again: the refusals are over (design.md "
-                          "§5.3: last_error null when online)")
+        self.assertIsNone(back["last_error"], "online again: the refusals are over (docs/topics.md: "
+                          "last_error null when online)")
         doc = self.data("incomer")[-1][0]
         self.assertEqual(set(doc["values"]) - {"pt_ratio", "ct_ratio"},
                          set(self.expected["units"]["1"]["values"]) - {"pt_ratio", "ct_ratio"},

@@ -1,6 +1,6 @@
 """The real daemon polls the pymodbus ADW300 slave on a pty pair and publishes to a real
 mosquitto: every value of the profile arrives exactly as the independent register image says
-(design.md §5.1), with ts, seq, meta and status as §5 specifies."""
+(docs/topics.md), with ts, seq, meta and status as docs/topics.md specifies."""
 
 import json
 import re
@@ -12,7 +12,7 @@ from rtu_rig import GW, PREFIX, STATIC, RtuRig, require_built, shortest, topic
 
 import adw300_image  # noqa: E402  (scripts/simulators, put on sys.path by rtu_rig)
 
-# design.md §4, written out here on its own: name pattern -> unit
+# docs/measurements.md, written out here on its own: name pattern -> unit
 UNITS = [
     (r"voltage_(l\d|l\d_l\d)", "V"), (r"current_(l\d|n)|residual_current", "A"),
     (r"active_power_.*", "W"), (r"reactive_power_.*", "var"), (r"apparent_power_.*", "VA"),
@@ -28,7 +28,7 @@ def unit_of(name):
     for pattern, unit in UNITS:
         if re.fullmatch(pattern, name):
             return unit
-    raise AssertionError(f"{name} is not in design.md §4")
+    raise AssertionError(f"{name} is not in docs/measurements.md")
 
 
 @require_built

@@ -1,4 +1,4 @@
-"""A reading larger than the broker takes, under MQTT 3.1.1 (design.md §6, "refused").
+"""A reading larger than the broker takes, under MQTT 3.1.1 (docs/buffer.md, "refused").
 
 MQTT 5 brokers announce their Maximum Packet Size and libmosquitto refuses a larger publish
 itself (test_outage_delivery). A 3.1.1 broker cannot say it: mosquitto's max_packet_size

@@ -1,4 +1,4 @@
-"""The uplink reconnects by itself (design.md §5, style.md rule 9): the broker goes away and
+"""The uplink reconnects by itself (docs/topics.md, docs/contributing.md#back-off-with-jitter): the broker goes away and
 comes back on the same port without persistence, so the retained birth and meta a fresh
 subscriber then sees can only have been published again by the daemon."""
 

@@ -1,4 +1,4 @@
-"""A stop with readings sent but not acknowledged (design.md §7: wait up to 5 s for PUBACKs).
+"""A stop with readings sent but not acknowledged (docs/command-line.md: wait up to 5 s for PUBACKs).
 With the uplink down there is nothing to wait for, and the daemon stopped at once, but said
 "N message(s) still awaiting PUBACK after 5000 ms": neither the wait nor the reason was true.
 Now the line says the uplink is down, and that they stay in the buffer, which `meterbridge

@@ -1,4 +1,4 @@
-"""The uplink's topics and payloads (design.md §5) from the real daemon to a real mosquitto:
+"""The uplink's topics and payloads (docs/topics.md) from the real daemon to a real mosquitto:
 gateway birth, device meta and status (retained, QoS 1), readings (QoS 1, not retained),
 the will after SIGKILL, and the offline status after SIGTERM. One simulated ADW300 on a pty."""
 
@@ -83,7 +83,7 @@ class UplinkTopicsTest(UplinkTest):
                          ("rtu", "rs485-1", 1, 1000))
         self.assertEqual(set(meta["units"]), {v["name"] for v in profile["value"]})
         wrong = {n: u for n, u in meta["units"].items() if u != expected_unit(n)}
-        self.assertEqual(wrong, {}, "units that differ from design.md §4")
+        self.assertEqual(wrong, {}, "units that differ from docs/measurements.md")
 
         self.assertEqual(set(status), STATUS_KEYS, status)
         self.assertEqual(status["state"], "online")

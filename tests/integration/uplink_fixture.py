@@ -1,5 +1,5 @@
 """Shared pieces of the uplink integration tests (test_uplink_*.py): one simulated ADW300 on
-a socat pty pair, a config writer, a subscriber that can log in, the design.md §4 units
+a socat pty pair, a config writer, a subscriber that can log in, the docs/measurements.md units
 written out on their own (not taken from the binary), and throwaway certificates."""
 
 import json
@@ -14,7 +14,7 @@ from mbtest import PROFILES_DIR, SOURCE_DIR, Daemon, PtyPair, Slave, TempDirTest
 
 SIM = os.path.join(SOURCE_DIR, "scripts", "simulators", "adw300_sim.py")
 
-# design.md §4, as rules over the name: the test's own reading of the table.
+# docs/measurements.md, as rules over the name: the test's own reading of the table.
 UNIT_RULES = [
     (r"voltage_(l[123]|l1_l2|l2_l3|l3_l1)", "V"),
     (r"(current_(l[123]|n)|residual_current)", "A"),

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""The include rules of design.md §2: arrows point down only.
+"""The include rules of docs/architecture.md: arrows point down only.
 
-  bridge/model/   includes nothing of the project but bridge/model/
-  drivers/, buffer/, bridge/   never include daemon/
-  drivers/modbus_rtu/   never includes the MQTT side of bridge/ (only bridge/model/)
-  buffer/   includes only bridge/model/ and buffer/
+  common/              includes nothing of the project but common/
+  model/               common/ and model/ only
+  bridge/link/         common/ and bridge/link/ only (the MQTT link knows no uplink)
+  bridge/              never drivers/, buffer/ or daemon/
+  buffer/              common/, model/ and buffer/ only
+  drivers/             never daemon/, and of bridge/ only the link (drivers/native)
+  drivers/modbus_rtu/  common/, model/, drivers/modbus_rtu/, drivers/source, drivers/normalize
+  daemon/config/       never the gateway or the executable
+  daemon/gateway/, daemon/log/   never the executable (daemon/*.hpp)
 
 Usage: check_layers.py SOURCE_DIR     exit 1 and one line per broken rule
        check_layers.py --self-test    proves each rule catches a violation
@@ -15,21 +20,35 @@ import sys
 import tempfile
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
+# The executable's own files: daemon/<name>.hpp, not in a subfolder.
+EXECUTABLE = re.compile(r"^daemon/[^/]+$")
 
 # (folder, allowed-prefixes or None, forbidden-prefixes, why)
 RULES = [
-    ("bridge/model/", ("bridge/model/",), (), "the model depends on nothing above it"),
-    ("drivers/", None, ("daemon/",), "libraries never reach up into the executable"),
-    ("buffer/", ("bridge/model/", "buffer/"), (), "the buffer sees only the model"),
+    ("common/", ("common/",), (), "the common pieces depend on nothing of the project"),
+    ("model/", ("common/", "model/"), (), "the model sees only the common pieces"),
+    ("bridge/link/", ("common/", "bridge/link/"), (), "the MQTT link knows nothing above it"),
     ("bridge/", None, ("daemon/", "drivers/", "buffer/"), "bridge/ sits below drivers/ and buffer/"),
-    ("drivers/modbus_rtu/", ("bridge/model/", "drivers/modbus_rtu/", "drivers/source", "drivers/normalize"), (),
-     "the RTU driver never needs the MQTT side of bridge/"),
+    ("buffer/", ("common/", "model/", "buffer/"), (), "the buffer sees only the model"),
+    ("drivers/", None, ("daemon/",), "libraries never reach up into the daemon"),
+    ("drivers/", ("common/", "model/", "drivers/", "bridge/link/"), (),
+     "a driver may use the MQTT link, never the uplink side of bridge/"),
+    ("drivers/modbus_rtu/", ("common/", "model/", "drivers/modbus_rtu/", "drivers/source",
+                             "drivers/normalize"), (),
+     "the RTU driver never needs the MQTT side"),
+    ("daemon/config/", None, ("daemon/gateway/",), "the config knows nothing of the gateway"),
 ]
+
+
+def executable_include(rel, inc):
+    """A library under daemon/ including one of the executable's own files."""
+    return rel.startswith(("daemon/config/", "daemon/gateway/", "daemon/log/")) and \
+        bool(EXECUTABLE.match(inc))
 
 
 def violations(root):
     found = []
-    for top in ("bridge", "drivers", "buffer"):
+    for top in ("common", "model", "bridge", "drivers", "buffer", "daemon"):
         for dirpath, _, files in os.walk(os.path.join(root, top)):
             for name in sorted(files):
                 if not name.endswith((".hpp", ".cpp", ".h")):
@@ -41,6 +60,9 @@ def violations(root):
                 for m in INCLUDE.finditer(text):
                     inc = m.group(1)
                     line = text.count("\n", 0, m.start()) + 1
+                    if executable_include(rel, inc):
+                        found.append(f"{rel}:{line}: includes \"{inc}\": a library never "
+                                     "includes the executable's own files")
                     for folder, allowed, forbidden, why in RULES:
                         if not rel.startswith(folder):
                             continue
@@ -54,18 +76,23 @@ def violations(root):
 
 def self_test():
     cases = {
-        "bridge/model/x.hpp": '#include "bridge/mqtt_link.hpp"\n',
-        "drivers/native/x.cpp": '#include "daemon/gateway.hpp"\n',
+        "common/x.hpp": '#include "model/reading.hpp"\n',
+        "model/x.hpp": '#include "bridge/link/mqtt_link.hpp"\n',
+        "bridge/link/x.cpp": '#include "bridge/uplink.hpp"\n',
+        "drivers/native/x.cpp": '#include "daemon/gateway/gateway.hpp"\n',
+        "drivers/native/y.cpp": '#include "bridge/uplink.hpp"\n',
         "buffer/x.cpp": '#include "bridge/payloads.hpp"\n',
         "bridge/x.cpp": '#include "daemon/log/journal_sink.hpp"\n',
-        "drivers/modbus_rtu/x.cpp": '#include "bridge/uplink.hpp"\n',
+        "drivers/modbus_rtu/x.cpp": '#include "bridge/link/mqtt_link.hpp"\n',
+        "daemon/config/x.cpp": '#include "daemon/gateway/gateway.hpp"\n',
+        "daemon/gateway/x.cpp": '#include "daemon/lifecycle.hpp"\n',
     }
     ok = True
     for rel, text in cases.items():
         with tempfile.TemporaryDirectory() as root:
             os.makedirs(os.path.join(root, os.path.dirname(rel)))
             with open(os.path.join(root, rel), "w", encoding="utf-8") as f:
-                f.write('#include "bridge/model/reading.hpp"\n' + text)
+                f.write('#include "common/log.hpp"\n' + text)
             if not any(v.startswith(rel + ":2:") for v in violations(root)):
                 print(f"self-test: {rel} with {text.strip()} was not reported")
                 ok = False

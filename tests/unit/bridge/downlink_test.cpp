@@ -1,7 +1,7 @@
 // The downlink on a real uv loop, without a broker: messages in, result payloads out.
 #include "bridge/downlink.hpp"
 #include "signed_command.hpp"
-#include "tests/unit/common/loop_test.hpp"
+#include "tests/support/loop_test.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <fmt/format.h>

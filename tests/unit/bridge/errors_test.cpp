@@ -1,6 +1,6 @@
 // disconnect_text(): every way a connection ends has words of its own, never "Unknown error.".
-#include "bridge/errors.hpp"
-#include "bridge/mqtt_link.hpp"
+#include "bridge/link/errors.hpp"
+#include "bridge/link/mqtt_link.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <cerrno>

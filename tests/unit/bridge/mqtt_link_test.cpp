@@ -1,8 +1,8 @@
 // Component tests: mqtt_link on a real uv loop against a real mosquitto.
-#include "bridge/errors.hpp"
-#include "bridge/model/log.hpp"
-#include "bridge/mqtt_link.hpp"
-#include "broker_fixture.hpp"
+#include "bridge/link/errors.hpp"
+#include "bridge/link/mqtt_link.hpp"
+#include "common/log.hpp"
+#include "tests/support/broker_fixture.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -32,8 +32,8 @@ BOOST_AUTO_TEST_CASE(reading_keeps_read_order_and_may_be_empty) {
 }
 
 BOOST_AUTO_TEST_CASE(gateway_status_as_in_design_5_2) {
-    // "oversize" (control messages larger than the broker takes, never sent) is beyond §5.2's
-    // example, and always there: 0 says the count is kept.
+    // "oversize" (control messages larger than the broker takes, never sent) is beyond the
+    // docs/topics.md example, and always there: 0 says the count is kept.
     BOOST_TEST(gateway_online_payload(1764095000000, "0.1.0", 12, 0, {}) ==
                R"({"state":"online","ts":1764095000000,"version":"0.1.0","devices":12,)"
                R"("oversize":0,"buffer":{"readings":0,"oldest_ts":null,"dropped":0}})");
@@ -44,7 +44,7 @@ BOOST_AUTO_TEST_CASE(gateway_status_as_in_design_5_2) {
     BOOST_TEST(gateway_online_payload(5, "0.1.0", 1, 2, b) ==
                R"({"state":"online","ts":5,"version":"0.1.0","devices":1,"oversize":2,)"
                R"("buffer":{"readings":7,"oldest_ts":1764095000000,"dropped":3}})");
-    // Beyond §5.2's example, only when there is something to say: drops per device, the
+    // Beyond the docs/topics.md example, only when there is something to say: drops per device, the
     // buffer file's trouble, and where an unusable file went.
     b.dropped_by_device = {{"m1", 2}, {"m2", 1}};
     b.error = "disk full";

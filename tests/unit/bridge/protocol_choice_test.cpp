@@ -1,5 +1,5 @@
 // protocol_choice: when "auto" speaks MQTT 3.1.1, and that no broker flap can leave it there.
-#include "bridge/protocol_choice.hpp"
+#include "bridge/link/protocol_choice.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <mosquitto.h>

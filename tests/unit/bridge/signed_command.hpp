@@ -3,7 +3,7 @@
 // and of the downlink: BODY with ,"sig":"<HMAC-SHA256 of TOPIC \n BODY>"} in place of its
 // closing brace.
 #include "bridge/hmac_sha256.hpp"
-#include "bridge/model/clock.hpp"
+#include "common/clock.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -16,7 +16,7 @@ namespace mbtest {
 inline const std::string command_key = "0123456789abcdef0123456789abcdef-test-key";
 
 // A wall clock the test sets.
-struct set_clock final : mb::model::clock {
+struct set_clock final : mb::common::clock {
     std::int64_t now = 1764095000000;
     [[nodiscard]] std::int64_t unix_ms() const override { return now; }
     [[nodiscard]] std::chrono::steady_clock::time_point steady() const override {

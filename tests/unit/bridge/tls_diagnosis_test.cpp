@@ -1,8 +1,8 @@
 // tls_diagnosis: certificates out of date are named with their file, subject and date. The
 // handshake side (the broker's certificate, read from libmosquitto's SSL object) is tested
 // against a real mosquitto in tests/integration/test_uplink_tls.py.
-#include "bridge/tls_diagnosis.hpp"
-#include "tests/unit/common/temp_dir.hpp"
+#include "bridge/link/tls_diagnosis.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>

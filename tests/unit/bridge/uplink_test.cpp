@@ -1,9 +1,9 @@
 // Component tests: the uplink on a real uv loop against a real mosquitto, observed by an
 // independent client (mbtest::mqtt_observer).
 #include "bridge/uplink.hpp"
-#include "broker_fixture.hpp"
-#include "tests/unit/common/mqtt_observer.hpp"
-#include "tests/unit/common/uplink_settings.hpp"
+#include "tests/support/broker_fixture.hpp"
+#include "tests/support/mqtt_observer.hpp"
+#include "tests/support/uplink_settings.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
@@ -23,7 +23,7 @@ struct broker_and_loop {
 };
 
 // The test's wall clock: every status says this time.
-struct fixed_clock final : model::clock {
+struct fixed_clock final : mb::common::clock {
     [[nodiscard]] std::int64_t unix_ms() const override { return 1764095000000; }
     [[nodiscard]] std::chrono::steady_clock::time_point steady() const override {
         return std::chrono::steady_clock::now();

@@ -3,9 +3,9 @@
 // an acknowledgement opens again, message ids from 1, devices whose readings it refuses for
 // good (as the broker refuses a packet too large; their small gap messages pass), and the
 // record of what it sent (readings and gaps), in order.
-#include "bridge/model/outlet.hpp"
 #include "buffer/delivery_queue.hpp"
 #include "buffer/item.hpp"
+#include "model/outlet.hpp"
 
 #include <cstddef>
 #include <cstdint>

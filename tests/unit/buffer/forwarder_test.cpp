@@ -4,12 +4,12 @@
 // a fake outlet for the generations of a replaced uplink.
 #include "bridge/uplink.hpp"
 #include "buffer/forwarder.hpp"
-#include "tests/unit/bridge/broker_fixture.hpp"
+#include "tests/support/broker_fixture.hpp"
+#include "tests/support/loop_test.hpp"
+#include "tests/support/mqtt_observer.hpp"
+#include "tests/support/uplink_settings.hpp"
 #include "tests/unit/buffer/fake_outlet.hpp"
 #include "tests/unit/buffer/temp_buffer.hpp"
-#include "tests/unit/common/loop_test.hpp"
-#include "tests/unit/common/mqtt_observer.hpp"
-#include "tests/unit/common/uplink_settings.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
@@ -23,7 +23,7 @@ namespace {
 // Each test's loop; it is left with nothing open.
 // Readings of this run: ts is `offset` ms after the test binary started (older ones would be
 // past max_age and dropped as such).
-const std::int64_t t0 = model::real_clock().unix_ms();
+const std::int64_t t0 = mb::common::real_clock().unix_ms();
 
 model::reading make(const std::string& device, std::size_t values, std::int64_t offset) {
     model::reading r;

@@ -6,9 +6,9 @@
 // separate read-only connection, as another process would see it.
 #include "buffer/sqlite_handle.hpp"
 #include "buffer/sqlite_queue.hpp"
+#include "tests/support/loop_test.hpp"
 #include "tests/unit/buffer/fake_outlet.hpp"
 #include "tests/unit/buffer/temp_buffer.hpp"
-#include "tests/unit/common/loop_test.hpp"
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
@@ -37,7 +37,7 @@ using mbtest::run_until;
 namespace {
 
 // The time the queue sees, moved only by the test.
-struct manual_clock final : model::clock {
+struct manual_clock final : mb::common::clock {
     std::int64_t unix = 1'700'000'000'000;
     std::chrono::steady_clock::time_point mono{std::chrono::hours(1000)};
     [[nodiscard]] std::int64_t unix_ms() const override { return unix; }
@@ -125,7 +125,7 @@ double tag_of(const model::reading& r) {
 
 // The queue on `s`'s file, opened; it reads time from `c`.
 std::unique_ptr<sqlite_queue> open_with(uv_loop_t& loop, const buffer_settings& s,
-                                        const model::clock& c) {
+                                        const mb::common::clock& c) {
     auto q = std::make_unique<sqlite_queue>(loop, s, c);
     q->open();
     BOOST_REQUIRE_MESSAGE(q->error().empty(), q->error());
@@ -408,7 +408,7 @@ BOOST_FIXTURE_TEST_CASE(acknowledged_rows_leave_the_file_in_batches_during_a_rep
     }));
     BOOST_TEST(out.seqs("m") == range(1, n), boost::test_tools::per_element());
     BOOST_TEST_MESSAGE("most acknowledged readings still in the file at once: " << worst);
-    // 256 is the bound docs/store-and-forward.md states (with the window twice, for a crash).
+    // 256 is the bound docs/buffer.md states (with the window twice, for a crash).
     BOOST_TEST(sqlite_queue::unconfirmed_max <= 256U);
     BOOST_TEST(worst <= std::int64_t(sqlite_queue::unconfirmed_max + window));
 }
@@ -597,7 +597,7 @@ BOOST_FIXTURE_TEST_CASE(past_max_size_the_oldest_readings_go_counted_and_announc
 
 // Pumped as the forwarder pumps a disconnected uplink: the backlog is not loaded into memory
 // while the link is down (rows loaded for replay are out of enforce_limits' reach), so the
-// oldest readings go, not the ones each flush has just written (design.md §3).
+// oldest readings go, not the ones each flush has just written (docs/configuration.md).
 BOOST_FIXTURE_TEST_CASE(past_max_size_the_oldest_go_also_while_the_uplink_is_pumped_down, on_file) {
     s.max_size = 64U << 10U;
     fake_outlet out;

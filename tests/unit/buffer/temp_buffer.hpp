@@ -2,7 +2,7 @@
 // A store-and-forward queue on a real SQLite file in a fresh temporary directory, opened; the
 // directory goes with it. Loop tests make one per test.
 #include "buffer/sqlite_queue.hpp"
-#include "tests/unit/common/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <filesystem>

@@ -1,4 +1,4 @@
-// The connection keys [uplink] and [[native]] share (design.md §3): protocol, and the
+// The connection keys [uplink] and [[native]] share (docs/configuration.md): protocol, and the
 // uplink's options on a [[native]], read by one function; client ids clashing on one broker.
 #include "config_fixture.hpp"
 

@@ -1,5 +1,5 @@
-// [[bus]] port: serial devices, tcp:// and rtu+tcp:// converters (design.md §3); a bad URL and
-// serial keys on a converter's bus are errors at their FILE:LINE:COL.
+// [[bus]] port: serial devices, tcp:// and rtu+tcp:// converters (docs/configuration.md); a bad URL
+// and serial keys on a converter's bus are errors at their FILE:LINE:COL.
 #include "config_fixture.hpp"
 
 using namespace mb::config;

@@ -41,8 +41,11 @@ BOOST_AUTO_TEST_CASE(defaults) {
     BOOST_TEST(b.timeout.count() == 300);
     BOOST_TEST(!b.rs485);
     BOOST_TEST(b.max_gap == 8);
+    BOOST_TEST(b.request_gap.count() == 0);
     BOOST_REQUIRE(c.devices.size() == 1U);
     BOOST_TEST(c.devices[0].interval.count() == 10'000);
+    BOOST_TEST(!c.devices[0].timeout.has_value());
+    BOOST_TEST(!c.devices[0].request_gap.has_value());
     BOOST_TEST(c.devices[0].only.empty());
     BOOST_TEST(!c.devices[0].ct_ratio.has_value());
     BOOST_REQUIRE(c.profiles.contains("meter-a"));
@@ -278,6 +281,29 @@ pt_ratio = -1.5
     expect_error(e, "device[0].ct_ratio", 23, 12, "> 0");
     expect_error(e, "device[0].pt_ratio", 24, 12, "> 0");
     BOOST_TEST(e.size() == 12U);
+}
+
+BOOST_AUTO_TEST_CASE(request_gap_and_a_device_timeout) {
+    temp_dir t;
+    const auto c = t.ok(head + "request_gap = \"100ms\"\n" + device +
+                        "timeout = \"1500ms\"\nrequest_gap = \"0ms\"\n");
+    BOOST_TEST(c.buses.at(0).request_gap.count() == 100);
+    BOOST_TEST(c.buses.at(0).timeout.count() == 300);
+    BOOST_REQUIRE(c.devices.at(0).timeout.has_value());
+    BOOST_TEST(c.devices[0].timeout->count() == 1500);
+    BOOST_REQUIRE(c.devices[0].request_gap.has_value());
+    BOOST_TEST(c.devices[0].request_gap->count() == 0); // 0 is a value: none for this meter
+
+    const auto e = t.errors(head + "request_gap = \"6s\"\n" + device +
+                            "timeout = \"5ms\"\nrequest_gap = \"-20ms\"\n" +
+                            "[[device]]\nname = \"d2\"\nbus = \"b1\"\nunit = 2\n"
+                            "profile = \"meter-a\"\ntimeout = \"2m\"\nrequest_gap = 50\n");
+    expect_error(e, "bus[0].request_gap", 9, 15, "\"6s\" is out of range (0ms..5s)");
+    expect_error(e, "device[0].timeout", 15, 11, "\"5ms\" is out of range (10ms..1m)");
+    expect_error(e, "device[0].request_gap", 16, 15, "must start with a whole number");
+    expect_error(e, "device[1].timeout", 22, 11, "\"2m\" is out of range (10ms..1m)");
+    expect_error(e, "device[1].request_gap", 23, 15, "a duration string");
+    BOOST_TEST(e.size() == 5U, all(e));
 }
 
 BOOST_AUTO_TEST_CASE(names_must_match_the_pattern) {

@@ -1,7 +1,7 @@
-// Dialect A (meters/reference.md §2.1): the captured ADW300 payloads, the full id table 0–72,
+// Dialect A (docs/native.md): the captured ADW300 payloads, the full id table 0–72,
 // the DI bits and tariffs, several entries, and what bad input gets.
-#include "bridge/model/measurements.hpp"
 #include "drivers/native/decoder.hpp"
+#include "model/measurements.hpp"
 #include "tests/unit/native/decoder_helpers.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -17,7 +17,8 @@ decode_result decode(std::string_view payload) {
     return make("acrel-json-v2")->decode("platform/acrel/meter/json-v2/analog/0000", payload);
 }
 
-// reference.md §2.1, as printed there (trimmed by the reference's source).
+// A captured ADW300 json-v2 payload, as a public subscriber project printed it (trimmed
+// there; docs/meters.md#sources).
 constexpr std::string_view reference_capture = R"({"data":[{"tp":1736871132698,
             "point":[{"id":0,"val":"24102809510006"},{"id":1,"val":0},{"id":2,"val":211.4},
                      {"id":4,"val":211.4},{"id":5,"val":211.4},{"id":22,"val":1},{"id":26,"val":50.23},
@@ -91,7 +92,7 @@ BOOST_AUTO_TEST_CASE(every_id_of_the_table) {
     BOOST_TEST_REQUIRE(r.readings.size() == 1U);
     const auto& m = r.readings[0];
     BOOST_TEST(m.iccid == "8923420037880998454F");
-    // id → name, unit: the reference's table
+    // id → name, unit: the id table of docs/native.md
     const std::vector<std::pair<int, std::string>> table = {
         {1, "voltage_l1 V"},
         {2, "voltage_l2 V"},

@@ -1,7 +1,7 @@
-// Dialect C (meters/reference.md §2.3): the report example, the AWT200 update capture, both
+// Dialect C (docs/native.md): the report example, the AWT200 update capture, both
 // meter shapes and their serials, state, methods without readings, and what bad input gets.
-#include "bridge/model/measurements.hpp"
 #include "drivers/native/decoder.hpp"
+#include "model/measurements.hpp"
 #include "tests/unit/native/decoder_helpers.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -18,14 +18,14 @@ decode_result decode(std::string_view payload) {
     return make("acrel-shadow")->decode("data/up/pk/24120405680002", payload);
 }
 
-// reference.md §2.3, the report shape, as printed there.
+// The report shape as Acrel's device-shadow documentation prints it (docs/meters.md#sources).
 constexpr std::string_view report_example =
     R"({"method":"report","reported":{"source":"REALTIME","gateway":{"rssi":77},
      "meters":[{"addr":"sub_dev_1","state":"ONLINE","Ua":220.0,"Ub":220.0}]},
    "msgid":123,"fragNo":1,"fragment":5,"timestamp":1638869890,"sn":"1234567890123","sendtime":1638869890,"version":1})";
 
-// reference.md §2.3, the update capture as printed there, with its "…" (keys the reference
-// left out) removed.
+// The AWT200 update capture as a public subscriber project printed it, with its "…" (keys
+// left out there) removed.
 constexpr std::string_view update_trimmed =
     R"({"msgid":"571","method":"update","sn":"24120405680002","timestamp":1738468200,"sendtime":1738468200,"version":1,"reported":{"0_24120405680027":{"state":"ONLINE","EP":"21.60","EPI":"21.60","EPIJ":"0.00","EPIF":"0.00","EPIP":"21.60","EPIG":"0.00","EPE":"0.00","EQ":"1.60","EQL":"1.60","EQC":"0.00","Ua":"226.0","PF":"0.0","Fr":"50.1","Uab":"226.0","Ubc":"228.1","Uac":"393.2","Uub":"150.6","Iub":"0.0"}}})";
 

@@ -1,8 +1,8 @@
-// The generic `json` format (design.md §3): the field map, serial from a path or a topic level,
-// ts as Unix s / Unix ms / ISO 8601 (never a guessed zone), scale, top-level arrays, errors.
-#include "bridge/model/measurements.hpp"
+// The generic `json` format (docs/configuration.md): the field map, serial from a path or a topic
+// level, ts as Unix s / Unix ms / ISO 8601 (never a guessed zone), scale, top-level arrays, errors.
 #include "drivers/native/decoder.hpp"
 #include "drivers/native/json_map_decoder.hpp"
+#include "model/measurements.hpp"
 #include "tests/unit/native/decoder_helpers.hpp"
 
 #include <boost/test/unit_test.hpp>

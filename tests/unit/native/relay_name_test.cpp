@@ -1,4 +1,4 @@
-// sn-<serial>: a relayed meter's device name is always a valid one (design.md §3 names).
+// sn-<serial>: a relayed meter's device name is always a valid one (docs/configuration.md).
 #include "drivers/native/native_source.hpp"
 
 #include <boost/test/unit_test.hpp>

@@ -1,6 +1,7 @@
 // bus_line over TCP against a real loopback peer that answers with hand-built frames: Modbus
 // TCP (MBAP) and RTU over TCP (CRC), the gateway's "no answer" exceptions, stale bytes dropped
-// before a request, a peer that closed while idle, and a refused connection.
+// before a request, a peer that closed while idle, a refused connection, and the timing of a
+// request: the request gap of the bus or of the device, and a device's own timeout.
 #include "drivers/modbus_rtu/bus_line.hpp"
 #include "drivers/modbus_rtu/failure_text.hpp"
 #include "drivers/modbus_rtu/tcp_socket.hpp"
@@ -259,6 +260,88 @@ BOOST_AUTO_TEST_CASE(a_closed_port_refuses_and_a_bad_port_text_says_why) {
     const auto unknown = settings_for("tcp://no-such-host.invalid:502");
     bus_line unknown_line(unknown);
     BOOST_TEST(unknown_line.open().starts_with("cannot resolve no-such-host.invalid: "));
+}
+
+// What the peer saw of the silence before each request: from the end of its last answer to the
+// arrival of the next request (a lower bound of the silence the client kept).
+BOOST_AUTO_TEST_CASE(the_request_gap_of_the_bus_or_the_device_is_kept_after_the_last_answer) {
+    using clock = std::chrono::steady_clock;
+    std::promise<std::vector<clock::duration>> silences;
+    loopback_peer peer([&](int fd) {
+        std::vector<clock::duration> seen;
+        serve_rtu_read(fd, {1});
+        for (int i = 0; i < 3; ++i) {
+            const auto answered = clock::now();
+            std::array<std::uint8_t, 1> first{};
+            BOOST_REQUIRE(::recv(fd, first.data(), 1, MSG_PEEK) == 1);
+            seen.push_back(clock::now() - answered);
+            serve_rtu_read(fd, {static_cast<std::uint16_t>(i + 2)});
+        }
+        silences.set_value(seen);
+    });
+    auto s = settings_for("rtu+tcp://127.0.0.1:" + std::to_string(peer.port()));
+    s.request_gap = 80ms;
+    device_settings own;
+    own.request_gap = 150ms;
+    device_settings none;
+    none.request_gap = 0ms;
+    bus_line line(s);
+    BOOST_REQUIRE(line.open().empty());
+    std::vector<std::uint16_t> regs;
+    BOOST_TEST((line.read(1, holding(0, 1), regs).error == line_error::none));
+    // the bus's gap, the device's own, and a device that wants none
+    BOOST_TEST((line.read(1, holding(0, 1), regs).error == line_error::none));
+    BOOST_TEST((line.read(2, timing_for(s, own), holding(0, 1), regs).error == line_error::none));
+    BOOST_TEST((line.read(3, timing_for(s, none), holding(0, 1), regs).error == line_error::none));
+    BOOST_TEST(regs == (std::vector<std::uint16_t>{4}), boost::test_tools::per_element());
+    const auto seen = silences.get_future().get();
+    BOOST_REQUIRE(seen.size() == 3U);
+    BOOST_TEST((seen[0] >= 80ms));
+    BOOST_TEST((seen[1] >= 150ms));
+}
+
+BOOST_AUTO_TEST_CASE(a_device_timeout_replaces_the_bus_timeout_for_its_requests) {
+    std::promise<void> done;
+    loopback_peer peer([&](int fd) {
+        // a meter that answers after 200 ms, then one that never answers
+        std::array<std::uint8_t, 8> req{};
+        BOOST_REQUIRE(read_exact(fd, req.data(), 1));
+        std::this_thread::sleep_for(200ms);
+        BOOST_REQUIRE(read_exact(fd, req.data() + 1, req.size() - 1));
+        write_all(fd, with_crc({req[0], 3, 2, 0x01, 0x02}));
+        std::array<std::uint8_t, 8> ignored{};
+        BOOST_REQUIRE(read_exact(fd, ignored.data(), ignored.size()));
+        done.get_future().wait(); // until the client has given up
+    });
+    auto s = settings_for("rtu+tcp://127.0.0.1:" + std::to_string(peer.port()));
+    s.timeout = 50ms;
+    device_settings slow;
+    slow.timeout = 2s;
+    bus_line line(s);
+    BOOST_REQUIRE(line.open().empty());
+    std::vector<std::uint16_t> regs;
+    const auto t = line.read(5, timing_for(s, slow), holding(0, 1), regs);
+    BOOST_TEST((t.error == line_error::none), t.text);
+    BOOST_TEST(regs == (std::vector<std::uint16_t>{0x0102}), boost::test_tools::per_element());
+    // back to the bus's 50 ms for a device without its own
+    const auto began = std::chrono::steady_clock::now();
+    const auto late = line.read(6, holding(0, 1), regs);
+    BOOST_TEST((late.error == line_error::timeout));
+    BOOST_TEST((std::chrono::steady_clock::now() - began < 1s));
+    done.set_value();
+}
+
+BOOST_AUTO_TEST_CASE(timing_for_takes_the_device_setting_else_the_bus_one) {
+    bus_settings b;
+    b.timeout = 300ms;
+    b.request_gap = 40ms;
+    device_settings d;
+    BOOST_TEST((timing_for(b, d).timeout == 300ms));
+    BOOST_TEST((timing_for(b, d).gap == 40ms));
+    d.timeout = 1s;
+    d.request_gap = 0ms;
+    BOOST_TEST((timing_for(b, d).timeout == 1s));
+    BOOST_TEST((timing_for(b, d).gap == 0ms));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -41,7 +41,7 @@ struct scripted_meter {
     }
 };
 
-const poll_context ctx{"rs485-1", "incomer", 1, 300ms};
+const poll_context ctx{"rs485-1", "incomer", 1, {300ms}};
 const read_plan::time_point t0{};
 const poll_options polling{true, true, t0};
 

@@ -33,7 +33,7 @@ read_fn meter(std::function<transaction(const read_request&)> answer) {
     };
 }
 
-const poll_context ctx{"rs485-1", "incomer", 1, 300ms};
+const poll_context ctx{"rs485-1", "incomer", 1, {300ms}};
 
 } // namespace
 

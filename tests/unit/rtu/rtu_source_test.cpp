@@ -1,10 +1,10 @@
 // Component tests on a real uv loop. rtu_source against the independent pymodbus ADW300 slave
 // (scripts/simulators/adw300_sim.py) on a socat pty pair, one live unit and one dead one; and
 // on a pty nobody answers, to show that stop never holds the loop while a request waits.
-#include "bridge/model/uv_handle.hpp"
+#include "common/uv_handle.hpp"
 #include "daemon/config/load_profile.hpp"
 #include "drivers/modbus_rtu/rtu_source.hpp"
-#include "tests/unit/common/loop_test.hpp"
+#include "tests/support/loop_test.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -110,7 +110,7 @@ bus_settings one_device_bus(std::string name, std::string port, std::chrono::mil
 }
 
 // Fixed time, to show that the source reads the clock it is given.
-class fixed_clock final : public mb::model::clock {
+class fixed_clock final : public mb::common::clock {
 public:
     static constexpr std::int64_t at = 1'700'000'000'123;
     [[nodiscard]] std::int64_t unix_ms() const override { return at; }
@@ -202,7 +202,7 @@ BOOST_AUTO_TEST_CASE(live_and_dead_units_on_one_pty_bus) {
             BOOST_REQUIRE(!readings.empty());
             const auto& r = readings.front();
             BOOST_TEST(r.device == "m1");
-            const auto now_ms = mb::model::real_clock().unix_ms();
+            const auto now_ms = mb::common::real_clock().unix_ms();
             BOOST_TEST(std::abs(now_ms - r.ts_ms) < 30000);
             std::map<std::string, double> got(r.values.begin(), r.values.end());
             const auto& want = expected["units"]["1"]["values"];

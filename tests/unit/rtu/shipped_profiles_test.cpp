@@ -128,6 +128,10 @@ const std::vector<sample> samples = {
     {"siemens-pac2200", 1, {0x4366, 0x8000}, "voltage_l1", 230.5},
     {"siemens-pac2200", 65, {0xC4BB, 0x8000}, "active_power_total", -1500.0},
     {"siemens-pac2200", 801, {0x40FE, 0x2400, 0, 0}, "energy_import_total", 123.456}, // Wh
+    {"siemens-pac3200", 9, {0x43C8, 0x0000}, "voltage_l2_l3", 400.0},
+    {"siemens-pac3200", 65, {0xC4BB, 0x8000}, "active_power_total", -1500.0},
+    {"siemens-pac3200", 55, {0x4248, 0x0000}, "frequency", 50.0},
+    {"siemens-pac3200", 809, {0x40FE, 0x2400, 0, 0}, "energy_export_total", 123.456}, // Wh
     {"lovato-dmg610", 0x1, {0, 23050}, "voltage_l1", 230.5},
     {"lovato-dmg610", 0x7, {0, 52500}, "current_l1", 5.25},
     {"lovato-dmg610", 0x31, {0, 50000}, "frequency", 50.0},

@@ -1,0 +1,169 @@
+#pragma once
+// The running daemon: wires sources → delivery queue → uplink for one `config`, applies a new
+// config on reload and stops everything gracefully. It holds any number of sources (built by
+// the source registry), gives the uplink the union of their devices, routes each command to
+// the source that owns the device, and never waits on a source: stops are asynchronous.
+// Loop thread only.
+#include "bridge/uplink.hpp"
+#include "buffer/delivery_queue.hpp"
+#include "buffer/forwarder.hpp"
+#include "common/log.hpp"
+#include "common/uv_handle.hpp"
+#include "daemon/config/config.hpp"
+#include "daemon/gateway/deferred_calls.hpp"
+#include "daemon/gateway/source_registry.hpp"
+#include "drivers/source.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <uv.h>
+#include <vector>
+
+namespace mb::daemon {
+
+class gateway {
+public:
+    // Longest a graceful stop may take before the rest is abandoned: the PUBACK wait of
+    // docs/command-line.md (drain_wait), the offline status's own PUBACK (3 s), and the buffer's
+    // close.
+    static constexpr std::chrono::milliseconds stop_grace{9000};
+
+    gateway(uv_loop_t& loop, config::config cfg);
+    gateway(const gateway&) = delete;
+    gateway& operator=(const gateway&) = delete;
+    ~gateway();
+
+    void start();
+    // A validated new configuration replaces the running one. Returns what of it waits for a
+    // restart (e.g. "[buffer] path"), or an empty string.
+    std::string apply(config::config next);
+    // False when applying `next` would keep every source, the uplink, the buffer and the
+    // gateway's own settings as they run now: a reload can then touch nothing.
+    [[nodiscard]] bool would_change(const config::config& next) const;
+    // Stops the sources and, at the same time, waits (at most stop_grace) for the in-flight
+    // PUBACKs and the offline status; once every source has stopped too (a bus ends its
+    // current request first), closes the queue and calls `done` once on the loop. Every
+    // handle of the gateway is closed by then.
+    void stop(std::function<void()> done);
+
+    [[nodiscard]] const config::config& current() const { return cfg_; }
+    // One line for STATUS= and the logs, e.g. "running: 3 devices on 1 bus, uplink connecting".
+    [[nodiscard]] std::string summary() const;
+    // Called on the loop whenever summary() may have changed (uplink up/down, devices online).
+    void on_status_change(std::function<void()> f) { status_changed_ = std::move(f); }
+
+private:
+    enum class phase : std::uint8_t { idle, running, stopping, stopped };
+
+    // A source and what it waits for: a new source whose key an old one still holds starts
+    // once that one has stopped.
+    struct source_slot {
+        std::string key;
+        std::unique_ptr<drivers::source> src;
+        bool started = false;
+    };
+
+    // Longest wait for in-flight PUBACKs before the offline status is published on stop
+    // (docs/command-line.md: up to 5 s); what is still unacknowledged then stays in the buffer
+    // file.
+    static constexpr std::chrono::milliseconds drain_wait{5000};
+    // How often device status counters (polls, errors) are republished when they moved; state
+    // changes go out at once.
+    static constexpr std::chrono::milliseconds status_refresh_period{60'000};
+    // How often the gateway status is republished when the buffer's drop counters moved.
+    static constexpr std::chrono::milliseconds buffer_watch_period{1000};
+    // A reading waiting longer than this is a backlog (an outage), not one in flight.
+    static constexpr std::chrono::milliseconds backlog_age{5000};
+    // Device-list changes while running (relayed meters appearing, an ICCID learned) are told
+    // to the uplink at most this often: thousands of meters appearing at once cost a few
+    // passes over the list, not one each.
+    static constexpr std::chrono::milliseconds devices_batch{200};
+
+    static void on_grace_timeout(uv_timer_t* t) noexcept;
+    static void on_status_refresh(uv_timer_t* t) noexcept;
+    static void on_buffer_watch(uv_timer_t* t) noexcept;
+    static void on_devices_batch(uv_timer_t* t) noexcept;
+    // Records the buffer's drops, error and backlog as the gateway status now tells them;
+    // true when one of them changed since the last time.
+    bool note_buffer_state();
+    void open_queue();
+    void start_uplink();
+    void feed_uplink();
+    // Tells the uplink what pending_devices_ holds (and their status).
+    void feed_pending_devices();
+    // devices_ from a full list (start, reload).
+    void set_known_devices(const std::vector<model::device_info>& all);
+    // Devices a source no longer has (forgotten relayed meters): their retained state goes.
+    void devices_removed(const std::vector<std::string>& gone);
+    // A reload: a name the new configuration gives a device is no longer any source's relayed
+    // meter (names are owned: one name, one device). The meters that lose theirs are told to
+    // the uplink, which clears their retained meta and status before the new device's.
+    void end_relays_of_configured_names(const config::config& cfg);
+    void retired_stopped();
+    // Makes the sources `cfg` asks for; one in `keep` whose key is `unchanged` (reload_plan) is
+    // taken over running instead (a reload that did not touch it).
+    void add_sources(const config::config& cfg, std::vector<source_slot>* keep = nullptr,
+                     const std::vector<std::string>& unchanged = {});
+    void start_ready_sources();
+    // Asks every current source to stop; each is destroyed (and its key freed) when it has.
+    void stop_sources();
+    void source_stopped(const drivers::source* which);
+    [[nodiscard]] drivers::source::callbacks source_callbacks();
+    [[nodiscard]] drivers::source* owner_of(std::string_view device) const;
+    [[nodiscard]] std::vector<model::device_info> all_devices() const;
+    void changed();
+    bridge::command_handler command_handler();
+    // The running source that owns `device`, or nullptr after answering `done` with why not.
+    [[nodiscard]] drivers::source* command_target(std::string_view device,
+                                                  bridge::command_handler::done_fn& done);
+    void uplink_stopped();
+    void finish_stop_when_done(); // the uplink is done and every source has stopped
+    void finish_stop();
+    [[nodiscard]] std::string uplink_state() const;
+
+    uv_loop_t& loop_;
+    const common::clock& clock_ = common::real_clock(); // the one clock sources and uplink read
+    config::config cfg_;
+    phase phase_ = phase::idle;
+    std::unique_ptr<buffer::delivery_queue> queue_;
+    std::unique_ptr<buffer::forwarder> forwarder_;
+    std::unique_ptr<bridge::uplink> uplink_;
+    std::unique_ptr<bridge::uplink> retired_; // replaced on reload, still stopping
+    std::uint64_t uplink_gen_ = 0;            // the forwarder generation of uplink_
+    bool uplink_done_ = false;                // stop: the uplink has said goodbye (or gave up)
+    std::vector<source_slot> sources_;        // of the current configuration
+    std::vector<source_slot> stopping_;       // of an older one, stopping
+    // The devices last told to the uplink, by name: whether each is a native one. Only the
+    // names (the uplink holds what it publishes), so that a relayed meter costs little here.
+    std::map<std::string, bool, std::less<>> devices_;
+    std::size_t native_devices_ = 0; // of devices_, from native sources
+    // Removed while a reload replaces the uplink: the new one clears them first.
+    std::vector<std::string> removed_for_next_uplink_;
+    // Added or changed while running, not told to the uplink yet (devices_batch).
+    std::map<std::string, model::device_info> pending_devices_;
+    uv_handle<uv_timer_t> grace_;
+    uv_handle<uv_timer_t> status_refresh_;
+    uv_handle<uv_timer_t> buffer_watch_;
+    uv_handle<uv_timer_t> devices_batch_;
+    std::uint64_t published_dropped_ = 0; // buffer.dropped as the gateway status last said
+    std::string published_error_;         // buffer.error likewise
+    bool published_backlog_ = false;      // a backlog (backlog_age) likewise
+    bool published_held_ = false;         // readings held for their seq's reservation likewise
+    std::string published_rebuilt_;       // the buffer file made again while running likewise
+    deferred_calls deferred_;
+    std::function<void()> stopped_;
+    std::function<void()> status_changed_;
+};
+
+// "1 device", "3 devices": counts in log lines and STATUS=.
+[[nodiscard]] std::string count_of(std::size_t n, std::string_view one, std::string_view many);
+
+// "mqtts://user:secret@host:8883" -> "mqtts://host:8883": URLs may carry credentials.
+[[nodiscard]] std::string redact_url(const std::string& url);
+
+} // namespace mb::daemon
