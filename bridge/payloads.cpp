@@ -118,6 +118,15 @@ std::string status_payload(const model::device_status& s) {
         w.null();
     }
     w.key("polls").value(s.polls).key("errors").value(s.errors);
+    if (s.line) {
+        w.key("timeouts").value(s.line->timeouts).key("skipped").value(s.line->skipped);
+        w.key("rtt_ms");
+        if (s.line->rtt_ms) {
+            w.value(*s.line->rtt_ms);
+        } else {
+            w.null();
+        }
+    }
     return w.end_object().take();
 }
 

@@ -13,6 +13,7 @@ retained_devices::status_mark retained_devices::mark_of(const model::device_stat
     m.error = m.has_error ? std::hash<std::string>{}(*s.last_error) : 0;
     m.polls = s.polls;
     m.errors = s.errors;
+    if (s.line) m.line_events = s.line->timeouts + s.line->skipped;
     return m;
 }
 
@@ -94,7 +95,9 @@ void retained_devices::set_status(const model::device_status& s, bool counters) 
         const auto& p = *r.published;
         const bool same_state =
             p.state == now.state && p.has_error == now.has_error && p.error == now.error;
-        if (same_state && (!counters || (p.polls == now.polls && p.errors == now.errors))) return;
+        if (same_state && (!counters || (p.polls == now.polls && p.errors == now.errors &&
+                                         p.line_events == now.line_events)))
+            return;
     }
     r.status_due = true;
     enqueue(s.device, r);

@@ -68,6 +68,7 @@ private:
         bool has_error = false;
         std::uint64_t polls = 0;
         std::uint64_t errors = 0;
+        std::uint64_t line_events = 0; // RS485: timeouts + skipped polls
     };
     struct record {
         std::optional<model::device_info> info; // empty: a status came before the device

@@ -8,6 +8,13 @@ namespace mb::model {
 
 enum class device_state : std::uint8_t { online, offline, error };
 
+// What an RS485 line tells of a meter beyond polls and errors (native meters have no line).
+struct line_counters {
+    std::uint64_t timeouts = 0;         // polls with no answer at all
+    std::uint64_t skipped = 0;          // polls dropped because the bus could not keep up
+    std::optional<std::int64_t> rtt_ms; // the last answered poll's round trip
+};
+
 struct device_status {
     std::string device;
     device_state state = device_state::offline;
@@ -15,9 +22,7 @@ struct device_status {
     std::optional<std::string> last_error; // null in the payload when absent
     std::uint64_t polls = 0;
     std::uint64_t errors = 0;
-    std::uint64_t timeouts = 0;
-    std::uint64_t skipped = 0;     // polls skipped because the bus could not keep up
-    std::int64_t last_rtt_ms = -1; // last round-trip time; -1 before the first answer
+    std::optional<line_counters> line; // RS485 devices only
 };
 
 } // namespace mb::model

@@ -24,6 +24,7 @@ rtu_source::rtu_source(uv_loop_t& loop, std::vector<bus_settings> buses, source:
             device_state st;
             st.status.device = d.name;
             st.status.state = model::device_state::offline; // until it first answers
+            st.status.line.emplace();
             st.status.ts_ms = clock_.unix_ms();
             states_[b].push_back(std::move(st));
         }
@@ -198,10 +199,12 @@ void rtu_source::on_poll(std::size_t bus, poll_result& r) {
     auto decoded = decode_results(plan, r.requests, dev.pt_ratio, dev.ct_ratio, &st.ratios);
     note_ratios(bus, r.device, ratios_before);
     st.status.polls = r.counters.polls;
-    st.status.timeouts = r.counters.timeouts;
-    st.status.skipped = r.counters.skipped;
+    // An RS485 device has its line's counters from the start.
+    auto& line = st.status.line ? *st.status.line : st.status.line.emplace();
+    line.timeouts = r.counters.timeouts;
+    line.skipped = r.counters.skipped;
     st.status.errors = r.counters.errors + static_cast<std::uint64_t>(decoded.bad_values);
-    if (r.outcome != poll_outcome::no_answer) st.status.last_rtt_ms = r.rtt.count();
+    if (r.outcome != poll_outcome::no_answer) line.rtt_ms = r.rtt.count();
 
     // Every state but online says why: a reason is never empty.
     const std::string why = r.error.empty() ? std::string("no answer") : r.error;

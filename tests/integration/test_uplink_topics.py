@@ -16,7 +16,8 @@ from uplink_fixture import Client, UplinkTest, expected_unit, retained
 GW_KEYS = {"state", "ts", "version", "devices", "oversize", "buffer"}
 BUFFER_KEYS = {"readings", "oldest_ts", "dropped", "store_id"}  # docs/buffer.md
 META_KEYS = {"profile", "vendor", "model", "source", "bus", "unit", "interval_ms", "units"}
-STATUS_KEYS = {"state", "ts", "last_error", "polls", "errors"}
+STATUS_KEYS = {"state", "ts", "last_error", "polls", "errors",
+               "timeouts", "skipped", "rtt_ms"}  # an RS485 device; docs/topics.md
 
 
 def project_version():
@@ -90,6 +91,8 @@ class UplinkTopicsTest(UplinkTest):
         self.assertIsNone(status["last_error"])
         self.assertGreaterEqual(status["polls"], 1)
         self.assertEqual(status["errors"], 0)
+        self.assertEqual((status["timeouts"], status["skipped"]), (0, 0), status)
+        self.assertTrue(0 < status["rtt_ms"] < 1000, status)  # 9600 baud: some ms
         self.assertTrue(started - 1000 <= status["ts"] <= now_ms(), status)
 
         readings = [json.loads(m[1]) for m in data]

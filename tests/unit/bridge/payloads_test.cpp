@@ -83,9 +83,19 @@ BOOST_AUTO_TEST_CASE(status_as_in_design_5_3) {
     s.ts_ms = 1764095000123;
     s.polls = 1520;
     s.errors = 3;
-    s.timeouts = 9; // not part of the contract payload
+    // A native meter: no line.
     BOOST_TEST(status_payload(s) == R"({"state":"online","ts":1764095000123,"last_error":null,)"
                                     R"("polls":1520,"errors":3})");
+    // An RS485 meter: its line's counters, the round trip null until it first answers.
+    s.line.emplace();
+    s.line->timeouts = 9;
+    s.line->skipped = 2;
+    BOOST_TEST(status_payload(s) == R"({"state":"online","ts":1764095000123,"last_error":null,)"
+                                    R"("polls":1520,"errors":3,"timeouts":9,"skipped":2,)"
+                                    R"("rtt_ms":null})");
+    s.line->rtt_ms = 42;
+    BOOST_TEST(status_payload(s).ends_with(R"("timeouts":9,"skipped":2,"rtt_ms":42})"));
+    s.line.reset();
     s.state = model::device_state::error;
     s.last_error = "exception 2 \"illegal data address\"";
     BOOST_TEST(status_payload(s) ==
