@@ -34,6 +34,8 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT) # meterbridge_0.1.0_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# Stripped, as Debian ships binaries: a gateway's flash is small (README, the footprint table).
+set(CPACK_STRIP_FILES ON)
 # systemd-sysusers and systemd-tmpfiles run from postinst.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd")
 

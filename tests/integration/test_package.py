@@ -42,6 +42,16 @@ class PackageTest(TempDirTest):
                      "./usr/share/meterbridge/profiles/eastron-sdm630.toml"]:
             self.assertIn(" " + path + "\n", files, f"{path} missing from the package")
 
+        # A cross build's package is for its architecture (tests/arm sets MB_DEB_ARCH), whose
+        # Depends dpkg-shlibdeps found among that architecture's libraries.
+        want_arch = os.environ.get("MB_DEB_ARCH") or subprocess.run(
+            ["dpkg", "--print-architecture"], capture_output=True, text=True,
+            check=True).stdout.strip()
+        arch = subprocess.run(["dpkg-deb", "-f", deb, "Architecture"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        self.assertEqual(arch, want_arch)
+        self.assertTrue(deb.endswith(f"_{want_arch}.deb"), deb)
+
         depends = subprocess.run(["dpkg-deb", "-f", deb, "Depends"], capture_output=True,
                                  text=True, check=True).stdout
         for lib in ["libmodbus5", "libmosquitto1", "libuv1", "libtomlplusplus3", "libsystemd0",
