@@ -5,6 +5,7 @@ built here from docs/native.md's id table and the expected values computed here 
 1000), never taken from the binary."""
 
 import json
+import re
 import time
 
 import paho.mqtt.client as mqtt
@@ -85,7 +86,7 @@ class NativeRig(RtuRig):
         with open(path, "a") as f:
             f.write(native_text)
         self.daemon(path)
-        wait_until(lambda: "subscribed to" in self.mb.output(), 15,
+        wait_until(lambda: re.search(r"native\[[^]]+\]: subscribed to", self.mb.output()), 15,
                    what=f"the native subscription; log:\n{self.log_tail()}")
 
     def meter(self, port=None):

@@ -158,11 +158,12 @@ timeout = "{timeout}"
                           f"results {self.results(dev)}; log:\n{self.log_tail()}")
 
     def wait_subscribed(self, since=0, timeout=15.0):
-        """Until the broker has acknowledged the daemon's cmd subscription (its -v log after
-        offset `since`): from then on a command published reaches the daemon."""
-        acked = f"Sending SUBACK to meterbridge-{GW}"
-        wait_until(lambda: acked in self.broker.output()[since:], timeout,
-                   what=f"the broker's SUBACK to the daemon; log:\n{self.log_tail()}")
+        """Until the broker has granted the daemon's cmd subscription (the daemon logs the
+        SUBACK's grant; after offset `since` of its log): from then on a command published
+        reaches the daemon."""
+        granted = f"uplink: subscribed to {PREFIX}/{GW}/+/cmd"
+        wait_until(lambda: granted in self.mb.output()[since:], timeout,
+                   what=f"the grant of the cmd subscription; log:\n{self.log_tail()}")
 
     def log_tail(self, n=30):
         try:

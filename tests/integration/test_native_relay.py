@@ -150,7 +150,7 @@ class NativeRelayTest(NativeRig):
         text = self.native_config(name="a", subscribe="site/a/#")
         text += self.native_config(name="b", subscribe="site/b/#", meters=False)
         self.start_gateway(text)
-        wait_until(lambda: self.mb.output().count("subscribed to") >= 2, 15,
+        wait_until(lambda: self.mb.output().count("]: subscribed to") >= 2, 15,
                    what=f"both subscriptions; log:\n{self.log_tail()}")
         m = self.meter()
         tp = int(time.time() * 1000)
@@ -258,7 +258,8 @@ class NativeRelayTest(NativeRig):
         self.assertEqual([d["seq"] for d, _ in data], [1, 2])
         cleared = [p for _t, p, _r in self.sub.on(topic(dev, "meta")) if not p]
         self.assertEqual(cleared, [], "the relayed meter's retained meta was never cleared")
-        self.assertEqual(self.mb.output().count("subscribed to"), 1, "the session was kept")
+        self.assertEqual(self.mb.output().count("native[lan]: subscribed to"), 1,
+                         "the session was kept")
         self.assert_running()
         self.assertEqual(self.mb.stop(), 0)
 
@@ -276,7 +277,7 @@ class NativeOutageTest(BufferRig):
         with open(path, "a") as f:
             f.write(NativeRig.native_config(self, port=meters_broker.port))
         self.daemon(path)
-        wait_until(lambda: "subscribed to" in self.mb.output(), 15,
+        wait_until(lambda: "native[lan]: subscribed to" in self.mb.output(), 15,
                    what=f"the native subscription; log:\n{self.log_tail()}")
         m = Publisher(meters_broker.port)
         self.cleanup(m.close)
