@@ -21,6 +21,13 @@ void put_values(common::json_writer& w, const std::vector<std::pair<std::string,
     w.end_object();
 }
 
+void put_values(common::json_writer& w, const std::vector<model::reading_value>& values) {
+    w.key("values").begin_object();
+    for (const auto& v : values)
+        w.key(v.name()).value(v.value);
+    w.end_object();
+}
+
 } // namespace
 
 void reading_payload_into(std::string& out, const model::reading& r) {
@@ -33,8 +40,8 @@ void reading_payload_into(std::string& out, const model::reading& r) {
 std::string reading_payload(const model::reading& r) {
     std::string out;
     std::size_t guess = 64; // ts, seq, braces
-    for (const auto& [name, v] : r.values)
-        guess += name.size() + 24; // quotes, colon, comma and a number
+    for (const auto& v : r.values)
+        guess += v.name().size() + 24; // quotes, colon, comma and a number
     out.reserve(guess);
     reading_payload_into(out, r);
     return out;

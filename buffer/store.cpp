@@ -3,6 +3,7 @@
 #include "buffer/schema.hpp"
 #include "buffer/store_statements.hpp"
 #include "buffer/transaction.hpp"
+#include "common/log.hpp"
 
 #include <algorithm>
 #include <array>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
+#include <utility>
 
 namespace mb::buffer {
 
@@ -32,29 +34,6 @@ std::uint64_t file_size_or_zero(const fs::path& p) {
     std::error_code ec;
     const auto n = fs::file_size(p, ec);
     return ec ? 0 : n;
-}
-
-void put_varint(std::string& out, std::uint64_t v) {
-    constexpr unsigned low7 = 0x7fU;
-    constexpr unsigned more = 0x80U;
-    while (v > low7) {
-        out.push_back(static_cast<char>((v & low7) | more));
-        v >>= 7U;
-    }
-    out.push_back(static_cast<char>(v));
-}
-
-std::uint64_t get_varint(std::string_view& in) {
-    std::uint64_t v = 0;
-    unsigned shift = 0;
-    while (!in.empty() && shift < 64) {
-        const auto b = static_cast<unsigned char>(in.front());
-        in.remove_prefix(1);
-        v |= static_cast<std::uint64_t>(b & 0x7fU) << shift;
-        if ((b & 0x80U) == 0) return v;
-        shift += 7;
-    }
-    throw sqlite_error(SQLITE_CORRUPT, "a stored reading is truncated");
 }
 
 } // namespace
@@ -108,7 +87,10 @@ void store::open_file() {
     st_ = std::make_unique<statements>(db, std::max<std::int64_t>(wal_pages / 4, 1));
 
     devices_.load(db, "SELECT id, name FROM devices");
-    names_.load(db, "SELECT id, name FROM names");
+    codec_.clear();
+    statement names(db, "SELECT id, name FROM names");
+    while (names.step())
+        codec_.learn(names.int64(0), names.text(1));
     readings_ =
         static_cast<std::uint64_t>(query_int(db, "SELECT count(*) FROM items WHERE kind = 0"));
     std::map<std::int64_t, file_census::counts> census;
@@ -244,23 +226,17 @@ std::int64_t store::device_id(const std::string& name) {
     return devices_.id(name, st_->add_device);
 }
 
-std::int64_t store::name_id(const std::string& name) {
-    return names_.id(name, st_->add_name);
-}
-
-// A reading's values as (varint count, then per value: varint name id, 8 bytes IEEE double
-// in the machine's order — the file never leaves the box).
 std::string store::encode(const model::reading& r) {
-    std::string out;
-    out.reserve(2 + r.values.size() * 10);
-    put_varint(out, r.values.size());
-    for (const auto& [name, value] : r.values) {
-        put_varint(out, static_cast<std::uint64_t>(name_id(name)));
-        std::array<char, sizeof(double)> bytes{};
-        std::memcpy(bytes.data(), &value, sizeof value);
-        out.append(bytes.data(), bytes.size());
+    for (const auto& v : r.values) {
+        if (codec_.number_of(v.id)) continue;
+        const auto name = model::name_of(v.id);
+        auto& add = st_->add_name;
+        add.bind(1, name);
+        if (!add.step()) throw sqlite_error(SQLITE_ERROR, fmt::format("cannot add {}", name));
+        codec_.learn(add.int64(0), name);
+        add.reset();
     }
-    return out;
+    return codec_.encode(r.values);
 }
 
 model::reading store::decode(std::int64_t device, std::uint64_t seq, std::int64_t ts,
@@ -271,19 +247,12 @@ model::reading store::decode(std::int64_t device, std::uint64_t seq, std::int64_
     r.device = *dev;
     r.seq = seq;
     r.ts_ms = ts;
-    const auto n = get_varint(body);
-    r.values.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, 4096)));
-    for (std::uint64_t i = 0; i < n; ++i) {
-        const auto id = static_cast<std::int64_t>(get_varint(body));
-        if (body.size() < sizeof(double))
-            throw sqlite_error(SQLITE_CORRUPT, "a stored reading is truncated");
-        double v = 0;
-        std::memcpy(&v, body.data(), sizeof v);
-        body.remove_prefix(sizeof v);
-        const auto* name = names_.word(id);
-        if (name == nullptr) throw sqlite_error(SQLITE_CORRUPT, "an unknown value name");
-        r.values.emplace_back(*name, v);
-    }
+    auto decoded = codec_.decode(body);
+    r.values = std::move(decoded.values);
+    if (decoded.unknown > 0 && !std::exchange(unknown_names_warned_, true))
+        log::warn("buffer: {} value(s) of {} seq {} are under names this version does not know "
+                  "(a file written by a newer meterbridge): left out, as any more such values",
+                  decoded.unknown, r.device, seq);
     return r;
 }
 

@@ -4,6 +4,7 @@
 // turns failures into the error the gateway status shows.
 #include "buffer/file_census.hpp"
 #include "buffer/item.hpp"
+#include "buffer/reading_codec.hpp"
 #include "buffer/settings.hpp"
 #include "buffer/sqlite_handle.hpp"
 #include "model/gap.hpp"
@@ -149,7 +150,7 @@ private:
     void move_aside(const std::string& why, open_report& report);
     void announce_restart(std::int64_t now_ms, open_report& report);
     std::int64_t device_id(const std::string& name);
-    std::int64_t name_id(const std::string& name);
+    // The row body of `r`'s values, its names numbered in the file first where they are new.
     std::string encode(const model::reading& r);
     model::reading decode(std::int64_t device, std::uint64_t seq, std::int64_t ts,
                           std::string_view body);
@@ -179,7 +180,7 @@ private:
     buffer_settings settings_;
     sqlite_ptr db_;
     std::unique_ptr<statements> st_;
-    // Device and measurement names as the file numbers them, both ways.
+    // Device names as the file numbers them, both ways.
     struct interned {
         std::unordered_map<std::string, std::int64_t> ids;
         std::unordered_map<std::int64_t, std::string> words;
@@ -188,7 +189,8 @@ private:
         [[nodiscard]] const std::string* word(std::int64_t id) const; // null: unknown
     };
     interned devices_;
-    interned names_;
+    reading_codec codec_; // measurement names as the file numbers them
+    bool unknown_names_warned_ = false;
     file_census census_;
     struct file_identity {
         std::uint64_t dev = 0, ino = 0;

@@ -109,7 +109,7 @@ void store::take_connection(store& from) {
     st_ = std::move(from.st_);
     db_ = std::move(from.db_);
     devices_ = std::move(from.devices_);
-    names_ = std::move(from.names_);
+    codec_ = std::move(from.codec_);
     census_ = from.census_;
     readings_ = from.readings_;
     page_size_ = from.page_size_;

@@ -77,15 +77,16 @@ normalized normalize(raw_reading&& in, std::int64_t now_ms) {
         if (out.first_drop.empty()) out.first_drop = fmt::format("{}: {}", name, why);
     };
     for (const auto& v : in.values) {
-        const auto unit = model::unit_of(v.name);
-        if (!unit) {
+        const auto id = model::measurement_of(v.name);
+        if (!id) {
             drop(out.drops.unknown_name, v.name, "not a measurement name (docs/measurements.md)");
             continue;
         }
-        const auto factor = unit_factor(v.unit, *unit);
+        const auto unit = model::unit_of(*id);
+        const auto factor = unit_factor(v.unit, unit);
         if (!factor) {
             drop(out.drops.unknown_unit, v.name,
-                 fmt::format("reported in {}, which does not convert to {}", v.unit, *unit));
+                 fmt::format("reported in {}, which does not convert to {}", v.unit, unit));
             continue;
         }
         const double value = v.value * *factor;
@@ -93,13 +94,13 @@ normalized normalize(raw_reading&& in, std::int64_t now_ms) {
             drop(out.drops.not_finite, v.name, "not a finite number");
             continue;
         }
-        const auto [low, high] = bounds_of(v.name, *unit);
+        const auto [low, high] = bounds_of(v.name, unit);
         if (value < low || value > high) {
             drop(out.drops.out_of_range, v.name,
-                 fmt::format("{} {} is outside {} .. {}", value, *unit, low, high));
+                 fmt::format("{} {} is outside {} .. {}", value, unit, low, high));
             continue;
         }
-        out.reading.values.emplace_back(std::string(v.name), value);
+        out.reading.values.emplace_back(*id, value);
     }
     return out;
 }

@@ -1,9 +1,12 @@
 #include "model/measurements.hpp"
 
 #include <array>
-#include <charconv>
+#include <cstddef>
+#include <fmt/format.h>
+#include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace mb::model {
 namespace {
@@ -112,31 +115,60 @@ constexpr std::array vocabulary = {
     entry{"signal_strength", "dBm"},
 };
 
-// harmonic_voltage_l1_h2 ... harmonic_current_l3_h31
-bool is_harmonic(std::string_view name) {
-    for (std::string_view kind : {"harmonic_voltage_l", "harmonic_current_l"}) {
-        if (!name.starts_with(kind)) continue;
-        name.remove_prefix(kind.size());
-        if (name.size() < 4 || name[0] < '1' || name[0] > '3' || name.substr(1, 2) != "_h")
-            return false;
-        name.remove_prefix(3);
-        if (name.starts_with('0')) return false;
-        int order = 0;
-        auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), order);
-        return ec == std::errc{} && end == name.data() + name.size() && order >= 2 && order <= 31;
+// The names as one table: the vocabulary above, then the harmonic contents
+// harmonic_{voltage,current}_l{1..3}_h{2..31}, each "%". Built once, immutable after.
+class name_table {
+public:
+    name_table() {
+        for (std::string_view kind : {"harmonic_voltage_l", "harmonic_current_l"})
+            for (int phase = 1; phase <= 3; ++phase)
+                for (int order = 2; order <= 31; ++order)
+                    harmonics_.push_back(fmt::format("{}{}_h{}", kind, phase, order));
+        entries_.assign(vocabulary.begin(), vocabulary.end());
+        for (const auto& h : harmonics_)
+            entries_.emplace_back(h, "%");
+        // Asked for every value of every reading: a hash lookup, not a scan of the names.
+        by_name_.reserve(entries_.size());
+        for (std::size_t i = 0; i < entries_.size(); ++i)
+            by_name_.emplace(entries_[i].first, static_cast<measurement>(i));
     }
-    return false;
+
+    [[nodiscard]] std::optional<measurement> find(std::string_view name) const {
+        const auto it = by_name_.find(name);
+        if (it == by_name_.end()) return std::nullopt;
+        return it->second;
+    }
+    [[nodiscard]] const entry& at(measurement m) const {
+        return entries_.at(static_cast<std::size_t>(m));
+    }
+
+private:
+    std::vector<std::string> harmonics_; // the harmonic names' storage (never resized after)
+    std::vector<entry> entries_;
+    std::unordered_map<std::string_view, measurement> by_name_;
+};
+
+const name_table& names() {
+    static const name_table table;
+    return table;
 }
 
 } // namespace
 
+std::optional<measurement> measurement_of(std::string_view name) {
+    return names().find(name);
+}
+
+std::string_view name_of(measurement m) {
+    return names().at(m).first;
+}
+
+std::string_view unit_of(measurement m) {
+    return names().at(m).second;
+}
+
 std::optional<std::string_view> unit_of(std::string_view name) {
-    // Asked for every value of every reading of every source: a hash lookup, not a scan of
-    // the ~100 names. Built once, immutable after.
-    static const std::unordered_map<std::string_view, std::string_view> by_name(vocabulary.begin(),
-                                                                                vocabulary.end());
-    if (const auto it = by_name.find(name); it != by_name.end()) return it->second;
-    if (is_harmonic(name)) return "%";
+    if (const auto m = measurement_of(name)) return unit_of(*m);
     return std::nullopt;
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,7 +21,8 @@ struct meter_ratios {
 };
 
 struct decoded_values {
-    std::vector<std::pair<std::string, double>> values; // published values, in plan order
+    // Published values, in plan order; the names are views into the plan's (valid while it is).
+    std::vector<std::pair<std::string_view, double>> values;
     int bad_values = 0; // NaN, infinity or short answers: counted as errors
 };
 

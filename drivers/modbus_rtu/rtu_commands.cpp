@@ -148,9 +148,11 @@ void rtu_source::on_read(std::size_t bus, poll_result& r) {
     model::command_outcome out{true, {}, {}};
     std::vector<std::string> missing;
     if (r.plan) {
-        out.values = decode_results(*r.plan, r.requests, dev.pt_ratio, dev.ct_ratio,
-                                    &states_[bus][r.device].ratios)
-                         .values;
+        for (const auto& [name, value] :
+             decode_results(*r.plan, r.requests, dev.pt_ratio, dev.ct_ratio,
+                            &states_[bus][r.device].ratios)
+                 .values)
+            out.values.emplace_back(name, value);
         for (std::size_t i = 0; i < r.plan->values.size(); ++i) {
             const auto& name = r.plan->values[i].name;
             if (r.plan->publish[i] && std::none_of(out.values.begin(), out.values.end(),

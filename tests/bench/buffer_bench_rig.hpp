@@ -141,7 +141,7 @@ public:
                       .count();
         const double wobble = 0.001 * static_cast<double>(n_ % 997);
         for (auto& v : r.values)
-            v.second += wobble;
+            v.value += wobble;
         ++n_;
         return r;
     }

@@ -187,10 +187,10 @@ BOOST_AUTO_TEST_CASE(a_command_without_answer_times_out_and_a_late_answer_is_ign
     downlink_settings s;
     s.command_timeout = 200ms;
     rig r(loop, s);
+    uv_update_time(&loop); // the time the timeout's timer starts from
+    const auto sent = uv_now(&loop);
     r.send(cmd_topic, R"({"id":"c-19","read":["voltage_l1"]})");
     BOOST_TEST(r.dl->pending() == 1U);
-    uv_update_time(&loop);
-    const auto sent = uv_now(&loop);
     BOOST_REQUIRE(mbtest::run_until(
         loop, [&] { return !r.replies.empty(); }, 2s));
     BOOST_TEST(uv_now(&loop) - sent >= 200U, "answered by the timeout, not before it");

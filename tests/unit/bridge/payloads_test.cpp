@@ -27,8 +27,9 @@ BOOST_AUTO_TEST_CASE(reading_keeps_read_order_and_may_be_empty) {
     model::reading r;
     r.ts_ms = 1;
     r.seq = 2;
-    r.values = {{"z", 1}, {"a", -0.5}};
-    BOOST_TEST(reading_payload(r) == R"({"ts":1,"seq":2,"values":{"z":1,"a":-0.5}})");
+    r.values = {{"voltage_l1", 1}, {"active_power_l1", -0.5}};
+    BOOST_TEST(reading_payload(r) ==
+               R"({"ts":1,"seq":2,"values":{"voltage_l1":1,"active_power_l1":-0.5}})");
     r.values.clear();
     BOOST_TEST(reading_payload(r) == R"({"ts":1,"seq":2,"values":{}})");
 }

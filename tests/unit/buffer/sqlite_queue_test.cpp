@@ -106,21 +106,21 @@ struct file_look {
     }
 };
 
-// A reading whose "tag" value names it (the test sets it to the seq it expects), with `extra`
-// more values to make it bigger.
+// A reading whose energy_import_total value (its tag) names it (the test sets it to the seq it
+// expects), with `extra` more values to make it bigger.
 model::reading reading_of(const std::string& device, std::int64_t ts, double tag,
                           std::size_t extra = 0) {
     model::reading r;
     r.device = device;
     r.ts_ms = ts;
-    r.values.emplace_back("tag", tag);
+    r.values.emplace_back("energy_import_total", tag); // the tag
     for (std::size_t i = 0; i < extra; ++i)
         r.values.emplace_back(fmt::format("harmonic_voltage_l1_h{}", i + 2), 230.5 + double(i));
     return r;
 }
 
 double tag_of(const model::reading& r) {
-    return r.values.at(0).second;
+    return r.values.at(0).value;
 }
 
 // The queue on `s`'s file, opened; it reads time from `c`.

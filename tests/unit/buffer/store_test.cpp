@@ -37,7 +37,7 @@ model::reading reading_of(const std::string& device, std::uint64_t seq, std::int
     r.device = device;
     r.seq = seq;
     r.ts_ms = ts;
-    r.values = {{"energy_import_kwh", 1234.5 + double(seq)}, {"voltage_l1", -0.25}};
+    r.values = {{"energy_import_total", 1234.5 + double(seq)}, {"voltage_l1", -0.25}};
     return r;
 }
 

@@ -15,8 +15,8 @@ namespace {
 constexpr std::int64_t now = 1'764'095'000'000; // 2025-11-25
 
 double value_of(const mb::model::reading& r, std::string_view name) {
-    for (const auto& [n, v] : r.values)
-        if (n == name) return v;
+    for (const auto& v : r.values)
+        if (v.name() == name) return v.value;
     return std::nan("");
 }
 
@@ -70,8 +70,8 @@ BOOST_AUTO_TEST_CASE(drops_and_counts_what_no_meter_can_mean) {
     BOOST_TEST(out.drops.total() == 7U);
     BOOST_TEST(out.first_drop == "voltage_l1: not a finite number");
     BOOST_REQUIRE(out.reading.values.size() == 2U);
-    BOOST_TEST(out.reading.values[0].first == "di_1");
-    BOOST_TEST(out.reading.values[1].first == "current_l1");
+    BOOST_TEST(out.reading.values[0].name() == "di_1");
+    BOOST_TEST(out.reading.values[1].name() == "current_l1");
 }
 
 BOOST_AUTO_TEST_CASE(a_meter_clock_far_off_gets_the_gateway_time) {

@@ -204,7 +204,9 @@ BOOST_AUTO_TEST_CASE(live_and_dead_units_on_one_pty_bus) {
             BOOST_TEST(r.device == "m1");
             const auto now_ms = mb::common::real_clock().unix_ms();
             BOOST_TEST(std::abs(now_ms - r.ts_ms) < 30000);
-            std::map<std::string, double> got(r.values.begin(), r.values.end());
+            std::map<std::string, double> got;
+            for (const auto& v : r.values)
+                got.emplace(v.name(), v.value);
             const auto& want = expected["units"]["1"]["values"];
             std::size_t compared = 0;
             for (const auto& v : prof->values) {
