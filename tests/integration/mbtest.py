@@ -16,9 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 import unittest
 
@@ -125,10 +123,6 @@ def listening(port):
     return False
 
 
-def wait_for_port(port, timeout=10.0):
-    wait_until(lambda: listening(port), timeout, what=f"port {port}")
-
-
 def doc_block(name, info, containing=""):
     """The text of the fenced block of docs/NAME whose info string is `info` (```acl) and that
     contains `containing`: tests run what the documentation shows, not a copy of it."""
@@ -148,70 +142,6 @@ def doc_block(name, info, containing=""):
         raise AssertionError(f"docs/{name}: {len(found)} ```{info} blocks containing "
                              f"{containing!r}, expected one")
     return found[0]
-
-
-class Broker:
-    """A private mosquitto on a free loopback port. extra: lines added to its config (more
-    listeners among them); start() returns once every listener of the config listens."""
-
-    def __init__(self, workdir, extra="", port=None, listener_options=""):
-        self.workdir = workdir
-        self.port = port or free_port()
-        self.extra = extra
-        self.listener_options = listener_options
-        self.proc = None
-        self.log = None
-        self.log_path = os.path.join(workdir, f"mosquitto-{self.port}.log")
-
-    def config_text(self):
-        text = f"listener {self.port} 127.0.0.1\n" + self.listener_options
-        if "allow_anonymous" not in self.extra and "allow_anonymous" not in self.listener_options:
-            text += "allow_anonymous true\n"
-        return text + "persistence false\n" + self.extra
-
-    def ports(self):
-        """Every port the config listens on: the first listener and any in extra."""
-        found = []
-        for line in self.config_text().splitlines():
-            words = line.split()
-            if len(words) >= 2 and words[0] == "listener":
-                found.append(int(words[1]))
-        return found
-
-    def start(self, timeout=10.0):
-        conf = os.path.join(self.workdir, f"mosquitto-{self.port}.conf")
-        with open(conf, "w") as f:
-            f.write(self.config_text())
-        self.log = open(self.log_path, "a")
-        self.proc = spawn(["mosquitto", "-c", conf, "-v"], stdout=self.log, stderr=subprocess.STDOUT)
-        try:
-            for port in self.ports():
-                wait_until(lambda: self.proc.poll() is not None or listening(port), timeout,
-                           what=f"mosquitto listening on port {port}")
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"mosquitto exited ({self.proc.returncode}) before it "
-                                         f"listened on port {port}:\n{self.output()}")
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self):
-        stop_process(self.proc)
-        self.proc = None
-        if self.log:
-            self.log.close()
-            self.log = None
-
-    def output(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def url(self):
-        return f"mqtt://127.0.0.1:{self.port}"
 
 
 class PtyPair:
@@ -321,74 +251,6 @@ def run_cli(*args, timeout=30, env=None):
     e = dict(os.environ)
     e.update(env or {})
     return subprocess.run([MB_BIN, *args], capture_output=True, text=True, timeout=timeout, env=e)
-
-
-def stop_all(stops):
-    """Calls every stop function, newest first, reporting (not raising) a failed one so that
-    the rest still stop; empties the list."""
-    for stop in reversed(stops):
-        try:
-            stop()
-        except Exception as e:  # keep stopping the rest
-            print(f"  (stop: {e})", file=sys.stderr)
-    stops.clear()
-
-
-class Subscriber:
-    """A paho-mqtt client that records every message it sees: [(topic, payload, retain)].
-    Returns once the broker acknowledged every subscription (SUBACK): nothing published after
-    that is missed."""
-
-    def __init__(self, port, topics=("#",), host="127.0.0.1", timeout=10.0, **tls):
-        import paho.mqtt.client as mqtt
-        self.messages = []
-        self.lock = threading.Lock()
-        self.topics = list(topics)
-        self.subscribed = threading.Event()
-        self._mid = None
-        self.client = mqtt.Client(client_id=f"test-sub-{os.getpid()}-{time.monotonic_ns()}")
-        if tls:
-            self.client.tls_set(**tls)
-        self.client.on_message = self._on_message
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.connect(host, port, keepalive=30)
-        self.client.loop_start()
-        if not self.subscribed.wait(timeout):
-            self.close()
-            raise AssertionError(f"test subscriber: no SUBACK from {host}:{port} within {timeout}s")
-
-    def _on_connect(self, client, userdata, flags, rc):
-        if rc != 0:
-            return
-        if self.topics:  # runs on the network thread: no SUBACK can be handled before _mid is set
-            _result, self._mid = client.subscribe([(t, 1) for t in self.topics])
-        else:
-            self.subscribed.set()
-
-    def _on_subscribe(self, client, userdata, mid, granted_qos):
-        if mid == self._mid:
-            self.subscribed.set()
-
-    def _on_message(self, client, userdata, msg):
-        with self.lock:
-            self.messages.append((msg.topic, msg.payload.decode(errors="replace"), bool(msg.retain)))
-
-    def on(self, topic):
-        with self.lock:
-            return [m for m in self.messages if m[0] == topic]
-
-    def wait_for(self, topic, count=1, timeout=10.0):
-        return wait_until(lambda: len(self.on(topic)) >= count and self.on(topic), timeout,
-                          what=f"{count} message(s) on {topic}")
-
-    def publish(self, topic, payload, qos=1, retain=False):
-        info = self.client.publish(topic, payload, qos=qos, retain=retain)
-        info.wait_for_publish()
-
-    def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 class TempDirTest(unittest.TestCase):
