@@ -107,6 +107,16 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def wait_started(proc, ready, timeout, what, log=None, interval=0.02):
+    """Until ready() holds for the process proc has started; fails when proc exits first
+    (with log(), what it said) or timeout passes. what: what ready() waits for."""
+    wait_until(lambda: proc.poll() is not None or ready(), timeout, interval=interval, what=what)
+    if proc.poll() is not None:
+        said = f":\n{log()}" if log else ""
+        raise AssertionError(f"{proc.args[0]} exited ({proc.returncode}) while waiting for "
+                             f"{what}{said}")
+
+
 def listening(port):
     """True when a TCP socket listens on port (any address), as the kernel tells: no
     connection is made, so nothing shows up in the listener's log."""
@@ -154,11 +164,8 @@ class PtyPair:
             ["socat", "-d", "-d", f"pty,raw,echo=0,link={self.a}", f"pty,raw,echo=0,link={self.b}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_until(lambda: self.proc.poll() is not None
-                       or (os.path.exists(self.a) and os.path.exists(self.b)), 10, what="socat ptys")
-            if self.proc.poll() is not None:
-                raise AssertionError(f"socat exited ({self.proc.returncode}) before it made "
-                                     f"{self.a} and {self.b}")
+            wait_started(self.proc, lambda: os.path.exists(self.a) and os.path.exists(self.b), 10,
+                         f"the ptys {self.a} and {self.b}")
         except BaseException:
             self.stop()
             raise

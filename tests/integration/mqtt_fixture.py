@@ -17,10 +17,29 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from mbtest import free_port, listening, spawn, stop_process, wait_until
+from mbtest import free_port, listening, spawn, stop_process, wait_started, wait_until
 
 
-class Broker:
+class LoopbackBroker:
+    """What the test brokers share (this mosquitto, rabbitmq_broker's RabbitMQ): an MQTT port
+    on 127.0.0.1, start() that returns once it takes connections, stop(), and a log."""
+
+    port = None
+    log_path = None
+
+    def url(self):
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def output(self):
+        """What it logged so far."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+
+class Broker(LoopbackBroker):
     """A private mosquitto on a free loopback port (or `port`, to come back on the same one);
     start() returns once every listener of its config listens, stop() and start() again make
     an outage. persistent: it keeps sessions, and what is queued for them, across a restart,
@@ -73,11 +92,8 @@ class Broker:
                           stderr=subprocess.STDOUT)
         try:
             for port in self.ports():
-                wait_until(lambda: self.proc.poll() is not None or listening(port), timeout,
-                           what=f"mosquitto listening on port {port}")
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"mosquitto exited ({self.proc.returncode}) before it "
-                                         f"listened on port {port}:\n{self.output()}")
+                wait_started(self.proc, lambda: listening(port), timeout,
+                             f"port {port} to listen", log=self.output)
         except BaseException:
             self.stop()
             raise
@@ -90,16 +106,6 @@ class Broker:
             self.log.close()
             self.log = None
 
-    def output(self):
-        """Its -v log so far (every connect, SUBACK, PUBLISH it saw)."""
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def url(self):
-        return f"mqtt://127.0.0.1:{self.port}"
 
 
 Message = collections.namedtuple("Message", "topic payload retain qos dup at")
