@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -258,6 +259,17 @@ def run_cli(*args, timeout=30, env=None):
     e = dict(os.environ)
     e.update(env or {})
     return subprocess.run([MB_BIN, *args], capture_output=True, text=True, timeout=timeout, env=e)
+
+
+def stop_all(stops):
+    """Calls every stop function, newest first, reporting (not raising) a failed one so that
+    the rest still stop; empties the list (for the benches, which are no TestCase)."""
+    for stop in reversed(stops):
+        try:
+            stop()
+        except Exception as e:  # keep stopping the rest
+            print(f"  (stop: {e})", file=sys.stderr)
+    stops.clear()
 
 
 class TempDirTest(unittest.TestCase):
