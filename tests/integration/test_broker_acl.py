@@ -16,6 +16,7 @@ from gateway_config import native
 from mbtest import doc_block, require_built, run_cli, wait_until
 from mqtt_fixture import Broker, MqttClient, retained
 from native_rig import JSON_V2_TOPIC, json_v2
+from rtu_rig import read_json_lines
 from uplink_fixture import UplinkTest, broker_readable
 
 GW = "plant1-gw01"  # the gateway the documented ACL is written for
@@ -84,10 +85,7 @@ class BrokerAclTest(UplinkTest):
                           what=f"the result of {payload['id']}")[0]
 
     def writes(self):
-        if not os.path.exists(self.write_log):
-            return []
-        with open(self.write_log) as f:
-            return [json.loads(line) for line in f if line.strip()]
+        return read_json_lines(self.write_log)
 
     def test_meters_cannot_publish_under_the_prefix_while_the_cloud_commands(self):
         path = self.gateway_config()

@@ -16,7 +16,7 @@ import unittest
 
 from gateway_config import bus, config_text, device
 from mbtest import PROFILES_DIR, Slave, free_port, run_cli, stop_process, wait_until
-from rtu_rig import GW, SIM_DIR, RtuRig, require_built
+from rtu_rig import GW, SIM_DIR, RtuRig, read_json_lines, require_built
 from test_read_scan import parse_values, shortest
 
 TCP_SIM = os.path.join(SIM_DIR, "adw300_tcp_sim.py")
@@ -63,14 +63,10 @@ class ConverterSim:
             self.slave.stop()
 
     def requests(self):
-        with open(self.request_log) as f:
-            return [json.loads(line) for line in f if line.strip()]
+        return read_json_lines(self.request_log)
 
     def writes(self):
-        if not os.path.exists(self.write_log):
-            return []
-        with open(self.write_log) as f:
-            return [json.loads(line) for line in f if line.strip()]
+        return read_json_lines(self.write_log)
 
 
 @require_built
