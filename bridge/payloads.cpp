@@ -41,11 +41,19 @@ std::string reading_payload(const model::reading& r) {
 }
 
 std::string gateway_online_payload(std::int64_t ts_ms, std::string_view version, int devices,
-                                   std::uint64_t oversize, const model::buffer_stats& buffer) {
+                                   std::uint64_t oversize,
+                                   const std::map<std::string, std::string>& errors,
+                                   const model::buffer_stats& buffer) {
     common::json_writer w;
     w.begin_object().key("state").value("online").key("ts").value(ts_ms);
     w.key("version").value(version).key("devices").value(devices);
     w.key("oversize").value(oversize);
+    if (!errors.empty()) {
+        w.key("errors").begin_object();
+        for (const auto& [part, what] : errors)
+            w.key(part).value(what);
+        w.end_object();
+    }
     w.key("buffer").begin_object().key("readings").value(buffer.readings).key("oldest_ts");
     if (buffer.oldest_ts) {
         w.value(*buffer.oldest_ts);

@@ -7,6 +7,7 @@
 #include "model/reading.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,10 +21,15 @@ std::string reading_payload(const model::reading& r);
 // The same bytes into `out` (replaced), reusing its capacity: the uplink's per-reading path.
 void reading_payload_into(std::string& out, const model::reading& r);
 
-// gateway status: {"state":"online","ts":…,"version":…,"devices":N,"oversize":N,"buffer":{…}}
+// gateway status: {"state":"online","ts":…,"version":…,"devices":N,"oversize":N,
+// "errors":{…},"buffer":{…}}
 // oversize: control messages the broker's Maximum Packet Size kept from being sent.
+// errors: what keeps a part of the gateway from working, by part ("uplink", "native[lan]");
+// left out when empty.
 std::string gateway_online_payload(std::int64_t ts_ms, std::string_view version, int devices,
-                                   std::uint64_t oversize, const model::buffer_stats& buffer);
+                                   std::uint64_t oversize,
+                                   const std::map<std::string, std::string>& errors,
+                                   const model::buffer_stats& buffer);
 // the gateway's will: {"state":"offline"}
 std::string gateway_will_payload();
 // the gateway after a clean stop: {"state":"offline","ts":…}

@@ -54,6 +54,7 @@ mqtt_link::callbacks uplink::link_callbacks() {
     };
     c.on_ack = [this](int mid, delivery d, bool windowed) { handle_ack(mid, d, windowed); };
     c.on_message = [this](const incoming_message& m) { handle_message(m); };
+    c.on_subscribe = [this](const subscription_answer& a) { handle_subscribe(a); };
     c.on_stopped = [this] {
         downlink_.stop();
         if (stop_timer_) uv_timer_stop(stop_timer_.get());
@@ -76,8 +77,10 @@ std::int64_t uplink::now_ms() const {
 
 std::string uplink::gateway_status_payload() const {
     const model::buffer_stats b = cb_.buffer ? cb_.buffer() : model::buffer_stats{};
+    auto errors = cb_.errors ? cb_.errors() : std::map<std::string, std::string>{};
+    if (!commands_error_.empty()) errors.emplace("uplink", commands_error_);
     return gateway_online_payload(now_ms(), settings_.version, static_cast<int>(devices_.count()),
-                                  oversize_, b);
+                                  oversize_, errors, b);
 }
 
 bool uplink::publish_control(const std::string& topic, const std::string& payload, bool retain,
@@ -189,6 +192,7 @@ void uplink::handle_connect() {
                 link_.subscribe(topics_.cmd_filter(), 1, MQTT_SUB_OPT_SEND_RETAIN_NEVER))
             log::error("uplink: cannot subscribe {}: {}", topics_.cmd_filter(), ec.message());
     }
+    commands_ready_ = false;
     retained_mids_.clear(); // those of the last connection are libmosquitto's to resend
     devices_.resend_all();
     pump_retained();
@@ -280,6 +284,24 @@ void uplink::refresh_gateway_status() {
 void uplink::handle_message(const incoming_message& m) {
     if (!settings_.commands || stopping_) return;
     downlink_.handle(m); // anything but a cmd topic of ours is ignored there
+}
+
+void uplink::handle_subscribe(const subscription_answer& a) {
+    std::string error;
+    commands_ready_ = a.granted();
+    if (a.granted()) {
+        log::info("uplink: subscribed to {}: commands can arrive", a.filter);
+    } else {
+        error = fmt::format("the broker refused the subscription to {}: {}; no command reaches "
+                            "this gateway",
+                            a.filter, link_.subscribe_reason(a.reason));
+        log::error("uplink: {} (asked again in {} ms; check the broker's ACL for this "
+                   "gateway's user)",
+                   error, a.retry_in.count());
+    }
+    if (error == commands_error_) return;
+    commands_error_ = std::move(error);
+    refresh_gateway_status();
 }
 
 void uplink::stop() {

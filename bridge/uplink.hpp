@@ -61,7 +61,9 @@ public:
         std::function<void()> on_disconnect;
         std::function<void()> on_stopped;
         std::function<model::buffer_stats()> buffer; // for the gateway status; empty: zeros
-        const common::clock* clock = nullptr;        // for status timestamps; null: the real one
+        // What keeps other parts from working (sources), by part, for the gateway status.
+        std::function<std::map<std::string, std::string>()> errors;
+        const common::clock* clock = nullptr; // for status timestamps; null: the real one
     };
 
     uplink(uv_loop_t& loop, uplink_settings settings, callbacks cb, command_handler handler);
@@ -99,6 +101,8 @@ public:
     void stop();
 
     [[nodiscard]] bool connected() const override { return link_.connected(); }
+    // The broker granted the cmd subscription on this connection: commands can arrive.
+    [[nodiscard]] bool commands_ready() const { return commands_ready_; }
     [[nodiscard]] std::size_t window_room() const { return link_.window_room(); }
     [[nodiscard]] const topics& topic_scheme() const { return topics_; }
     // Control messages (meta, status, command results) larger than the broker's Maximum
@@ -112,6 +116,7 @@ private:
     void handle_connect();
     void handle_ack(int mid, delivery d, bool windowed);
     void handle_message(const incoming_message& m);
+    void handle_subscribe(const subscription_answer& a);
     downlink::callbacks downlink_callbacks();
     // True when handed over (false: not connected; retained state is sent on connect).
     model::publish_attempt publish_windowed(const std::string& topic, const std::string& payload);
@@ -147,6 +152,8 @@ private:
     mqtt_link link_;
     downlink downlink_; // after link_: its replies go out through the link
     std::uint64_t oversize_ = 0;
+    std::string commands_error_; // the cmd subscription was refused: why
+    bool commands_ready_ = false;
     log::rate_limiter refused_log_; // control messages libmosquitto refused, per topic
     std::error_code init_error_;
     uv_handle<uv_timer_t> stop_timer_;

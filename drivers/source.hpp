@@ -31,6 +31,8 @@ public:
         // Asked before a source adds a device while running: false when the name is taken by
         // another source's device. Empty: every name is free.
         std::function<bool(std::string_view device)> may_add_device;
+        // problem() changed (a subscription the broker refused, or granted again).
+        std::function<void()> on_problem;
     };
     // Called once, on the loop, with the outcome of a command.
     using done_fn = std::function<void(model::command_outcome)>;
@@ -59,6 +61,10 @@ public:
         (void)device;
         return false;
     }
+
+    // What keeps the source as a whole from working, for the gateway status; empty when
+    // nothing does. Per-device trouble is in the device's status instead.
+    [[nodiscard]] virtual std::string problem() const { return {}; }
 
     [[nodiscard]] virtual std::vector<model::device_info> devices() const = 0;
     // nullptr for a device this source does not own.

@@ -47,7 +47,8 @@ mqtt_link::mqtt_link(uv_loop_t& loop, link_settings settings, callbacks cb)
     , mids_(std::size_t{65536})
     , lib_mids_(std::size_t{65536}, 0)
     , protocol_(settings_.protocol)
-    , rng_(std::random_device{}()) {
+    , rng_(std::random_device{}())
+    , subscriptions_(settings_.reconnect, rng_()) {
     if (library.rc != MOSQ_ERR_SUCCESS) init_error_ = make_mosq_error(library.rc);
     mosq_.reset(mosquitto_new(settings_.client_id.empty() ? nullptr : settings_.client_id.c_str(),
                               true, this));
@@ -69,6 +70,7 @@ void mqtt_link::silence_callbacks() {
     mosquitto_connect_v5_callback_set(mosq_.get(), nullptr);
     mosquitto_publish_v5_callback_set(mosq_.get(), nullptr);
     mosquitto_message_v5_callback_set(mosq_.get(), nullptr);
+    mosquitto_subscribe_v5_callback_set(mosq_.get(), nullptr);
     mosquitto_log_callback_set(mosq_.get(), nullptr);
 }
 
@@ -92,6 +94,7 @@ std::error_code mqtt_link::apply_settings() {
     mosquitto_disconnect_v5_callback_set(m, &on_disconnect);
     mosquitto_publish_v5_callback_set(m, &on_publish);
     mosquitto_message_v5_callback_set(m, &on_message);
+    mosquitto_subscribe_v5_callback_set(m, &on_suback);
     mosquitto_log_callback_set(m, &on_log);
     int rc = MOSQ_ERR_SUCCESS;
     if (settings_.username) {
@@ -266,6 +269,7 @@ void mqtt_link::misc_tick() {
         end_careful();
         return;
     }
+    resubscribe_due();
     update_interest();
 }
 
@@ -312,6 +316,7 @@ void mqtt_link::on_connect(mosquitto* /*mosq*/, void* obj, int rc, int /*flags*/
         }
         self.connected_ = true;
         self.refused_ = false;
+        self.subscriptions_.clear(); // whoever subscribes does so again in on_connect
         self.up_since_ = now();
         // MQTT 5: what the broker takes at most (libmosquitto refuses larger publishes).
         std::uint32_t max_packet = 0;
@@ -472,13 +477,48 @@ std::error_code mqtt_link::publish(std::string_view topic, std::string_view payl
 }
 
 std::error_code mqtt_link::subscribe(const std::string& filter, int qos, int options) {
+    return send_subscribe({filter, qos, options});
+}
+
+std::error_code mqtt_link::send_subscribe(subscription_request r) {
     if (!connected_) return link_errc::not_connected;
-    if (protocol_.version() != MQTT_PROTOCOL_V5)
-        options = 0; // MQTT 5 only (libmosquitto drops them too)
+    // MQTT 5 only (libmosquitto drops them too)
+    const int options = protocol_.version() == MQTT_PROTOCOL_V5 ? r.options : 0;
+    int mid = 0;
     const int rc =
-        mosquitto_subscribe_v5(mosq_.get(), nullptr, filter.c_str(), qos, options, nullptr);
+        mosquitto_subscribe_v5(mosq_.get(), &mid, r.filter.c_str(), r.qos, options, nullptr);
     update_interest();
-    return rc == MOSQ_ERR_SUCCESS ? std::error_code{} : make_mosq_error(rc);
+    if (rc != MOSQ_ERR_SUCCESS) return make_mosq_error(rc);
+    subscriptions_.sent(mid, std::move(r));
+    return {};
+}
+
+void mqtt_link::resubscribe_due() {
+    for (auto& r : subscriptions_.due(now())) {
+        const std::string filter = r.filter;
+        if (const auto ec = send_subscribe(std::move(r)))
+            log::error("{}: cannot subscribe to \"{}\" again: {}", where(), filter, ec.message());
+    }
+}
+
+std::string mqtt_link::subscribe_reason(int reason) const {
+    // MQTT 3.1.1 has one failure code and no reason; MQTT 5 says which.
+    if (protocol_.version() != MQTT_PROTOCOL_V5)
+        return fmt::format("failure (0x{:02X}; MQTT 3.1.1 gives no reason)", reason);
+    return fmt::format("{} (0x{:02X})", mosquitto_reason_string(reason), reason);
+}
+
+void mqtt_link::on_suback(mosquitto* /*mosq*/, void* obj, int mid, int count, const int* granted,
+                          const mosquitto_property* /*props*/) noexcept {
+    auto& self = *static_cast<mqtt_link*>(obj);
+    try {
+        // One filter per SUBSCRIBE: the first code is its answer.
+        const int reason = count > 0 && granted != nullptr ? granted[0] : 0x80;
+        const auto answer = self.subscriptions_.answered(mid, reason, now());
+        if (answer && self.cb_.on_subscribe) self.cb_.on_subscribe(*answer);
+    } catch (...) {
+        log::callback_failed(self.settings_.name, "on_suback");
+    }
 }
 
 void mqtt_link::stop() {

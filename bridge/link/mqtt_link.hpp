@@ -66,6 +66,7 @@
 // Outside the callback the publish is written at once and the write interest stays off.
 #include "bridge/link/link_settings.hpp"
 #include "bridge/link/protocol_choice.hpp"
+#include "bridge/link/subscriptions.hpp"
 #include "bridge/link/tls_diagnosis.hpp"
 #include "common/log.hpp"
 #include "common/uv_handle.hpp"
@@ -117,6 +118,8 @@ public:
         std::function<void(int mid, delivery d, bool windowed)> on_ack; // every QoS 1 PUBACK
         std::function<void(const incoming_message&)> on_message;
         std::function<void()> on_stopped; // after stop(): disconnected and quiet
+        // Every SUBACK to a subscribe() (or to the link's own retry of a refused one).
+        std::function<void(const subscription_answer&)> on_subscribe;
     };
 
     mqtt_link(uv_loop_t& loop, link_settings settings, callbacks cb);
@@ -134,8 +137,12 @@ public:
     // than the broker's Maximum Packet Size, malformed topic, …), or because the link gave up
     // on one as large on the same topic (a poison message): retrying cannot help.
     [[nodiscard]] static bool never_taken(const std::error_code& ec) noexcept;
-    // options: MQTT v5 subscription options (MQTT_SUB_OPT_*), e.g. SEND_RETAIN_NEVER.
+    // options: MQTT v5 subscription options (MQTT_SUB_OPT_*), e.g. SEND_RETAIN_NEVER. The
+    // broker's SUBACK comes back through on_subscribe; a refused subscription is asked again
+    // on the reconnect back-off while this connection lasts (subscriptions.hpp).
     std::error_code subscribe(const std::string& filter, int qos, int options = 0);
+    // The words for a SUBACK reason code in this connection's MQTT version, for the log.
+    [[nodiscard]] std::string subscribe_reason(int reason) const;
     // Sends DISCONNECT (the will is not published), waits up to stop_grace, then on_stopped.
     void stop();
 
@@ -179,9 +186,13 @@ private:
                            const mosquitto_property* /*props*/) noexcept;
     static void on_message(mosquitto* /*mosq*/, void* obj, const mosquitto_message* m,
                            const mosquitto_property* /*props*/) noexcept;
+    static void on_suback(mosquitto* /*mosq*/, void* obj, int mid, int count, const int* granted,
+                          const mosquitto_property* /*props*/) noexcept;
     static void on_log(mosquitto* /*mosq*/, void* obj, int level, const char* text) noexcept;
 
     void handle_poll(int status, int events);
+    std::error_code send_subscribe(subscription_request r);
+    void resubscribe_due();
     void misc_tick();
     void resolved(int status, const addrinfo* res);
     // A publish that returned `rc` still queued its QoS > 0 message (rc came from the write).
@@ -285,6 +296,7 @@ private:
     std::size_t ack_next_ = 0; // the next one to give (deliver_acks may be re-entered)
     bool reading_ = false;     // inside mosquitto_loop_read: PUBACKs go to acks_
     std::mt19937_64 rng_;
+    subscription_table subscriptions_;
     unsigned attempt_ = 0;
     bool connected_ = false;
     bool ever_connected_ = false;

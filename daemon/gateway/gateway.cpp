@@ -166,6 +166,7 @@ void gateway::start_uplink() {
         deferred_.post([this] { retired_stopped(); });
     };
     cb.buffer = [this] { return queue_->stats(); };
+    cb.errors = [this] { return source_problems(); };
     cb.clock = &clock_;
     uplink_ = std::make_unique<bridge::uplink>(loop_, uplink_settings(cfg_), std::move(cb),
                                                command_handler());
@@ -185,6 +186,13 @@ void gateway::start_uplink() {
     if (const auto ec = uplink_->start())
         log::error("uplink: cannot start: {} (check [uplink] in {})", ec.message(),
                    cfg_.source.string());
+}
+
+std::map<std::string, std::string> gateway::source_problems() const {
+    std::map<std::string, std::string> out;
+    for (const auto& slot : sources_)
+        if (auto p = slot.src->problem(); !p.empty()) out.emplace(slot.src->name(), std::move(p));
+    return out;
 }
 
 std::vector<model::device_info> gateway::all_devices() const {
@@ -305,6 +313,10 @@ drivers::source::callbacks gateway::source_callbacks() {
         if (phase_ == phase::running) devices_removed(gone);
     };
     cb.may_add_device = [this](std::string_view device) { return owner_of(device) == nullptr; };
+    cb.on_problem = [this] {
+        if (uplink_) uplink_->refresh_gateway_status();
+        changed();
+    };
     return cb;
 }
 

@@ -116,6 +116,8 @@ private:
     [[nodiscard]] drivers::source::callbacks source_callbacks();
     [[nodiscard]] drivers::source* owner_of(std::string_view device) const;
     [[nodiscard]] std::vector<model::device_info> all_devices() const;
+    // Each source's problem(), by source name, for the gateway status.
+    [[nodiscard]] std::map<std::string, std::string> source_problems() const;
     void changed();
     bridge::command_handler command_handler();
     // The running source that owns `device`, or nullptr after answering `done` with why not.

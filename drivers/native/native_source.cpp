@@ -83,6 +83,7 @@ bridge::mqtt_link::callbacks native_source::link_callbacks() {
     bridge::mqtt_link::callbacks cb;
     cb.on_connect = [this] { handle_connect(); };
     cb.on_message = [this](const bridge::incoming_message& m) { handle_message(m); };
+    cb.on_subscribe = [this](const bridge::subscription_answer& a) { handle_subscribe(a); };
     cb.on_stopped = [this] {
         if (auto done = std::move(stop_done_)) done();
     };
@@ -121,9 +122,30 @@ void native_source::handle_connect() {
     // link was down are the broker's to drop (meters send again within their interval).
     if (const auto ec = link_.subscribe(settings_.subscribe, 1))
         log::error("{}: cannot subscribe to \"{}\": {}", name(), settings_.subscribe, ec.message());
-    else
-        log::info("{}: subscribed to \"{}\" ({})", name(), settings_.subscribe,
-                  settings_.format.format);
+}
+
+void native_source::handle_subscribe(const bridge::subscription_answer& a) {
+    if (a.granted()) {
+        // Subscribed only now: the broker sends what matches from here on.
+        log::info("{}: subscribed to \"{}\" ({})", name(), a.filter, settings_.format.format);
+        set_problem({});
+        return;
+    }
+    // An ACL or a quota: nothing arrives, however healthy the connection looks.
+    const auto why = fmt::format("the broker refused the subscription to \"{}\": {}", a.filter,
+                                 link_.subscribe_reason(a.reason));
+    log::error("{}: {}; nothing is relayed until it is granted (asked again in {} ms; check the "
+               "broker's ACL for {})",
+               name(), why, a.retry_in.count(),
+               settings_.link.username ? "user \"" + *settings_.link.username + "\""
+                                       : std::string("anonymous clients"));
+    set_problem(why);
+}
+
+void native_source::set_problem(std::string problem) {
+    if (problem == problem_) return;
+    problem_ = std::move(problem);
+    if (cb_.on_problem) cb_.on_problem();
 }
 
 void native_source::handle_message(const bridge::incoming_message& m) {

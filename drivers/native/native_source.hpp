@@ -69,6 +69,7 @@ public:
               done_fn done) override;
     void take_over(source& previous) override;
     bool end_relay(std::string_view device) override;
+    [[nodiscard]] std::string problem() const override { return problem_; }
 
 private:
     using entry = meter_table::entry;
@@ -76,6 +77,8 @@ private:
     static void on_sweep(uv_timer_t* t) noexcept;
     bridge::mqtt_link::callbacks link_callbacks();
     void handle_connect();
+    void handle_subscribe(const bridge::subscription_answer& a);
+    void set_problem(std::string problem);
     void handle_message(const bridge::incoming_message& m);
     void handle_reading(decoded_reading& r);
     // The meter a serial names: configured, already relayed, or relayed now. nullptr when it
@@ -109,6 +112,7 @@ private:
     log::rate_limiter events_log_{std::chrono::seconds(10), 5};
     log::rate_limiter problems_log_{std::chrono::seconds(30)};
     bool own_warned_ = false;
+    std::string problem_; // problem()
     bool stopping_ = false;
     std::function<void()> stop_done_;
     bridge::mqtt_link link_;

@@ -227,7 +227,8 @@ def start_daemon(procs, workdir, config, cores=None):
             return True
         with open(log_path, errors="replace") as f:
             text = f.read()
-        return "subscribed to" in text and "uplink" in text and "connected" in text
+        return "native[" in text and "]: subscribed to" in text and "uplink" in text and \
+            "connected" in text
 
     mbtest.wait_until(ready, 20, what="the daemon subscribed and connected")
     if proc.poll() is not None:

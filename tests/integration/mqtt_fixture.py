@@ -1,8 +1,8 @@
 """The MQTT side of the integration tests: a private mosquitto (Broker) and the one paho client
 every test uses (MqttClient) to watch what the daemon publishes, to publish as a meter or a
-dashboard would, and to look at what a broker keeps retained. The other broker, a RabbitMQ
-node that speaks only MQTT 3.1.1, is in rabbitmq_broker.py; it has the same start(), stop(),
-port and url().
+dashboard would, and to look at what a broker keeps retained. The other brokers, a RabbitMQ
+node that speaks only MQTT 3.1.1 (rabbitmq_broker.py) and a peer that refuses subscriptions
+(refusing_broker.py), have the same start(), stop(), port and url() (LoopbackBroker).
 
 A test starts a broker with TempDirTest.launch (its stop registered before it starts);
 readiness is waited for (every listener listening, a CONNACK, a SUBACK, a PUBACK), never
@@ -21,8 +21,9 @@ from mbtest import free_port, listening, spawn, stop_process, wait_started, wait
 
 
 class LoopbackBroker:
-    """What the test brokers share (this mosquitto, rabbitmq_broker's RabbitMQ): an MQTT port
-    on 127.0.0.1, start() that returns once it takes connections, stop(), and a log."""
+    """What the test brokers share (this mosquitto, rabbitmq_broker's RabbitMQ,
+    refusing_broker's peer): an MQTT port on 127.0.0.1, start() that returns once it takes
+    connections, stop(), and a log."""
 
     port = None
     log_path = None
@@ -31,7 +32,9 @@ class LoopbackBroker:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def output(self):
-        """What it logged so far."""
+        """What it logged so far ("" for a broker without a log)."""
+        if self.log_path is None:
+            return ""
         try:
             with open(self.log_path, errors="replace") as f:
                 return f.read()

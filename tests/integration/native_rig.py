@@ -5,6 +5,7 @@ built here from docs/native.md's id table and the expected values computed here 
 1000), never taken from the binary."""
 
 import json
+import re
 
 from gateway_config import native
 from mbtest import wait_until
@@ -64,7 +65,7 @@ class NativeRig(RtuRig):
         self.slave = self.sim(units=units or ",".join(str(u) for _n, u in devices))
         self.subscribe()
         self.daemon(self.config(list(devices), interval="1s", natives=natives))
-        wait_until(lambda: "subscribed to" in self.mb.output(), 15,
+        wait_until(lambda: re.search(r"native\[[^]]+\]: subscribed to", self.mb.output()), 15,
                    what=f"the native subscription; log:\n{self.log_tail()}")
 
     def meter(self, port=None):

@@ -66,13 +66,13 @@ class RtuRig(TempDirTest):
         return s
 
     def config(self, devices, interval="1s", timeout="300ms", port=None, uplink=None, buses=(),
-               natives=(), profile_dirs=(PROFILES_DIR,)):
+               natives=(), profile_dirs=(PROFILES_DIR,), url=None):
         """Writes meterbridge.toml; its path. devices: (name, unit) or (name, unit, {more
         keys}) on the bus rs485-1 (this rig's pty, or port), read every interval; or a
-        device() on one of buses (more bus() tables). uplink: more [uplink] keys; natives:
-        native() tables."""
+        device() on one of buses (more bus() tables). uplink: more [uplink] keys, url: its
+        broker (default the rig's); natives: native() tables."""
         return self.write("meterbridge.toml", config_text(
-            GW, self.broker.url(), f"{self.tmp}/buffer.db", profile_dirs=profile_dirs,
+            GW, url or self.broker.url(), f"{self.tmp}/buffer.db", profile_dirs=profile_dirs,
             uplink=uplink,
             buses=[bus("rs485-1", port or self.bus.a, baud=9600, timeout=timeout), *buses],
             devices=devices_on("rs485-1", devices, interval=interval), natives=natives))
@@ -144,11 +144,12 @@ class RtuRig(TempDirTest):
                           f"results {self.results(dev)}; log:\n{self.log_tail()}")
 
     def wait_subscribed(self, since=0, timeout=15.0):
-        """Until the broker has acknowledged the daemon's cmd subscription (its -v log after
-        offset `since`): from then on a command published reaches the daemon."""
-        acked = f"Sending SUBACK to meterbridge-{GW}"
-        wait_until(lambda: acked in self.broker.output()[since:], timeout,
-                   what=f"the broker's SUBACK to the daemon; log:\n{self.log_tail()}")
+        """Until the broker has granted the daemon's cmd subscription (the daemon logs the
+        SUBACK's grant; after offset `since` of its log): from then on a command published
+        reaches the daemon."""
+        granted = f"uplink: subscribed to {PREFIX}/{GW}/+/cmd"
+        wait_until(lambda: granted in self.mb.output()[since:], timeout,
+                   what=f"the grant of the cmd subscription; log:\n{self.log_tail()}")
 
     def log_tail(self, n=30):
         try:

@@ -68,7 +68,7 @@ class BufferFullDiskTest(BufferRig):
         run = os.path.join(self.tmp, name)
         os.makedirs(run)
         self.mb = self.launch(Daemon(run, self.config_path))
-        self.wait_for(lambda: "subscribed to" in self.mb.output(), 15, "the native subscription")
+        self.wait_for(lambda: "native[lan]: subscribed to" in self.mb.output(), 15, "the native subscription")
 
     def publish(self, serial):
         """A message of serial with its own ts (one ms apart at the least: the daemon takes an

@@ -151,7 +151,7 @@ class NativeRelayTest(NativeRig):
     def test_two_sources_on_one_broker_are_two_sessions(self):
         self.start_gateway([self.native_config(name="a", subscribe="site/a/#"),
                             self.native_config(name="b", subscribe="site/b/#", meters=False)])
-        wait_until(lambda: self.mb.output().count("subscribed to") >= 2, 15,
+        wait_until(lambda: self.mb.output().count("]: subscribed to") >= 2, 15,
                    what=f"both subscriptions; log:\n{self.log_tail()}")
         m = self.meter()
         tp = int(time.time() * 1000)
@@ -255,7 +255,8 @@ class NativeRelayTest(NativeRig):
         self.assertEqual([d["seq"] for d, _ in data], [1, 2])
         cleared = [p for p in self.metas(dev) if not p]
         self.assertEqual(cleared, [], "the relayed meter's retained meta was never cleared")
-        self.assertEqual(self.mb.output().count("subscribed to"), 1, "the session was kept")
+        self.assertEqual(self.mb.output().count("native[lan]: subscribed to"), 1,
+                         "the session was kept")
         self.assert_running()
         self.assertEqual(self.mb.stop(), 0)
 
@@ -271,7 +272,7 @@ class NativeOutageTest(BufferRig):
         self.subscribe()
         self.daemon(self.config([("incomer", 1)], interval="1s",
                                 natives=[native_source(meters_broker.port)]))
-        wait_until(lambda: "subscribed to" in self.mb.output(), 15,
+        wait_until(lambda: "native[lan]: subscribed to" in self.mb.output(), 15,
                    what=f"the native subscription; log:\n{self.log_tail()}")
         m = MqttClient(meters_broker.port, topics=())
         self.cleanup(m.close)

@@ -31,7 +31,7 @@ class NativeReloadTest(NativeRig):
         self.config([("incomer", 1)], interval="1s",
                     natives=[self.native_config(offline_after="5m")])
         self.mb.signal(signal.SIGHUP)
-        wait_until(lambda: self.mb.output().count("subscribed to") == 2, 15,
+        wait_until(lambda: self.mb.output().count("native[lan]: subscribed to") == 2, 15,
                    what=f"the restarted source's subscription; log:\n{self.log_tail()}")
         self.assertIn("reload: native[lan] changed; restarting it", self.mb.output())
         m.publish(JSON_V2_TOPIC, json_v2(UNKNOWN_SERIAL, tp + 1000, k=1))

@@ -40,7 +40,7 @@ class RetainedCommandsTest(RtuRig):
         # Restart the daemon: the retained command is still on the broker, still not run.
         self.assertEqual(self.mb.stop(), 0)
         n = len(self.data("incomer"))
-        mark = len(self.broker.output())
+        mark = len(self.mb.output())
         self.mb = self.launch(Daemon(self.tmp, self.mb.config_path))
         self.wait_subscribed(since=mark)
         self.wait_data("incomer", n + 3)
@@ -64,7 +64,7 @@ class RetainedCommandsTest(RtuRig):
         # The uplink drops and comes back (the daemon restarts): not run again.
         self.assertEqual(self.mb.stop(), 0)
         n = len(self.data("incomer"))
-        mark = len(self.broker.output())
+        mark = len(self.mb.output())
         self.mb = self.launch(Daemon(self.tmp, self.mb.config_path))
         self.wait_subscribed(since=mark)
         self.wait_data("incomer", n + 3)

@@ -1,6 +1,7 @@
 #pragma once
 // An independent client for component tests: its own mqtt_link on the same loop, keeping
-// every message it receives under `filter`, and publishing as a dashboard would.
+// every message it receives under `filter`, and publishing as a dashboard would. `up` once
+// the broker granted the subscription: from then on whatever is published there arrives.
 #include "bridge/link/mqtt_link.hpp"
 
 #include <algorithm>
@@ -16,6 +17,7 @@ namespace mbtest {
 struct mqtt_observer {
     std::vector<std::pair<std::string, std::string>> got; // topic, payload
     bool up = false;
+    bool stopped = false; // after link->stop(): disconnected
     std::unique_ptr<mb::bridge::mqtt_link> link;
 
     mqtt_observer(uv_loop_t& loop, int port, std::string filter) {
@@ -25,9 +27,13 @@ struct mqtt_observer {
         s.client_id = s.name = "observer";
         mb::bridge::mqtt_link::callbacks cb;
         cb.on_connect = [this, filter = std::move(filter)] {
-            up = true;
             BOOST_TEST(!link->subscribe(filter, 1));
         };
+        cb.on_subscribe = [this](const mb::bridge::subscription_answer& a) {
+            BOOST_TEST(a.granted(), a.filter);
+            up = up || a.granted();
+        };
+        cb.on_stopped = [this] { stopped = true; };
         cb.on_message = [this](const mb::bridge::incoming_message& m) {
             got.emplace_back(std::string(m.topic), std::string(m.payload));
         };

@@ -3,6 +3,7 @@
 #include "bridge/link/mqtt_link.hpp"
 #include "common/log.hpp"
 #include "tests/support/broker_fixture.hpp"
+#include "tests/support/mqtt_observer.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -37,31 +38,6 @@ link_settings local(int port, std::string id) {
     s.stop_grace = 2s;
     return s;
 }
-
-// A subscribing link that records what arrives.
-struct recorder {
-    std::vector<std::pair<std::string, std::string>> got;
-    bool up = false;
-    std::unique_ptr<mqtt_link> link;
-
-    recorder(uv_loop_t& loop, int port, const std::string& filter) {
-        mqtt_link::callbacks cb;
-        cb.on_connect = [this, filter] {
-            up = true;
-            BOOST_TEST(!link->subscribe(filter, 1));
-        };
-        cb.on_message = [this](const incoming_message& m) {
-            got.emplace_back(std::string(m.topic), std::string(m.payload));
-        };
-        link = std::make_unique<mqtt_link>(loop, local(port, "recorder"), cb);
-        BOOST_REQUIRE(!link->start());
-    }
-    [[nodiscard]] std::optional<std::string> find(const std::string& topic) const {
-        for (const auto& [t, p] : got)
-            if (t == topic) return p;
-        return std::nullopt;
-    }
-};
 
 // Holds every thread of libuv's pool busy until release(): work queued after these (such as a
 // uv_getaddrinfo) waits.
@@ -171,11 +147,13 @@ struct counted_connects {
     uv_loop_t loop{};
     log_capture logs;
     int connects = 0;
+    int stopped = 0;
     mqtt_link::callbacks cb;
 
     counted_connects() {
         mbtest::init_loop(loop);
         cb.on_connect = [this] { ++connects; };
+        cb.on_stopped = [this] { ++stopped; };
     }
     void teardown() { BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0); }
 };
@@ -189,7 +167,7 @@ BOOST_AUTO_TEST_CASE(connect_publish_puback_stop) {
     uv_loop_t loop;
     mbtest::init_loop(loop);
     {
-        recorder rec(loop, broker.port(), "t/#");
+        mbtest::mqtt_observer rec(loop, broker.port(), "t/#");
         bool up = false;
         bool stopped = false;
         std::vector<int> acked;
@@ -217,16 +195,16 @@ BOOST_AUTO_TEST_CASE(connect_publish_puback_stop) {
         BOOST_TEST(acked.front() == mid);
         BOOST_TEST(link.inflight() == 0U);
         BOOST_REQUIRE(mbtest::run_until(
-            loop, [&] { return rec.find("t/x").has_value(); }, 5s));
-        BOOST_TEST(*rec.find("t/x") == R"({"v":1})");
+            loop, [&] { return rec.last("t/x").has_value(); }, 5s));
+        BOOST_TEST(*rec.last("t/x") == R"({"v":1})");
 
         link.stop();
         BOOST_REQUIRE(mbtest::run_until(
             loop, [&] { return stopped; }, 5s));
         BOOST_TEST(!link.connected());
         rec.link->stop();
-        mbtest::run_until(
-            loop, [] { return false; }, 50ms);
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return rec.stopped; }, 5s));
     }
     BOOST_REQUIRE_EQUAL(mbtest::drain_and_close(loop), 0);
 }
@@ -282,9 +260,8 @@ BOOST_AUTO_TEST_CASE(broker_restart_reconnects_within_backoff) {
         BOOST_TEST(!link.connected());
         BOOST_TEST(link.publish("t", "x", {}) == make_error_code(link_errc::not_connected));
         // Refused connects while it is down: retries back off (100 ms .. 400 ms here).
-        mbtest::run_until(
-            loop, [] { return false; }, 1s);
-        BOOST_TEST(link.attempt_for_test() >= 2U);
+        BOOST_TEST(mbtest::run_until(
+            loop, [&] { return link.attempt_for_test() >= 2U; }, 5s));
 
         // Back again: the very next attempt connects (no attempt is lost or skipped).
         const unsigned before = link.attempt_for_test();
@@ -314,10 +291,10 @@ BOOST_AUTO_TEST_CASE(bad_password_keeps_retrying_at_the_cap) {
         s.password = "wrong";
         mqtt_link link(loop, s, cb);
         BOOST_REQUIRE(!link.start());
-        mbtest::run_until(
-            loop, [] { return false; }, 1200ms);
+        // Refused: the next attempt is at the cap at once, without the steps below it.
+        BOOST_TEST(mbtest::run_until(
+            loop, [&] { return link.attempt_for_test() > cap_attempt(s.reconnect); }, 5s));
         BOOST_TEST(!up);
-        BOOST_TEST(link.attempt_for_test() > cap_attempt(s.reconnect)); // jumped to the cap
 
         bool up2 = false;
         mqtt_link::callbacks cb2;
@@ -362,9 +339,10 @@ BOOST_AUTO_TEST_CASE(hostname_is_resolved_off_the_loop) {
         s.host = "localhost";
         mqtt_link link(loop, s, cb);
         BOOST_REQUIRE(!link.start());
-        mbtest::run_until(
-            loop, [] { return false; }, 500ms);
-        BOOST_TEST(ticks >= 10, "the loop kept turning while the name was being resolved");
+        // The loop turns 25 times (500 ms of 20 ms ticks) while the lookup cannot finish.
+        BOOST_TEST(mbtest::run_until(
+            loop, [&] { return ticks >= 25 || up; }, 5s));
+        BOOST_TEST(ticks >= 25, "the loop kept turning while the name was being resolved");
         BOOST_TEST(!up, "connected although the lookup could not have run");
         BOOST_TEST(!link.connected());
 
@@ -463,8 +441,9 @@ BOOST_FIXTURE_TEST_CASE(broker_flaps_are_no_clash, counted_connects) {
         }
         BOOST_TEST(logs.count("same client id") == 0);
         link.stop();
-        mbtest::run_until(
-            loop, [] { return false; }, 200ms);
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return stopped == 1; }, 5s));
+        stopped = 0;
     }
 }
 
@@ -476,31 +455,28 @@ std::string file_text(const std::filesystem::path& p) {
 }
 
 // Connects a link with `protocol` to a logging mosquitto and subscribes with retain handling
-// "never"; returns the broker's log once the SUBACK is in.
+// "never"; returns the broker's log once the SUBACK granted it.
 std::string connect_with(mqtt_protocol protocol, int& version) {
     mbtest::broker broker("allow_anonymous true\nlog_type all\n");
     uv_loop_t loop;
     mbtest::init_loop(loop);
     log_capture logs;
     {
-        bool up = false;
+        std::optional<subscription_answer> answer;
         mqtt_link::callbacks cb;
         auto s = local(broker.port(), "proto");
         s.protocol = protocol;
         std::unique_ptr<mqtt_link> link;
         cb.on_connect = [&] {
-            up = true;
             BOOST_TEST(!link->subscribe("t/#", 1, MQTT_SUB_OPT_SEND_RETAIN_NEVER));
         };
+        cb.on_subscribe = [&](const subscription_answer& a) { answer = a; };
         link = std::make_unique<mqtt_link>(loop, s, cb);
         BOOST_REQUIRE(!link->start());
         BOOST_REQUIRE(mbtest::run_until(
-            loop,
-            [&] {
-                return up &&
-                       file_text(broker.dir() / "broker.log").find("SUBACK") != std::string::npos;
-            },
-            5s));
+            loop, [&] { return answer.has_value(); }, 5s));
+        BOOST_TEST(answer->filter == "t/#");
+        BOOST_TEST(answer->reason == 1, "granted QoS 1, as asked");
         version = link->protocol_version();
         BOOST_TEST(logs.count("speaking 3.1.1") == 0); // mosquitto speaks 5: no fall-back
     }

@@ -1,6 +1,8 @@
 #include "bridge/payloads.hpp"
 
 #include <boost/test/unit_test.hpp>
+#include <map>
+#include <string>
 
 using namespace mb::bridge;
 namespace model = mb::model;
@@ -34,23 +36,28 @@ BOOST_AUTO_TEST_CASE(reading_keeps_read_order_and_may_be_empty) {
 BOOST_AUTO_TEST_CASE(gateway_status_as_in_design_5_2) {
     // "oversize" (control messages larger than the broker takes, never sent) is beyond the
     // docs/topics.md example, and always there: 0 says the count is kept.
-    BOOST_TEST(gateway_online_payload(1764095000000, "0.1.0", 12, 0, {}) ==
+    BOOST_TEST(gateway_online_payload(1764095000000, "0.1.0", 12, 0, {}, {}) ==
                R"({"state":"online","ts":1764095000000,"version":"0.1.0","devices":12,)"
                R"("oversize":0,"buffer":{"readings":0,"oldest_ts":null,"dropped":0}})");
     model::buffer_stats b;
     b.readings = 7;
     b.oldest_ts = 1764095000000;
     b.dropped = 3;
-    BOOST_TEST(gateway_online_payload(5, "0.1.0", 1, 2, b) ==
+    BOOST_TEST(gateway_online_payload(5, "0.1.0", 1, 2, {}, b) ==
                R"({"state":"online","ts":5,"version":"0.1.0","devices":1,"oversize":2,)"
                R"("buffer":{"readings":7,"oldest_ts":1764095000000,"dropped":3}})");
-    // Beyond the docs/topics.md example, only when there is something to say: drops per device, the
-    // buffer file's trouble, and where an unusable file went.
+    // Beyond the docs/topics.md example, only when there is something to say: errors of a part,
+    // drops per device, the buffer file's trouble, and where an unusable file went.
     b.dropped_by_device = {{"m1", 2}, {"m2", 1}};
     b.error = "disk full";
     b.moved_aside = "/var/lib/meterbridge/buffer.db.corrupt-20261130T031500Z";
-    BOOST_TEST(gateway_online_payload(5, "0.1.0", 1, 0, b) ==
+    const std::map<std::string, std::string> errors{
+        {"native[lan]",
+         "the broker refused the subscription to \"meters/#\": Not authorized (0x87)"}};
+    BOOST_TEST(gateway_online_payload(5, "0.1.0", 1, 0, errors, b) ==
                R"({"state":"online","ts":5,"version":"0.1.0","devices":1,"oversize":0,)"
+               R"("errors":{"native[lan]":"the broker refused the subscription to \"meters/#\": )"
+               R"j(Not authorized (0x87)"},)j"
                R"("buffer":{"readings":7,"oldest_ts":1764095000000,"dropped":3,)"
                R"("dropped_by_device":{"m1":2,"m2":1},"error":"disk full",)"
                R"("moved_aside":"/var/lib/meterbridge/buffer.db.corrupt-20261130T031500Z"}})");

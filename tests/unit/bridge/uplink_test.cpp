@@ -135,8 +135,8 @@ BOOST_AUTO_TEST_CASE(birth_meta_reading_command_and_clean_stop) {
         loop, [&] { return obs.last("mb/gw1/status")->find("offline") != std::string::npos; }, 5s));
     BOOST_TEST(*obs.last("mb/gw1/status") == R"({"state":"offline","ts":1764095000000})");
     obs.link->stop();
-    mbtest::run_until(
-        loop, [] { return false; }, 50ms);
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.stopped; }, 5s));
 }
 
 BOOST_AUTO_TEST_CASE(clearing_a_retained_command_is_not_answered) {
@@ -150,10 +150,10 @@ BOOST_AUTO_TEST_CASE(clearing_a_retained_command_is_not_answered) {
     const std::string result = "mb/gw1/incomer/cmd/result";
     obs.publish(cmd, R"({"id":"ret-1","set":{"do_1":1}})", true);
 
-    bool up = false;
+    bool stopped = false;
     int writes = 0;
     uplink::callbacks cb;
-    cb.on_connect = [&] { up = true; };
+    cb.on_stopped = [&] { stopped = true; };
     command_handler h;
     h.write = [&](const std::string&, const model::named_values&,
                   const command_handler::done_fn& done) {
@@ -164,10 +164,8 @@ BOOST_AUTO_TEST_CASE(clearing_a_retained_command_is_not_answered) {
     u.set_devices({incomer()});
     BOOST_REQUIRE(!u.start());
     BOOST_REQUIRE(mbtest::run_until(
-        loop, [&] { return up; }, 5s));
-    mbtest::run_until(
-        loop, [] { return false; }, 300ms); // the subscription is made after CONNACK
-    obs.publish(cmd, "", true);             // clears the retained command
+        loop, [&] { return u.commands_ready(); }, 5s)); // granted: commands arrive now
+    obs.publish(cmd, "", true);                         // clears the retained command
     obs.publish(cmd, R"({"id":"c-2","set":{"do_1":0}})");
     BOOST_REQUIRE(mbtest::run_until(
         loop, [&] { return obs.last(result).has_value(); }, 5s));
@@ -177,8 +175,8 @@ BOOST_AUTO_TEST_CASE(clearing_a_retained_command_is_not_answered) {
     BOOST_TEST(writes == 1);
     obs.link->stop();
     u.stop();
-    mbtest::run_until(
-        loop, [] { return false; }, 100ms);
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.stopped && stopped; }, 5s));
 }
 
 BOOST_AUTO_TEST_CASE(will_says_offline_when_the_link_dies) {
@@ -199,8 +197,8 @@ BOOST_AUTO_TEST_CASE(will_says_offline_when_the_link_dies) {
     BOOST_REQUIRE(mbtest::run_until(
         loop, [&] { return obs.last("mb/gw1/status") == R"({"state":"offline"})"; }, 5s));
     obs.link->stop();
-    mbtest::run_until(
-        loop, [] { return false; }, 50ms);
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.stopped; }, 5s));
 }
 
 BOOST_AUTO_TEST_CASE(readings_in_flight_survive_a_broker_restart) {
@@ -270,8 +268,8 @@ BOOST_AUTO_TEST_CASE(a_meta_larger_than_the_broker_takes_is_counted_in_the_gatew
     BOOST_TEST(!obs.last("mb/gw1/big/meta").has_value());
     BOOST_TEST(u.connected());
     obs.link->stop();
-    mbtest::run_until(
-        loop, [] { return false; }, 50ms);
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.stopped; }, 5s));
 }
 
 BOOST_AUTO_TEST_CASE(a_device_removed_while_down_is_cleared_on_the_next_connect) {
@@ -306,27 +304,32 @@ BOOST_AUTO_TEST_CASE(a_device_removed_while_down_is_cleared_on_the_next_connect)
     BOOST_REQUIRE(mbtest::run_until(
         loop, [&] { return obs.up && obs.last(meta); }, 5s)); // retained, from before
     bool up = false;
+    bool stopped_second = false;
     uplink::callbacks cb;
     cb.on_connect = [&] { up = true; };
+    cb.on_stopped = [&] { stopped_second = true; };
     uplink second(loop, mbtest::uplink_settings_for(broker.port()), cb, command_handler{});
     second.set_devices({incomer()});
     second.set_devices({});
     BOOST_REQUIRE(!second.start());
     BOOST_REQUIRE(mbtest::run_until(
         loop, [&] { return up && obs.last(meta) == "" && obs.last(status) == ""; }, 5s));
-    // What a new subscriber finds: nothing retained for the removed device.
+    // What a new subscriber finds: nothing retained for the removed device. The broker sends
+    // what it retains right after its SUBACK, so a live message published once the
+    // subscription is granted comes after all of it.
     mbtest::mqtt_observer fresh(loop, broker.port(), "mb/gw1/#");
     BOOST_REQUIRE(mbtest::run_until(
-        loop, [&] { return fresh.last("mb/gw1/status").has_value(); }, 5s));
-    mbtest::run_until(
-        loop, [] { return false; }, 300ms);
+        loop, [&] { return fresh.up; }, 5s));
+    fresh.publish("mb/gw1/marker", "after the retained ones");
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return fresh.last("mb/gw1/marker").has_value(); }, 5s));
+    BOOST_TEST(fresh.last("mb/gw1/status").has_value(), "the gateway status is retained");
     BOOST_TEST(!fresh.last(meta).has_value());
     BOOST_TEST(!fresh.last(status).has_value());
-    obs.link->stop();
     fresh.link->stop();
     second.stop();
-    mbtest::run_until(
-        loop, [] { return false; }, 100ms);
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return fresh.stopped && stopped_second; }, 5s));
 }
 
 BOOST_AUTO_TEST_CASE(thousands_of_devices_are_republished_paced_beside_readings) {
@@ -338,8 +341,10 @@ BOOST_AUTO_TEST_CASE(thousands_of_devices_are_republished_paced_beside_readings)
     BOOST_REQUIRE(mbtest::run_until(
         loop, [&] { return obs.up; }, 5s));
     bool up = false;
+    bool stopped = false;
     uplink::callbacks cb;
     cb.on_connect = [&] { up = true; };
+    cb.on_stopped = [&] { stopped = true; };
     auto settings = mbtest::uplink_settings_for(deep.port());
     settings.retained_window = 8;
     uplink u(loop, settings, cb, command_handler{});
@@ -376,8 +381,8 @@ BOOST_AUTO_TEST_CASE(thousands_of_devices_are_republished_paced_beside_readings)
     }()));
     obs.link->stop();
     u.stop();
-    mbtest::run_until(
-        loop, [] { return false; }, 100ms);
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.stopped && stopped; }, 5s));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
