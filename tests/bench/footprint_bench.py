@@ -46,7 +46,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
 import mbtest  # noqa: E402
-from mbtest import Broker, Daemon, PtyPair, Slave, Subscriber, PYTHON, SOURCE_DIR  # noqa: E402
+from mbtest import Daemon, PtyPair, Slave, PYTHON, SOURCE_DIR  # noqa: E402
+from mqtt_fixture import Broker, MqttClient  # noqa: E402
 import rtu_bench  # noqa: E402  (EVERYDAY, proc_status_kib)
 
 GATEWAY = "site-gw"
@@ -119,7 +120,7 @@ class Site:
                      str(self.site.port), "--count", str(native_count), "--interval",
                      str(native_interval)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 self.stops.append(lambda: mbtest.stop_process(meters))
-            self.sub = Subscriber(self.uplink.port, topics=(f"{PREFIX}/{GATEWAY}/+/data",))
+            self.sub = MqttClient(self.uplink.port, topics=(f"{PREFIX}/{GATEWAY}/+/data",))
             self.stops.append(self.sub.close)
         except BaseException:
             self.stop()
@@ -131,10 +132,10 @@ class Site:
 
     def data(self, native=None):
         """Readings seen on the uplink: all, or only the native (sn-…) or RTU ones."""
-        msgs = [m for m in list(self.sub.messages)]
+        msgs = self.sub.all()
         if native is None:
             return len(msgs)
-        return sum(1 for t, _, _ in msgs if (t.split("/")[2].startswith("sn-")) == native)
+        return sum(1 for m in msgs if (m.topic.split("/")[2].startswith("sn-")) == native)
 
     def daemon(self, cfg):
         d = Daemon(self.workdir, cfg).start()

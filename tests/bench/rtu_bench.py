@@ -54,7 +54,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import mbtest  # noqa: E402
-from mbtest import Broker, Daemon, PtyPair, Subscriber, PYTHON, SOURCE_DIR  # noqa: E402
+from mbtest import Daemon, PtyPair, PYTHON, SOURCE_DIR  # noqa: E402
+from mqtt_fixture import Broker, MqttClient  # noqa: E402
 
 BAUD = 9600
 BITS_PER_CHAR = 10  # 8N1: start + 8 data + stop
@@ -252,7 +253,7 @@ class Run:
             self.slave = Slave(workdir, where)
             self.stops.append(self.slave.stop)
             self.config = config_text(workdir, self.broker, port, devices)
-            self.sub = Subscriber(self.broker.port, topics=(f"{PREFIX}/{GATEWAY}/+/data",))
+            self.sub = MqttClient(self.broker.port, topics=(f"{PREFIX}/{GATEWAY}/+/data",))
             self.stops.append(self.sub.close)
         except BaseException:
             self.stop()
@@ -272,10 +273,10 @@ class Run:
 def readings(sub):
     """[(ts_ms, device, value count)] of every data message so far."""
     out = []
-    for topic, payload, _ in list(sub.messages):
-        dev = topic.split("/")[2]
+    for m in sub.all():
+        dev = m.topic.split("/")[2]
         try:
-            msg = json.loads(payload)
+            msg = json.loads(m.payload)
             out.append((msg["ts"], dev, len(msg["values"])))
         except (ValueError, KeyError):
             out.append((0, dev, -1))
@@ -285,7 +286,7 @@ def readings(sub):
 def measure(run, warmup_s, seconds, min_warm_readings=1):
     """Runs the daemon for warm-up + seconds; returns the window and the process figures."""
     pid = run.start_daemon()
-    mbtest.wait_until(lambda: len(run.sub.messages) >= min_warm_readings, 30,
+    mbtest.wait_until(lambda: len(run.sub.all()) >= min_warm_readings, 30,
                       what="the first readings")
     time.sleep(warmup_s)
     s0 = run.slave.snapshot()

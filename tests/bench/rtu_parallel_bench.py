@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
 import mbtest  # noqa: E402
-from mbtest import Broker, Daemon, Subscriber  # noqa: E402
+from mbtest import Daemon  # noqa: E402
+from mqtt_fixture import Broker, MqttClient  # noqa: E402
 import rtu_bench as rb  # noqa: E402
 
 TOLERANCE = 0.01
@@ -66,12 +67,12 @@ def run(workdir, buses, seconds, n_values, best_s):
             stops.append(slave.stop)
             slaves.append(slave)
             ports.append(port)
-        sub = Subscriber(broker.port, topics=(f"{rb.PREFIX}/{rb.GATEWAY}/+/data",))
+        sub = MqttClient(broker.port, topics=(f"{rb.PREFIX}/{rb.GATEWAY}/+/data",))
         stops.append(sub.close)
         daemon = Daemon(workdir, config_text(workdir, broker, ports)).start()
         stops.append(daemon.stop)
         pid = daemon.proc.pid
-        mbtest.wait_until(lambda: len(sub.messages) >= 8 * buses, 30, what="the first readings")
+        mbtest.wait_until(lambda: len(sub.all()) >= 8 * buses, 30, what="the first readings")
         time.sleep(2.0)
         s0 = [s.snapshot() for s in slaves]
         t0_ms = time.time() * 1000

@@ -32,7 +32,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import mbtest  # noqa: E402
-from mbtest import Broker, Daemon, PtyPair, Slave, Subscriber, wait_until  # noqa: E402
+from mbtest import Daemon, PtyPair, Slave, wait_until  # noqa: E402
+from mqtt_fixture import Broker, MqttClient  # noqa: E402
 
 GATEWAY = "bench-gw"
 PREFIX = "meterbridge"
@@ -72,7 +73,7 @@ class Rig:
             self.slave = Slave(SIM, "--port", self.line.b, "--units", units,
                                "--control", self.control)
             self.stops.append(self.slave.stop)
-            self.sub = Subscriber(self.broker.port, topics=(f"{PREFIX}/{GATEWAY}/+/data",
+            self.sub = MqttClient(self.broker.port, topics=(f"{PREFIX}/{GATEWAY}/+/data",
                                                             f"{PREFIX}/{GATEWAY}/+/status"))
             self.stops.append(self.sub.close)
             self.sub.client.on_message = self.on_message

@@ -43,7 +43,8 @@ sys.path.insert(0, HERE)
 
 import mbtest  # noqa: E402
 import rtu_bench  # noqa: E402  (its plan, readings and /proc helpers)
-from mbtest import PYTHON, Broker, Daemon, Slave, Subscriber  # noqa: E402
+from mbtest import PYTHON, Daemon, Slave  # noqa: E402
+from mqtt_fixture import Broker, MqttClient  # noqa: E402
 
 LOADS = (8, 247)  # units behind the one server: 8 meters, and every unit id a bus may use
 INTERVAL = "100ms"
@@ -99,12 +100,12 @@ def run(tmp, framer, n_units, seconds, n_values):
         url = f"{'tcp' if framer == 'socket' else 'rtu+tcp'}://127.0.0.1:{port}"
         config = config_text(workdir, broker, url, units)
         plan = rtu_bench.daemon_plan(mbtest.MB_BIN, config, "m1")
-        sub = Subscriber(broker.port, topics=(f"{PREFIX}/{GATEWAY}/+/data",))
+        sub = MqttClient(broker.port, topics=(f"{PREFIX}/{GATEWAY}/+/data",))
         stops.append(sub.close)
         daemon = Daemon(workdir, config).start()
         stops.append(daemon.stop)
         pid = daemon.proc.pid
-        mbtest.wait_until(lambda: len(sub.messages) >= 8, 30, what="the first readings")
+        mbtest.wait_until(lambda: len(sub.all()) >= 8, 30, what="the first readings")
         time.sleep(2.0)  # warm-up
         t0_ms = time.time() * 1000
         cpu0, scpu0, mono0 = rtu_bench.proc_cpu_s(pid), rtu_bench.proc_cpu_s(sim.proc.pid), \

@@ -21,7 +21,9 @@ import threading
 import time
 from calendar import timegm
 
-from mbtest import PROFILES_DIR, Broker, free_port, wait_until
+from gateway_config import bus, config_text, devices_on
+from mbtest import free_port, wait_until
+from mqtt_fixture import MqttClient
 from rtu_rig import GW, PREFIX, RtuRig, topic
 
 
@@ -55,62 +57,19 @@ def fill(directory):
     return filler
 
 
-class Watcher:
-    """A paho client with a persistent session (clean_session false, QoS 1) on {p}/{gw}/#,
-    which reconnects by itself within half a second after a broker restart. Records every
-    message as (topic, payload, arrival Unix s, dup flag) and every time it (re)connected."""
+def delivered(client, dev):
+    """[(reading dict, Message)] of dev's data topic, in arrival order."""
+    return [(json.loads(m.payload), m) for m in client.on(topic(dev, "data"))]
 
-    def __init__(self, port, client_id):
-        import paho.mqtt.client as mqtt
-        self.messages = []
-        self.connects = []  # Unix s of each CONNACK
-        self.lock = threading.Lock()
-        self.client = mqtt.Client(client_id=client_id, clean_session=False)
-        self.client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)
-        self.client.on_connect = self._on_connect
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port, keepalive=30)
-        self.client.loop_start()
-        wait_until(lambda: self.client.is_connected(), 10, what="the watcher's connection")
 
-    def _on_connect(self, client, userdata, flags, rc):
-        if rc == 0:
-            with self.lock:
-                self.connects.append(time.time())
-            client.subscribe(f"{PREFIX}/{GW}/#", qos=1)
-
-    def _on_message(self, client, userdata, msg):
-        with self.lock:
-            self.messages.append((msg.topic, msg.payload.decode(errors="replace"), time.time(),
-                                  bool(msg.dup)))
-
-    def on(self, t):
-        with self.lock:
-            return [m for m in self.messages if m[0] == t]
-
-    def data(self, dev):
-        """[(reading dict, raw payload, arrival, dup)] in arrival order."""
-        return [(json.loads(p), p, a, d) for _t, p, a, d in self.on(topic(dev, "data"))]
-
-    def gaps(self, dev):
-        """Distinct gap messages of dev (a gap resent after a disconnect counts once)."""
-        seen, out = set(), []
-        for _t, p, _a, _d in self.on(topic(dev, "gap")):
-            if p not in seen:
-                seen.add(p)
-                out.append(json.loads(p))
-        return out
-
-    def gateway_statuses(self):
-        return [json.loads(p) for _t, p, _a, _d in self.on(f"{PREFIX}/{GW}/status") if p]
-
-    def online_status(self):
-        online = [s for s in self.gateway_statuses() if s.get("state") == "online"]
-        return online[-1] if online else None
-
-    def close(self):
-        self.client.loop_stop()
-        self.client.disconnect()
+def gaps(client, dev):
+    """Distinct gap messages of dev (a gap resent after a disconnect counts once)."""
+    seen, out = set(), []
+    for p in client.payloads(topic(dev, "gap")):
+        if p not in seen:
+            seen.add(p)
+            out.append(json.loads(p))
+    return out
 
 
 class DelayProxy:
@@ -355,17 +314,17 @@ class Ledger:
         self.copies = {}   # seq -> [payload, ...] as the daemon delivered them
         self.arrivals = {}  # seq -> [arrival Unix s, ...] of those copies
         self.broker_redeliveries = 0
-        for r, p, a, dup in watcher.data(dev):
+        for r, m in delivered(watcher, dev):
             seen = self.copies.setdefault(r["seq"], [])
-            if dup and p in seen:
+            if m.dup and m.payload in seen:
                 # The broker sent it to the watcher again (its own QoS 1 redelivery after
                 # its restart), not the daemon twice.
                 self.broker_redeliveries += 1
                 continue
-            seen.append(p)
-            self.arrivals.setdefault(r["seq"], []).append(a)
+            seen.append(m.payload)
+            self.arrivals.setdefault(r["seq"], []).append(m.at)
         self.readings = {s: json.loads(ps[0]) for s, ps in self.copies.items()}
-        self.gaps = watcher.gaps(dev)
+        self.gaps = gaps(watcher, dev)
 
     def seqs(self):
         return set(self.readings)
@@ -405,67 +364,53 @@ class Ledger:
 
 
 class BufferRig(RtuRig):
-    """setUp: the RTU rig with its broker replaced by one that keeps sessions (and what is
-    queued for them) across a restart on the same port."""
+    """The RTU rig with a broker that keeps sessions (and what is queued for them, however
+    long a backlog) across a restart on the same port."""
 
     MAX_INFLIGHT = 32
     maxDiff = None  # a failure shows every seq or reading it is about
+    broker_options = {"persistent": True}
 
     def setUp(self):
         super().setUp()
-        self.broker.stop()
-        store = os.path.join(self.tmp, "broker-store") + "/"
-        os.makedirs(store, exist_ok=True)
-        # No cap on what is queued for the offline watcher: a long backlog must not be cut.
-        # Started as root, mosquitto drops to the user "mosquitto", which cannot write its
-        # store in our private temp dir: it would then forget the watcher's session at each
-        # restart ("Error saving in-memory database"), and what the daemon publishes before
-        # the watcher is back would be dropped for want of a subscriber.
-        extra = (f"persistence true\npersistence_location {store}\nmax_queued_messages 0\n"
-                 "max_queued_bytes 0\n" + ("user root\n" if os.geteuid() == 0 else ""))
-        self.broker = self.launch(Broker(self.tmp, port=self.broker.port, extra=extra))
         self.db = os.path.join(self.tmp, "buf", "buffer.db")
 
     def watch(self, client_id="buffer-watcher"):
-        self.watcher = Watcher(self.broker.port, client_id)
+        """A client with a persistent session on {p}/{gw}/# (QoS 1): what the daemon publishes
+        while it reconnects after a broker restart is queued for it, not lost."""
+        self.watcher = MqttClient(self.broker.port, topics=(f"{PREFIX}/{GW}/#",),
+                                  client_id=client_id, clean_session=False)
         self.cleanup(self.watcher.close)
         return self.watcher
 
+    def delivered(self, dev):
+        """[(reading dict, Message)] of dev as the watcher got them, in arrival order."""
+        return delivered(self.watcher, dev)
+
+    def gateway_statuses(self):
+        """The watcher's gateway statuses (not the clears), in arrival order."""
+        return [json.loads(p) for p in self.watcher.payloads(f"{PREFIX}/{GW}/status") if p]
+
+    def online_status(self):
+        online = [s for s in self.gateway_statuses() if s.get("state") == "online"]
+        return online[-1] if online else None
+
     def buffer_config(self, devices, interval="500ms", buffer=None, url=None, max_inflight=None,
-                      name="meterbridge.toml", db=None):
-        """devices: [(name, unit)] or [(name, unit, extra toml)]; each reads only voltage_l1
-        unless its extra says otherwise. buffer: {key: toml value text} for [buffer]."""
-        keys = {"path": json.dumps(db or self.db)}
-        keys.update(buffer or {})
-        tables = []
-        for d in devices:
-            dev, unit, extra = (*d, 'only = ["voltage_l1"]')[:3]
-            tables.append(f'[[device]]\nname = "{dev}"\nbus = "rs485-1"\nunit = {unit}\n'
-                          f'profile = "acrel-adw300"\ninterval = "{interval}"\n{extra}\n')
-        buffer_lines = "".join(f"{k} = {v}\n" for k, v in keys.items())
-        return self.write(name, f"""[gateway]
-id = "{GW}"
-log_level = "info"
-profile_dirs = ["{PROFILES_DIR}"]
-
-[uplink]
-url = "{url or self.broker.url()}"
-keepalive = "10s"
-max_inflight = {max_inflight or self.MAX_INFLIGHT}
-
-[buffer]
-{buffer_lines}
-[[bus]]
-name = "rs485-1"
-port = "{self.bus.a}"
-baud = 9600
-timeout = "1s"  # generous: on a loaded box a timed-out poll would look like a lost reading
-
-{"".join(tables)}""")
+                      name="meterbridge.toml", db=None, natives=()):
+        """devices: [(name, unit)] or [(name, unit, {more keys})]; each reads only voltage_l1
+        unless its keys say otherwise ({"only": None}: every value). buffer: more [buffer] keys;
+        natives: native() tables."""
+        tables = devices_on("rs485-1", devices, interval=interval, only=["voltage_l1"])
+        # timeout 1s, generous: on a loaded box a timed-out poll would look like a lost reading
+        return self.write(name, config_text(
+            GW, url or self.broker.url(), db or self.db, buffer=buffer,
+            uplink={"max_inflight": max_inflight or self.MAX_INFLIGHT},
+            buses=[bus("rs485-1", self.bus.a, baud=9600, timeout="1s")], devices=tables,
+            natives=natives))
 
     def wait_readings(self, dev, count, timeout=20):
         """Until the watcher holds `count` readings of dev."""
-        return self.wait_for(lambda: len(self.watcher.data(dev)) >= count, timeout,
+        return self.wait_for(lambda: len(self.delivered(dev)) >= count, timeout,
                              f"{count} readings of {dev}")
 
     def wait_for(self, predicate, timeout, what):

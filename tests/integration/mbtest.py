@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
@@ -109,6 +108,16 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def wait_started(proc, ready, timeout, what, log=None, interval=0.02):
+    """Until ready() holds for the process proc has started; fails when proc exits first
+    (with log(), what it said) or timeout passes. what: what ready() waits for."""
+    wait_until(lambda: proc.poll() is not None or ready(), timeout, interval=interval, what=what)
+    if proc.poll() is not None:
+        said = f":\n{log()}" if log else ""
+        raise AssertionError(f"{proc.args[0]} exited ({proc.returncode}) while waiting for "
+                             f"{what}{said}")
+
+
 def listening(port):
     """True when a TCP socket listens on port (any address), as the kernel tells: no
     connection is made, so nothing shows up in the listener's log."""
@@ -123,10 +132,6 @@ def listening(port):
         except FileNotFoundError:
             continue
     return False
-
-
-def wait_for_port(port, timeout=10.0):
-    wait_until(lambda: listening(port), timeout, what=f"port {port}")
 
 
 def doc_block(name, info, containing=""):
@@ -150,70 +155,6 @@ def doc_block(name, info, containing=""):
     return found[0]
 
 
-class Broker:
-    """A private mosquitto on a free loopback port. extra: lines added to its config (more
-    listeners among them); start() returns once every listener of the config listens."""
-
-    def __init__(self, workdir, extra="", port=None, listener_options=""):
-        self.workdir = workdir
-        self.port = port or free_port()
-        self.extra = extra
-        self.listener_options = listener_options
-        self.proc = None
-        self.log = None
-        self.log_path = os.path.join(workdir, f"mosquitto-{self.port}.log")
-
-    def config_text(self):
-        text = f"listener {self.port} 127.0.0.1\n" + self.listener_options
-        if "allow_anonymous" not in self.extra and "allow_anonymous" not in self.listener_options:
-            text += "allow_anonymous true\n"
-        return text + "persistence false\n" + self.extra
-
-    def ports(self):
-        """Every port the config listens on: the first listener and any in extra."""
-        found = []
-        for line in self.config_text().splitlines():
-            words = line.split()
-            if len(words) >= 2 and words[0] == "listener":
-                found.append(int(words[1]))
-        return found
-
-    def start(self, timeout=10.0):
-        conf = os.path.join(self.workdir, f"mosquitto-{self.port}.conf")
-        with open(conf, "w") as f:
-            f.write(self.config_text())
-        self.log = open(self.log_path, "a")
-        self.proc = spawn(["mosquitto", "-c", conf, "-v"], stdout=self.log, stderr=subprocess.STDOUT)
-        try:
-            for port in self.ports():
-                wait_until(lambda: self.proc.poll() is not None or listening(port), timeout,
-                           what=f"mosquitto listening on port {port}")
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"mosquitto exited ({self.proc.returncode}) before it "
-                                         f"listened on port {port}:\n{self.output()}")
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self):
-        stop_process(self.proc)
-        self.proc = None
-        if self.log:
-            self.log.close()
-            self.log = None
-
-    def output(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def url(self):
-        return f"mqtt://127.0.0.1:{self.port}"
-
-
 class PtyPair:
     """Two connected pseudo-terminals from socat: the daemon opens one end, a slave the other."""
 
@@ -224,11 +165,8 @@ class PtyPair:
             ["socat", "-d", "-d", f"pty,raw,echo=0,link={self.a}", f"pty,raw,echo=0,link={self.b}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_until(lambda: self.proc.poll() is not None
-                       or (os.path.exists(self.a) and os.path.exists(self.b)), 10, what="socat ptys")
-            if self.proc.poll() is not None:
-                raise AssertionError(f"socat exited ({self.proc.returncode}) before it made "
-                                     f"{self.a} and {self.b}")
+            wait_started(self.proc, lambda: os.path.exists(self.a) and os.path.exists(self.b), 10,
+                         f"the ptys {self.a} and {self.b}")
         except BaseException:
             self.stop()
             raise
@@ -325,70 +263,13 @@ def run_cli(*args, timeout=30, env=None):
 
 def stop_all(stops):
     """Calls every stop function, newest first, reporting (not raising) a failed one so that
-    the rest still stop; empties the list."""
+    the rest still stop; empties the list (for the benches, which are no TestCase)."""
     for stop in reversed(stops):
         try:
             stop()
         except Exception as e:  # keep stopping the rest
             print(f"  (stop: {e})", file=sys.stderr)
     stops.clear()
-
-
-class Subscriber:
-    """A paho-mqtt client that records every message it sees: [(topic, payload, retain)].
-    Returns once the broker acknowledged every subscription (SUBACK): nothing published after
-    that is missed."""
-
-    def __init__(self, port, topics=("#",), host="127.0.0.1", timeout=10.0, **tls):
-        import paho.mqtt.client as mqtt
-        self.messages = []
-        self.lock = threading.Lock()
-        self.topics = list(topics)
-        self.subscribed = threading.Event()
-        self._mid = None
-        self.client = mqtt.Client(client_id=f"test-sub-{os.getpid()}-{time.monotonic_ns()}")
-        if tls:
-            self.client.tls_set(**tls)
-        self.client.on_message = self._on_message
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.connect(host, port, keepalive=30)
-        self.client.loop_start()
-        if not self.subscribed.wait(timeout):
-            self.close()
-            raise AssertionError(f"test subscriber: no SUBACK from {host}:{port} within {timeout}s")
-
-    def _on_connect(self, client, userdata, flags, rc):
-        if rc != 0:
-            return
-        if self.topics:  # runs on the network thread: no SUBACK can be handled before _mid is set
-            _result, self._mid = client.subscribe([(t, 1) for t in self.topics])
-        else:
-            self.subscribed.set()
-
-    def _on_subscribe(self, client, userdata, mid, granted_qos):
-        if mid == self._mid:
-            self.subscribed.set()
-
-    def _on_message(self, client, userdata, msg):
-        with self.lock:
-            self.messages.append((msg.topic, msg.payload.decode(errors="replace"), bool(msg.retain)))
-
-    def on(self, topic):
-        with self.lock:
-            return [m for m in self.messages if m[0] == topic]
-
-    def wait_for(self, topic, count=1, timeout=10.0):
-        return wait_until(lambda: len(self.on(topic)) >= count and self.on(topic), timeout,
-                          what=f"{count} message(s) on {topic}")
-
-    def publish(self, topic, payload, qos=1, retain=False):
-        info = self.client.publish(topic, payload, qos=qos, retain=retain)
-        info.wait_for_publish()
-
-    def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 class TempDirTest(unittest.TestCase):

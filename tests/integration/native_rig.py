@@ -6,11 +6,10 @@ built here from docs/native.md's id table and the expected values computed here 
 
 import json
 import re
-import time
 
-import paho.mqtt.client as mqtt
-
+from gateway_config import native
 from mbtest import wait_until
+from mqtt_fixture import MqttClient
 from rtu_rig import GW, PREFIX, RtuRig, topic  # noqa: F401 (GW, PREFIX: for the modules)
 
 JSON_V2_TOPIC = "platform/acrel/meter/json-v2/analog/0000"
@@ -47,62 +46,44 @@ def expected_values(k=0):
     return {IDS[i][0]: v * IDS[i][1] for i, v in points(k).items()}
 
 
-class Publisher:
-    """A paho client publishing what a native meter would, at QoS 1, waiting for each PUBACK."""
-
-    def __init__(self, port):
-        self.client = mqtt.Client(client_id=f"native-meter-{time.monotonic_ns()}")
-        self.client.connect("127.0.0.1", port, keepalive=30)
-        self.client.loop_start()
-        wait_until(self.client.is_connected, 10, what="the meter's connection")
-
-    def publish(self, payload, topic_=JSON_V2_TOPIC):
-        info = self.client.publish(topic_, payload, qos=1)
-        info.wait_for_publish(timeout=10)
-        if not info.is_published():
-            raise AssertionError(f"no PUBACK for a publish on {topic_}")
-
-    def close(self):
-        self.client.loop_stop()
-        self.client.disconnect()
+def native_source(port, subscribe=JSON_V2_TOPIC, meters=True, name="lan", **keys):
+    """A [[native]] source on the broker at port relaying unknown serials, with NAMED_SERIAL
+    named roof-pv (meters=True); keys: more of its keys."""
+    return native(name, f"mqtt://127.0.0.1:{port}", subscribe, unknown="relay", **keys,
+                  meter=[{"serial": NAMED_SERIAL, "name": "roof-pv"}] if meters else None)
 
 
 class NativeRig(RtuRig):
 
-    def native_config(self, port=None, subscribe=JSON_V2_TOPIC, extra="", meters=True,
-                      name="lan"):
-        port = port or self.broker.port
-        named = (f'\n[[native.meter]]\nserial = "{NAMED_SERIAL}"\nname = "roof-pv"\n'
-                 if meters else "")
-        return (f'\n[[native]]\nname = "{name}"\nurl = "mqtt://127.0.0.1:{port}"\n'
-                f'subscribe = "{subscribe}"\nformat = "acrel-json-v2"\nunknown = "relay"\n'
-                f'{extra}\n{named}')
+    def native_config(self, port=None, **keys):
+        """native_source() on this rig's broker (or port)."""
+        return native_source(port or self.broker.port, **keys)
 
-    def start_gateway(self, native_text, devices=(("incomer", 1),), units=None):
-        """units: the simulator's ("1,2"); default those of `devices`."""
+    def start_gateway(self, natives, devices=(("incomer", 1),), units=None):
+        """natives: native() tables; units: the simulator's ("1,2"), default those of
+        `devices`."""
         self.slave = self.sim(units=units or ",".join(str(u) for _n, u in devices))
         self.subscribe()
-        path = self.config(list(devices), interval="1s")
-        with open(path, "a") as f:
-            f.write(native_text)
-        self.daemon(path)
+        self.daemon(self.config(list(devices), interval="1s", natives=natives))
         wait_until(lambda: re.search(r"native\[[^]]+\]: subscribed to", self.mb.output()), 15,
                    what=f"the native subscription; log:\n{self.log_tail()}")
 
     def meter(self, port=None):
-        p = Publisher(port or self.broker.port)
-        self.cleanup(p.close)
-        return p
+        """A client publishing as a native meter does (QoS 1, each publish waits for its
+        PUBACK)."""
+        m = MqttClient(port or self.broker.port, topics=())
+        self.cleanup(m.close)
+        return m
 
     def meta(self, dev):
-        return wait_until(lambda: [json.loads(p) for _t, p, _r in self.sub.on(topic(dev, "meta"))
-                                   if p], 15, what=f"meta of {dev}; log:\n{self.log_tail()}")[-1]
+        return wait_until(lambda: [json.loads(p) for p in self.metas(dev) if p], 15,
+                          what=f"meta of {dev}; log:\n{self.log_tail()}")[-1]
 
     def metas(self, dev):
         """Every meta payload of dev so far, "" for a clear."""
-        return [p for _t, p, _r in self.sub.on(topic(dev, "meta"))]
+        return self.sub.payloads(topic(dev, "meta"))
 
     def gateway_devices(self):
         """The "devices" count of each gateway status so far."""
-        return [json.loads(p).get("devices") for _t, p, _r in self.sub.on(f"{PREFIX}/{GW}/status")
+        return [json.loads(p).get("devices") for p in self.sub.payloads(f"{PREFIX}/{GW}/status")
                 if p]

@@ -22,7 +22,8 @@ import subprocess
 import tempfile
 import time
 
-from mbtest import free_port, listening, wait_until
+from mbtest import free_port, listening, wait_started
+from mqtt_fixture import LoopbackBroker
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 EPMD_CANDIDATES = ("/usr/lib/erlang/bin/epmd", "/usr/bin/epmd")
@@ -65,7 +66,7 @@ def mqtt311_connack(port, timeout=2.0):
     return reply[3] if reply[0] == 0x20 else None
 
 
-class RabbitMQ:
+class RabbitMQ(LoopbackBroker):
     """One private node; port is its MQTT port on 127.0.0.1."""
 
     def __init__(self, boot_timeout=60.0):
@@ -123,21 +124,16 @@ class RabbitMQ:
                 [self.epmd_bin, "-port", str(self.epmd_port), "-address", "127.0.0.1"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env(),
                 start_new_session=True)
-            wait_until(lambda: self.epmd.poll() is not None or listening(self.epmd_port), 10,
-                       what=f"epmd listening on {self.epmd_port}")
-            if self.epmd.poll() is not None:
-                raise AssertionError(f"epmd exited ({self.epmd.returncode}) before it listened")
+            wait_started(self.epmd, lambda: listening(self.epmd_port), 10,
+                         f"port {self.epmd_port} to listen")
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen([SERVER], stdout=log, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, env=self.env(),
                                              cwd=self.dir, start_new_session=True)
-            wait_until(lambda: self.proc.poll() is not None
-                       or (listening(self.port) and mqtt311_connack(self.port) == 0),
-                       self.boot_timeout, interval=0.1,
-                       what=f"RabbitMQ's MQTT listener on {self.port} to accept a CONNECT")
-            if self.proc.poll() is not None:
-                raise AssertionError(f"rabbitmq-server exited ({self.proc.returncode}) before "
-                                     f"its MQTT listener was up:\n{self.output()[-4000:]}")
+            wait_started(self.proc,
+                         lambda: listening(self.port) and mqtt311_connack(self.port) == 0,
+                         self.boot_timeout, f"the MQTT listener on {self.port} to accept a CONNECT",
+                         log=lambda: self.output()[-4000:], interval=0.1)
         except BaseException:
             self.stop()
             raise
@@ -192,12 +188,3 @@ class RabbitMQ:
         if self.dir and not os.environ.get("MB_KEEP_TMP"):
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def output(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def url(self):
-        return f"mqtt://127.0.0.1:{self.port}"

@@ -13,6 +13,8 @@ import socket
 import socketserver
 import threading
 
+from mqtt_fixture import LoopbackBroker
+
 CONNECT, CONNACK, PUBLISH, PUBACK = 1, 2, 3, 4
 SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 12, 13, 14
 REFUSED_V5 = 0x87  # Not authorized
@@ -79,7 +81,9 @@ class Reader:
         return self.data[self.pos:]
 
 
-class RefusingBroker:
+class RefusingBroker(LoopbackBroker):
+    """Listens on a free loopback port from start() (it accepts at once) until stop()."""
+
     def __init__(self):
         self.lock = threading.Lock()
         self.refusing = True
@@ -87,6 +91,9 @@ class RefusingBroker:
         self.granted = 0
         self.last = {}  # topic -> the last payload published to it
         self.sessions = []
+        self.server = None
+
+    def start(self):
         peer = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -97,11 +104,8 @@ class RefusingBroker:
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self):
-        return f"mqtt://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
 
     def grant(self):
         with self.lock:
@@ -116,8 +120,11 @@ class RefusingBroker:
             return self.last.get(topic)
 
     def stop(self):
+        if self.server is None:
+            return
         self.server.shutdown()
         self.server.server_close()
+        self.server = None
         with self.lock:
             for s in self.sessions:
                 try:

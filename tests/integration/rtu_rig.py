@@ -8,8 +8,10 @@ import json
 import os
 import sys
 
-from mbtest import (PROFILES_DIR, SOURCE_DIR, Broker, Daemon, PtyPair, Slave, Subscriber,
-                    TempDirTest, require_built, wait_until)  # require_built: for the modules
+from gateway_config import bus, config_text, devices_on
+from mbtest import (PROFILES_DIR, SOURCE_DIR, Daemon, PtyPair, Slave, TempDirTest,
+                    require_built, wait_until)  # noqa: F401 (require_built: for the modules)
+from mqtt_fixture import Broker, MqttClient
 
 SIM_DIR = os.path.join(SOURCE_DIR, "scripts", "simulators")
 sys.path.insert(0, SIM_DIR)
@@ -41,9 +43,11 @@ def read_json_lines(path):
 class RtuRig(TempDirTest):
     """setUp starts a broker and a pty pair; start() adds the simulator, daemon, subscriber."""
 
+    broker_options = {}  # Broker's keywords for the rig's broker (persistent=True, extra=...)
+
     def setUp(self):
         super().setUp()
-        self.broker = self.launch(Broker(self.tmp))  # stop registered before it starts
+        self.broker = self.launch(Broker(self.tmp, **self.broker_options))
         self.bus = PtyPair(self.tmp)  # stops its socat itself if it fails to start
         self.cleanup(self.bus.stop)
         self.request_log = os.path.join(self.tmp, "requests.jsonl")
@@ -61,44 +65,26 @@ class RtuRig(TempDirTest):
             self.expected = json.load(f)
         return s
 
-    def config(self, devices, interval="1s", timeout="300ms", port=None, uplink_extra=""):
-        """devices: [(name, unit)] or [(name, unit, extra toml lines)]."""
-        tables = []
-        for d in devices:
-            name, unit, extra = (*d, "")[:3]
-            tables.append(f'[[device]]\nname = "{name}"\nbus = "rs485-1"\nunit = {unit}\n'
-                          f'profile = "acrel-adw300"\ninterval = "{interval}"\n{extra}\n')
-        return self.write("meterbridge.toml", f"""[gateway]
-id = "{GW}"
-log_level = "info"
-profile_dirs = ["{PROFILES_DIR}"]
+    def config(self, devices, interval="1s", timeout="300ms", port=None, uplink=None, buses=(),
+               natives=(), profile_dirs=(PROFILES_DIR,), url=None):
+        """Writes meterbridge.toml; its path. devices: (name, unit) or (name, unit, {more
+        keys}) on the bus rs485-1 (this rig's pty, or port), read every interval; or a
+        device() on one of buses (more bus() tables). uplink: more [uplink] keys, url: its
+        broker (default the rig's); natives: native() tables."""
+        return self.write("meterbridge.toml", config_text(
+            GW, url or self.broker.url(), f"{self.tmp}/buffer.db", profile_dirs=profile_dirs,
+            uplink=uplink,
+            buses=[bus("rs485-1", port or self.bus.a, baud=9600, timeout=timeout), *buses],
+            devices=devices_on("rs485-1", devices, interval=interval), natives=natives))
 
-[uplink]
-url = "{self.broker.url()}"
-keepalive = "10s"
-{uplink_extra}
-[buffer]
-path = "{self.tmp}/buffer.db"
-
-[[bus]]
-name = "rs485-1"
-port = "{port or self.bus.a}"
-baud = 9600
-timeout = "{timeout}"
-
-{"".join(tables)}""")
-
-    @staticmethod
-    def add_bus(path, bus, port, timeout, device, unit, interval, extra=""):
-        """Appends a second [[bus]] with one ADW300 [[device]] to the config at path."""
-        with open(path, "a") as f:
-            f.write(f'\n[[bus]]\nname = "{bus}"\nport = "{port}"\ntimeout = "{timeout}"\n\n'
-                    f'[[device]]\nname = "{device}"\nbus = "{bus}"\nunit = {unit}\n'
-                    f'profile = "acrel-adw300"\ninterval = "{interval}"\n{extra}\n')
-        return path
+    def replace_broker(self, **options):
+        """Stops the rig's broker and starts another on its port with these Broker options."""
+        self.broker.stop()
+        self.broker = self.launch(Broker(self.tmp, port=self.broker.port, **options))
+        return self.broker
 
     def subscribe(self):
-        self.sub = Subscriber(self.broker.port, topics=(f"{PREFIX}/{GW}/#",))
+        self.sub = MqttClient(self.broker.port, topics=(f"{PREFIX}/{GW}/#",))
         self.cleanup(self.sub.close)
         return self.sub
 
@@ -124,7 +110,7 @@ timeout = "{timeout}"
 
     def data(self, dev):
         """[(parsed payload, raw text)] of every reading of dev so far."""
-        return [(json.loads(p), p) for _t, p, _r in self.sub.on(topic(dev, "data"))]
+        return [(json.loads(p), p) for p in self.sub.payloads(topic(dev, "data"))]
 
     def wait_data(self, dev, count=1, timeout=20.0):
         wait_until(lambda: len(self.data(dev)) >= count, timeout,
@@ -132,7 +118,7 @@ timeout = "{timeout}"
         return self.data(dev)
 
     def statuses(self, dev):
-        return [(json.loads(p), r) for _t, p, r in self.sub.on(topic(dev, "status"))]
+        return [(json.loads(m.payload), m.retain) for m in self.sub.on(topic(dev, "status"))]
 
     def wait_status(self, dev, state, timeout=20.0, after=0):
         """The first status of dev with this state among the messages from index `after`."""
@@ -145,7 +131,7 @@ timeout = "{timeout}"
                           f"{[s for s, _ in self.statuses(dev)]}; log:\n{self.log_tail()}")
 
     def results(self, dev):
-        return [json.loads(p) for _t, p, _r in self.sub.on(topic(dev, "cmd/result"))]
+        return [json.loads(p) for p in self.sub.payloads(topic(dev, "cmd/result"))]
 
     def command(self, dev, payload, want_id, timeout=15.0):
         """Publishes a command and waits for the result carrying want_id."""

@@ -12,9 +12,12 @@ import subprocess
 import time
 import unittest
 
-from mbtest import Broker, doc_block, require_built, run_cli, wait_until
-from test_native_relay import JSON_V2_TOPIC, json_v2
-from uplink_fixture import Client, UplinkTest, broker_readable, retained
+from gateway_config import native
+from mbtest import doc_block, require_built, run_cli, wait_until
+from mqtt_fixture import Broker, MqttClient, retained
+from native_rig import JSON_V2_TOPIC, json_v2
+from rtu_rig import read_json_lines
+from uplink_fixture import UplinkTest, broker_readable
 
 GW = "plant1-gw01"  # the gateway the documented ACL is written for
 PREFIX = f"meterbridge/{GW}"
@@ -56,46 +59,33 @@ class BrokerAclTest(UplinkTest):
 
     def gateway_config(self):
         """The uplink logs in as the gateway, the [[native]] as its own reader."""
-        path = self.config(self.broker.url(), f'username = "{GW}"\n'
-                           f'password_file = "{self.secret("gw.password", GW)}"\n')
-        relay = self.secret("relay.password", "plant1-gw01-meters")
-        with open(path, "a") as f:
-            f.write(f'\n[[native]]\nname = "lan"\nurl = "{self.broker.url()}"\n'
-                    f'username = "plant1-gw01-meters"\npassword_file = "{relay}"\n'
-                    'subscribe = "platform/acrel/meter/json-v2/analog/#"\n'
-                    'format = "acrel-json-v2"\n')
-        return path
+        return self.config(
+            self.broker.url(),
+            uplink={"username": GW, "password_file": self.secret("gw.password", GW)},
+            natives=[native("lan", self.broker.url(), "platform/acrel/meter/json-v2/analog/#",
+                            username="plant1-gw01-meters",
+                            password_file=self.secret("relay.password", "plant1-gw01-meters"))])
 
     def client(self, user, topics=()):
-        c = Client(self.broker.port, topics=topics, username=user, password=PASSWORDS[user],
+        c = MqttClient(self.broker.port, topics=topics, username=user, password=PASSWORDS[user],
                    client_id=METER_ID if user == "acrel-meters" else None)
         self.cleanup(c.close)
         return c
-
-    @staticmethod
-    def publish(client, topic, payload, retain=False):
-        info = client.client.publish(topic, payload, qos=1, retain=retain)
-        info.wait_for_publish(timeout=10)
-        if not info.is_published():
-            raise AssertionError(f"no PUBACK for {topic}")
 
     def suback_to(self, client_id):
         return re.search(rf"Sending SUBACK to {re.escape(client_id)}$", self.broker.output(), re.M)
 
     def results(self, cloud, want_id):
-        found = [json.loads(p) for _t, p, _r, _q in cloud.on(f"{PREFIX}/incomer/cmd/result")]
+        found = [json.loads(p) for p in cloud.payloads(f"{PREFIX}/incomer/cmd/result")]
         return [r for r in found if r.get("id") == want_id]
 
     def command(self, cloud, payload):
-        self.publish(cloud, f"{PREFIX}/incomer/cmd", json.dumps(payload))
+        cloud.publish(f"{PREFIX}/incomer/cmd", json.dumps(payload))
         return wait_until(lambda: self.results(cloud, payload["id"]), 15,
                           what=f"the result of {payload['id']}")[0]
 
     def writes(self):
-        if not os.path.exists(self.write_log):
-            return []
-        with open(self.write_log) as f:
-            return [json.loads(line) for line in f if line.strip()]
+        return read_json_lines(self.write_log)
 
     def test_meters_cannot_publish_under_the_prefix_while_the_cloud_commands(self):
         path = self.gateway_config()
@@ -113,13 +103,12 @@ class BrokerAclTest(UplinkTest):
                    what="the daemon's cmd and native subscriptions acknowledged")
 
         meter = self.client("acrel-meters")
-        self.publish(meter, f"{PREFIX}/incomer/cmd", json.dumps({"id": "evil-1",
-                                                                "set": {"do_1": 1}}))
-        self.publish(meter, f"{PREFIX}/incomer/meta", json.dumps({"profile": "fake"}), retain=True)
-        self.publish(meter, f"{PREFIX}/incomer/data",
-                     json.dumps({"ts": 1, "seq": 1, "values": {"voltage_l1": 999}}))
+        meter.publish(f"{PREFIX}/incomer/cmd", json.dumps({"id": "evil-1", "set": {"do_1": 1}}))
+        meter.publish(f"{PREFIX}/incomer/meta", json.dumps({"profile": "fake"}), retain=True)
+        meter.publish(f"{PREFIX}/incomer/data",
+                      json.dumps({"ts": 1, "seq": 1, "values": {"voltage_l1": 999}}))
         # what the meter may publish: its own reading, relayed by the [[native]] source
-        self.publish(meter, JSON_V2_TOPIC, json_v2(SERIAL, int(time.time() * 1000)))
+        meter.publish(JSON_V2_TOPIC, json_v2(SERIAL, int(time.time() * 1000)))
 
         # The cloud's command comes after the meter's on the same broker: once it is answered,
         # the meter's would have been too.
@@ -131,13 +120,12 @@ class BrokerAclTest(UplinkTest):
                             self.broker.output())
         self.assertEqual(sorted(denied), [f"{PREFIX}/incomer/{leaf}"
                                           for leaf in ("cmd", "data", "meta")])
-        self.assertNotIn('"ts":1,', "".join(p for _t, p, _r, _q in
-                                            cloud.on(f"{PREFIX}/incomer/data")))
+        self.assertNotIn('"ts":1,', "".join(cloud.payloads(f"{PREFIX}/incomer/data")))
         meta = retained(self.broker.port, f"{PREFIX}/incomer/meta", username="cloud-app",
                         password=PASSWORDS["cloud-app"])
         self.assertEqual(meta["profile"], "acrel-adw300", "the gateway's meta stands")
         relayed = cloud.wait_for(f"{PREFIX}/sn-{SERIAL}/data", timeout=15)
-        self.assertIn("voltage_l1", json.loads(relayed[0][1])["values"])
+        self.assertIn("voltage_l1", json.loads(relayed[0].payload)["values"])
 
         # The cloud's user commands: the relay switches.
         self.assertEqual(self.command(cloud, {"id": "c-2", "set": {"do_1": 1}}),

@@ -14,7 +14,8 @@ import re
 import sqlite3
 import time
 
-from mbtest import PROFILES_DIR, SOURCE_DIR, TempDirTest, require_built, run_cli, wait_until
+from gateway_config import bus, config_text, device
+from mbtest import SOURCE_DIR, TempDirTest, require_built, run_cli, wait_until
 from rtu_rig import RtuRig
 
 SCHEMA_CPP = os.path.join(SOURCE_DIR, "buffer", "schema.cpp")
@@ -90,23 +91,10 @@ def expected_from(db):
         con.close()
 
 
-def config_text(db, gw="gw1"):
-    return f"""[gateway]
-id = "{gw}"
-profile_dirs = ["{PROFILES_DIR}"]
-[uplink]
-url = "mqtt://127.0.0.1:1883"
-[buffer]
-path = "{db}"
-[[bus]]
-name = "b1"
-port = "/dev/null"
-[[device]]
-name = "d1"
-bus = "b1"
-unit = 1
-profile = "acrel-adw300"
-"""
+def buffer_config_text(db):
+    """A gateway with its buffer at db and one device; nothing runs it."""
+    return config_text("gw1", "mqtt://127.0.0.1:1883", db, buses=[bus("b1", "/dev/null")],
+                       devices=[device("d1", "b1", 1)])
 
 
 @require_built
@@ -116,7 +104,7 @@ class BufferFileTest(TempDirTest):
     def setUp(self):
         super().setUp()
         self.db = os.path.join(self.tmp, "var", "buffer.db")
-        self.cfg = self.write("meterbridge.toml", config_text(self.db))
+        self.cfg = self.write("meterbridge.toml", buffer_config_text(self.db))
 
     def make_file(self, version=None):
         """A buffer file as the daemon makes it: WAL mode, every migration; closed."""
@@ -221,10 +209,12 @@ class BufferFileTest(TempDirTest):
         self.assertEqual(r.stderr, f"meterbridge buffer: {self.db}: not a file\n")
 
     def test_a_broken_config_is_exit_1_with_its_errors(self):
-        cfg = self.write("broken.toml", config_text(self.db) + 'colour = "red"\n')
+        text = buffer_config_text(self.db)
+        cfg = self.write("broken.toml", text + 'colour = "red"\n')  # in the last table
         r = run_cli("buffer", "-c", cfg)
         self.assertEqual(r.returncode, 1, r.stdout)
-        self.assertIn(f"{cfg}:16:1: device[0].colour: unknown key", r.stderr)
+        line = text.count("\n") + 1
+        self.assertIn(f"{cfg}:{line}:1: device[0].colour: unknown key", r.stderr)
         self.assertIn("meterbridge buffer: 1 error in the configuration", r.stderr)
 
     def test_usage(self):
@@ -254,8 +244,8 @@ class BufferOfTheDaemonTest(RtuRig):
     def test_while_running_through_an_outage_and_after_sigterm(self):
         self.sim(units="1,2")
         self.subscribe()
-        self.cfg = self.config([("m1", 1, 'only = ["voltage_l1"]'),
-                                ("m2", 2, 'only = ["voltage_l1"]')], interval="300ms")
+        self.cfg = self.config([("m1", 1, {"only": ["voltage_l1"]}),
+                                ("m2", 2, {"only": ["voltage_l1"]})], interval="300ms")
         self.daemon(self.cfg)
         db = os.path.join(self.tmp, "buffer.db")
         self.wait_data("m1", 2)

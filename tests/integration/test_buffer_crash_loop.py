@@ -55,8 +55,8 @@ class BufferCrashLoopTest(BufferRig):
         self.sim(units="1,2")
         watcher = self.watch()
         config = self.buffer_config(METERS, interval="200ms",
-                                    buffer={"flush_interval": f'"{int(FLUSH_S * 1000)}ms"',
-                                            "sync": '"full"'})
+                                    buffer={"flush_interval": f"{int(FLUSH_S * 1000)}ms",
+                                            "sync": "full"})
         if FAULTS - {"disk", "delete"}:
             self.fail(f"MB_CRASH_FAULTS: unknown {FAULTS - {'disk', 'delete'}}")
         if "disk" in FAULTS:
@@ -68,8 +68,8 @@ class BufferCrashLoopTest(BufferRig):
             self.db = os.path.join(fs, "buffer.db")
             # max_size below the disk, as a box should have it: only the filler fills it.
             config = self.buffer_config(METERS, interval="200ms",
-                                        buffer={"flush_interval": f'"{int(FLUSH_S * 1000)}ms"',
-                                                "sync": '"full"', "max_size": '"1MiB"'})
+                                        buffer={"flush_interval": f"{int(FLUSH_S * 1000)}ms",
+                                                "sync": "full", "max_size": "1MiB"})
         filler = None
         # (Unix s, Unix s of the kill) of each life the disk was full in, from when it was full:
         # readings taken then may wait in memory for a reservation until the kill (the commit

@@ -72,12 +72,12 @@ class BufferFaultsTest(BufferRig):
         """The first online gateway status published at or after since_ms that satisfies
         predicate."""
         def found():
-            for s in self.watcher.gateway_statuses():
+            for s in self.gateway_statuses():
                 if s.get("state") == "online" and s.get("ts", 0) >= since_ms and predicate(s):
                     return s
             return None
         return self.wait_for(found, 20, lambda: f"a gateway status {what} (statuses "
-                             f"{self.watcher.gateway_statuses()[-3:]})")
+                             f"{self.gateway_statuses()[-3:]})")
 
     def assert_moved_aside(self, started_ms):
         status = self.status_since(started_ms, "with buffer.moved_aside",
@@ -167,7 +167,7 @@ class BufferFaultsTest(BufferRig):
         # Broker up: live readings keep flowing on a full disk.
         full_ms = now_ms()
         for dev, _u in METERS:
-            self.wait_for(lambda: sum(1 for r, *_ in self.watcher.data(dev) if r["ts"] > full_ms) >= 3,
+            self.wait_for(lambda: sum(1 for r, *_ in self.delivered(dev) if r["ts"] > full_ms) >= 3,
                           15, f"live readings of {dev} with the disk full")
 
         # Broker down: the readings must go to disk, which cannot take them: the log says so.
@@ -184,7 +184,7 @@ class BufferFaultsTest(BufferRig):
         self.assertRegex(status["buffer"]["error"], "full")
         back_ms = now_ms()
         for dev, _u in METERS:
-            self.wait_for(lambda: any(r["ts"] > back_ms for r, *_ in self.watcher.data(dev)), 15,
+            self.wait_for(lambda: any(r["ts"] > back_ms for r, *_ in self.delivered(dev)), 15,
                           f"live readings of {dev} after the reconnect, disk still full")
 
         # Space again (with the broker down, so that the buffer has to write): it recovers.
@@ -224,7 +224,7 @@ class BufferFaultsTest(BufferRig):
         self.status_since(started, "with readings held",
                           lambda s: s["buffer"].get("held", 0) >= 2 * len(METERS))
         for dev, _u in METERS:
-            self.assertEqual(self.watcher.data(dev), [],
+            self.assertEqual(self.delivered(dev), [],
                              f"{dev}: nothing is published before the file reserves its seq")
         self.assert_running()
 

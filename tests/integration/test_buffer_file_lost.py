@@ -23,7 +23,7 @@ class BufferFileLostTest(BufferRig):
         self.sim(units="1,2")
         self.watch()
         self.config_path = self.buffer_config(METERS, interval="200ms",
-                                              buffer={"flush_interval": f'"{FLUSH}"'})
+                                              buffer={"flush_interval": FLUSH})
         self.runs = 0
 
     def start_daemon(self):
@@ -33,7 +33,7 @@ class BufferFileLostTest(BufferRig):
         self.mb = self.launch(Daemon(run, self.config_path))
 
     def store_ids(self):
-        return [s["buffer"].get("store_id") for s in self.watcher.gateway_statuses()
+        return [s["buffer"].get("store_id") for s in self.gateway_statuses()
                 if s.get("state") == "online"]
 
     def backlog_then(self, damage):
@@ -64,7 +64,7 @@ class BufferFileLostTest(BufferRig):
         self.start_daemon()
         for dev, _u in METERS:
             self.wait_for(lambda: any(r["ts"] > restarted + 500 for r in
-                                      (x for x, *_ in self.watcher.data(dev))), 30,
+                                      (x for x, *_ in self.delivered(dev))), 30,
                           f"{dev} live after the restart")
         ids = [i for i in self.store_ids() if i]
         self.assertNotEqual(ids[-1], before, "the new file has a new store id")
@@ -94,10 +94,10 @@ class BufferFileLostTest(BufferRig):
         line = self.log_lines(r"buffer: .* was deleted while the daemon runs")
         self.assertTrue(line, self.log_tail())
         self.assertTrue(os.path.exists(self.db), "a new file at the path")
-        status_seen = len(self.watcher.gateway_statuses())
+        status_seen = len(self.gateway_statuses())
         self.broker.start()
         rebuilt = self.wait_for(
-            lambda: [s for s in self.watcher.gateway_statuses()[status_seen:]
+            lambda: [s for s in self.gateway_statuses()[status_seen:]
                      if "rebuilt" in s.get("buffer", {})], 30, "buffer.rebuilt in the status")
         self.assertRegex(rebuilt[-1]["buffer"]["rebuilt"], "was deleted")
         self.broker.stop()

@@ -22,9 +22,10 @@ import os
 import signal
 import time
 
-import test_native_relay as native
 from buffer_rig import BufferRig, Ledger, fill, mount_tmpfs, now_ms, stored_now, umount
 from mbtest import Daemon, require_built
+from mqtt_fixture import MqttClient
+from native_rig import JSON_V2_TOPIC, json_v2, native_source
 
 METER = "24102809510011"  # first heard with the disk full
 MARKER = "24102809510012"  # relayed before the disk filled
@@ -55,10 +56,10 @@ class BufferFullDiskTest(BufferRig):
         self.sim(units="1")
         self.watch()
         self.config_path = self.buffer_config([("m1", 1)], interval="500ms",
-                                              buffer={"flush_interval": '"500ms"'})
-        with open(self.config_path, "a") as f:
-            f.write(native.NativeRelayTest.native_config(self, meters=False))
-        self.meter = native.Publisher(self.broker.port)
+                                              buffer={"flush_interval": "500ms"},
+                                              natives=[native_source(self.broker.port,
+                                                                     meters=False)])
+        self.meter = MqttClient(self.broker.port, topics=())
         self.cleanup(self.meter.close)
         self.k = 0
         self.ts = 0
@@ -74,11 +75,11 @@ class BufferFullDiskTest(BufferRig):
         equal ts for a QoS 1 repeat); its k."""
         self.k += 1
         self.ts = max(now_ms(), self.ts + 1)
-        self.meter.publish(native.json_v2(serial, self.ts, self.k))
+        self.meter.publish(JSON_V2_TOPIC, json_v2(serial, self.ts, self.k))
         return self.k
 
     def readings_of(self, serial):
-        return [r for r, *_ in self.watcher.data(device(serial))]
+        return [r for r, *_ in self.delivered(device(serial))]
 
     def mark(self):
         """Publishes a marker message and waits for its reading: every message published before
@@ -99,10 +100,10 @@ class BufferFullDiskTest(BufferRig):
 
     def status(self, predicate, what):
         def found():
-            s = self.watcher.online_status()
+            s = self.online_status()
             return s if s and predicate(s["buffer"]) else None
         return self.wait_for(found, 20, lambda: f"a gateway status {what}: "
-                             f"{self.watcher.gateway_statuses()[-2:]}")
+                             f"{self.gateway_statuses()[-2:]}")
 
     def test_readings_wait_for_their_seq_and_go_out_once_the_disk_has_room(self):
         filler = self.fill_disk()
@@ -113,7 +114,7 @@ class BufferFullDiskTest(BufferRig):
                          "no reading goes out before its seq is reserved on disk")
         # The failing commit waits between tries: no spin.
         pid, cpu0, t0 = self.mb.proc.pid, cpu_seconds(self.mb.proc.pid), time.monotonic()
-        m1_before = len(self.watcher.data("m1"))
+        m1_before = len(self.delivered("m1"))
         self.wait_readings("m1", m1_before + 6)  # the RS485 meter still publishes live
         cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
         self.assertLess(cpu, 0.35, f"the daemon used {cpu:.0%} of a core with the disk full")

@@ -29,7 +29,7 @@ class BufferKillTest(BufferRig):
         self.sim(units="1,2")
         watcher = self.watch()
         config = self.buffer_config(METERS, interval="500ms",
-                                    buffer={"flush_interval": '"1s"'})
+                                    buffer={"flush_interval": "1s"})
         self.daemon(config)
         for dev, _unit in METERS:
             self.wait_readings(dev, 3)

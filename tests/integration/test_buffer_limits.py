@@ -16,8 +16,9 @@ from buffer_rig import BufferRig, Ledger, SizeWatch, dropped_in_file, file_bytes
 from mbtest import require_built
 from rtu_rig import topic
 
-METERS_FULL = [("m1", 1, ""), ("m2", 2, ""), ("m3", 3, "")]  # every ADW300 value: ~7 KB each
-METERS = [("m1", 1), ("m2", 2)]                # one value: a small reading
+EVERY_VALUE = {"only": None}  # every ADW300 value: ~7 KB each
+METERS_FULL = [("m1", 1, EVERY_VALUE), ("m2", 2, EVERY_VALUE), ("m3", 3, EVERY_VALUE)]
+METERS = [("m1", 1), ("m2", 2)]  # one value: a small reading
 
 
 @require_built
@@ -91,10 +92,10 @@ class BufferLimitsTest(BufferRig):
 
     def wait_status_dropped(self, total):
         def dropped():
-            s = self.watcher.online_status()
+            s = self.online_status()
             return s is not None and s["buffer"]["dropped"] == total
         self.wait_for(dropped, 15, lambda: f"gateway status buffer.dropped == {total} "
-                      f"(statuses {self.watcher.gateway_statuses()[-3:]})")
+                      f"(statuses {self.gateway_statuses()[-3:]})")
 
     def test_max_size_drops_the_oldest_says_which_and_the_file_shrinks_back(self):
         # Big enough that the space freed once the backlog has drained is worth giving back
@@ -105,7 +106,7 @@ class BufferLimitsTest(BufferRig):
         self.sim(units="1,2,3")
         self.watch()
         self.daemon(self.buffer_config(METERS_FULL, interval="300ms",
-                                       buffer={"max_size": '"512KiB"'}))
+                                       buffer={"max_size": "512KiB"}))
         for dev in self.devices:
             self.wait_readings(dev, 2)
         sizes = SizeWatch(self.db)
@@ -132,7 +133,7 @@ class BufferLimitsTest(BufferRig):
         self.devices = [d[0] for d in METERS]
         self.sim(units="1,2")
         self.watch()
-        self.daemon(self.buffer_config(METERS, interval="500ms", buffer={"max_age": '"3s"'}))
+        self.daemon(self.buffer_config(METERS, interval="500ms", buffer={"max_age": "3s"}))
         for dev in self.devices:
             self.wait_readings(dev, 2)
         # Long enough that readings pass max_age (and a flush) on disk, whenever the daemon's
@@ -143,17 +144,17 @@ class BufferLimitsTest(BufferRig):
         for dev in self.devices:
             # What was sent after the reconnect and taken before it was younger than max_age
             # (+ a flush, when ages are checked) at the reconnect ...
-            for r, _p, arrived, _d in self.watcher.data(dev):
-                if r["ts"] < connected_ms <= arrived * 1000 + 100:
+            for r, m in self.delivered(dev):
+                if r["ts"] < connected_ms <= m.at * 1000 + 100:
                     age = connected_ms - r["ts"]
                     oldest = max(oldest, age)
                     if age > max_age_ms + flush_ms + 1000:
                         too_old.append(f"{dev} seq {r['seq']}: {age / 1000:.1f}s old, taken "
                                        f"{(r['ts'] - down_ms) / 1000:+.1f}s from the broker stop")
             # ... and nothing was dropped before it was max_age old.
-            for _t, p, arrived, _d in self.watcher.on(topic(dev, "gap")):
-                g = json.loads(p)
-                self.assertLessEqual(g["to_ts"], arrived * 1000 - max_age_ms, g)
+            for m in self.watcher.on(topic(dev, "gap")):
+                g = json.loads(m.payload)
+                self.assertLessEqual(g["to_ts"], m.at * 1000 - max_age_ms, g)
         self.assertEqual(too_old, [], f"replayed at the reconnect though older than max_age "
                          f"({max_age_ms / 1000:.0f}s): they should have been dropped and announced")
         total = sum(self.assert_exactly_explained(ledgers[dev], "max_age", down_ms)

@@ -67,10 +67,8 @@ class BufferOutageTest(BufferRig):
 
         # Live first: the first reading polled after the reconnect arrived within a second of
         # it, and before the backlog (polled during the outage) had all arrived.
-        with watcher.lock:
-            arrivals = list(watcher.messages)
         data = {topic(dev, "data") for dev, _ in METERS}
-        stream = [(json.loads(p), a) for t, p, a, _d in arrivals if t in data]
+        stream = [(json.loads(m.payload), m.at) for m in watcher.all() if m.topic in data]
         first_live = next(i for i, (r, _a) in enumerate(stream) if r["ts"] > connected_ms)
         last_backlog = max(i for i, (r, _a) in enumerate(stream) if down_ms < r["ts"] < up_ms)
         reference = connected_ms / 1000
@@ -105,8 +103,8 @@ class BufferOutageTest(BufferRig):
         # counts what waits, and once it has drained a new one says so (what is left is live,
         # taken after the reconnect).
         def statuses_since_reconnect():
-            return [json.loads(p)["buffer"] for _t, p, a, _d in
-                    watcher.on(f"{PREFIX}/{GW}/status") if a >= reference and "buffer" in p]
+            return [json.loads(m.payload)["buffer"] for m in watcher.on(f"{PREFIX}/{GW}/status")
+                    if m.at >= reference and "buffer" in m.payload]
 
         def drained_said():
             got = statuses_since_reconnect()

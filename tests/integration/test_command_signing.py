@@ -34,13 +34,12 @@ class CommandSigningTest(RtuRig):
         self.sender = documented_sender()
 
     def start_gateway(self, with_key=True):
-        extra = ""
+        uplink = {}
         if with_key:
             key_file = self.write("command.key", KEY + "\n")
             os.chmod(key_file, 0o600)
-            extra = f'command_key_file = "{key_file}"\n'
-        self.start([("incomer", 1), ("spare", 2)], interval="1s", timeout="200ms",
-                   uplink_extra=extra)
+            uplink["command_key_file"] = key_file
+        self.start([("incomer", 1), ("spare", 2)], interval="1s", timeout="200ms", uplink=uplink)
         self.wait_data("incomer", 1)
         self.wait_subscribed()
 

@@ -7,7 +7,7 @@ import json
 import os
 import unittest
 
-from mbtest import wait_until
+from mbtest import PROFILES_DIR, wait_until
 from rtu_rig import RtuRig, require_built, topic
 
 DO_1 = 0x1C2
@@ -161,13 +161,8 @@ class WideWriteTest(RtuRig):
         self.slave = self.sim(units="1")
         self.subscribe()
         profiles = os.path.dirname(self.write("profiles/test-wide.toml", WIDE_PROFILE))
-        path = self.config([("incomer", 1)], timeout="200ms")
-        with open(path) as f:
-            text = f.read()
-        text = text.replace('profile = "acrel-adw300"', 'profile = "test-wide"')
-        text = text.replace("profile_dirs = [", f'profile_dirs = ["{profiles}", ')
-        path = self.write("meterbridge.toml", text)
-        self.daemon(path)
+        self.daemon(self.config([("incomer", 1, {"profile": "test-wide"})], timeout="200ms",
+                                profile_dirs=[profiles, PROFILES_DIR]))
         self.wait_data("incomer", 1)
         res = self.command("incomer", {"id": "w-1", "set": {"demand_active_import_max": 70000}},
                            "w-1")

@@ -10,7 +10,8 @@ import threading
 import time
 import unittest
 
-from mbtest import (MB_BIN, PROFILES_DIR, Daemon, PtyPair, TempDirTest, free_port, require_binary,
+from gateway_config import bus, config_text, device
+from mbtest import (MB_BIN, Daemon, PtyPair, TempDirTest, free_port, require_binary,
                     run_cli, spawn, stop_process, wait_until)
 
 
@@ -90,32 +91,12 @@ class LifecycleTest(TempDirTest):
         self.cleanup(self.notify.close)
 
     def config_text(self, gateway_id, devices, log_level="info"):
-        text = f"""[gateway]
-id = "{gateway_id}"
-log_level = "{log_level}"
-profile_dirs = ["{PROFILES_DIR}"]
-
-[uplink]
-url = "mqtt://127.0.0.1:{self.uplink_port}"
-
-[buffer]
-path = "{self.tmp}/buffer.db"
-
-[[bus]]
-name = "rs485-1"
-port = "{self.bus.a}"
-timeout = "100ms"
-"""
-        for unit in range(1, devices + 1):
-            text += f"""
-[[device]]
-name = "meter-{unit}"
-bus = "rs485-1"
-unit = {unit}
-profile = "acrel-adw300"
-interval = "10s"
-"""
-        return text
+        """`devices` ADW300s, meter-1 .., on the pty; nothing answers them."""
+        return config_text(gateway_id, f"mqtt://127.0.0.1:{self.uplink_port}",
+                           f"{self.tmp}/buffer.db", log_level=log_level,
+                           buses=[bus("rs485-1", self.bus.a, timeout="100ms")],
+                           devices=[device(f"meter-{unit}", "rs485-1", unit, interval="10s")
+                                    for unit in range(1, devices + 1)])
 
     def start_daemon(self, config, env=None):
         env = {"NOTIFY_SOCKET": self.notify.path, **(env or {})}

@@ -7,7 +7,8 @@ import re
 import time
 import unittest
 
-from mbtest import Subscriber, require_built, wait_until
+from mbtest import require_built, wait_until
+from mqtt_fixture import MqttClient
 from native_rig import JSON_V2_TOPIC, NativeRig, json_v2
 from rtu_rig import GW, PREFIX, topic
 
@@ -23,19 +24,19 @@ class NativeLimitsTest(NativeRig):
         return [line for line in self.mb.output().splitlines() if "native[lan]" in line]
 
     def test_a_silent_relayed_meter_is_forgotten_and_frees_its_place(self):
-        self.start_gateway(self.native_config(
-            meters=False, extra='offline_after = "1s"\nforget_after = "3s"\nmax_meters = 2'))
+        self.start_gateway([self.native_config(
+            meters=False, offline_after="1s", forget_after="3s", max_meters=2)])
         m = self.meter()
         a, b, c = (f"sn-{serial(k)}" for k in (1, 2, 3))
         tp = int(time.time() * 1000)
-        m.publish(json_v2(serial(1), tp))
-        m.publish(json_v2(serial(2), tp))
+        m.publish(JSON_V2_TOPIC, json_v2(serial(1), tp))
+        m.publish(JSON_V2_TOPIC, json_v2(serial(2), tp))
         self.wait_data(a, 1)
         self.wait_data(b, 1)
         silent = time.monotonic()
         # Full: a third meter is refused, and a flood of them costs a line, not one each.
         for k in range(100, 140):
-            m.publish(json_v2(serial(k), tp))
+            m.publish(JSON_V2_TOPIC, json_v2(serial(k), tp))
         wait_until(lambda: "not relayed" in self.mb.output(), 10,
                    what=f"the refusal; log:\n{self.log_tail()}")
         self.assertIn("max_meters", self.mb.output())
@@ -44,7 +45,7 @@ class NativeLimitsTest(NativeRig):
             wait_until(lambda dev=dev: "" in self.metas(dev), 15,
                        what=f"{dev}'s retained meta cleared; metas {self.metas(dev)}; "
                        f"log:\n{self.log_tail()}")
-            wait_until(lambda dev=dev: "" in [p for _t, p, _r in self.sub.on(topic(dev, "status"))],
+            wait_until(lambda dev=dev: "" in self.sub.payloads(topic(dev, "status")),
                        5, what=f"{dev}'s retained status cleared")
         self.assertGreaterEqual(time.monotonic() - silent, 2.5, "not before forget_after")
         wait_until(lambda: self.gateway_devices()[-1] == 1, 10,
@@ -56,13 +57,13 @@ class NativeLimitsTest(NativeRig):
 
         # Their places are free: a new meter is relayed, and a forgotten one that comes back
         # is relayed again under its name, its seq going on.
-        m.publish(json_v2(serial(3), tp + 5000))
+        m.publish(JSON_V2_TOPIC, json_v2(serial(3), tp + 5000))
         self.wait_data(c, 1)
-        m.publish(json_v2(serial(1), tp + 6000))
+        m.publish(JSON_V2_TOPIC, json_v2(serial(1), tp + 6000))
         self.assertEqual([d["seq"] for d, _ in self.wait_data(a, 2)], [1, 2])
 
         # A consumer that connects now finds no retained meta of the meter still forgotten.
-        fresh = Subscriber(self.broker.port, topics=(f"{PREFIX}/{GW}/#",))
+        fresh = MqttClient(self.broker.port, topics=(f"{PREFIX}/{GW}/#",))
         self.cleanup(fresh.close)
         fresh.wait_for(topic(c, "meta"))
         self.assertEqual(fresh.on(topic(b, "meta")), [])
@@ -71,16 +72,16 @@ class NativeLimitsTest(NativeRig):
         self.assertEqual(self.mb.stop(), 0)
 
     def test_a_flood_of_new_serials_gives_a_bounded_number_of_lines_with_counts(self):
-        self.start_gateway(self.native_config(meters=False, extra='offline_after = "1s"'))
+        self.start_gateway([self.native_config(meters=False, offline_after="1s")])
         m = self.meter()
         n = 200
         tp = int(time.time() * 1000)
         for k in range(n):  # as fast as the broker takes them
-            m.client.publish(JSON_V2_TOPIC, json_v2(serial(1000 + k), tp), qos=1)
+            m.publish(JSON_V2_TOPIC, json_v2(serial(1000 + k), tp), wait=False)
 
         def offline():
-            return {t for t, p, _r in self.sub.messages
-                    if t.endswith("/status") and '"state":"offline"' in p and "/sn-" in t}
+            return {m.topic for m in self.sub.all() if m.topic.endswith("/status")
+                    and '"state":"offline"' in m.payload and "/sn-" in m.topic}
         wait_until(lambda: len(offline()) == n, 20,
                    what=f"{n} relayed meters online, then offline; {len(offline())} so far; "
                    f"log:\n{self.log_tail()}")

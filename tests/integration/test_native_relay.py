@@ -12,20 +12,22 @@ import signal
 import time
 
 from buffer_rig import BufferRig
-from mbtest import Broker, require_built, wait_until
-from native_rig import (JSON_V2_TOPIC, NAMED_SERIAL, UNKNOWN_SERIAL, NativeRig, Publisher,
-                        expected_values, json_v2)
-from rtu_rig import GW, PREFIX, topic
+from gateway_config import native
+from mbtest import require_built, wait_until
+from mqtt_fixture import Broker, MqttClient
+from native_rig import (JSON_V2_TOPIC, NAMED_SERIAL, UNKNOWN_SERIAL, NativeRig, expected_values,
+                        json_v2, native_source)
+from rtu_rig import GW, PREFIX
 
 
 @require_built
 class NativeRelayTest(NativeRig):
 
     def test_a_native_meter_looks_like_an_rs485_one(self):
-        self.start_gateway(self.native_config())
+        self.start_gateway([self.native_config()])
         m = self.meter()
         tp = int(time.time() * 1000) - 1500
-        m.publish(json_v2(NAMED_SERIAL, tp, iccid="8923420037880998454F"))
+        m.publish(JSON_V2_TOPIC, json_v2(NAMED_SERIAL, tp, iccid="8923420037880998454F"))
         [(reading, raw)] = self.wait_data("roof-pv", 1)
         self.assertEqual(reading["ts"], tp, "the meter's own time is kept")
         self.assertEqual(reading["seq"], 1)
@@ -52,20 +54,20 @@ class NativeRelayTest(NativeRig):
         self.assertEqual(self.wait_status("roof-pv", "online")["state"], "online")
 
         # An unlisted serial is relayed as sn-<serial>, with its meta.
-        m.publish(json_v2(UNKNOWN_SERIAL, tp + 10))
+        m.publish(JSON_V2_TOPIC, json_v2(UNKNOWN_SERIAL, tp + 10))
         dev = f"sn-{UNKNOWN_SERIAL}"
         self.wait_data(dev, 1)
         meta = self.meta(dev)
         self.assertEqual((meta["source"], meta["serial"], meta["bus"]), ("native", UNKNOWN_SERIAL, "lan"))
-        status = wait_until(lambda: [json.loads(p) for _t, p, _r in
-                                     self.sub.on(f"{PREFIX}/{GW}/status") if p
+        status = wait_until(lambda: [json.loads(p) for p in
+                                     self.sub.payloads(f"{PREFIX}/{GW}/status") if p
                                      and json.loads(p).get("devices") == 3], 10,
                             what="the gateway status counting the relayed meter")
         self.assertEqual(status[-1]["state"], "online")
 
         # A repeat of the same reading (QoS 1 resends) is not a new reading.
-        m.publish(json_v2(NAMED_SERIAL, tp, iccid="8923420037880998454F"))
-        m.publish(json_v2(NAMED_SERIAL, tp + 1000, k=1))
+        m.publish(JSON_V2_TOPIC, json_v2(NAMED_SERIAL, tp, iccid="8923420037880998454F"))
+        m.publish(JSON_V2_TOPIC, json_v2(NAMED_SERIAL, tp + 1000, k=1))
         data = self.wait_data("roof-pv", 2)
         self.assertEqual([d["seq"] for d, _ in data], [1, 2])
         self.assertEqual(data[1][0]["ts"], tp + 1000)
@@ -78,10 +80,10 @@ class NativeRelayTest(NativeRig):
         self.assertEqual(self.mb.stop(), 0)
 
     def test_garbage_between_good_payloads_stops_nothing(self):
-        self.start_gateway(self.native_config())
+        self.start_gateway([self.native_config()])
         m = self.meter()
         tp = int(time.time() * 1000)
-        m.publish(json_v2(NAMED_SERIAL, tp))
+        m.publish(JSON_V2_TOPIC, json_v2(NAMED_SERIAL, tp))
         self.wait_data("roof-pv", 1)
         self.wait_data("incomer", 2)
         small = ["not json at all", "", "[]", "{\"data\": 5}", "{\"data\":[{\"tp\":\"x\"}]}",
@@ -95,9 +97,9 @@ class NativeRelayTest(NativeRig):
         sent = 0
         for round_ in range(400):  # a flood: 3 000 bad payloads, a few of them huge
             for g in small + (huge if round_ % 100 == 0 else []):
-                m.client.publish(JSON_V2_TOPIC, g, qos=0)
+                m.publish(JSON_V2_TOPIC, g, qos=0, wait=False)
                 sent += 1
-        m.publish(json_v2(NAMED_SERIAL, tp + 10_000, k=2))
+        m.publish(JSON_V2_TOPIC, json_v2(NAMED_SERIAL, tp + 10_000, k=2))
         data = wait_until(lambda: [d for d, _ in self.data("roof-pv") if d["ts"] == tp + 10_000],
                           20, what=f"the good reading after {sent} bad payloads; "
                           f"log:\n{self.log_tail()}")
@@ -115,11 +117,11 @@ class NativeRelayTest(NativeRig):
         self.assertEqual(self.mb.stop(), 0)
 
     def test_offline_after_silence_and_online_again(self):
-        self.start_gateway(self.native_config(extra='offline_after = "2s"'))
+        self.start_gateway([self.native_config(offline_after="2s")])
         m = self.meter()
         tp = int(time.time() * 1000)
         for k in range(3):
-            m.publish(json_v2(NAMED_SERIAL, tp + k * 300, k=k))
+            m.publish(JSON_V2_TOPIC, json_v2(NAMED_SERIAL, tp + k * 300, k=k))
             wait_until(lambda k=k: len(self.data("roof-pv")) > k, 10, what=f"reading {k}")
         self.wait_status("roof-pv", "online")
         silent = time.monotonic()
@@ -127,7 +129,7 @@ class NativeRelayTest(NativeRig):
         self.assertGreaterEqual(time.monotonic() - silent, 1.5)
         self.assertIn("no message for", off["last_error"])
         n = len(self.statuses("roof-pv"))
-        m.publish(json_v2(NAMED_SERIAL, int(time.time() * 1000), k=5))
+        m.publish(JSON_V2_TOPIC, json_v2(NAMED_SERIAL, int(time.time() * 1000), k=5))
         back = self.wait_status("roof-pv", "online", after=n)
         self.assertIsNone(back["last_error"], "online again: why it was offline is over")
         self.assert_running()
@@ -135,44 +137,43 @@ class NativeRelayTest(NativeRig):
 
     def test_own_output_on_a_shared_broker_is_never_relayed(self):
         # "#" also matches meterbridge/<gw>/…: the relay must not consume its own readings.
-        self.start_gateway(self.native_config(subscribe="#"))
+        self.start_gateway([self.native_config(subscribe="#")])
         m = self.meter()
-        m.publish(json_v2(NAMED_SERIAL, int(time.time() * 1000)))
+        m.publish(JSON_V2_TOPIC, json_v2(NAMED_SERIAL, int(time.time() * 1000)))
         self.wait_data("roof-pv", 1)
         self.wait_data("incomer", 3)
-        devices = {t.split("/")[2] for t, _p, _r in self.sub.messages if t.endswith("/meta")}
+        devices = {m.topic.split("/")[2] for m in self.sub.all() if m.topic.endswith("/meta")}
         self.assertEqual(devices, {"incomer", "roof-pv"})
         self.assertIn("meterbridge's own topics", self.mb.output())
         self.assert_running()
         self.assertEqual(self.mb.stop(), 0)
 
     def test_two_sources_on_one_broker_are_two_sessions(self):
-        text = self.native_config(name="a", subscribe="site/a/#")
-        text += self.native_config(name="b", subscribe="site/b/#", meters=False)
-        self.start_gateway(text)
+        self.start_gateway([self.native_config(name="a", subscribe="site/a/#"),
+                            self.native_config(name="b", subscribe="site/b/#", meters=False)])
         wait_until(lambda: self.mb.output().count("]: subscribed to") >= 2, 15,
                    what=f"both subscriptions; log:\n{self.log_tail()}")
         m = self.meter()
         tp = int(time.time() * 1000)
-        m.publish(json_v2(NAMED_SERIAL, tp), topic_="site/a/1")
-        m.publish(json_v2(UNKNOWN_SERIAL, tp), topic_="site/b/1")
+        m.publish("site/a/1", json_v2(NAMED_SERIAL, tp))
+        m.publish("site/b/1", json_v2(UNKNOWN_SERIAL, tp))
         self.wait_data("roof-pv", 1)
         self.wait_data(f"sn-{UNKNOWN_SERIAL}", 1)
         self.assertEqual(self.meta(f"sn-{UNKNOWN_SERIAL}")["bus"], "b")
         self.assertNotIn("client id", self.mb.output(), "no session took the other over")
         # The same serial on the other source is refused, never merged into one device.
-        m.publish(json_v2(UNKNOWN_SERIAL, tp + 1), topic_="site/a/1")
+        m.publish("site/a/1", json_v2(UNKNOWN_SERIAL, tp + 1))
         wait_until(lambda: "not relayed" in self.mb.output(), 10, what="the refusal")
         self.assertEqual(len(self.data(f"sn-{UNKNOWN_SERIAL}")), 1)
         self.assert_running()
         self.assertEqual(self.mb.stop(), 0)
 
     def test_a_meter_clock_years_off_is_reported_and_replaced(self):
-        self.start_gateway(self.native_config())
+        self.start_gateway([self.native_config()])
         m = self.meter()
         three_years = 3 * 365 * 24 * 3600 * 1000
         before = int(time.time() * 1000)
-        m.publish(json_v2(NAMED_SERIAL, before - three_years))
+        m.publish(JSON_V2_TOPIC, json_v2(NAMED_SERIAL, before - three_years))
         [(reading, _raw)] = self.wait_data("roof-pv", 1)
         self.assertGreaterEqual(reading["ts"], before, "the gateway's time, not the meter's")
         self.assertLess(reading["ts"], before + 10_000)
@@ -185,9 +186,7 @@ class NativeRelayTest(NativeRig):
         self.assertEqual(self.mb.stop(), 0)
 
     def test_a_shadow_gateway_and_its_meters_state(self):
-        text = ('\n[[native]]\nname = "awt"\nurl = "mqtt://127.0.0.1:%d"\n'
-                'subscribe = "data/up/#"\nformat = "acrel-shadow"\n' % self.broker.port)
-        self.start_gateway(text)
+        self.start_gateway([native("awt", self.broker.url(), "data/up/#", format="acrel-shadow")])
         m = self.meter()
         ts = int(time.time())
         # the public AWT200 capture (docs/meters.md#sources), trimmed, values as strings
@@ -197,7 +196,7 @@ class NativeRelayTest(NativeRig):
                       "state": "ONLINE", "EP": "21.60", "EPI": "21.60", "EPIJ": "0.00",
                       "EPIF": "0.00", "EPIP": "21.60", "EPIG": "0.00", "EPE": "0.00",
                       "Ua": "226.0", "PF": "0.0", "Fr": "50.1"}}}
-        m.publish(json.dumps(update), topic_="data/up/pk/24120405680002")
+        m.publish("data/up/pk/24120405680002", json.dumps(update))
         dev = "sn-24120405680027"
         [(reading, _raw)] = self.wait_data(dev, 1)
         self.assertEqual(reading["ts"], ts * 1000, "timestamp is Unix seconds")
@@ -211,7 +210,7 @@ class NativeRelayTest(NativeRig):
         n = len(self.statuses(dev))
         update["reported"] = {"0_24120405680027": {"state": "OFFLINE"}}
         update["timestamp"] = ts + 60
-        m.publish(json.dumps(update), topic_="data/up/pk/24120405680002")
+        m.publish("data/up/pk/24120405680002", json.dumps(update))
         off = self.wait_status(dev, "offline", after=n)
         self.assertIn("OFFLINE", off["last_error"])
         self.assertEqual(len(self.data(dev)), 1, "an OFFLINE meter without values is no reading")
@@ -219,16 +218,15 @@ class NativeRelayTest(NativeRig):
         self.assertEqual(self.mb.stop(), 0)
 
     def test_the_generic_json_format_by_its_field_map(self):
-        text = ('\n[[native]]\nname = "site"\nurl = "mqtt://127.0.0.1:%d"\n'
-                'subscribe = "site/+/meter"\nformat = "json"\nserial = "topic:1"\n'
-                'ts = "time"\n\n[native.values]\nvoltage_l1 = "ua"\n'
-                'active_power_total = { path = "p", scale = 1000 }\n'
-                'energy_import_total = "e.imp"\n' % self.broker.port)
-        self.start_gateway(text)
+        self.start_gateway([native("site", self.broker.url(), "site/+/meter", format="json",
+                                   serial="topic:1", ts="time",
+                                   values={"voltage_l1": "ua",
+                                           "active_power_total": {"path": "p", "scale": 1000},
+                                           "energy_import_total": "e.imp"})])
         m = self.meter()
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(time.time()) - 5))
-        m.publish(json.dumps({"time": when, "ua": 230.5, "p": "1.25", "e": {"imp": 42.5},
-                              "other": 1}), topic_="site/M7/meter")
+        m.publish("site/M7/meter", json.dumps({"time": when, "ua": 230.5, "p": "1.25",
+                                               "e": {"imp": 42.5}, "other": 1}))
         [(reading, _raw)] = self.wait_data("sn-m7", 1)
         self.assertEqual(reading["values"], {"voltage_l1": 230.5, "active_power_total": 1250,
                                              "energy_import_total": 42.5})
@@ -239,24 +237,23 @@ class NativeRelayTest(NativeRig):
         self.assertEqual(self.mb.stop(), 0)
 
     def test_a_reload_keeps_an_unchanged_source_and_its_relayed_meters(self):
-        self.start_gateway(self.native_config())
+        self.start_gateway([self.native_config()])
         m = self.meter()
         tp = int(time.time() * 1000)
-        m.publish(json_v2(UNKNOWN_SERIAL, tp))
+        m.publish(JSON_V2_TOPIC, json_v2(UNKNOWN_SERIAL, tp))
         dev = f"sn-{UNKNOWN_SERIAL}"
         self.wait_data(dev, 1)
         self.meta(dev)
         # Another setting changes (the RTU device's interval), so that the reload is applied
         # (an unchanged file touches nothing at all); the native source's own do not.
-        with open(self.config([("incomer", 1)], interval="2s"), "a") as f:
-            f.write(self.native_config())
+        self.config([("incomer", 1)], interval="2s", natives=[self.native_config()])
         self.mb.signal(signal.SIGHUP)
         wait_until(lambda: "native[lan] unchanged; it keeps running" in self.mb.output(), 15,
                    what=f"the reload; log:\n{self.log_tail()}")
-        m.publish(json_v2(UNKNOWN_SERIAL, tp + 1000, k=1))
+        m.publish(JSON_V2_TOPIC, json_v2(UNKNOWN_SERIAL, tp + 1000, k=1))
         data = self.wait_data(dev, 2)
         self.assertEqual([d["seq"] for d, _ in data], [1, 2])
-        cleared = [p for _t, p, _r in self.sub.on(topic(dev, "meta")) if not p]
+        cleared = [p for p in self.metas(dev) if not p]
         self.assertEqual(cleared, [], "the relayed meter's retained meta was never cleared")
         self.assertEqual(self.mb.output().count("native[lan]: subscribed to"), 1,
                          "the session was kept")
@@ -270,26 +267,24 @@ class NativeOutageTest(BufferRig):
 
     def test_native_readings_survive_an_uplink_outage(self):
         meters_broker = self.launch(Broker(self.tmp))  # the meters' own broker stays up
-        watcher = self.watch("native-outage-watcher")
+        self.watch("native-outage-watcher")
         self.sim(units="1")
         self.subscribe()
-        path = self.config([("incomer", 1)], interval="1s")
-        with open(path, "a") as f:
-            f.write(NativeRig.native_config(self, port=meters_broker.port))
-        self.daemon(path)
+        self.daemon(self.config([("incomer", 1)], interval="1s",
+                                natives=[native_source(meters_broker.port)]))
         wait_until(lambda: "native[lan]: subscribed to" in self.mb.output(), 15,
                    what=f"the native subscription; log:\n{self.log_tail()}")
-        m = Publisher(meters_broker.port)
+        m = MqttClient(meters_broker.port, topics=())
         self.cleanup(m.close)
         tp0 = int(time.time() * 1000)
         sent = []
 
         def publish(k):
-            m.publish(json_v2(NAMED_SERIAL, tp0 + k * 100, k=k))
+            m.publish(JSON_V2_TOPIC, json_v2(NAMED_SERIAL, tp0 + k * 100, k=k))
             sent.append(tp0 + k * 100)
 
         publish(0)
-        wait_until(lambda: watcher.data("roof-pv"), 15, what="the first native reading")
+        wait_until(lambda: self.delivered("roof-pv"), 15, what="the first native reading")
         self.broker.stop()
         for k in range(1, 31):  # published while the uplink is down
             publish(k)
@@ -297,7 +292,7 @@ class NativeOutageTest(BufferRig):
         for k in range(31, 36):
             publish(k)
         got = wait_until(lambda: (lambda d: d if len({r["seq"] for r, *_ in d}) >= 36 else None)(
-            watcher.data("roof-pv")), 30, what=f"all 36 native readings; log:\n{self.log_tail()}")
+            self.delivered("roof-pv")), 30, what=f"all 36 native readings; log:\n{self.log_tail()}")
         seqs = sorted({r["seq"] for r, *_ in got})
         self.assertEqual(seqs, list(range(1, 37)), "every seq, none lost")
         self.assertEqual(sorted({r["ts"] for r, *_ in got}), sent, "each with the meter's ts")

@@ -7,13 +7,12 @@ that comes later). No daemon."""
 import json
 import os
 import select
-import signal
 import subprocess
-import sys
 import time
 import unittest
 
-from mbtest import PYTHON, SOURCE_DIR, Broker, Subscriber, TempDirTest, spawn, stop_process
+from mbtest import PYTHON, SOURCE_DIR, TempDirTest, spawn, stop_process
+from mqtt_fixture import Broker, MqttClient
 
 SIM = os.path.join(SOURCE_DIR, "scripts", "simulators", "native_meter_sim.py")
 TOPIC = "platform/acrel/meter/json-v2/analog/0000"
@@ -63,7 +62,7 @@ class NativeSimTest(TempDirTest):
     def setUp(self):
         super().setUp()
         self.broker = self.launch(Broker(self.tmp))
-        self.sub = Subscriber(self.broker.port, topics=("#",))
+        self.sub = MqttClient(self.broker.port, topics=("#",))
         self.cleanup(self.sub.close)
 
     def test_json_v2_round_with_once(self):
@@ -75,9 +74,9 @@ class NativeSimTest(TempDirTest):
         msgs = self.sub.wait_for(TOPIC, 3)
         now_ms = time.time() * 1000
         serials = set()
-        for _topic, payload, retain in msgs:
-            self.assertFalse(retain)
-            tp, pts = points(payload)
+        for m in msgs:
+            self.assertFalse(m.retain)
+            tp, pts = points(m.payload)
             self.assertLess(abs(tp - now_ms), 30_000, "tp is Unix milliseconds")
             self.assertEqual(sorted(pts), list(range(73)), "the full id table 0..72")
             self.assertIsInstance(pts[0], str)
@@ -106,7 +105,7 @@ class NativeSimTest(TempDirTest):
         self.cleanup(sim.stop)
         rc, stats, err = sim.finish()
         self.assertEqual(rc, 0, err)
-        msgs = [points(p) for _t, p, _r in self.sub.wait_for(TOPIC, stats["readings"])]
+        msgs = [points(m.payload) for m in self.sub.wait_for(TOPIC, stats["readings"])]
         self.assertGreaterEqual(len(msgs), 4)
         self.assertIn(33, msgs[0][1])
         self.assertTrue(all(33 not in pts for _tp, pts in msgs[1:]), "ICCID only once")
@@ -126,8 +125,8 @@ class NativeSimTest(TempDirTest):
         self.cleanup(sim.stop)
         rc, _stats, err = sim.finish()
         self.assertEqual(rc, 0, err)
-        ((_topic, payload, _r),) = self.sub.wait_for("data/up/AWT200/24120405680002", 1)
-        doc = json.loads(payload)
+        (message,) = self.sub.wait_for("data/up/AWT200/24120405680002", 1)
+        doc = json.loads(message.payload)
         self.assertEqual(doc["method"], "update")
         self.assertEqual(doc["sn"], "24120405680002")
         self.assertLess(abs(doc["timestamp"] - time.time()), 30, "timestamp in seconds")
@@ -153,9 +152,9 @@ class NativeSimTest(TempDirTest):
         msgs = self.sub.wait_for(TOPIC, stats["published"], timeout=15)
         self.assertEqual(len(msgs), stats["published"])
         bad = []
-        for i, (_t, payload, _r) in enumerate(msgs):
+        for i, m in enumerate(msgs):
             try:
-                _tp, pts = points(payload)
+                _tp, pts = points(m.payload)
                 good = sorted(pts) in (list(range(73)), [p for p in range(73) if p != 33])
             except (ValueError, KeyError, TypeError, AttributeError):
                 good = False
@@ -164,7 +163,7 @@ class NativeSimTest(TempDirTest):
             if not good:
                 bad.append(i + 1)
         self.assertEqual(bad, [k for k in range(3, len(msgs) + 1, 3)], "every 3rd is garbage")
-        self.assertTrue(any(len(p) > 256 * 1024 for _t, p, _r in msgs), "a huge one")
+        self.assertTrue(any(len(m.payload) > 256 * 1024 for m in msgs), "a huge one")
 
     def test_sigterm_exits_0(self):
         sim = Sim(self.broker.port, "--count", "1", "--interval", "0.3")

@@ -8,63 +8,24 @@ persistence, so what the daemon publishes after the restart is queued for the wa
 before it has reconnected: nothing depends on who reconnects first."""
 
 import json
-import os
 import time
 
-from mbtest import Broker, require_built, wait_until
+from mbtest import require_built, wait_until
+from mqtt_fixture import MqttClient
 from rtu_rig import GW, PREFIX, RtuRig, topic
-
-
-class SessionWatcher:
-    """A paho client with a persistent session that survives a broker restart."""
-
-    def __init__(self, port, client_id):
-        import paho.mqtt.client as mqtt
-        import threading
-        self.messages = []
-        self.lock = threading.Lock()
-        self.client = mqtt.Client(client_id=client_id, clean_session=False)
-        self.client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)
-        self.client.on_connect = lambda c, u, f, rc: c.subscribe(f"{PREFIX}/{GW}/#", qos=1)
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port, keepalive=30)
-        self.client.loop_start()
-
-    def _on_message(self, client, userdata, msg):
-        with self.lock:
-            self.messages.append((msg.topic, msg.payload.decode(errors="replace"), time.time()))
-
-    def on(self, t):
-        with self.lock:
-            return [m for m in self.messages if m[0] == t]
-
-    def close(self):
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 @require_built
 class OutageDeliveryTest(RtuRig):
 
-    def persistent_broker(self, extra=""):
-        """Replaces the rig's broker by one that keeps sessions across a restart."""
-        self.broker.stop()
-        store = os.path.join(self.tmp, "broker-store") + "/"
-        os.makedirs(store, exist_ok=True)
-        # As root mosquitto drops to the user "mosquitto", who cannot write the store in the
-        # test's private directory: the session would not survive the restart.
-        user = "user root\n" if os.geteuid() == 0 else ""
-        self.broker = self.launch(Broker(self.tmp, port=self.broker.port,
-                                         extra=f"persistence true\npersistence_location {store}\n"
-                                               f"{user}{extra}"))
+    broker_options = {"persistent": True}  # sessions kept across a restart
 
     def test_readings_taken_while_the_broker_is_down_arrive_after_it_returns(self):
-        self.persistent_broker()
         self.sim()
-        watcher = SessionWatcher(self.broker.port, "outage-watcher")
+        watcher = MqttClient(self.broker.port, topics=(f"{PREFIX}/{GW}/#",),
+                             client_id="outage-watcher", clean_session=False)
         self.cleanup(watcher.close)
-        wait_until(lambda: watcher.client.is_connected(), 10, what="the watcher")
-        self.daemon(self.config([("m1", 1, 'only = ["voltage_l1"]')], interval="300ms"))
+        self.daemon(self.config([("m1", 1, {"only": ["voltage_l1"]})], interval="300ms"))
         data = topic("m1", "data")
         wait_until(lambda: len(watcher.on(data)) >= 3, 20, what=f"first readings; log:\n{self.log_tail()}")
 
@@ -82,20 +43,21 @@ class OutageDeliveryTest(RtuRig):
 
         def delivered_past_the_outage():
             # Live goes first: the backlog may still be on its way when a new reading arrives.
-            seqs = sorted({json.loads(p)["seq"] for _t, p, _a in watcher.on(data)})
-            late = [json.loads(p) for _t, p, _a in watcher.on(data) if json.loads(p)["ts"] > up_ms]
+            seqs = sorted({json.loads(p)["seq"] for p in watcher.payloads(data)})
+            late = [json.loads(p) for p in watcher.payloads(data) if json.loads(p)["ts"] > up_ms]
             return seqs if late and seqs == list(range(1, seqs[-1] + 1)) else None
         wait_until(delivered_past_the_outage, 30,
                    what=f"readings after the broker returned; log:\n{self.log_tail()}")
 
-        readings = [json.loads(p) for _t, p, _a in watcher.on(data)]
+        readings = [json.loads(p) for p in watcher.payloads(data)]
         seqs = sorted({r["seq"] for r in readings})
         self.assertEqual(seqs, list(range(1, seqs[-1] + 1)), f"a seq is missing: {seqs}")
         during = [r for r in readings if down_ms < r["ts"] < up_ms]
         self.assertGreaterEqual(len(during), 4, f"readings taken during the outage: {during}")
         # Each kept the time it was taken, not the time it was sent.
         arrived_after_return = [m for m in watcher.on(data)
-                                if down_ms < json.loads(m[1])["ts"] < up_ms and m[2] * 1000 >= up_ms]
+                                if down_ms < json.loads(m.payload)["ts"] < up_ms
+                                and m.at * 1000 >= up_ms]
         self.assertGreaterEqual(len(arrived_after_return), 4)
         ts_by_seq = sorted((r["seq"], r["ts"]) for r in readings)
         self.assertEqual([t for _s, t in ts_by_seq], sorted(t for _s, t in ts_by_seq),
@@ -106,16 +68,16 @@ class OutageDeliveryTest(RtuRig):
     def test_a_reading_larger_than_the_broker_takes_is_refused_with_a_gap_others_flow(self):
         # MQTT 5 brokers announce their Maximum Packet Size in the CONNACK: libmosquitto then
         # refuses a larger publish itself, and the queue must not retry it forever.
-        self.persistent_broker(extra="max_packet_size 1024\n")
+        self.replace_broker(persistent=True, extra="max_packet_size 1024\n")
         self.sim(units="1,2")
         self.subscribe()
         self.daemon(self.config([("big", 1),  # every ADW300 value: about 7 KB of JSON
-                                 ("small", 2, 'only = ["voltage_l1", "current_l1"]')],
+                                 ("small", 2, {"only": ["voltage_l1", "current_l1"]})],
                                 interval="500ms"))
         self.wait_data("small", 4)
         gaps = wait_until(lambda: self.sub.on(topic("big", "gap")), 20,
                           what=f"a gap message of big; log:\n{self.log_tail()}")
-        gap = json.loads(gaps[0][1])
+        gap = json.loads(gaps[0].payload)
         self.assertEqual(gap["reason"], "refused")
         self.assertEqual(gap["from_seq"], 1)
         self.assertLessEqual(gap["from_ts"], gap["to_ts"])
@@ -124,7 +86,7 @@ class OutageDeliveryTest(RtuRig):
         # Every seq of big is explained by a gap; small's readings keep flowing behind.
         def explained():
             seqs = set()
-            for _t, p, _r in self.sub.on(topic("big", "gap")):
+            for p in self.sub.payloads(topic("big", "gap")):
                 g = json.loads(p)
                 seqs.update(range(g["from_seq"], g["to_seq"] + 1))
             return seqs
@@ -136,7 +98,7 @@ class OutageDeliveryTest(RtuRig):
 
         # The gateway status counts the drops (docs/topics.md), republished when they move.
         def dropped():
-            online = [json.loads(p) for _t, p, _r in self.sub.on(f"{PREFIX}/{GW}/status")
+            online = [json.loads(p) for p in self.sub.payloads(f"{PREFIX}/{GW}/status")
                       if p and json.loads(p)["state"] == "online"]
             return online[-1]["buffer"]["dropped"] if online else 0
         wait_until(lambda: dropped() >= 3, 20, what="the drops in the gateway status")

@@ -12,6 +12,7 @@ import time
 import tomllib
 import unittest
 
+from gateway_config import bus, config_text, devices_on
 from mbtest import PROFILES_DIR, SOURCE_DIR, PtyPair, Slave, TempDirTest, require_built, run_cli
 
 SIM_DIR = os.path.join(SOURCE_DIR, "scripts", "simulators")
@@ -65,25 +66,11 @@ class ReadScanTest(TempDirTest):
             return json.load(f)
 
     def config(self, devices, timeout=ANSWER_TIMEOUT):
-        text = "".join(f'[[device]]\nname = "{name}"\nbus = "rs485-1"\nunit = {unit}\n'
-                       f'profile = "acrel-adw300"\n{extra}\n' for name, unit, extra in devices)
-        return self.write("mb.toml", f"""[gateway]
-id = "read-test"
-profile_dirs = ["{PROFILES_DIR}"]
-
-[uplink]
-url = "mqtt://127.0.0.1:1883"
-
-[buffer]
-path = "{self.tmp}/buffer.db"
-
-[[bus]]
-name = "rs485-1"
-port = "{self.bus.a}"
-baud = 9600
-timeout = "{timeout}"
-
-{text}""")
+        """devices: [(name, unit)] or [(name, unit, {more keys})] on rs485-1."""
+        return self.write("mb.toml", config_text(
+            "read-test", "mqtt://127.0.0.1:1883", f"{self.tmp}/buffer.db",
+            buses=[bus("rs485-1", self.bus.a, baud=9600, timeout=timeout)],
+            devices=devices_on("rs485-1", devices)))
 
     def profile_names(self):
         with open(os.path.join(PROFILES_DIR, "acrel-adw300.toml"), "rb") as f:
@@ -94,7 +81,7 @@ timeout = "{timeout}"
     def test_read_prints_every_value_with_its_unit_as_the_uplink_would(self):
         doc = self.sim()
         exp = doc["units"]["1"]["values"]
-        r = run_cli("read", "-c", self.config([("incomer", 1, "")]), "incomer")
+        r = run_cli("read", "-c", self.config([("incomer", 1)]), "incomer")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         values, order = parse_values(r.stdout)
         self.assertEqual(order, self.profile_names(), "every value, in profile order")
@@ -136,7 +123,7 @@ timeout = "{timeout}"
     def test_read_applies_the_configured_pt_ratio_instead_of_the_meters(self):
         self.sim()
         want = adw300_image.expected(1, pt_ratio=10)["values"]
-        r = run_cli("read", "-c", self.config([("incomer", 1, "pt_ratio = 10\n")]), "incomer")
+        r = run_cli("read", "-c", self.config([("incomer", 1, {"pt_ratio": 10})]), "incomer")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         values, _ = parse_values(r.stdout)
         self.assertEqual(values["voltage_l1"], (shortest(want["voltage_l1"]), "V"))
@@ -145,7 +132,7 @@ timeout = "{timeout}"
 
     def test_read_lists_a_refused_value_as_failed_and_reads_its_neighbours(self):
         exp = self.sim("--exception-range", "0x64-0x65")["units"]["1"]["values"]
-        r = run_cli("read", "-c", self.config([("incomer", 1, "")]), "incomer")
+        r = run_cli("read", "-c", self.config([("incomer", 1)]), "incomer")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         values, order = parse_values(r.stdout)
         self.assertEqual(order, self.profile_names())
@@ -159,7 +146,7 @@ timeout = "{timeout}"
 
     def test_read_of_a_dead_unit_exits_1_with_the_clear_message(self):
         self.sim(units="1")
-        cfg = self.config([("incomer", 1, ""), ("spare", 7, "")], timeout="300ms")
+        cfg = self.config([("incomer", 1), ("spare", 7)], timeout="300ms")
         started = time.monotonic()
         r = run_cli("read", "-c", cfg, "spare")
         took = time.monotonic() - started
@@ -172,7 +159,7 @@ timeout = "{timeout}"
         self.assertLess(took, 10)
 
     def test_read_unknown_device_and_broken_config_exit_1(self):
-        cfg = self.config([("incomer", 1, ""), ("feeder", 2, "")])
+        cfg = self.config([("incomer", 1), ("feeder", 2)])
         r = run_cli("read", "-c", cfg, "nope")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn('no device "nope"', r.stderr)
@@ -218,7 +205,7 @@ timeout = "{timeout}"
         self.assertRegex(r.stdout, r"(?m)^9600 8N1: 0 answer, 0 exception, 1 garbled, 1 silent ")
         self.assertIn("another baud rate or parity", r.stderr)
         # read: the meter is heard, but nothing it says can be used
-        r = run_cli("read", "-c", self.config([("incomer", 1, "")]), "incomer")
+        r = run_cli("read", "-c", self.config([("incomer", 1)]), "incomer")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("answered, but only with errors", r.stderr)
         values, order = parse_values(r.stdout)
@@ -233,7 +220,7 @@ timeout = "{timeout}"
         self.assertIn("no unit answered", r.stderr)
 
     def test_bad_arguments_exit_2_with_usage(self):
-        cfg = self.config([("incomer", 1, "")])
+        cfg = self.config([("incomer", 1)])
         cases = [
             ("scan",),
             ("scan", "--units", "1-5"),

@@ -14,11 +14,12 @@ import signal
 import time
 import unittest
 
+from gateway_config import bus, config_text, device
 from mbtest import PROFILES_DIR, PtyPair, Slave, wait_until
 from rtu_rig import GW, SIM_DIR, RtuRig, require_built, topic
 
 INTERVAL = 1.0  # s, both devices
-ONLY = 'only = ["voltage_l1"]'
+ONLY = ["voltage_l1"]
 
 
 @require_built
@@ -38,40 +39,11 @@ class ReloadBusesTest(RtuRig):
         self.cleanup(self.bus2.stop)
 
     def write_config(self, m2_interval="1s"):
-        return self.write("meterbridge.toml", f"""[gateway]
-id = "{GW}"
-profile_dirs = ["{self.profiles}"]
-
-[uplink]
-url = "{self.broker.url()}"
-
-[buffer]
-path = "{self.tmp}/buffer.db"
-
-[[bus]]
-name = "rs485-1"
-port = "{self.bus.a}"
-
-[[bus]]
-name = "rs485-2"
-port = "{self.bus2.a}"
-
-[[device]]
-name = "m1"
-bus = "rs485-1"
-unit = 1
-profile = "acrel-adw300"
-interval = "1s"
-{ONLY}
-
-[[device]]
-name = "m2"
-bus = "rs485-2"
-unit = 2
-profile = "adw300-b"
-interval = "{m2_interval}"
-{ONLY}
-""")
+        return self.write("meterbridge.toml", config_text(
+            GW, self.broker.url(), f"{self.tmp}/buffer.db", profile_dirs=[self.profiles],
+            buses=[bus("rs485-1", self.bus.a), bus("rs485-2", self.bus2.a)],
+            devices=[device("m1", "rs485-1", 1, interval="1s", only=ONLY),
+                     device("m2", "rs485-2", 2, "adw300-b", interval=m2_interval, only=ONLY)]))
 
     def start_both(self):
         self.sim(units="1")

@@ -15,7 +15,8 @@ from rtu_rig import GW, PREFIX, RtuRig, require_built, topic
 class ReloadLiveTest(RtuRig):
 
     def gateway_statuses(self):
-        return [(json.loads(p) if p else None, r) for _t, p, r in self.sub.on(f"{PREFIX}/{GW}/status")]
+        return [(json.loads(m.payload) if m.payload else None, m.retain)
+                for m in self.sub.on(f"{PREFIX}/{GW}/status")]
 
     def broker_log(self):
         with open(self.broker.log_path, errors="replace") as f:
@@ -38,14 +39,13 @@ class ReloadLiveTest(RtuRig):
         self.reload([("m1", 1)], interval="500ms")
         before = len(self.data("m1"))
         self.wait_data("m1", before + 3)
-        wait_until(lambda: any(p == "" for _t, p, _r in self.sub.on(topic("m2", "meta"))),
+        wait_until(lambda: "" in self.sub.payloads(topic("m2", "meta")),
                    10, what="m2's retained meta cleared after it was removed")
 
         # 2. The uplink changes (another client id): the old session ends first.
         before = len(self.data("m1"))
         broker_log_mark = len(self.broker_log())
-        self.reload([("m1", 1)], interval="500ms",
-                    uplink_extra='client_id = "meterbridge-reloaded"\n')
+        self.reload([("m1", 1)], interval="500ms", uplink={"client_id": "meterbridge-reloaded"})
         self.wait_data("m1", before + 4)
         self.assert_running()
 
@@ -60,7 +60,7 @@ class ReloadLiveTest(RtuRig):
         self.assertEqual(self.gateway_statuses()[-1][0]["state"], "online", self.gateway_statuses())
         fresh = self.subscribe()
         wait_until(lambda: fresh.on(f"{PREFIX}/{GW}/status"), 10, what="retained gateway status")
-        self.assertEqual(json.loads(fresh.on(f"{PREFIX}/{GW}/status")[-1][1])["state"], "online")
+        self.assertEqual(json.loads(fresh.payloads(f"{PREFIX}/{GW}/status")[-1])["state"], "online")
 
 
 if __name__ == "__main__":

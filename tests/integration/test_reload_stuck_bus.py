@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 
+from gateway_config import bus, device
 from mbtest import MB_BIN, PtyPair, require_built, spawn, wait_until
 from rtu_rig import GW, PREFIX, RtuRig, topic
 from test_lifecycle import NotifySocket
@@ -23,8 +24,9 @@ WATCHDOG_USEC = 2_000_000  # what systemd would allow between two WATCHDOG=1
 class ReloadStuckBusTest(RtuRig):
 
     def config_two_buses(self, stuck_pty, silent_interval="1s"):
-        path = self.config([("live", 1, 'only = ["voltage_l1"]')], interval="500ms")
-        return self.add_bus(path, "stuck", stuck_pty, "10s", "silent", 9, silent_interval)
+        return self.config([("live", 1, {"only": ["voltage_l1"]}),
+                            device("silent", "stuck", 9, interval=silent_interval)],
+                           interval="500ms", buses=[bus("stuck", stuck_pty, timeout="10s")])
 
     def start_stuck(self):
         """The live bus with its simulator, the stuck bus, and the daemon under a watchdog;
@@ -80,7 +82,7 @@ class ReloadStuckBusTest(RtuRig):
                              "the reload finished (READY=1 after RELOADING=1)")
 
         # The other bus's meter: read and published all along, at its interval.
-        ts = sorted(json.loads(p)["ts"] for _t, p, _r in self.sub.on(topic("live", "data")))
+        ts = sorted(json.loads(p)["ts"] for p in self.sub.payloads(topic("live", "data")))
         during = [t for t in ts if hup_ms - 1000 <= t <= hup_ms + int(window * 1000)]
         self.assertGreaterEqual(len(during), 4, f"live readings around the reload: {during}")
         self.assertLess(max(b - a for a, b in zip(during, during[1:])), 2500,
@@ -107,7 +109,7 @@ class ReloadStuckBusTest(RtuRig):
         status = f"{PREFIX}/{GW}/status"
 
         def goodbye():
-            for _t, p, _r in self.sub.on(status):
+            for p in self.sub.payloads(status):
                 if p and json.loads(p).get("state") == "offline" and "ts" in json.loads(p):
                     return json.loads(p)
             return None

@@ -6,7 +6,8 @@ import json
 import time
 import unittest
 
-from mbtest import Subscriber, wait_until
+from mbtest import wait_until
+from mqtt_fixture import MqttClient
 from rtu_rig import RtuRig, require_built, topic
 
 INTERVAL = 1.0
@@ -34,11 +35,11 @@ class DeadUnitTest(RtuRig):
         self.assertEqual(offline["last_error"], "no answer within 200ms")
         self.assertGreaterEqual(offline["polls"], 3, "offline after 3 unanswered polls")
         # retained: a subscriber arriving now sees the device is offline
-        late = Subscriber(self.broker.port, topics=(topic("dead4", "status"),))
+        late = MqttClient(self.broker.port, topics=(topic("dead4", "status"),))
         self.cleanup(late.close)
-        _t, text, retained = late.wait_for(topic("dead4", "status"))[0]
-        self.assertTrue(retained)
-        self.assertEqual(json.loads(text)["state"], "offline")
+        first = late.wait_for(topic("dead4", "status"))[0]
+        self.assertTrue(first.retain)
+        self.assertEqual(json.loads(first.payload)["state"], "offline")
 
         # watch the back-off for a while; live meters are measured over the same time
         wait_until(lambda: len(self.dead_requests()) >= 6, 30,
@@ -85,11 +86,11 @@ class DeadUnitTest(RtuRig):
         more = self.wait_data("dead4", 3, timeout=10)
         stamps = [x["ts"] for x, _ in more[:3]]
         self.assertTrue(all(900 <= b - a <= 1100 for a, b in zip(stamps, stamps[1:])), stamps)
-        late = Subscriber(self.broker.port, topics=(topic("dead4", "status"),))
+        late = MqttClient(self.broker.port, topics=(topic("dead4", "status"),))
         self.cleanup(late.close)
-        _t, text, retained = late.wait_for(topic("dead4", "status"))[0]
-        self.assertEqual(json.loads(text)["state"], "online")
-        self.assertTrue(retained)
+        first = late.wait_for(topic("dead4", "status"))[0]
+        self.assertEqual(json.loads(first.payload)["state"], "online")
+        self.assertTrue(first.retain)
         self.assertRegex(self.mb.output(), r"dead4\(unit 4\): online again after \d+(\.\d)?s")
         self.assert_running()
 

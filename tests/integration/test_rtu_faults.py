@@ -7,7 +7,8 @@ import re
 import time
 import unittest
 
-from mbtest import PtyPair, Subscriber
+from mbtest import PtyPair
+from mqtt_fixture import MqttClient
 from rtu_rig import STATIC, RtuRig, require_built, topic
 
 EXC_FIRST, EXC_LAST = 0x64, 0x65  # demand_active_import_max, inside the first merged block
@@ -118,12 +119,12 @@ class RtuFaultsTest(RtuRig):
         self.assertEqual(len(lost), 1, "the loss is logged once:\n" + "\n".join(lost))
         self.assertRegex(lost[0].split("rtu[rs485-1]: ", 1)[1], lost_re)
         # retained: a subscriber arriving during the outage sees it offline, with the reason
-        late = Subscriber(self.broker.port, topics=(topic("incomer", "status"),))
+        late = MqttClient(self.broker.port, topics=(topic("incomer", "status"),))
         self.cleanup(late.close)
-        _t, text, retained = late.wait_for(topic("incomer", "status"))[0]
-        self.assertTrue(retained)
-        self.assertEqual(json.loads(text)["state"], "offline")
-        self.assertRegex(json.loads(text)["last_error"], lost_re)
+        first = late.wait_for(topic("incomer", "status"))[0]
+        self.assertTrue(first.retain)
+        self.assertEqual(json.loads(first.payload)["state"], "offline")
+        self.assertRegex(json.loads(first.payload)["last_error"], lost_re)
         n = len(self.data("incomer"))
         offline_count = {dev: len(self.statuses(dev)) for dev in ("incomer", "second")}
 
@@ -139,11 +140,11 @@ class RtuFaultsTest(RtuRig):
         self.assert_exact("incomer", 1, back[n:])
         opens = [line for line in self.mb.output().splitlines() if " open at " in line]
         self.assertEqual(len(opens), 2, "\n".join(opens))
-        late2 = Subscriber(self.broker.port, topics=(topic("incomer", "status"),))
+        late2 = MqttClient(self.broker.port, topics=(topic("incomer", "status"),))
         self.cleanup(late2.close)
-        _t, text, retained = late2.wait_for(topic("incomer", "status"))[0]
-        self.assertTrue(retained)
-        self.assertEqual(json.loads(text)["state"], "online")
+        first = late2.wait_for(topic("incomer", "status"))[0]
+        self.assertTrue(first.retain)
+        self.assertEqual(json.loads(first.payload)["state"], "online")
         self.assertRegex(self.mb.output(), r"incomer\(unit 1\): online again after \d+(\.\d)?s")
         self.assert_running()
 

@@ -21,7 +21,7 @@ def touches_ratios(r):
 @require_built
 class RtuRecoveryTest(RtuRig):
     def metas(self, dev):
-        return [json.loads(p) for _t, p, _r in self.sub.on(topic(dev, "meta"))]
+        return [json.loads(p) for p in self.sub.payloads(topic(dev, "meta"))]
 
     def meta_ratios(self, dev):
         return [(m.get("pt_ratio"), m.get("ct_ratio")) for m in self.metas(dev)]
@@ -30,7 +30,7 @@ class RtuRecoveryTest(RtuRig):
         return [r for r in self.requests() if r["unit"] == unit]
 
     def test_ratios_are_read_at_start_and_every_static_interval_not_on_every_poll(self):
-        self.start([("incomer", 1, 'static_interval = "3s"')], interval="500ms")
+        self.start([("incomer", 1, {"static_interval": "3s"})], interval="500ms")
         exp = self.expected["units"]["1"]["values"]
         self.wait_data("incomer", 16, timeout=30)
         reqs = self.unit_requests(1)
@@ -54,7 +54,7 @@ class RtuRecoveryTest(RtuRig):
         self.assertEqual((meta["pt_ratio"], meta["ct_ratio"]), (exp["pt_ratio"], exp["ct_ratio"]))
 
     def test_a_changed_ratio_is_used_at_the_refresh_and_republished_in_the_meta(self):
-        self.start([("incomer", 1, 'static_interval = "2s"')], interval="500ms")
+        self.start([("incomer", 1, {"static_interval": "2s"})], interval="500ms")
         exp = self.expected["units"]["1"]["values"]
         ct = int(exp["ct_ratio"])
         wait_until(lambda: any("ct_ratio" in m for m in self.metas("incomer")), 15,

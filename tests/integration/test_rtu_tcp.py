@@ -14,8 +14,9 @@ import time
 import tomllib
 import unittest
 
+from gateway_config import bus, config_text, device
 from mbtest import PROFILES_DIR, Slave, free_port, run_cli, stop_process, wait_until
-from rtu_rig import GW, SIM_DIR, RtuRig, require_built
+from rtu_rig import GW, SIM_DIR, RtuRig, read_json_lines, require_built
 from test_read_scan import parse_values, shortest
 
 TCP_SIM = os.path.join(SIM_DIR, "adw300_tcp_sim.py")
@@ -62,14 +63,10 @@ class ConverterSim:
             self.slave.stop()
 
     def requests(self):
-        with open(self.request_log) as f:
-            return [json.loads(line) for line in f if line.strip()]
+        return read_json_lines(self.request_log)
 
     def writes(self):
-        if not os.path.exists(self.write_log):
-            return []
-        with open(self.write_log) as f:
-            return [json.loads(line) for line in f if line.strip()]
+        return read_json_lines(self.write_log)
 
 
 @require_built
@@ -80,25 +77,12 @@ class RtuTcpTest(RtuRig):
         return sim.start()
 
     def write_config(self, buses, interval="1s"):
-        """buses: [(name, port, extra lines, [(device, unit)])]."""
-        text = f"""[gateway]
-id = "{GW}"
-log_level = "info"
-profile_dirs = ["{PROFILES_DIR}"]
-
-[uplink]
-url = "{self.broker.url()}"
-keepalive = "10s"
-
-[buffer]
-path = "{self.tmp}/buffer.db"
-"""
-        for name, port, extra, devices in buses:
-            text += f'\n[[bus]]\nname = "{name}"\nport = "{port}"\n{extra}'
-            for dev, unit in devices:
-                text += (f'\n[[device]]\nname = "{dev}"\nbus = "{name}"\nunit = {unit}\n'
-                         f'profile = "acrel-adw300"\ninterval = "{interval}"\n')
-        return self.write("meterbridge.toml", text)
+        """buses: [(name, port, {more keys}, [(device, unit)])]."""
+        return self.write("meterbridge.toml", config_text(
+            GW, self.broker.url(), f"{self.tmp}/buffer.db",
+            buses=[bus(name, port, **keys) for name, port, keys, _devices in buses],
+            devices=[device(dev, name, unit, interval=interval)
+                     for name, _port, _keys, devices in buses for dev, unit in devices]))
 
     def assert_exact(self, sim, dev, unit, readings):
         """Every value published is the simulator's, and every value of the profile is there
@@ -124,7 +108,7 @@ path = "{self.tmp}/buffer.db"
         meters = [(f"m{u}", u) for u in range(1, 9)]
         self.subscribe()
         self.daemon(self.write_config(
-            [("gw", gw.url(), 'timeout = "1s"\n', meters + [("ghost", 20)])]))
+            [("gw", gw.url(), {"timeout": "1s"}, meters + [("ghost", 20)])]))
         for dev, unit in meters:
             self.assert_exact(gw, dev, unit, self.wait_data(dev, 2, timeout=30))
             self.wait_status(dev, "online")
@@ -152,7 +136,7 @@ path = "{self.tmp}/buffer.db"
         conv = self.converter("conv", "rtu", "1-3", host="::1")
         meters = [("a1", 1), ("a2", 2), ("a3", 3)]
         self.subscribe()
-        self.daemon(self.write_config([("conv", conv.url(), 'timeout = "1s"\n', meters)]))
+        self.daemon(self.write_config([("conv", conv.url(), {"timeout": "1s"}, meters)]))
         self.assertTrue(conv.url().startswith("rtu+tcp://[::1]:"))
         for dev, unit in meters:
             self.assert_exact(conv, dev, unit, self.wait_data(dev, 2, timeout=30))
@@ -171,8 +155,8 @@ path = "{self.tmp}/buffer.db"
         gw = self.converter("gw", "socket", "1,2")
         self.subscribe()
         self.daemon(self.write_config([
-            ("local", self.bus.a, 'baud = 9600\ntimeout = "1s"\n', [("local", 1)]),
-            ("gw", gw.url(), 'timeout = "1s"\n', [("g1", 1), ("g2", 2)]),
+            ("local", self.bus.a, {"baud": 9600, "timeout": "1s"}, [("local", 1)]),
+            ("gw", gw.url(), {"timeout": "1s"}, [("g1", 1), ("g2", 2)]),
         ]))
         for dev in ("local", "g1", "g2"):
             self.wait_data(dev, 2, timeout=30)
@@ -232,8 +216,8 @@ path = "{self.tmp}/buffer.db"
         gw = self.converter("gw", "socket", "1-3")
         conv = self.converter("conv", "rtu", "1-3")
         cfg = self.write_config([
-            ("gw", gw.url(), 'timeout = "1s"\n', [("behind-gw", 2)]),
-            ("conv", conv.url(), 'timeout = "1s"\n', [("behind-conv", 3)]),
+            ("gw", gw.url(), {"timeout": "1s"}, [("behind-gw", 2)]),
+            ("conv", conv.url(), {"timeout": "1s"}, [("behind-conv", 3)]),
         ])
         for dev, sim, unit in (("behind-gw", gw, 2), ("behind-conv", conv, 3)):
             r = run_cli("read", "-c", cfg, dev)
@@ -272,7 +256,7 @@ path = "{self.tmp}/buffer.db"
         self.assertIn("Connection refused", r.stderr)
 
     def test_check_names_serial_keys_on_a_converter_bus(self):
-        cfg = self.write_config([("gw", "tcp://10.0.0.7:502", "baud = 9600\nrs485 = true\n",
+        cfg = self.write_config([("gw", "tcp://10.0.0.7:502", {"baud": 9600, "rs485": True},
                                   [("m1", 1)])])
         r = run_cli("check", "-c", cfg)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)

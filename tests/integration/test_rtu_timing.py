@@ -14,6 +14,7 @@ import shutil
 import signal
 import unittest
 
+from gateway_config import bus, config_text, device
 from mbtest import PROFILES_DIR, wait_until
 from rtu_rig import GW, STATIC, RtuRig, require_built
 
@@ -31,28 +32,13 @@ class RtuTimingTest(RtuRig):
         os.makedirs(self.profiles)
         shutil.copy(os.path.join(PROFILES_DIR, "acrel-adw300.toml"), self.profiles)
 
-    def write_config(self, devices, bus_extra=""):
-        """devices: [(name, unit, profile, extra toml lines)]."""
-        tables = "".join(f'[[device]]\nname = "{name}"\nbus = "rs485-1"\nunit = {unit}\n'
-                         f'profile = "{profile}"\ninterval = "2s"\n{extra}\n'
-                         for name, unit, profile, extra in devices)
-        return self.write("meterbridge.toml", f"""[gateway]
-id = "{GW}"
-profile_dirs = ["{self.profiles}"]
-
-[uplink]
-url = "{self.broker.url()}"
-
-[buffer]
-path = "{self.tmp}/buffer.db"
-
-[[bus]]
-name = "rs485-1"
-port = "{self.bus.a}"
-timeout = "300ms"
-{bus_extra}
-
-{tables}""")
+    def write_config(self, devices, request_gap=None):
+        """devices: [(name, unit, profile, {more keys})]; request_gap: the bus's."""
+        return self.write("meterbridge.toml", config_text(
+            GW, self.broker.url(), f"{self.tmp}/buffer.db", profile_dirs=[self.profiles],
+            buses=[bus("rs485-1", self.bus.a, timeout="300ms", request_gap=request_gap)],
+            devices=[device(name, "rs485-1", unit, profile, interval="2s", **keys)
+                     for name, unit, profile, keys in devices]))
 
     def reload(self):
         """SIGHUP, until the daemon says the bus restarted with the new settings."""
@@ -77,7 +63,7 @@ timeout = "300ms"
     def test_a_meter_that_wants_silence_reads_once_request_gap_is_set(self):
         self.slave = self.sim("--min-silence-ms", str(SILENCE_MS))
         self.subscribe()
-        self.daemon(self.write_config([("slow", 1, "acrel-adw300", "")]))
+        self.daemon(self.write_config([("slow", 1, "acrel-adw300", {})]))
 
         # Without request_gap: the request after an answer comes within t3.5 (4 ms at 9600),
         # the meter ignores it, the poll ends in a timeout, the readings miss values.
@@ -90,7 +76,7 @@ timeout = "300ms"
         self.assertGreater(self.statuses("slow")[-1][0]["errors"], 0)
 
         # request_gap on the bus: every reading complete, no request ignored any more.
-        self.write_config([("slow", 1, "acrel-adw300", "")], bus_extra=f'request_gap = "{GAP}"')
+        self.write_config([("slow", 1, "acrel-adw300", {})], request_gap=GAP)
         self.reload()
         n = len(self.data("slow"))
         self.wait_data("slow", n + 1, timeout=20)
@@ -107,8 +93,8 @@ timeout = "300ms"
         self.slave = self.sim("--min-silence-ms", str(SILENCE_MS), "--slow-units", "2",
                               units="1,2")
         self.subscribe()
-        self.daemon(self.write_config([("quick", 1, "acrel-adw300", ""),
-                                       ("slow", 2, "acrel-adw300", f'request_gap = "{GAP}"')]))
+        self.daemon(self.write_config([("quick", 1, "acrel-adw300", {}),
+                                       ("slow", 2, "acrel-adw300", {"request_gap": GAP})]))
         quick = self.wait_data("quick", 3, timeout=30)
         slow = self.wait_data("slow", 3, timeout=30)
         self.complete("quick", 1, quick)
@@ -128,7 +114,7 @@ timeout = "300ms"
                     .replace("max_read = 125", f"max_read = {MAX_COUNT}", 1))
         self.slave = self.sim("--max-count", str(MAX_COUNT))
         self.subscribe()
-        self.daemon(self.write_config([("meter", 1, "acrel-adw300", "")]))
+        self.daemon(self.write_config([("meter", 1, "acrel-adw300", {})]))
 
         # The shipped profile reads up to 125 registers at once: refused with exception 3.
         wait_until(lambda: "refused (illegal data value (exception 3)); split" in
@@ -139,7 +125,7 @@ timeout = "300ms"
         self.assertTrue(all(r["count"] > MAX_COUNT for r in refused))
 
         # max_read = 16 in the profile: not one read refused, every reading complete.
-        self.write_config([("meter", 1, "adw300-short", "")])
+        self.write_config([("meter", 1, "adw300-short", {})])
         self.reload()
         n = len(self.data("meter"))
         self.wait_data("meter", n + 1, timeout=20)

@@ -7,7 +7,8 @@ import re
 import time
 import unittest
 
-from mbtest import Subscriber, wait_until
+from mbtest import wait_until
+from mqtt_fixture import MqttClient
 from rtu_rig import GW, PREFIX, STATIC, RtuRig, require_built, shortest, topic
 
 import adw300_image  # noqa: E402  (scripts/simulators, put on sys.path by rtu_rig)
@@ -79,20 +80,20 @@ class RtuValuesTest(RtuRig):
             self.assertAlmostEqual(b - a, 1000, delta=250, msg=f"interval 1s: {stamps}")
 
         # retained meta, device status and gateway status, as a late subscriber sees them
-        late = Subscriber(self.broker.port, topics=(f"{PREFIX}/{GW}/#",))
+        late = MqttClient(self.broker.port, topics=(f"{PREFIX}/{GW}/#",))
         self.cleanup(late.close)
-        meta_t, meta, retained = late.wait_for(topic("incomer", "meta"))[0]
-        self.assertTrue(retained)
-        meta = json.loads(meta)
+        first = late.wait_for(topic("incomer", "meta"))[0]
+        self.assertTrue(first.retain)
+        meta = json.loads(first.payload)
         units = meta.pop("units")
         self.assertEqual(meta, {"profile": "acrel-adw300", "vendor": "Acrel", "model": "ADW300",
                                 "source": "rtu", "bus": "rs485-1", "unit": 1, "interval_ms": 1000,
                                 "pt_ratio": 2, "ct_ratio": 50})  # the meter's, read at start
         self.assertEqual(units, {name: unit_of(name) for name in exp})
 
-        _t, status, retained = late.wait_for(topic("incomer", "status"))[0]
-        self.assertTrue(retained)
-        status = json.loads(status)
+        first = late.wait_for(topic("incomer", "status"))[0]
+        self.assertTrue(first.retain)
+        status = json.loads(first.payload)
         self.assertEqual(status["state"], "online")
         self.assertIsNone(status["last_error"])
         self.assertEqual(status["errors"], 0)
@@ -100,16 +101,16 @@ class RtuValuesTest(RtuRig):
         self.assertGreaterEqual(status["ts"], started_ms - 1000)
         self.assertLessEqual(status["ts"], time.time() * 1000 + 1000)
 
-        _t, gw, retained = late.wait_for(f"{PREFIX}/{GW}/status")[0]
-        self.assertTrue(retained)
-        gw = json.loads(gw)
+        first = late.wait_for(f"{PREFIX}/{GW}/status")[0]
+        self.assertTrue(first.retain)
+        gw = json.loads(first.payload)
         self.assertEqual((gw["state"], gw["devices"]), ("online", 1))
         # data is never retained: the late subscriber gets none until the next poll
-        self.assertTrue(all(not r for _t, _p, r in late.on(topic("incomer", "data"))))
+        self.assertTrue(all(not m.retain for m in late.on(topic("incomer", "data"))))
         self.assert_running()
 
     def test_a_configured_pt_ratio_replaces_the_meters_and_units_stay_apart(self):
-        self.start([("incomer", 1, "pt_ratio = 10\n"), ("feeder", 2)], interval="1s")
+        self.start([("incomer", 1, {"pt_ratio": 10}), ("feeder", 2)], interval="1s")
         want1 = adw300_image.expected(1, pt_ratio=10)["values"]
         want2 = self.expected["units"]["2"]["values"]  # the meter's own PT = 2
         (d1, raw1), = self.wait_data("incomer", 1)[:1]
@@ -123,7 +124,7 @@ class RtuValuesTest(RtuRig):
         self.assertEqual(d1["seq"], 1)
         self.assertEqual(d2["seq"], 1)
         wait_until(lambda: self.sub.on(topic("feeder", "meta")), 10, what="feeder meta")
-        self.assertEqual(json.loads(self.sub.on(topic("feeder", "meta"))[0][1])["unit"], 2)
+        self.assertEqual(json.loads(self.sub.payloads(topic("feeder", "meta"))[0])["unit"], 2)
 
 
 if __name__ == "__main__":

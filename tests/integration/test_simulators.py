@@ -14,6 +14,7 @@ import time
 import tomllib
 import unittest
 
+from gateway_config import bus, config_text, device
 from mbtest import PROFILES_DIR, PYTHON, SOURCE_DIR, PtyPair, TempDirTest, run_cli, spawn, stop_process
 
 SIM_DIR = os.path.join(SOURCE_DIR, "scripts", "simulators")
@@ -145,24 +146,13 @@ class ProfileFilesTest(unittest.TestCase):
 
 class ProfileCheckTest(TempDirTest):
     def config(self, profiles):
-        devices = "".join(f'[[device]]\nname = "d{i}"\nbus = "rs485-1"\nunit = {i}\nprofile = "{p}"\n'
-                          f'interval = "10s"\n\n' for i, p in enumerate(profiles, 1))
-        return self.write("mb.toml", f"""[gateway]
-id = "profile-check"
-profile_dirs = ["{self.tmp}/profiles", "{PROFILES_DIR}"]
-
-[uplink]
-url = "mqtt://127.0.0.1:1883"
-
-[buffer]
-path = "{self.tmp}/buffer.db"
-
-[[bus]]
-name = "rs485-1"
-port = "{self.tmp}/tty"
-baud = 9600
-
-{devices}""")
+        """A device d1, d2, .. of each profile, its local copy (profiles/) found first."""
+        return self.write("mb.toml", config_text(
+            "profile-check", "mqtt://127.0.0.1:1883", f"{self.tmp}/buffer.db",
+            profile_dirs=[f"{self.tmp}/profiles", PROFILES_DIR],
+            buses=[bus("rs485-1", f"{self.tmp}/tty", baud=9600)],
+            devices=[device(f"d{i}", "rs485-1", i, p, interval="10s")
+                     for i, p in enumerate(profiles, 1)]))
 
     def test_meterbridge_check_accepts_every_shipped_profile(self):
         shipped = sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(PROFILES_DIR, "*.toml")))

@@ -32,19 +32,17 @@ class SubscriptionRefusedTest(NativeRig):
 
     def setUp(self):
         super().setUp()
-        self.peer = RefusingBroker()
-        self.cleanup(self.peer.stop)
+        self.peer = self.launch(RefusingBroker())
 
     def gateway_statuses(self):
-        return [json.loads(p) for _t, p, _r in self.sub.on(STATUS) if p]
+        return [json.loads(p) for p in self.sub.payloads(STATUS) if p]
 
-    def start_with_native_on_peer(self, extra=""):
+    def start_with_native_on_peer(self, **keys):
+        """keys: more of the [[native]]'s keys."""
         self.slave = self.sim(units="1")
         self.subscribe()
-        path = self.config([("incomer", 1)], interval="1s")
-        with open(path, "a") as f:
-            f.write(self.native_config(port=self.peer.port, meters=False, extra=extra))
-        self.daemon(path)
+        self.daemon(self.config([("incomer", 1)], interval="1s", natives=[
+            self.native_config(port=self.peer.port, meters=False, **keys)]))
 
     def refused_then_granted(self, refusal_line):
         # Asked again after a refusal: the peer sees a second SUBSCRIBE.
@@ -67,9 +65,9 @@ class SubscriptionRefusedTest(NativeRig):
                    what="a gateway status without the error")
         # Subscribed for real now: a meter's reading on the peer is relayed.
         tp = int(time.time() * 1000) - 500
-        self.meter(port=self.peer.port).publish(json_v2(UNKNOWN_SERIAL, tp))
+        self.meter(port=self.peer.port).publish(JSON_V2_TOPIC, json_v2(UNKNOWN_SERIAL, tp))
         dev = f"sn-{UNKNOWN_SERIAL}"
-        data = wait_until(lambda: [json.loads(p) for _t, p, _r in self.sub.on(topic(dev, "data"))],
+        data = wait_until(lambda: [json.loads(p) for p in self.sub.payloads(topic(dev, "data"))],
                           20, what=f"the relayed reading; log:\n{self.log_tail()}")
         self.assertEqual(data[0]["ts"], tp)
         self.assertEqual(self.mb.stop(), 0)
@@ -79,17 +77,12 @@ class SubscriptionRefusedTest(NativeRig):
         self.refused_then_granted(REFUSED_V5)
 
     def test_under_3_1_1_the_refusal_has_no_reason(self):
-        self.start_with_native_on_peer(extra='protocol = "3.1.1"\n')
+        self.start_with_native_on_peer(protocol="3.1.1")
         self.refused_then_granted(REFUSED_V311)
 
     def test_a_refused_command_subscription_is_in_the_gateway_status(self):
         self.slave = self.sim(units="1")
-        path = self.config([("incomer", 1)], interval="1s")
-        with open(path) as f:
-            text = f.read()
-        with open(path, "w") as f:
-            f.write(text.replace(self.broker.url(), self.peer.url()))
-        self.daemon(path)
+        self.daemon(self.config([("incomer", 1)], interval="1s", url=self.peer.url()))
         filt = f"{PREFIX}/{GW}/+/cmd"
 
         def status():

@@ -6,6 +6,7 @@ goes out on that bus only, a read on the other is answered from the other."""
 import json
 import os
 
+from gateway_config import bus, device
 from mbtest import PtyPair, Slave, require_built, wait_until
 from rtu_rig import GW, PREFIX, SIM_DIR, RtuRig, topic
 
@@ -27,17 +28,17 @@ class TwoSourcesTest(RtuRig):
         bus2 = self.second_bus()
         self.sim(units="1")
         self.subscribe()
-        path = self.config([("m1", 1, 'only = ["voltage_l1", "do_1"]')], interval="500ms")
-        self.add_bus(path, "rs485-2", bus2.a, "300ms", "m2", 2, "500ms",
-                     'only = ["voltage_l1", "do_1"]')
-        self.daemon(path)
+        only = ["voltage_l1", "do_1"]
+        self.daemon(self.config([("m1", 1, {"only": only}),
+                                 device("m2", "rs485-2", 2, interval="500ms", only=only)],
+                                interval="500ms", buses=[bus("rs485-2", bus2.a, timeout="300ms")]))
         self.wait_data("m1", 2)
         self.wait_data("m2", 2)
 
-        metas = {dev: json.loads(self.sub.on(topic(dev, "meta"))[-1][1]) for dev in ("m1", "m2")}
+        metas = {dev: json.loads(self.sub.payloads(topic(dev, "meta"))[-1]) for dev in ("m1", "m2")}
         self.assertEqual((metas["m1"]["bus"], metas["m1"]["unit"]), ("rs485-1", 1))
         self.assertEqual((metas["m2"]["bus"], metas["m2"]["unit"]), ("rs485-2", 2))
-        status = wait_until(lambda: [json.loads(p) for _t, p, _r in self.sub.on(f"{PREFIX}/{GW}/status")
+        status = wait_until(lambda: [json.loads(p) for p in self.sub.payloads(f"{PREFIX}/{GW}/status")
                                      if p and json.loads(p)["state"] == "online"], 10,
                             what="the gateway status")
         self.assertEqual(status[-1]["devices"], 2)

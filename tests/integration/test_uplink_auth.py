@@ -9,8 +9,9 @@ import subprocess
 import time
 import unittest
 
-from mbtest import Broker, require_built, wait_until
-from uplink_fixture import Client, UplinkTest, broker_readable
+from mbtest import require_built, wait_until
+from mqtt_fixture import Broker, MqttClient
+from uplink_fixture import UplinkTest, broker_readable
 
 DATA = "meterbridge/gw-uplink/incomer/data"
 USER = "gw-user"
@@ -39,8 +40,8 @@ class UplinkAuthTest(UplinkTest):
         return path
 
     def run_daemon(self, password_file):
-        extra = f'username = "{USER}"\npassword_file = "{password_file}"\n'
-        return self.start_daemon(self.config(self.broker.url(), extra))
+        return self.start_daemon(self.config(
+            self.broker.url(), uplink={"username": USER, "password_file": password_file}))
 
     def connects_in_broker_log(self):
         """Times (s) of the CONNACKs the broker's -v log shows refusing a client (135)."""
@@ -49,7 +50,8 @@ class UplinkAuthTest(UplinkTest):
                                                f.read(), re.M)]
 
     def test_right_password_connects(self):
-        sub = Client(self.broker.port, topics=(DATA,), username="observer", password="observer-pw")
+        sub = MqttClient(self.broker.port, topics=(DATA,), username="observer",
+                         password="observer-pw")
         self.cleanup(sub.close)
         daemon = self.run_daemon(self.password_file(PASSWORD))
         sub.wait_for(DATA, count=2, timeout=20)

@@ -4,7 +4,8 @@ simulator logs every write it receives (--write-log)."""
 
 import json
 
-from mbtest import Daemon, Subscriber, wait_until
+from mbtest import Daemon, wait_until
+from mqtt_fixture import MqttClient
 from rtu_rig import RtuRig, require_built, topic
 
 DO_1 = 0x1C2
@@ -15,9 +16,8 @@ class RetainedCommandsTest(RtuRig):
 
     def test_retained_command_is_not_executed_on_connect_or_restart(self):
         # A dashboard published "close the relay" with retain, before the gateway came up.
-        dashboard = Subscriber(self.broker.port, topics=())
+        dashboard = MqttClient(self.broker.port, topics=())  # returns once connected
         self.cleanup(dashboard.close)
-        wait_until(lambda: dashboard.client.is_connected(), 10, what="dashboard connected")
         dashboard.publish(topic("incomer", "cmd"), json.dumps({"id": "ret-1", "set": {"do_1": 1}}),
                           retain=True)
 
@@ -73,9 +73,8 @@ class RetainedCommandsTest(RtuRig):
 
     def test_clearing_a_retained_command_is_not_answered(self):
         # A dashboard's retained command, stored before the gateway came up (never run) ...
-        dashboard = Subscriber(self.broker.port, topics=())
+        dashboard = MqttClient(self.broker.port, topics=())  # returns once connected
         self.cleanup(dashboard.close)
-        wait_until(lambda: dashboard.client.is_connected(), 10, what="dashboard connected")
         dashboard.publish(topic("incomer", "cmd"), json.dumps({"id": "ret-2", "set": {"do_1": 1}}),
                           retain=True)
         self.start([("incomer", 1)], units="1", interval="1s", timeout="200ms")

@@ -8,8 +8,9 @@ import socket
 import time
 import unittest
 
-from mbtest import Broker, free_port, require_built, wait_until
-from uplink_fixture import Certs, Client, UplinkTest, broker_readable
+from mbtest import free_port, require_built, wait_until
+from mqtt_fixture import Broker, MqttClient
+from uplink_fixture import Certs, UplinkTest, broker_readable
 
 DATA = "meterbridge/gw-uplink/incomer/data"
 
@@ -17,12 +18,11 @@ DATA = "meterbridge/gw-uplink/incomer/data"
 @require_built
 class UplinkConnectErrorsTest(UplinkTest):
 
-    def debug_config(self, url, uplink_extra=""):
-        return self.config(url, uplink_extra, log_level="debug")
+    def debug_config(self, url, uplink=None):
+        return self.config(url, uplink, log_level="debug")
 
     def assert_refused_and_retried(self, url, port, ca=None):
-        extra = f'ca_file = "{ca}"\n' if ca else ""
-        daemon = self.start_daemon(self.debug_config(url, extra))
+        daemon = self.start_daemon(self.debug_config(url, {"ca_file": ca}))
         started = time.monotonic()
         wait_until(lambda: re.search(r"mqtt\[uplink\] \S+: connect to \S+ failed: "
                                      r"Connection refused; retry in \d+\.\ds", daemon.output()),
@@ -40,7 +40,7 @@ class UplinkConnectErrorsTest(UplinkTest):
         daemon = self.assert_refused_and_retried(f"mqtt://127.0.0.1:{port}", port)
         # Something listens now: the next retry connects and readings flow.
         self.launch(Broker(self.tmp, port=port))
-        sub = Client(port, topics=(DATA,))
+        sub = MqttClient(port, topics=(DATA,))
         self.cleanup(sub.close)
         sub.wait_for(DATA, count=1, timeout=25)
         self.assertRegex(daemon.output(), r"mqtt\[uplink\] \S+: connected\n")
@@ -58,7 +58,7 @@ class UplinkConnectErrorsTest(UplinkTest):
         self.launch(Broker(self.tmp, port=port,
                            listener_options=f"cafile {ca}\ncertfile {crt}\nkeyfile {key}\n",
                            extra=f"listener {plain} 127.0.0.1\n"))
-        sub = Client(plain, topics=(DATA,))
+        sub = MqttClient(plain, topics=(DATA,))
         self.cleanup(sub.close)
         sub.wait_for(DATA, count=1, timeout=25)
         self.assertRegex(daemon.output(), r"mqtt\[uplink\] localhost:\d+: connected")
@@ -86,7 +86,7 @@ class UplinkConnectErrorsTest(UplinkTest):
 
     def test_broker_gone_says_the_broker_closed_the_connection(self):
         broker = self.launch(Broker(self.tmp))
-        sub = Client(broker.port, topics=(DATA,))
+        sub = MqttClient(broker.port, topics=(DATA,))
         self.cleanup(sub.close)
         daemon = self.start_daemon(self.config(broker.url()))
         sub.wait_for(DATA, count=1, timeout=20)

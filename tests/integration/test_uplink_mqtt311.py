@@ -18,9 +18,12 @@ import time
 import unittest
 
 from buffer_rig import DelayProxy
-from mbtest import Broker, Slave, require_built, wait_until
+from gateway_config import native
+from mbtest import Slave, require_built, wait_until
+from mqtt_fixture import Broker, MqttClient, retained
 from rabbitmq_broker import RabbitMQ
-from uplink_fixture import SIM, Client, UplinkTest, retained
+from rtu_rig import read_json_lines
+from uplink_fixture import SIM, UplinkTest
 
 GW = "gw-uplink"  # UplinkTest.gateway_id
 FALLBACK = ("the broker does not speak MQTT 5 (it closed the connection on an MQTT 5 CONNECT "
@@ -29,24 +32,15 @@ FALLBACK = ("the broker does not speak MQTT 5 (it closed the connection on an MQ
 DO_1 = 0x1C2
 
 
-def read_json_lines(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 @require_built
 class Mqtt311Test(UplinkTest):
 
     @classmethod
     def setUpClass(cls):
-        cls.rabbit = RabbitMQ().start()  # stops itself if it fails to start
+        cls.rabbit = RabbitMQ()  # one node for the module: it takes seconds to boot
+        cls.addClassCleanup(cls.rabbit.stop)  # as TempDirTest.launch: registered before start
+        cls.rabbit.start()
         print(f"\nRabbitMQ up after {cls.rabbit.boot_seconds:.1f}s", flush=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.rabbit.stop()
 
     def setUp(self):
         # UplinkTest's simulator has no write log: this one has, on the same pty pair.
@@ -60,27 +54,27 @@ class Mqtt311Test(UplinkTest):
         return f"meterbridge/{GW}/{dev}/{leaf}" if dev else f"meterbridge/{GW}/{leaf}"
 
     def client(self, topics=("meterbridge/#",)):
-        c = Client(self.rabbit.port, topics=topics)
+        c = MqttClient(self.rabbit.port, topics=topics)
         self.cleanup(c.close)
         return c
 
     def clear_retained(self, topic):
-        c = Client(self.rabbit.port, topics=())
+        c = MqttClient(self.rabbit.port, topics=())
         try:
-            c.client.publish(topic, "", qos=1, retain=True).wait_for_publish()
+            c.publish(topic, "", retain=True)
         finally:
             c.close()
 
     def test_auto_falls_back_once_and_delivers_at_qos_1(self):
         sub = self.client()
-        daemon = self.start_daemon(self.config(self.rabbit.url(), uplink_extra='protocol = "auto"\n'))
+        daemon = self.start_daemon(self.config(self.rabbit.url(), uplink={"protocol": "auto"}))
         data = sub.wait_for(self.topic("data"), count=3, timeout=30)
-        for _t, payload, retain, qos in data:
-            self.assertEqual(qos, 1)
-            self.assertFalse(retain)
-            r = json.loads(payload)
+        for m in data:
+            self.assertEqual(m.qos, 1)
+            self.assertFalse(m.retain)
+            r = json.loads(m.payload)
             self.assertIn("voltage_l1", r["values"])
-        seqs = [json.loads(p)["seq"] for _t, p, _r, _q in data]
+        seqs = [json.loads(m.payload)["seq"] for m in data]
         self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))))
 
         # Retained state, as a fresh subscriber sees it.
@@ -93,7 +87,7 @@ class Mqtt311Test(UplinkTest):
         status = retained(self.rabbit.port, self.topic("status"))
         self.assertEqual(status["state"], "online")
         for t in (self.topic("status", dev=None), self.topic("meta"), self.topic("status")):
-            self.assertTrue(all(q == 1 for _t, _p, _r, q in sub.on(t)), sub.on(t))
+            self.assertTrue(all(m.qos == 1 for m in sub.on(t)), sub.on(t))
 
         log = daemon.output()
         self.assertEqual(log.count(FALLBACK), 1, log)
@@ -134,10 +128,10 @@ class Mqtt311Test(UplinkTest):
         def answered():
             rid = f"probe-{len(asked)}"
             asked.append(rid)
-            self.dashboard.client.publish(self.topic("cmd"),
-                                          json.dumps({"id": rid, "read": ["do_1"]}), qos=1)
+            self.dashboard.publish(self.topic("cmd"), json.dumps({"id": rid, "read": ["do_1"]}),
+                                   wait=False)
             return [m for m in results.on(self.topic("cmd/result"))
-                    if json.loads(m[1]).get("id", "").startswith("probe-")]
+                    if json.loads(m.payload).get("id", "").startswith("probe-")]
         wait_until(answered, 20, interval=0.5, what="the daemon's command subscription")
 
     def writes(self):
@@ -149,9 +143,8 @@ class Mqtt311Test(UplinkTest):
         # this one never reaches it (with mosquitto it does, flagged, and is ignored:
         # test_uplink_commands_retained).
         self.dashboard = self.client(topics=())
-        self.dashboard.client.publish(
-            self.topic("cmd"), json.dumps({"id": "ret-1", "set": {"do_1": 1}}), qos=1,
-            retain=True).wait_for_publish()
+        self.dashboard.publish(self.topic("cmd"), json.dumps({"id": "ret-1", "set": {"do_1": 1}}),
+                               retain=True)
         self.addCleanup(self.clear_retained, self.topic("cmd"))  # the broker outlives the test
         results = self.client(topics=(self.topic("cmd/result"),))
         daemon = self.start_daemon(self.config(self.rabbit.url()))
@@ -161,19 +154,16 @@ class Mqtt311Test(UplinkTest):
         # Published with the retain flag while the gateway is connected: delivered live,
         # without the flag (as 3.1.1 says), so it is a live command and runs once (as with
         # mosquitto and MQTT 5: test_uplink_commands_retained).
-        self.dashboard.client.publish(
-            self.topic("cmd"), json.dumps({"id": "ret-2", "set": {"do_1": 1}}), qos=1,
-            retain=True).wait_for_publish()
+        self.dashboard.publish(self.topic("cmd"), json.dumps({"id": "ret-2", "set": {"do_1": 1}}),
+                               retain=True)
         results.wait_for(self.topic("cmd/result"), timeout=15,
-                         where=lambda m: json.loads(m[1]).get("id") == "ret-2")
-        self.dashboard.client.publish(
-            self.topic("cmd"), json.dumps({"id": "c-1", "set": {"do_1": 0}}),
-            qos=1).wait_for_publish()
+                         where=lambda m: json.loads(m.payload).get("id") == "ret-2")
+        self.dashboard.publish(self.topic("cmd"), json.dumps({"id": "c-1", "set": {"do_1": 0}}))
         found = results.wait_for(self.topic("cmd/result"), timeout=15,
-                                 where=lambda m: json.loads(m[1]).get("id") == "c-1")
-        self.assertEqual(json.loads(found[0][1]), {"id": "c-1", "ok": True})
+                                 where=lambda m: json.loads(m.payload).get("id") == "c-1")
+        self.assertEqual(json.loads(found[0].payload), {"id": "c-1", "ok": True})
         self.assertEqual(self.writes(), [(DO_1, [1]), (DO_1, [0])])
-        answered = [json.loads(m[1]).get("id") for m in results.on(self.topic("cmd/result"))]
+        answered = [json.loads(m.payload).get("id") for m in results.on(self.topic("cmd/result"))]
         self.assertNotIn("ret-1", answered)
         self.assertEqual(answered.count("ret-2"), 1)
         self.assert_alive(daemon)
@@ -184,23 +174,22 @@ class Mqtt311Test(UplinkTest):
         # wildcard subscription, flagged retained, and 3.1.1 has no retain handling to stop
         # it: the downlink must ignore it itself.
         broker = self.launch(Broker(self.tmp))
-        dashboard = Client(broker.port, topics=())
+        dashboard = MqttClient(broker.port, topics=())
         self.cleanup(dashboard.close)
-        dashboard.client.publish(self.topic("cmd"), json.dumps({"id": "ret-1", "set": {"do_1": 1}}),
-                                 qos=1, retain=True).wait_for_publish()
-        results = Client(broker.port, topics=(self.topic("cmd/result"),))
+        dashboard.publish(self.topic("cmd"), json.dumps({"id": "ret-1", "set": {"do_1": 1}}),
+                          retain=True)
+        results = MqttClient(broker.port, topics=(self.topic("cmd/result"),))
         self.cleanup(results.close)
-        daemon = self.start_daemon(self.config(broker.url(), uplink_extra='protocol = "3.1.1"\n'))
+        daemon = self.start_daemon(self.config(broker.url(), uplink={"protocol": "3.1.1"}))
         wait_until(lambda: "downlink: retained command for incomer ignored" in daemon.output(), 20,
                    what=f"the retained command ignored; log:\n{daemon.output()[-3000:]}")
         # 3.1.1 on the wire: mosquitto logs it as p2 (its own enum), MQTT 5 as p5.
         self.assertRegex(broker.output(), r"as meterbridge-gw-uplink \(p2, ")
-        dashboard.client.publish(self.topic("cmd"), json.dumps({"id": "c-1", "set": {"do_1": 1}}),
-                                 qos=1).wait_for_publish()
+        dashboard.publish(self.topic("cmd"), json.dumps({"id": "c-1", "set": {"do_1": 1}}))
         results.wait_for(self.topic("cmd/result"), timeout=15,
-                         where=lambda m: json.loads(m[1]).get("id") == "c-1")
+                         where=lambda m: json.loads(m.payload).get("id") == "c-1")
         self.assertEqual(self.writes(), [(DO_1, [1])], "only the live command is written")
-        self.assertNotIn("ret-1", [json.loads(m[1]).get("id")
+        self.assertNotIn("ret-1", [json.loads(m.payload).get("id")
                                    for m in results.on(self.topic("cmd/result"))])
         self.assert_alive(daemon)
         self.assertEqual(daemon.stop(), 0)
@@ -208,36 +197,31 @@ class Mqtt311Test(UplinkTest):
     def test_a_native_source_on_a_3_1_1_broker(self):
         # Native meters publishing to RabbitMQ; the uplink on a private mosquitto.
         uplink = self.launch(Broker(self.tmp))
-        sub = Client(uplink.port, topics=("meterbridge/#",))
+        sub = MqttClient(uplink.port, topics=("meterbridge/#",))
         self.cleanup(sub.close)
-        path = self.config(uplink.url())
-        with open(path, "a") as f:
-            f.write(f'\n[[native]]\nname = "rabbit"\nurl = "{self.rabbit.url()}"\n'
-                    'subscribe = "platform/acrel/meter/json-v2/analog/#"\n'
-                    'format = "acrel-json-v2"\n')
-        daemon = self.start_daemon(path)
+        daemon = self.start_daemon(self.config(uplink.url(), natives=[
+            native("rabbit", self.rabbit.url(), "platform/acrel/meter/json-v2/analog/#")]))
         wait_until(lambda: "native[rabbit]: subscribed to" in daemon.output(), 30,
                    what=f"the native subscription on RabbitMQ; log:\n{daemon.output()}")
         self.assertEqual(daemon.output().count("this connection speaks 3.1.1"), 1,
                          "the native link fell back once (the uplink speaks 5 to mosquitto)")
-        meter = Client(self.rabbit.port, topics=())
+        meter = MqttClient(self.rabbit.port, topics=())
         self.cleanup(meter.close)
         tp = int(time.time() * 1000) - 1000  # the meter's own clock, a second ago
         payload = {"data": [{"tp": tp, "point": [{"id": 0, "val": "24102809510006"},
                                                  {"id": 1, "val": 230.4},
                                                  {"id": 13, "val": 1.5}]}]}
-        meter.client.publish("platform/acrel/meter/json-v2/analog/0000", json.dumps(payload),
-                             qos=1).wait_for_publish()
+        meter.publish("platform/acrel/meter/json-v2/analog/0000", json.dumps(payload))
         dev = "sn-24102809510006"
-        [(_t, raw, retain, qos)] = sub.wait_for(self.topic("data", dev), timeout=20)
-        reading = json.loads(raw)
-        self.assertEqual((reading["ts"], reading["seq"], qos, retain), (tp, 1, 1, False))
+        [m] = sub.wait_for(self.topic("data", dev), timeout=20)
+        reading = json.loads(m.payload)
+        self.assertEqual((reading["ts"], reading["seq"], m.qos, m.retain), (tp, 1, 1, False))
         self.assertEqual(reading["values"], {"voltage_l1": 230.4, "active_power_total": 1500})
         self.assertIsNone(daemon.proc.poll())
         self.assertEqual(daemon.stop(), 0)
 
     def test_protocol_5_fails_with_the_reason(self):
-        daemon = self.start_daemon(self.config(self.rabbit.url(), uplink_extra='protocol = "5"\n'))
+        daemon = self.start_daemon(self.config(self.rabbit.url(), uplink={"protocol": "5"}))
         line = wait_until(lambda: re.search(r"warn .*mqtt\[uplink\].*retry in.*", daemon.output()),
                           15, what=f"the failed connect; log:\n{daemon.output()}").group(0)
         self.assertIn("the broker closed the connection before CONNACK", line)

@@ -12,7 +12,7 @@ import json
 import re
 import time
 
-from mbtest import Broker, require_built, wait_until
+from mbtest import require_built, wait_until
 from rtu_rig import GW, PREFIX, RtuRig, topic
 
 
@@ -20,21 +20,19 @@ from rtu_rig import GW, PREFIX, RtuRig, topic
 class Mqtt311OversizeTest(RtuRig):
 
     def test_a_reading_over_max_packet_size_becomes_a_refused_gap_and_the_rest_flows(self):
-        self.broker.stop()
-        self.broker = self.launch(Broker(self.tmp, port=self.broker.port,
-                                         extra="max_packet_size 1024\n"))
+        self.replace_broker(extra="max_packet_size 1024\n")
         self.sim(units="1,2")
         self.subscribe()
         started = time.monotonic()
         self.daemon(self.config([("big", 1),  # every ADW300 value: about 7 KB of JSON
-                                 ("small", 2, 'only = ["voltage_l1", "current_l1"]')],
-                                interval="1s", uplink_extra='protocol = "3.1.1"\n'))
+                                 ("small", 2, {"only": ["voltage_l1", "current_l1"]})],
+                                interval="1s", uplink={"protocol": "3.1.1"}))
 
         wait_until(lambda: self.sub.on(topic("big", "gap")), 40,
                           what=f"a gap message of big; log:\n{self.log_tail()}")
         first_gap_s = time.monotonic() - started
         # Gap messages travel in the window like readings: not necessarily in seq order.
-        first = wait_until(lambda: [json.loads(p) for _t, p, _r in self.sub.on(topic("big", "gap"))
+        first = wait_until(lambda: [json.loads(p) for p in self.sub.payloads(topic("big", "gap"))
                                     if json.loads(p)["from_seq"] == 1], 20,
                            what=f"the gap of big's seq 1; log:\n{self.log_tail()}")[0]
         self.assertEqual(first["reason"], "refused")
@@ -54,7 +52,7 @@ class Mqtt311OversizeTest(RtuRig):
         # Later readings of big are refused at once (no more reconnects), every seq explained.
         def explained():
             seqs = set()
-            for _t, p, _r in self.sub.on(topic("big", "gap")):
+            for p in self.sub.payloads(topic("big", "gap")):
                 g = json.loads(p)
                 self.assertEqual(g["reason"], "refused")
                 seqs.update(range(g["from_seq"], g["to_seq"] + 1))
@@ -85,7 +83,7 @@ class Mqtt311OversizeTest(RtuRig):
 
         # The gateway status counts the drops.
         def dropped():
-            online = [json.loads(p) for _t, p, _r in self.sub.on(f"{PREFIX}/{GW}/status")
+            online = [json.loads(p) for p in self.sub.payloads(f"{PREFIX}/{GW}/status")
                       if p and json.loads(p)["state"] == "online"]
             return online[-1]["buffer"]["dropped"] if online else 0
         wait_until(lambda: dropped() >= 5, 20, what="the drops in the gateway status")

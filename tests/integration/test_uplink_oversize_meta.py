@@ -7,8 +7,9 @@ import json
 import re
 import unittest
 
-from mbtest import Broker, require_built, wait_until
-from uplink_fixture import Client, UplinkTest
+from mbtest import require_built, wait_until
+from mqtt_fixture import Broker, MqttClient
+from uplink_fixture import UplinkTest
 
 PREFIX = "meterbridge/gw-uplink"
 
@@ -20,12 +21,12 @@ class OversizeMetaTest(UplinkTest):
         # The ADW300's meta (the unit of every value, about 8 KB) is over 1024 bytes; the
         # gateway and device status are far under it.
         broker = self.launch(Broker(self.tmp, extra="max_packet_size 1024\n"))
-        sub = Client(broker.port, topics=(f"{PREFIX}/#",))
+        sub = MqttClient(broker.port, topics=(f"{PREFIX}/#",))
         self.cleanup(sub.close)
         daemon = self.start_daemon(self.config(broker.url()))
 
         def counted():
-            for _t, payload, _r, _q in sub.on(f"{PREFIX}/status"):
+            for payload in sub.payloads(f"{PREFIX}/status"):
                 status = json.loads(payload)
                 if status.get("oversize", 0) >= 1:
                     return status

@@ -8,7 +8,8 @@ import re
 import socket
 import unittest
 
-from mbtest import Broker, require_built, wait_until
+from mbtest import require_built, wait_until
+from mqtt_fixture import Broker
 from uplink_fixture import UplinkTest
 
 CONNECTED = r"mqtt\[uplink\] \S+: connected"

@@ -6,8 +6,9 @@ import json
 import time
 import unittest
 
-from mbtest import Broker, require_built, wait_until
-from uplink_fixture import Client, UplinkTest, retained
+from mbtest import require_built, wait_until
+from mqtt_fixture import Broker, MqttClient, retained
+from uplink_fixture import UplinkTest
 
 PREFIX = "meterbridge/gw-uplink"
 
@@ -17,11 +18,11 @@ class UplinkReconnectTest(UplinkTest):
 
     def test_reconnects_after_broker_restart_and_republishes_retained_state(self):
         broker = self.launch(Broker(self.tmp))  # persistence false: retained messages die with it
-        sub = Client(broker.port, topics=(f"{PREFIX}/#",))
+        sub = MqttClient(broker.port, topics=(f"{PREFIX}/#",))
         self.cleanup(sub.close)
         daemon = self.start_daemon(self.config(broker.url()))
         before = sub.wait_for(f"{PREFIX}/incomer/data", count=2, timeout=20)
-        last_seq = json.loads(before[-1][1])["seq"]
+        last_seq = json.loads(before[-1].payload)["seq"]
         sub.close()
 
         broker.stop()  # SIGTERM: mosquitto closes every connection
@@ -34,7 +35,7 @@ class UplinkReconnectTest(UplinkTest):
         broker.start()  # same port, empty: no retained messages
         back = time.monotonic()
         back_ms = int(time.time() * 1000)
-        sub = Client(broker.port, topics=(f"{PREFIX}/#",))
+        sub = MqttClient(broker.port, topics=(f"{PREFIX}/#",))
         self.cleanup(sub.close)
         # Within the back-off: after a ~2 s outage the delay is at most 4..8 s with jitter.
         status = wait_until(lambda: retained(broker.port, f"{PREFIX}/status", timeout=0.5),
@@ -50,8 +51,8 @@ class UplinkReconnectTest(UplinkTest):
 
         # Readings resume: new ones, taken after the broker came back, continue the sequence.
         fresh = sub.wait_for(f"{PREFIX}/incomer/data", count=2, timeout=10,
-                             where=lambda m: json.loads(m[1])["ts"] > back_ms)
-        seqs = [json.loads(m[1])["seq"] for m in fresh]
+                             where=lambda m: json.loads(m.payload)["ts"] > back_ms)
+        seqs = [json.loads(m.payload)["seq"] for m in fresh]
         self.assertGreater(min(seqs), last_seq)
         self.assertEqual(seqs, sorted(set(seqs)), "new readings out of order or repeated")
         self.assertRegex(daemon.output(), r"connected \(attempt \d+\)")

@@ -9,7 +9,8 @@ import signal
 import time
 import unittest
 
-from mbtest import Broker, free_port, require_built, wait_until
+from mbtest import free_port, require_built, wait_until
+from mqtt_fixture import Broker
 from uplink_fixture import UplinkTest
 
 CONNECTED = r"mqtt\[uplink\] \S+: connected"
@@ -23,7 +24,7 @@ class ReconnectMaxTest(UplinkTest):
         # (1, 1-2, 2-4, 4-8 s, …) could not make six attempts within 7.5 s.
         port = free_port()
         daemon = self.start_daemon(self.config(f"mqtt://127.0.0.1:{port}",
-                                               'reconnect_max = "1s"\n', log_level="debug"))
+                                               {"reconnect_max": "1s"}, log_level="debug"))
         started = time.monotonic()
         wait_until(lambda: self.attempts(daemon) >= 6, 7.5,
                    what=f"six attempts; log:\n{daemon.output()}")
@@ -35,9 +36,9 @@ class ReconnectMaxTest(UplinkTest):
         self.assert_alive(daemon)
         self.assertEqual(daemon.stop(), 0)
 
-    def reload(self, daemon, uplink_extra):
+    def reload(self, daemon, uplink):
         mark = len(daemon.output())
-        self.config(self.url, uplink_extra)
+        self.config(self.url, uplink)
         daemon.signal(signal.SIGHUP)
         wait_until(lambda: re.search(r"reload(ed:|: no changes)", daemon.output()[mark:]), 10,
                    what=f"the reload; log:\n{daemon.output()[mark:]}")
@@ -51,7 +52,7 @@ class ReconnectMaxTest(UplinkTest):
                    what=f"the connection; log:\n{daemon.output()}")
 
         # Only the protocol: the new session speaks 3.1.1 (mosquitto logs it as p2).
-        log = self.reload(daemon, 'protocol = "3.1.1"\n')
+        log = self.reload(daemon, {"protocol": "3.1.1"})
         self.assertIn("reload: uplink settings changed; reconnecting", log)
         wait_until(lambda: "(p2, " in broker.output(), 10,
                    what=f"a 3.1.1 session; broker log:\n{broker.output()}")
@@ -59,13 +60,13 @@ class ReconnectMaxTest(UplinkTest):
                    what=f"the new connection; log:\n{daemon.output()}")
 
         # Only reconnect_max: the new link says it.
-        log = self.reload(daemon, 'protocol = "3.1.1"\nreconnect_max = "5s"\n')
+        log = self.reload(daemon, {"protocol": "3.1.1", "reconnect_max": "5s"})
         self.assertIn("reload: uplink settings changed; reconnecting", log)
         wait_until(lambda: "reconnect_max 5s)" in daemon.output(), 10,
                    what=f"the new link; log:\n{daemon.output()}")
 
         # The same file again: nothing to do.
-        log = self.reload(daemon, 'protocol = "3.1.1"\nreconnect_max = "5s"\n')
+        log = self.reload(daemon, {"protocol": "3.1.1", "reconnect_max": "5s"})
         self.assertIn("reload: no changes", log)
         self.assert_alive(daemon)
         self.assertEqual(daemon.stop(), 0)

@@ -10,8 +10,9 @@ import signal
 import time
 import unittest
 
-from mbtest import Broker, require_built, run_cli, wait_until
-from uplink_fixture import Client, UplinkTest
+from mbtest import require_built, run_cli, wait_until
+from mqtt_fixture import Broker, MqttClient
+from uplink_fixture import UplinkTest
 
 DATA = "meterbridge/gw-uplink/incomer/data"
 
@@ -35,7 +36,7 @@ class StopUnackedTest(UplinkTest):
 
     def test_a_stop_with_the_uplink_down_says_so_and_keeps_what_got_no_puback(self):
         broker = self.launch(Broker(self.tmp))
-        sub = Client(broker.port, topics=(DATA,))
+        sub = MqttClient(broker.port, topics=(DATA,))
         self.cleanup(sub.close)
         config = self.config(broker.url())
         daemon = self.start_daemon(config)

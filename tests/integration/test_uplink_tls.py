@@ -8,8 +8,9 @@ client's own) is named in the log with the date, and the file where it is one of
 import re
 import unittest
 
-from mbtest import Broker, free_port, require_built, wait_until
-from uplink_fixture import Certs, Client, UplinkTest, broker_readable
+from mbtest import free_port, require_built, wait_until
+from mqtt_fixture import Broker, MqttClient
+from uplink_fixture import Certs, UplinkTest, broker_readable
 
 DATA = "meterbridge/gw-uplink/incomer/data"
 
@@ -35,14 +36,16 @@ class UplinkTlsTest(UplinkTest):
             f"{extra}"),
             extra=f"listener {self.plain_port} 127.0.0.1\n"))
 
-    def run_daemon(self, broker, uplink_extra):
+    def run_daemon(self, broker, ca_file, cert_file=None, key_file=None):
         # debug: every connect attempt is logged, so that a test can wait for the retries
-        config = self.config(f"mqtts://localhost:{broker.port}", uplink_extra, log_level="debug")
+        config = self.config(f"mqtts://localhost:{broker.port}", log_level="debug",
+                             uplink={"ca_file": ca_file, "cert_file": cert_file,
+                                     "key_file": key_file})
         return self.start_daemon(config)
 
     def assert_refused(self, broker, daemon, reason):
         """No reading gets through, the log says why, and the daemon keeps going."""
-        sub = Client(self.plain_port, topics=(DATA,))
+        sub = MqttClient(self.plain_port, topics=(DATA,))
         self.cleanup(sub.close)
         wait_until(lambda: re.search(reason, daemon.output()), 15, what=f"log line matching {reason}")
         # Still alive, and still without a connection, at the retry it announced. The reason
@@ -61,9 +64,9 @@ class UplinkTlsTest(UplinkTest):
 
     def test_right_ca_connects_and_readings_arrive(self):
         broker = self.tls_broker()
-        sub = Client(self.plain_port, topics=(DATA,))
+        sub = MqttClient(self.plain_port, topics=(DATA,))
         self.cleanup(sub.close)
-        daemon = self.run_daemon(broker, f'ca_file = "{self.ca}"\n')
+        daemon = self.run_daemon(broker, self.ca)
         sub.wait_for(DATA, count=2, timeout=20)
         self.assertRegex(daemon.output(), r"mqtt\[uplink\] localhost:\d+: connected")
         self.assertEqual(daemon.stop(), 0)
@@ -71,9 +74,9 @@ class UplinkTlsTest(UplinkTest):
     def test_a_tls_1_3_only_broker_is_accepted(self):
         # The uplink asks for "TLS 1.2 or newer", not exactly 1.2.
         broker = self.tls_broker(tls_version="tlsv1.3")
-        sub = Client(self.plain_port, topics=(DATA,))
+        sub = MqttClient(self.plain_port, topics=(DATA,))
         self.cleanup(sub.close)
-        daemon = self.run_daemon(broker, f'ca_file = "{self.ca}"\n')
+        daemon = self.run_daemon(broker, self.ca)
         sub.wait_for(DATA, count=1, timeout=20)
         self.assertRegex(daemon.output(), r"mqtt\[uplink\] localhost:\d+: connected")
         self.assertEqual(daemon.stop(), 0)
@@ -81,28 +84,27 @@ class UplinkTlsTest(UplinkTest):
     def test_wrong_ca_is_refused_with_the_reason(self):
         broker = self.tls_broker()
         other = self.certs.ca("other")
-        daemon = self.run_daemon(broker, f'ca_file = "{other}"\n')
+        daemon = self.run_daemon(broker, other)
         self.assert_refused(broker, daemon, r"certificate verify failed")
 
     def test_certificate_for_another_host_is_refused_with_the_reason(self):
         broker = self.tls_broker(server_cn="otherhost", san="DNS:otherhost")
-        daemon = self.run_daemon(broker, f'ca_file = "{self.ca}"\n')
+        daemon = self.run_daemon(broker, self.ca)
         self.assert_refused(broker, daemon, r"(?i)host ?name (verification failed|mismatch)")
 
     def test_client_certificate_required(self):
         extra = "require_certificate true\nuse_identity_as_username true\n"
         broker = self.tls_broker(extra=extra)
-        daemon = self.run_daemon(broker, f'ca_file = "{self.ca}"\n')
+        daemon = self.run_daemon(broker, self.ca)
         # The broker ends the handshake; the daemon says the TLS connection failed.
         self.assert_refused(broker, daemon, r"(?i)(certificate required|handshake failure|"
                             r"tls error|ssl routines)")
         daemon.stop()
 
         crt, key = self.certs.leaf("client", "ca", "gw-uplink-client", client=True)
-        sub = Client(self.plain_port, topics=(DATA,))
+        sub = MqttClient(self.plain_port, topics=(DATA,))
         self.cleanup(sub.close)
-        daemon = self.run_daemon(broker, f'ca_file = "{self.ca}"\ncert_file = "{crt}"\n'
-                                 f'key_file = "{key}"\n')
+        daemon = self.run_daemon(broker, self.ca, crt, key)
         sub.wait_for(DATA, count=1, timeout=20)
         with open(broker.log_path) as f:
             log = f.read()
@@ -117,7 +119,7 @@ class UplinkTlsTest(UplinkTest):
 
     def test_an_expired_broker_certificate_is_named_with_its_date(self):
         broker = self.tls_broker(dates=self.EXPIRED)
-        daemon = self.run_daemon(broker, f'ca_file = "{self.ca}"\n')
+        daemon = self.run_daemon(broker, self.ca)
         self.assert_refused(broker, daemon, re.escape(
             "certificate verify failed (the broker's certificate (CN=localhost) expired on "
             "2020-01-02 00:00:00 UTC)"))
@@ -125,7 +127,7 @@ class UplinkTlsTest(UplinkTest):
     def test_an_expired_ca_names_the_ca_file(self):
         old_ca = self.certs.dated_ca("old", self.EXPIRED)
         broker = self.tls_broker(ca="old")
-        daemon = self.run_daemon(broker, f'ca_file = "{old_ca}"\n')
+        daemon = self.run_daemon(broker, old_ca)
         self.assert_refused(broker, daemon, re.escape(
             f"certificate verify failed (the CA certificate in {old_ca} (CN=old test CA) "
             "expired on 2020-01-02 00:00:00 UTC)"))
@@ -134,8 +136,7 @@ class UplinkTlsTest(UplinkTest):
         broker = self.tls_broker(extra="require_certificate true\nuse_identity_as_username true\n")
         crt, key = self.certs.leaf("client", "ca", "gw-uplink-client", client=True,
                                    dates=self.EXPIRED)
-        daemon = self.run_daemon(broker, f'ca_file = "{self.ca}"\ncert_file = "{crt}"\n'
-                                 f'key_file = "{key}"\n')
+        daemon = self.run_daemon(broker, self.ca, crt, key)
         # The broker's alert, then what it means.
         self.assert_refused(broker, daemon, r"alert certificate expired \(" + re.escape(
             f"the client certificate {crt} (CN=gw-uplink-client) expired on "

@@ -10,8 +10,9 @@ import time
 import tomllib
 import unittest
 
-from mbtest import PROFILES_DIR, SOURCE_DIR, Broker, require_built, wait_until
-from uplink_fixture import Client, UplinkTest, expected_unit, retained
+from mbtest import PROFILES_DIR, SOURCE_DIR, require_built, wait_until
+from mqtt_fixture import Broker, MqttClient, retained
+from uplink_fixture import UplinkTest, expected_unit
 
 GW_KEYS = {"state", "ts", "version", "devices", "oversize", "buffer"}
 BUFFER_KEYS = {"readings", "oldest_ts", "dropped", "store_id"}  # docs/buffer.md
@@ -46,14 +47,13 @@ class UplinkTopicsTest(UplinkTest):
 
     def test_birth_meta_status_and_readings_under_the_prefix(self):
         broker = self.start_broker()
-        everything = Client(broker.port, topics=("#",))
+        everything = MqttClient(broker.port, topics=("#",))
         self.cleanup(everything.close)
         # QoS 2 subscription: what arrives carries the QoS the daemon published with.
-        data_sub = Client(broker.port, topics=("acme/gw-uplink/incomer/data",))
-        data_sub.client.subscribe("acme/gw-uplink/incomer/data", qos=2)
+        data_sub = MqttClient(broker.port, topics=("acme/gw-uplink/incomer/data",), qos=2)
         self.cleanup(data_sub.close)
         started = now_ms()
-        daemon = self.start_daemon(self.config(broker.url(), prefix="acme"))
+        daemon = self.start_daemon(self.config(broker.url(), uplink={"topic_prefix": "acme"}))
 
         data = data_sub.wait_for("acme/gw-uplink/incomer/data", count=3, timeout=20)
         # Fresh subscribers see what is retained.
@@ -95,8 +95,8 @@ class UplinkTopicsTest(UplinkTest):
         self.assertTrue(0 < status["rtt_ms"] < 1000, status)  # 9600 baud: some ms
         self.assertTrue(started - 1000 <= status["ts"] <= now_ms(), status)
 
-        readings = [json.loads(m[1]) for m in data]
-        self.assertEqual([m[3] for m in data], [1] * len(data), "readings are QoS 1")
+        readings = [json.loads(m.payload) for m in data]
+        self.assertEqual([m.qos for m in data], [1] * len(data), "readings are QoS 1")
         self.assertEqual([r["seq"] for r in readings], list(range(1, len(readings) + 1)))
         for r in readings:
             self.assertEqual(set(r), {"ts", "seq", "values"}, r)
@@ -114,7 +114,7 @@ class UplinkTopicsTest(UplinkTest):
                          {(1, 1)})
         self.assertEqual(set(broker_publishes(broker, cid, "acme/gw-uplink/incomer/data")), {(1, 0)})
         # topic_prefix honoured: nothing from the daemon lands outside acme/gw-uplink/.
-        outside = {m[0] for m in everything.messages if not m[0].startswith("acme/gw-uplink/")}
+        outside = {m.topic for m in everything.all() if not m.topic.startswith("acme/gw-uplink/")}
         self.assertEqual(outside, set())
         self.assertEqual(daemon.stop(), 0)
 

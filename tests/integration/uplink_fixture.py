@@ -1,16 +1,15 @@
 """Shared pieces of the uplink integration tests (test_uplink_*.py): one simulated ADW300 on
-a socat pty pair, a config writer, a subscriber that can log in, the docs/measurements.md units
-written out on their own (not taken from the binary), and throwaway certificates."""
+a socat pty pair and its config, the docs/measurements.md units written out on their own (not
+taken from the binary), and throwaway certificates."""
 
-import json
 import os
 import re
 import subprocess
 import tempfile
-import threading
 import time
 
-from mbtest import PROFILES_DIR, SOURCE_DIR, Daemon, PtyPair, Slave, TempDirTest, wait_until
+from gateway_config import bus, config_text, device
+from mbtest import SOURCE_DIR, Daemon, PtyPair, Slave, TempDirTest
 
 SIM = os.path.join(SOURCE_DIR, "scripts", "simulators", "adw300_sim.py")
 
@@ -45,86 +44,6 @@ def expected_unit(name):
     return None
 
 
-class Client:
-    """A paho client recording [(topic, payload, retain, qos)]; can log in and use TLS.
-    Returns once connected and every subscription is acknowledged (SUBACK)."""
-
-    def __init__(self, port, topics=("#",), host="127.0.0.1", username=None, password=None,
-                 tls=None, client_id=None):
-        import paho.mqtt.client as mqtt
-        self.messages = []
-        self.lock = threading.Lock()
-        self.connected = threading.Event()
-        self.topics = topics
-        self._mid = None
-        self.client = mqtt.Client(client_id=client_id or f"test-{os.getpid()}-{time.monotonic_ns()}")
-        if username is not None:
-            self.client.username_pw_set(username, password)
-        if tls:
-            self.client.tls_set(**tls)
-        self.client.on_message = self._on_message
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.connect(host, port, keepalive=30)
-        self.client.loop_start()
-        if not self.connected.wait(10):
-            self.close()
-            raise AssertionError(f"test client could not connect and subscribe to {host}:{port}")
-
-    def _on_connect(self, client, userdata, flags, rc):
-        if rc != 0:
-            return
-        if self.topics:  # on the network thread: the SUBACK cannot come before _mid is set
-            _result, self._mid = client.subscribe([(t, 1) for t in self.topics])
-        else:
-            self.connected.set()
-
-    def _on_subscribe(self, client, userdata, mid, granted_qos):
-        if mid == self._mid:
-            self.connected.set()
-
-    def _on_message(self, client, userdata, msg):
-        with self.lock:
-            self.messages.append((msg.topic, msg.payload.decode(errors="replace"),
-                                  bool(msg.retain), msg.qos))
-
-    def on(self, topic):
-        with self.lock:
-            return [m for m in self.messages if m[0] == topic]
-
-    def wait_for(self, topic, count=1, timeout=10.0, where=None):
-        """The messages on topic once there are `count` of them (matching `where`)."""
-        def enough():
-            found = [m for m in self.on(topic) if where is None or where(m)]
-            return found if len(found) >= count else None
-        return wait_until(enough, timeout, what=f"{count} message(s) on {topic}")
-
-    def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-def retained(port, topic, timeout=5.0, **login):
-    """What a fresh subscriber gets retained on `topic` (None if nothing within timeout)."""
-    c = Client(port, topics=(topic,), **login)
-    try:
-        try:
-            found = c.wait_for(topic, timeout=timeout, where=lambda m: m[2])
-        except AssertionError:
-            return None
-        return json.loads(found[-1][1]) if found[-1][1] else ""
-    finally:
-        c.close()
-
-
-def is_json(text):
-    try:
-        json.loads(text)
-        return True
-    except ValueError:
-        return False
-
-
 class UplinkTest(TempDirTest):
     """One ADW300 (unit 1) on a pty bus; helpers to write the config and run the daemon."""
 
@@ -141,33 +60,14 @@ class UplinkTest(TempDirTest):
         """More arguments for the simulator (a test may want its --write-log)."""
         return ()
 
-    def config(self, url, uplink_extra="", prefix=None, interval="1s", name="meterbridge.toml",
-               log_level="info"):
-        prefix_line = f'topic_prefix = "{prefix}"\n' if prefix else ""
-        return self.write(name, f"""[gateway]
-id = "{self.gateway_id}"
-log_level = "{log_level}"
-profile_dirs = ["{PROFILES_DIR}"]
-
-[uplink]
-url = "{url}"
-keepalive = "10s"
-{prefix_line}{uplink_extra}
-[buffer]
-path = "{self.tmp}/buffer.db"
-
-[[bus]]
-name = "rs485-1"
-port = "{self.bus.a}"
-timeout = "300ms"
-
-[[device]]
-name = "incomer"
-bus = "rs485-1"
-unit = 1
-profile = "acrel-adw300"
-interval = "{interval}"
-""")
+    def config(self, url, uplink=None, interval="1s", name="meterbridge.toml", log_level="info",
+               natives=()):
+        """Writes the config (the ADW300 as "incomer", read every interval); its path.
+        uplink: more [uplink] keys; natives: native() tables."""
+        return self.write(name, config_text(
+            self.gateway_id, url, f"{self.tmp}/buffer.db", log_level=log_level, uplink=uplink,
+            buses=[bus("rs485-1", self.bus.a, timeout="300ms")],
+            devices=[device("incomer", "rs485-1", 1, interval=interval)], natives=natives))
 
     def start_daemon(self, config):
         return self.launch(Daemon(self.tmp, config))
