@@ -1,6 +1,10 @@
 #include "bridge/payloads.hpp"
 
 #include "common/json_writer.hpp"
+#include "model/measurements.hpp"
+
+#include <string>
+#include <vector>
 
 namespace mb::bridge {
 namespace {
@@ -21,10 +25,23 @@ void put_values(common::json_writer& w, const std::vector<std::pair<std::string,
     w.end_object();
 }
 
+// Every measurement's name as a JSON key, made once: a reading's keys are copied, not escaped
+// (they were 12 % of the relay's instructions).
+const std::vector<std::string>& quoted_names() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> out(model::measurement_count());
+        for (std::size_t i = 0; i < out.size(); ++i)
+            common::append_string(out[i], model::name_of(static_cast<model::measurement>(i)));
+        return out;
+    }();
+    return names;
+}
+
 void put_values(common::json_writer& w, const std::vector<model::reading_value>& values) {
+    const auto& names = quoted_names();
     w.key("values").begin_object();
     for (const auto& v : values)
-        w.key(v.name()).value(v.value);
+        w.quoted_key(names[static_cast<std::size_t>(v.id)]).value(v.value);
     w.end_object();
 }
 

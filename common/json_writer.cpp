@@ -162,6 +162,14 @@ json_writer& json_writer::key(std::string_view k) {
     return *this;
 }
 
+json_writer& json_writer::quoted_key(std::string_view quoted) {
+    separate();
+    out_.append(quoted);
+    out_ += ':';
+    need_comma_ = false;
+    return *this;
+}
+
 json_writer& json_writer::value(std::string_view s) {
     separate();
     append_string(out_, s);

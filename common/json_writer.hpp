@@ -29,6 +29,8 @@ public:
     json_writer& begin_array();
     json_writer& end_array();
     json_writer& key(std::string_view k);
+    // A key already in JSON form, quotes included ("\"voltage_l1\""): copied, not escaped.
+    json_writer& quoted_key(std::string_view quoted);
     json_writer& value(std::string_view s);
     json_writer& value(const char* s) { return value(std::string_view(s)); }
     json_writer& value(double v);

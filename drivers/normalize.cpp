@@ -77,7 +77,7 @@ normalized normalize(raw_reading&& in, std::int64_t now_ms) {
         if (out.first_drop.empty()) out.first_drop = fmt::format("{}: {}", name, why);
     };
     for (const auto& v : in.values) {
-        const auto id = model::measurement_of(v.name);
+        const auto id = v.id ? v.id : model::measurement_of(v.name);
         if (!id) {
             drop(out.drops.unknown_name, v.name, "not a measurement name (docs/measurements.md)");
             continue;

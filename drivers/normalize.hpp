@@ -5,6 +5,7 @@
 // from the gateway's clock is replaced by the gateway's time and reported. The RTU path checks
 // names and units against the profile at load time and passes values already in vocabulary units;
 // native readings come with the unit their dialect uses. Loop thread (no state but counters).
+#include "model/measurements.hpp"
 #include "model/reading.hpp"
 
 #include <cstdint>
@@ -18,7 +19,8 @@ namespace mb::drivers {
 struct raw_value {
     std::string_view name;
     double value = 0;
-    std::string_view unit; // empty: already in the vocabulary's unit
+    std::string_view unit;                  // empty: already in the vocabulary's unit
+    std::optional<model::measurement> id{}; // name's, when the source knows it; else looked up
 };
 
 struct raw_reading {

@@ -138,6 +138,7 @@ public:
         if (it == by_name_.end()) return std::nullopt;
         return it->second;
     }
+    [[nodiscard]] std::size_t size() const { return entries_.size(); }
     [[nodiscard]] const entry& at(measurement m) const {
         return entries_.at(static_cast<std::size_t>(m));
     }
@@ -165,6 +166,10 @@ std::string_view name_of(measurement m) {
 
 std::string_view unit_of(measurement m) {
     return names().at(m).second;
+}
+
+std::size_t measurement_count() {
+    return names().size();
 }
 
 std::optional<std::string_view> unit_of(std::string_view name) {

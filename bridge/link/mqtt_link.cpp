@@ -317,6 +317,10 @@ void mqtt_link::on_connect(mosquitto* /*mosq*/, void* obj, int rc, int /*flags*/
         self.connected_ = true;
         self.refused_ = false;
         self.subscriptions_.clear(); // whoever subscribes does so again in on_connect
+        // libmosquitto formats a debug line for every packet whenever a log callback is set
+        // (vsnprintf, four a relayed message: 5 % of the relay's instructions); what on_log
+        // keeps matters for a failing connect, so it listens again from the disconnect on.
+        mosquitto_log_callback_set(self.mosq_.get(), nullptr);
         self.up_since_ = now();
         // MQTT 5: what the broker takes at most (libmosquitto refuses larger publishes).
         std::uint32_t max_packet = 0;

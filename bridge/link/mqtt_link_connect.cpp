@@ -315,6 +315,7 @@ void mqtt_link::check_connect_time() {
 
 void mqtt_link::handle_disconnect(int rc) {
     const int err = errno;
+    if (mosq_) mosquitto_log_callback_set(mosq_.get(), &on_log); // silenced while connected
     const bool was_up = connected_;
     connected_ = false;
     detach_socket(); // fd is already closed: stop polling now

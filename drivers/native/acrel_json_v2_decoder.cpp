@@ -101,6 +101,17 @@ constexpr std::array<id_entry, 73> id_table = {{
 
 constexpr std::array<std::string_view, 4> di_names = {"di_1", "di_2", "di_3", "di_4"};
 
+// The table's names as measurements, looked up once rather than for every value.
+const std::array<std::optional<model::measurement>, id_table.size()>& table_measurements() {
+    static const auto table = [] {
+        std::array<std::optional<model::measurement>, id_table.size()> out{};
+        for (std::size_t i = 0; i < id_table.size(); ++i)
+            if (!id_table[i].name.empty()) out[i] = model::measurement_of(id_table[i].name);
+        return out;
+    }();
+    return table;
+}
+
 // "data[1].point[3].val": built only when there is something to say.
 std::string point_path(std::size_t entry, std::size_t point, std::string_view field) {
     std::string s = "data[" + std::to_string(entry) + "].point[" + std::to_string(point) + "]";
@@ -432,7 +443,8 @@ void json_v2_builder::end_point() {
     }
     if (id == di_id) return take_di_bits(*number.value);
     const auto& entry = id_table[id];
-    entry_.reading.values.push_back({entry.name, *number.value, entry.unit});
+    entry_.reading.values.push_back(
+        {entry.name, *number.value, entry.unit, table_measurements()[id]});
 }
 
 // nlohmann's SAX interface onto the builder: the exact reader, for whatever read_plain()

@@ -5,6 +5,7 @@
 // units, checking names and numbers, and sanity-checking time is the normalizer's
 // (drivers/normalize). decode() never throws: a payload it cannot use comes back with `error` set.
 #include "model/device_status.hpp"
+#include "model/measurements.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +27,9 @@ struct decoded_value {
     std::string_view name; // a vocabulary name; points into the decoder (static tables, config)
     double value = 0;
     std::string_view unit; // the unit it came in ("kW", "V", …); empty: the vocabulary's own
+    // The name's measurement when the decoder looked it up once for its table; else normalize
+    // looks it up.
+    std::optional<model::measurement> id{};
 };
 
 struct decoded_reading {

@@ -256,7 +256,7 @@ void native_source::handle_reading(decoded_reading& r) {
     raw_reading raw{m.status.device, r.ts_ms, {}};
     raw.values.reserve(r.values.size());
     for (const auto& v : r.values)
-        raw.values.push_back({v.name, v.value, v.unit});
+        raw.values.push_back({v.name, v.value, v.unit, v.id});
     auto n = normalize(std::move(raw), clock_.unix_ms());
     if (n.drops.total() > 0) {
         counters_.bad_values += n.drops.total();

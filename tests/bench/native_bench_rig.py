@@ -66,11 +66,17 @@ def git_head():
     return head or "?"
 
 
-def cpu_s(pid):
-    """utime + stime of a process (all its threads), in seconds."""
+def cpu_times(pid):
+    """(utime, stime) of a process (all its threads), in seconds: its own work, and the
+    kernel's on its behalf (mostly socket reads and writes here)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def cpu_s(pid):
+    """utime + stime of a process (all its threads), in seconds."""
+    return sum(cpu_times(pid))
 
 
 def status_kib(pid, key):

@@ -74,13 +74,15 @@ def run_one(kind, args, tmp):
         rig.wait_line(load, "ready", 15, "native_load")
         others = {"meters broker": meters.pid, "uplink broker": uplink.pid, "load": load.pid}
         t0 = time.monotonic()
-        cpu0 = rig.cpu_s(relay.pid)
+        user0, sys0 = rig.cpu_times(relay.pid)
+        cpu0 = user0 + sys0
         cores0 = rig.core_times()
         others0 = {k: rig.cpu_s(p) for k, p in others.items()}
         # The load ends by itself: warm-up, measured window, then every message out.
         done = rig.wait_line(load, "done", args.warmup + args.seconds + 120, "native_load")
         t1 = time.monotonic()
-        cpu1 = rig.cpu_s(relay.pid)
+        user1, sys1 = rig.cpu_times(relay.pid)
+        cpu1 = user1 + sys1
         cores = rig.core_busy(cores0, rig.core_times())
         others1 = {k: rig.cpu_s(p) for k, p in others.items()}
         hwm = rig.status_kib(relay.pid, "VmHWM")
@@ -96,6 +98,8 @@ def run_one(kind, args, tmp):
             "drain_s": st["drain_s"], "stalls": st["stalls"], "payload_bytes": st["payload_bytes"],
             "cpu_s": cpu1 - cpu0, "wall_s": wall,
             "cpu_us_per_msg": (cpu1 - cpu0) / max(1, st["count"]["received"]) * 1e6,
+            "user_us_per_msg": (user1 - user0) / max(1, st["count"]["received"]) * 1e6,
+            "system_us_per_msg": (sys1 - sys0) / max(1, st["count"]["received"]) * 1e6,
             "relay_core_busy": (cpu1 - cpu0) / wall,
             "others_cpu": {k: (others1[k] - others0[k]) / wall for k in others},
             "cores": cores, "loadavg": rig.loadavg(),
@@ -202,10 +206,12 @@ def main():
     print(f"rig: 2 mosquitto 2.0 (meters, uplink) + load on core {args.load_cores}, relay "
           f"pinned to core {args.relay_core}; {args.serials} serials, {d['payload_bytes']} B "
           f"json-v2 payloads (ids 0..72), QoS 1 both sides, max_inflight {args.max_inflight}")
-    print(f"daemon  {d['per_second']:8.0f} msg/s   {d['cpu_us_per_msg']:6.1f} us CPU/msg   "
+    print(f"daemon  {d['per_second']:8.0f} msg/s   {d['cpu_us_per_msg']:6.1f} us CPU/msg "
+          f"(user {d['user_us_per_msg']:.1f}, system {d['system_us_per_msg']:.1f})   "
           f"peak RSS {d['peak_rss_kib'] / 1024:6.1f} MiB   every seq arrived: "
           f"{'yes' if not d['devices_with_holes'] and d['received'] == d['published'] else 'NO'}")
-    print(f"bare    {b['per_second']:8.0f} msg/s   {b['cpu_us_per_msg']:6.1f} us CPU/msg   "
+    print(f"bare    {b['per_second']:8.0f} msg/s   {b['cpu_us_per_msg']:6.1f} us CPU/msg "
+          f"(user {b['user_us_per_msg']:.1f}, system {b['system_us_per_msg']:.1f})   "
           f"peak RSS {b['peak_rss_kib'] / 1024:6.1f} MiB")
     print(f"ratio daemon/bare {ratio:.2f} (target >= {TARGET}) "
           f"{'PASS' if ratio >= TARGET else 'FAIL'}  (best of {args.rounds} round(s) each)")
