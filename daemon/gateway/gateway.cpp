@@ -140,36 +140,25 @@ void gateway::on_status_refresh(uv_timer_t* t) noexcept {
 }
 
 void gateway::start_uplink() {
-    // The forwarder ignores callbacks of an uplink replaced on reload: its message ids belong
-    // to another libmosquitto instance. Each instance knows its generation.
-    const auto gen = forwarder_->generation() + 1;
+    // PUBACKs go to the forwarder (attach below), not through the gateway.
     bridge::uplink::callbacks cb;
-    cb.on_ack = [this, gen](int mid, bridge::delivery d) {
-        if (d == bridge::delivery::ok) return forwarder_->on_ack(gen, mid);
-        forwarder_->on_refused(gen, mid,
-                               "the broker refused it (a PUBACK error reason code, or under MQTT "
-                               "3.1.1 it closed the connection on it again and again)");
-    };
-    cb.on_connect = [this, gen] {
+    cb.on_connect = [this] {
         // The status the uplink sends on connect tells the buffer as it is now: a backlog
         // seen here is one the watch must report drained later.
         note_buffer_state();
-        forwarder_->on_connect(gen);
         changed();
     };
-    cb.on_disconnect = [this, gen] {
-        forwarder_->on_disconnect(gen);
-        changed();
-    };
-    cb.on_stopped = [this, gen] {
-        if (gen == uplink_gen_ && uplink_) return uplink_stopped();
+    cb.on_disconnect = [this] { changed(); };
+    cb.on_stopped = [this] {
+        // A replaced uplink stops while there is no current one (the next starts once it has).
+        if (uplink_) return uplink_stopped();
         deferred_.post([this] { retired_stopped(); });
     };
     cb.buffer = [this] { return queue_->stats(); };
     cb.clock = &clock_;
     uplink_ = std::make_unique<bridge::uplink>(loop_, uplink_settings(cfg_), std::move(cb),
                                                command_handler());
-    uplink_gen_ = forwarder_->attach(uplink_.get());
+    forwarder_->attach(uplink_.get());
     // A new instance after a reload first learns what the old one published, so that the
     // retained meta of devices the reload removed gets cleared when it connects.
     if (!devices_.empty()) {
@@ -442,7 +431,7 @@ std::string gateway::apply(config::config next) {
         // broker never sees two clients with one id; readings wait in the queue meanwhile.
         log::info("reload: uplink settings changed; reconnecting");
         retired_ = std::move(uplink_);
-        forwarder_->attach(nullptr); // its acks no longer count; what it held goes again
+        forwarder_->attach(nullptr); // its acks reach nobody; what it held goes again
         retired_->stop();
     }
     feed_uplink();

@@ -134,7 +134,6 @@ private:
     std::unique_ptr<buffer::forwarder> forwarder_;
     std::unique_ptr<bridge::uplink> uplink_;
     std::unique_ptr<bridge::uplink> retired_; // replaced on reload, still stopping
-    std::uint64_t uplink_gen_ = 0;            // the forwarder generation of uplink_
     bool uplink_done_ = false;                // stop: the uplink has said goodbye (or gave up)
     std::vector<source_slot> sources_;        // of the current configuration
     std::vector<source_slot> stopping_;       // of an older one, stopping

@@ -212,7 +212,8 @@ std::string figure_disk(const options& o, int port, const fs::path& dir, bool& m
         {
             mb::bench::uplink_rig rig(loop.get(), port, 32, "bench-disk", fwd, *q);
             rig.start();
-            loop.run_until([&] { return rig.connects > 0; }, 15s, "the uplink to connect");
+            loop.run_until([&] { return rig.checked().connects > 0; }, 15s,
+                           "the uplink to connect");
             mb::bench::reading_source src(disk_devices, disk_values);
             mb::bench::rate_pusher pusher(loop, *q, fwd, src, count, o.rate);
             const auto start = clock_type::now();
@@ -223,11 +224,11 @@ std::string figure_disk(const options& o, int port, const fs::path& dir, bool& m
             const auto w2 = mb::bench::write_bytes();
             w_open = w1 - w0;
             w_run = w2 - w1;
-            acks = rig.acks;
             const auto& c = rig.checked();
+            acks = c.acks;
             checks = fmt::format("published {}, acked {}, repeated {}, out of order {}, "
                                  "disconnects {}",
-                                 c.readings, acks, c.repeats, c.backwards, rig.disconnects);
+                                 c.readings, acks, c.repeats, c.backwards, c.disconnects);
             rig.stop(); // the daemon's order: offline status, then the queue's close
             loop.run_until([&] { return rig.stopped; }, 15s, "the uplink to stop");
             close_queue(loop, *q);
@@ -445,22 +446,22 @@ replay_figures replay(const options& o, int port, const fs::path& db, int window
         mb::bench::uplink_rig rig(loop.get(), port, window, fmt::format("bench-replay-{}", window),
                                   fwd, *q);
         rig.start();
-        loop.run_until([&] { return rig.connects > 0 && q->size() == 0; }, budget(r.backlog, 1000),
-                       "the backlog to drain");
-        const double secs = seconds_between(rig.connected_at, rig.last_ack);
-        r.per_s = static_cast<double>(rig.acks) / secs;
         const auto& c = rig.checked();
+        loop.run_until([&] { return c.connects > 0 && q->size() == 0; }, budget(r.backlog, 1000),
+                       "the backlog to drain");
+        const double secs = seconds_between(c.connected_at, c.last_ack);
+        r.per_s = static_cast<double>(c.acks) / secs;
         detail = fmt::format(
             "    max_inflight {}: opened in {:.0f} ms (RSS {:.1f} MiB), {} acked in {:.1f} s, "
             "first PUBACK {:.0f} ms after connecting, peak RSS {:.1f} MiB{}\n"
             "    published {}, repeated {}, out of order {}, gaps {}, disconnects {}, refused {}\n",
-            window, open_ms, mib(rss_open), rig.acks, secs,
-            seconds_between(rig.connected_at, rig.first_ack) * 1e3, mib(mb::bench::peak_rss_kib()),
+            window, open_ms, mib(rss_open), c.acks, secs,
+            seconds_between(c.connected_at, c.first_ack) * 1e3, mib(mb::bench::peak_rss_kib()),
             peak_reset ? "" : " (since start)", c.readings, c.repeats, c.backwards, c.gaps.size(),
-            rig.disconnects, rig.refused);
-        if (rig.acks < expected || c.readings < expected)
+            c.disconnects, c.refusals);
+        if (c.acks < expected || c.readings < expected)
             throw std::runtime_error(fmt::format("replay at {}: {} of {} readings acknowledged",
-                                                 window, rig.acks, expected));
+                                                 window, c.acks, expected));
         rig.stop();
         loop.run_until([&] { return rig.stopped; }, 15s, "the uplink to stop");
         close_queue(loop, *q);

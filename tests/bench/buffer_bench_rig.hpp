@@ -279,11 +279,17 @@ private:
 };
 
 // An outlet in front of the uplink that notes what the queue hands over: a seq published
-// twice for a device, or one older than a seq already published for it, is counted.
-class checked_outlet final : public model::outlet {
+// twice for a device, or one older than a seq already published for it, is counted. The
+// uplink's receipts pass through it on their way to the forwarder, counted as well.
+class checked_outlet final : public model::outlet, public model::delivery_receipts {
 public:
     explicit checked_outlet(model::outlet& inner)
         : inner_(inner) {}
+    ~checked_outlet() override { inner_.report_to(nullptr); }
+    checked_outlet(const checked_outlet&) = delete;
+    checked_outlet& operator=(const checked_outlet&) = delete;
+    checked_outlet(checked_outlet&&) = delete;
+    checked_outlet& operator=(checked_outlet&&) = delete;
 
     model::publish_attempt publish(const model::reading& r) override {
         auto a = inner_.publish(r);
@@ -297,11 +303,40 @@ public:
         return a;
     }
     [[nodiscard]] bool connected() const override { return inner_.connected(); }
+    void report_to(model::delivery_receipts* r) override {
+        receipts_ = r;
+        inner_.report_to(r != nullptr ? this : nullptr);
+    }
+
+    void acked(int mid) override {
+        note_ack();
+        receipts_->acked(mid);
+    }
+    void refused(int mid, std::string_view reason) override {
+        note_ack();
+        ++refusals;
+        receipts_->refused(mid, reason);
+    }
+    void connected() override {
+        if (connects++ == 0) connected_at = clock_type::now();
+        receipts_->connected();
+    }
+    void disconnected() override {
+        ++disconnects;
+        receipts_->disconnected();
+    }
 
     std::uint64_t readings = 0;                // published (handed over)
     std::uint64_t repeats = 0;                 // a seq published again
     std::uint64_t backwards = 0;               // first published after a higher seq of its device
     std::map<std::string, std::uint64_t> gaps; // by reason
+    std::uint64_t acks = 0;                    // PUBACKs, refusals included
+    std::uint64_t refusals = 0;
+    int connects = 0;
+    int disconnects = 0;
+    clock_type::time_point connected_at;
+    clock_type::time_point first_ack;
+    clock_type::time_point last_ack;
 
 private:
     struct device_track {
@@ -322,7 +357,15 @@ private:
         d.highest = std::max(d.highest, seq);
     }
 
+    void note_ack() {
+        const auto now = clock_type::now();
+        if (acks == 0) first_ack = now;
+        last_ack = now;
+        ++acks;
+    }
+
     model::outlet& inner_;
+    model::delivery_receipts* receipts_ = nullptr;
     std::unordered_map<std::string, device_track> devices_;
 };
 
@@ -334,8 +377,9 @@ public:
         : fwd_(fwd)
         , up_(std::make_unique<bridge::uplink>(loop, settings(port, window, client_id),
                                                callbacks(q), bridge::command_handler{}))
-        , checker_(std::make_unique<checked_outlet>(*up_))
-        , gen_(fwd_.attach(checker_.get())) {}
+        , checker_(std::make_unique<checked_outlet>(*up_)) {
+        fwd_.attach(checker_.get());
+    }
     ~uplink_rig() { fwd_.attach(nullptr); }
     uplink_rig(const uplink_rig&) = delete;
     uplink_rig& operator=(const uplink_rig&) = delete;
@@ -348,14 +392,7 @@ public:
     void stop() { up_->stop(); }
     [[nodiscard]] const checked_outlet& checked() const { return *checker_; }
 
-    int connects = 0;
-    int disconnects = 0;
     bool stopped = false;
-    std::uint64_t acks = 0;
-    std::uint64_t refused = 0;
-    clock_type::time_point connected_at;
-    clock_type::time_point first_ack;
-    clock_type::time_point last_ack;
 
 private:
     static bridge::uplink_settings settings(int port, int window, const std::string& client_id) {
@@ -368,27 +405,8 @@ private:
         s.commands = false;
         return s;
     }
-    // The gateway's wiring (daemon/gateway/gateway.cpp), counting as it goes; called once start()
-    // ran.
     bridge::uplink::callbacks callbacks(buffer::delivery_queue& q) {
         bridge::uplink::callbacks cb;
-        cb.on_ack = [this](int mid, bridge::delivery d) {
-            const auto now = clock_type::now();
-            if (acks == 0) first_ack = now;
-            last_ack = now;
-            ++acks;
-            if (d == bridge::delivery::ok) return fwd_.on_ack(gen_, mid);
-            ++refused;
-            fwd_.on_refused(gen_, mid, "the broker's PUBACK carried an error reason code");
-        };
-        cb.on_connect = [this] {
-            if (connects++ == 0) connected_at = clock_type::now();
-            fwd_.on_connect(gen_);
-        };
-        cb.on_disconnect = [this] {
-            ++disconnects;
-            fwd_.on_disconnect(gen_);
-        };
         cb.on_stopped = [this] { stopped = true; };
         cb.buffer = [&q] { return q.stats(); };
         return cb;
@@ -397,7 +415,6 @@ private:
     buffer::forwarder& fwd_;
     std::unique_ptr<bridge::uplink> up_;
     std::unique_ptr<checked_outlet> checker_;
-    std::uint64_t gen_ = 0;
 };
 
 } // namespace mb::bench
