@@ -25,47 +25,19 @@ std::string redact_url(const std::string& url) {
     return url.substr(0, host) + url.substr(at + 1);
 }
 
-namespace {
-
-// Before a stop: what got no PUBACK, and why (the wait ran out, or the uplink is down).
-void log_drain(const buffer::drain_result& r) {
-    // What has no PUBACK stays in the buffer (the queue's close makes it durable).
-    constexpr std::string_view kept = "they stay in the buffer for the next start";
-    switch (r.how) {
-    case buffer::drain_result::ending::drained:
-        return;
-    case buffer::drain_result::ending::deadline:
-        log::warn("stop: {} message(s) still awaiting PUBACK after {} ms; {}", r.left,
-                  r.waited.count(), kept);
-        return;
-    case buffer::drain_result::ending::link_down:
-        log::warn("stop: the uplink is down: {} message(s) sent before it went down got no "
-                  "PUBACK; {}",
-                  r.left, kept);
-        return;
-    case buffer::drain_result::ending::link_lost:
-        log::warn("stop: the uplink went down after {} ms of waiting for PUBACKs: {} message(s) "
-                  "got none; {}",
-                  r.waited.count(), r.left, kept);
-        return;
-    }
-}
-
-} // namespace
-
 gateway::gateway(uv_loop_t& loop, config::config cfg)
     : loop_(loop)
     , cfg_(std::move(cfg))
     , deferred_(loop) {}
 
 gateway::~gateway() {
-    phase_ = phase::stopped; // what the members' destructors still deliver is not pumped
+    phase_ = phase::stopped; // what the members' destructors still deliver is not sent
 }
 
 void gateway::start() {
     phase_ = phase::running;
-    open_queue();
-    start_uplink();
+    open_path();
+    path_->connect(uplink_settings(cfg_), command_handler());
     add_sources(cfg_);
     feed_uplink();
     start_ready_sources();
@@ -90,18 +62,19 @@ void gateway::on_devices_batch(uv_timer_t* t) noexcept {
 void gateway::on_buffer_watch(uv_timer_t* t) noexcept {
     auto& self = *static_cast<gateway*>(t->data);
     try {
-        if (!self.uplink_ || !self.uplink_->connected()) return; // sent on connect anyway
+        auto* up = self.uplink();
+        if (up == nullptr || !up->connected()) return; // sent on connect anyway
         // Drops, buffer errors and a backlog appearing or drained are news for the retained
         // status; the reading count moving alone is not (readings in flight count too).
         if (!self.note_buffer_state()) return;
-        self.uplink_->refresh_gateway_status();
+        up->refresh_gateway_status();
     } catch (...) { // never unwind into libuv
         log::callback_failed("gateway", __func__);
     }
 }
 
 bool gateway::note_buffer_state() {
-    auto stats = queue_->stats();
+    auto stats = path_->queue().stats();
     const bool backlog =
         stats.oldest_ts && clock_.unix_ms() - *stats.oldest_ts > backlog_age.count();
     const bool held = stats.held > 0;
@@ -117,31 +90,17 @@ bool gateway::note_buffer_state() {
     return true;
 }
 
-void gateway::open_queue() {
+void gateway::open_path() {
     // A buffer file that cannot be used is the queue's to report and retry (it keeps live
     // readings flowing); only a thread or a libuv handle that cannot be made ends up here.
     auto opened = buffer::open_delivery_queue(loop_, buffer_settings(cfg_));
     if (!opened.queue) throw std::runtime_error("buffer: " + opened.error);
-    queue_ = std::move(opened.queue);
-    forwarder_ = std::make_unique<buffer::forwarder>(loop_, *queue_);
-}
-
-void gateway::on_status_refresh(uv_timer_t* t) noexcept {
-    auto& self = *static_cast<gateway*>(t->data);
-    try {
-        if (!self.uplink_) return;
-        for (const auto& [name, d] : self.devices_)
-            if (const auto* src = self.owner_of(name))
-                if (const auto* s = src->status(name); s != nullptr && s->polls > 0)
-                    self.uplink_->publish_status(*s, bridge::uplink::status_change::counters);
-    } catch (...) { // never unwind into libuv
-        log::callback_failed("gateway", __func__);
-    }
-}
-
-void gateway::start_uplink() {
-    // PUBACKs go to the forwarder (attach below), not through the gateway.
-    bridge::uplink::callbacks cb;
+    delivery_path::callbacks cb;
+    cb.on_uplink = [this](bridge::uplink& up) { uplink_made(up); };
+    cb.on_start_failed = [this](std::error_code ec) {
+        log::error("uplink: cannot start: {} (check [uplink] in {})", ec.message(),
+                   cfg_.source.string());
+    };
     cb.on_connect = [this] {
         // The status the uplink sends on connect tells the buffer as it is now: a backlog
         // seen here is one the watch must report drained later.
@@ -149,16 +108,24 @@ void gateway::start_uplink() {
         changed();
     };
     cb.on_disconnect = [this] { changed(); };
-    cb.on_stopped = [this] {
-        // A replaced uplink stops while there is no current one (the next starts once it has).
-        if (uplink_) return uplink_stopped();
-        deferred_.post([this] { retired_stopped(); });
-    };
-    cb.buffer = [this] { return queue_->stats(); };
-    cb.clock = &clock_;
-    uplink_ = std::make_unique<bridge::uplink>(loop_, uplink_settings(cfg_), std::move(cb),
-                                               command_handler());
-    forwarder_->attach(uplink_.get());
+    path_ = std::make_unique<delivery_path>(loop_, std::move(opened.queue), std::move(cb), clock_);
+}
+
+void gateway::on_status_refresh(uv_timer_t* t) noexcept {
+    auto& self = *static_cast<gateway*>(t->data);
+    try {
+        auto* up = self.uplink();
+        if (up == nullptr) return;
+        for (const auto& [name, d] : self.devices_)
+            if (const auto* src = self.owner_of(name))
+                if (const auto* s = src->status(name); s != nullptr && s->polls > 0)
+                    up->publish_status(*s, bridge::uplink::status_change::counters);
+    } catch (...) { // never unwind into libuv
+        log::callback_failed("gateway", __func__);
+    }
+}
+
+void gateway::uplink_made(bridge::uplink& up) {
     // A new instance after a reload first learns what the old one published, so that the
     // retained meta of devices the reload removed gets cleared when it connects.
     if (!devices_.empty()) {
@@ -166,14 +133,16 @@ void gateway::start_uplink() {
         names.reserve(devices_.size());
         for (const auto& [name, native] : devices_)
             names.push_back(name);
-        uplink_->published_before(std::move(names));
+        up.published_before(std::move(names));
     }
     if (!removed_for_next_uplink_.empty())
-        uplink_->remove_devices(std::exchange(removed_for_next_uplink_, {}));
+        up.remove_devices(std::exchange(removed_for_next_uplink_, {}));
     feed_uplink();
-    if (const auto ec = uplink_->start())
-        log::error("uplink: cannot start: {} (check [uplink] in {})", ec.message(),
-                   cfg_.source.string());
+    changed();
+}
+
+bridge::uplink* gateway::uplink() const {
+    return path_ ? path_->uplink() : nullptr;
 }
 
 std::vector<model::device_info> gateway::all_devices() const {
@@ -193,19 +162,21 @@ drivers::source* gateway::owner_of(std::string_view device) const {
 // The uplink learns the union of every source's devices and their current status (meta and
 // status on connect). A device not polled yet has no status to tell.
 void gateway::feed_uplink() {
-    if (!uplink_) return;
+    auto* up = uplink();
+    if (up == nullptr) return;
     pending_devices_.clear(); // the full list has them
     auto all = all_devices();
     set_known_devices(all);
-    uplink_->set_devices(std::move(all));
+    up->set_devices(std::move(all));
     for (const auto& [name, d] : devices_)
         if (const auto* src = owner_of(name))
             if (const auto* s = src->status(name); s != nullptr && s->polls > 0)
-                uplink_->publish_status(*s);
+                up->publish_status(*s);
 }
 
 void gateway::feed_pending_devices() {
-    if (!uplink_ || pending_devices_.empty()) return;
+    auto* up = uplink();
+    if (up == nullptr || pending_devices_.empty()) return;
     std::vector<model::device_info> batch;
     batch.reserve(pending_devices_.size());
     for (auto& [name, d] : pending_devices_) {
@@ -216,7 +187,7 @@ void gateway::feed_pending_devices() {
         batch.push_back(std::move(d));
     }
     pending_devices_.clear();
-    uplink_->update_devices(std::move(batch));
+    up->update_devices(std::move(batch));
     changed();
 }
 
@@ -238,8 +209,8 @@ void gateway::devices_removed(const std::vector<std::string>& gone) {
         native_devices_ -= it->second ? 1 : 0;
         devices_.erase(it);
     }
-    if (uplink_)
-        uplink_->remove_devices(gone);
+    if (auto* up = uplink())
+        up->remove_devices(gone);
     else
         removed_for_next_uplink_.insert(removed_for_next_uplink_.end(), gone.begin(), gone.end());
     changed();
@@ -259,25 +230,18 @@ void gateway::end_relays_of_configured_names(const config::config& cfg) {
     if (!ended.empty()) devices_removed(ended);
 }
 
-void gateway::retired_stopped() {
-    retired_.reset();
-    if (phase_ != phase::running || uplink_) return;
-    start_uplink();
-    forwarder_->pump();
-    changed();
-}
-
 drivers::source::callbacks gateway::source_callbacks() {
     drivers::source::callbacks cb;
     cb.on_reading = [this](model::reading&& r) {
-        if (!queue_) return;
-        queue_->push(std::move(r));
-        if (phase_ == phase::running) forwarder_->pump();
+        // While stopping it is kept, not sent (the path drains); once stopped, every source
+        // has handed over what it had.
+        if (path_ && phase_ != phase::stopped) path_->push(std::move(r));
     };
     cb.on_status = [this](const model::device_status& s) {
         // Only devices of the current configuration: a source of an older one that is still
         // stopping may report a device the reload removed.
-        if (uplink_ && owner_of(s.device) != nullptr) uplink_->publish_status(s);
+        if (auto* up = uplink(); up != nullptr && owner_of(s.device) != nullptr)
+            up->publish_status(s);
         changed();
     };
     cb.on_devices_changed = [this](std::vector<model::device_info> changed) {
@@ -425,17 +389,13 @@ std::string gateway::apply(config::config next) {
     sources_ = std::move(old);
     start_ready_sources();
     // The uplink is rebuilt only when its settings change, so a reload that touches devices
-    // alone keeps the broker session.
-    if (plan.uplink && uplink_ && !retired_) {
-        // The old session ends (offline status, DISCONNECT) before the new one starts, so the
-        // broker never sees two clients with one id; readings wait in the queue meanwhile.
+    // alone keeps the broker session. The old session ends before the new one starts.
+    if (plan.uplink) {
         log::info("reload: uplink settings changed; reconnecting");
-        retired_ = std::move(uplink_);
-        forwarder_->attach(nullptr); // its acks reach nobody; what it held goes again
-        retired_->stop();
+        path_->connect(uplink_settings(cfg_), command_handler());
     }
     feed_uplink();
-    forwarder_->pump();
+    path_->pump();
     changed();
     return not_applied;
 }
@@ -454,15 +414,7 @@ void gateway::stop(std::function<void()> done) {
     stop_sources();
     // The uplink drains and says goodbye at once, beside the sources: a bus may still be
     // inside a request of up to its `timeout`, and the PUBACKs must not wait for it.
-    if (uplink_) {
-        forwarder_->pump();
-        forwarder_->drain(drain_wait, [this](const buffer::drain_result& r) {
-            log_drain(r);
-            if (uplink_) uplink_->stop();
-        });
-    } else {
-        uplink_done_ = true; // none, or a retired one that stops by itself
-    }
+    path_->stop_uplink(drain_wait, [this] { uplink_stopped(); });
     finish_stop_when_done();
 }
 
@@ -503,13 +455,9 @@ void gateway::finish_stop() {
     deferred_.post([this] {
         stopping_.clear();
         sources_.clear();
-        forwarder_->attach(nullptr);
-        uplink_.reset();
-        retired_.reset();
-        queue_->close([this] {
+        path_->close([this] {
             deferred_.post([this] {
-                forwarder_.reset();
-                queue_.reset();
+                path_.reset();
                 grace_.reset();
                 status_refresh_.reset();
                 buffer_watch_.reset();
@@ -522,8 +470,9 @@ void gateway::finish_stop() {
 }
 
 std::string gateway::uplink_state() const {
-    if (!uplink_) return "not started";
-    return uplink_->connected() ? "connected" : "connecting";
+    const auto* up = uplink();
+    if (up == nullptr) return "not started";
+    return up->connected() ? "connected" : "connecting";
 }
 
 std::string gateway::summary() const {

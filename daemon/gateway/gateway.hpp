@@ -5,12 +5,11 @@
 // the source that owns the device, and never waits on a source: stops are asynchronous.
 // Loop thread only.
 #include "bridge/uplink.hpp"
-#include "buffer/delivery_queue.hpp"
-#include "buffer/forwarder.hpp"
 #include "common/log.hpp"
 #include "common/uv_handle.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/gateway/deferred_calls.hpp"
+#include "daemon/gateway/delivery_path.hpp"
 #include "daemon/gateway/source_registry.hpp"
 #include "drivers/source.hpp"
 
@@ -91,8 +90,12 @@ private:
     // Records the buffer's drops, error and backlog as the gateway status now tells them;
     // true when one of them changed since the last time.
     bool note_buffer_state();
-    void open_queue();
-    void start_uplink();
+    // The queue and the path out (delivery_path), the uplink not made yet.
+    void open_path();
+    // A new uplink instance, before it starts: what it must know of the devices.
+    void uplink_made(bridge::uplink& up);
+    // The running uplink; null before start, after the stop, and while a replaced one stops.
+    [[nodiscard]] bridge::uplink* uplink() const;
     void feed_uplink();
     // Tells the uplink what pending_devices_ holds (and their status).
     void feed_pending_devices();
@@ -104,7 +107,6 @@ private:
     // meter (names are owned: one name, one device). The meters that lose theirs are told to
     // the uplink, which clears their retained meta and status before the new device's.
     void end_relays_of_configured_names(const config::config& cfg);
-    void retired_stopped();
     // Makes the sources `cfg` asks for; one in `keep` whose key is `unchanged` (reload_plan) is
     // taken over running instead (a reload that did not touch it).
     void add_sources(const config::config& cfg, std::vector<source_slot>* keep = nullptr,
@@ -130,13 +132,10 @@ private:
     const common::clock& clock_ = common::real_clock(); // the one clock sources and uplink read
     config::config cfg_;
     phase phase_ = phase::idle;
-    std::unique_ptr<buffer::delivery_queue> queue_;
-    std::unique_ptr<buffer::forwarder> forwarder_;
-    std::unique_ptr<bridge::uplink> uplink_;
-    std::unique_ptr<bridge::uplink> retired_; // replaced on reload, still stopping
-    bool uplink_done_ = false;                // stop: the uplink has said goodbye (or gave up)
-    std::vector<source_slot> sources_;        // of the current configuration
-    std::vector<source_slot> stopping_;       // of an older one, stopping
+    std::unique_ptr<delivery_path> path_; // queue -> forwarder -> uplink
+    bool uplink_done_ = false;            // stop: the uplink has said goodbye (or gave up)
+    std::vector<source_slot> sources_;    // of the current configuration
+    std::vector<source_slot> stopping_;   // of an older one, stopping
     // The devices last told to the uplink, by name: whether each is a native one. Only the
     // names (the uplink holds what it publishes), so that a relayed meter costs little here.
     std::map<std::string, bool, std::less<>> devices_;
