@@ -25,10 +25,15 @@ std::string redact_url(const std::string& url) {
     return url.substr(0, host) + url.substr(at + 1);
 }
 
-gateway::gateway(uv_loop_t& loop, config::config cfg)
+gateway::gateway(uv_loop_t& loop, config::config cfg, source_catalog catalog)
     : loop_(loop)
     , cfg_(std::move(cfg))
-    , deferred_(loop) {}
+    , catalog_(std::move(catalog))
+    , deferred_(loop)
+    , sources_(
+          deferred_,
+          [this](const source_spec& spec) { return spec.make(loop_, source_callbacks(), clock_); },
+          [this] { source_stopped(); }) {}
 
 gateway::~gateway() {
     phase_ = phase::stopped; // what the members' destructors still deliver is not sent
@@ -38,9 +43,9 @@ void gateway::start() {
     phase_ = phase::running;
     open_path();
     path_->connect(uplink_settings(cfg_), command_handler());
-    add_sources(cfg_);
+    sources_.add(catalog_(cfg_));
     feed_uplink();
-    start_ready_sources();
+    sources_.start_ready();
     status_refresh_ = make_uv_timer(loop_, this);
     const auto period = static_cast<std::uint64_t>(status_refresh_period.count());
     uv_timer_start(status_refresh_.get(), &on_status_refresh, period, period);
@@ -117,7 +122,7 @@ void gateway::on_status_refresh(uv_timer_t* t) noexcept {
         auto* up = self.uplink();
         if (up == nullptr) return;
         for (const auto& [name, d] : self.devices_)
-            if (const auto* src = self.owner_of(name))
+            if (const auto* src = self.sources_.owner_of(name))
                 if (const auto* s = src->status(name); s != nullptr && s->polls > 0)
                     up->publish_status(*s, bridge::uplink::status_change::counters);
     } catch (...) { // never unwind into libuv
@@ -145,31 +150,17 @@ bridge::uplink* gateway::uplink() const {
     return path_ ? path_->uplink() : nullptr;
 }
 
-std::vector<model::device_info> gateway::all_devices() const {
-    std::vector<model::device_info> out;
-    for (const auto& slot : sources_)
-        for (auto& d : slot.src->devices())
-            out.push_back(std::move(d));
-    return out;
-}
-
-drivers::source* gateway::owner_of(std::string_view device) const {
-    for (const auto& slot : sources_)
-        if (slot.src->status(device) != nullptr) return slot.src.get();
-    return nullptr;
-}
-
 // The uplink learns the union of every source's devices and their current status (meta and
 // status on connect). A device not polled yet has no status to tell.
 void gateway::feed_uplink() {
     auto* up = uplink();
     if (up == nullptr) return;
     pending_devices_.clear(); // the full list has them
-    auto all = all_devices();
+    auto all = sources_.devices();
     set_known_devices(all);
     up->set_devices(std::move(all));
     for (const auto& [name, d] : devices_)
-        if (const auto* src = owner_of(name))
+        if (const auto* src = sources_.owner_of(name))
             if (const auto* s = src->status(name); s != nullptr && s->polls > 0)
                 up->publish_status(*s);
 }
@@ -181,7 +172,7 @@ void gateway::feed_pending_devices() {
     batch.reserve(pending_devices_.size());
     for (auto& [name, d] : pending_devices_) {
         // A source of an older configuration, still stopping, may have added it.
-        if (owner_of(name) == nullptr) continue;
+        if (sources_.owner_of(name) == nullptr) continue;
         const auto [it, added] = devices_.insert_or_assign(name, d.source == "native");
         if (added && it->second) ++native_devices_;
         batch.push_back(std::move(d));
@@ -223,11 +214,7 @@ void gateway::end_relays_of_configured_names(const config::config& cfg) {
     for (const auto& n : cfg.natives)
         for (const auto& m : n.meters)
             configured.push_back(m.name);
-    std::vector<std::string> ended;
-    for (const auto& name : configured)
-        for (const auto& slot : sources_)
-            if (slot.src->end_relay(name)) ended.push_back(name);
-    if (!ended.empty()) devices_removed(ended);
+    if (const auto ended = sources_.end_relays(configured); !ended.empty()) devices_removed(ended);
 }
 
 drivers::source::callbacks gateway::source_callbacks() {
@@ -240,7 +227,7 @@ drivers::source::callbacks gateway::source_callbacks() {
     cb.on_status = [this](const model::device_status& s) {
         // Only devices of the current configuration: a source of an older one that is still
         // stopping may report a device the reload removed.
-        if (auto* up = uplink(); up != nullptr && owner_of(s.device) != nullptr)
+        if (auto* up = uplink(); up != nullptr && sources_.owner_of(s.device) != nullptr)
             up->publish_status(s);
         changed();
     };
@@ -257,66 +244,14 @@ drivers::source::callbacks gateway::source_callbacks() {
     cb.on_devices_removed = [this](const std::vector<std::string>& gone) {
         if (phase_ == phase::running) devices_removed(gone);
     };
-    cb.may_add_device = [this](std::string_view device) { return owner_of(device) == nullptr; };
+    cb.may_add_device = [this](std::string_view device) {
+        return sources_.owner_of(device) == nullptr;
+    };
     return cb;
 }
 
-void gateway::add_sources(const config::config& cfg, std::vector<source_slot>* keep,
-                          const std::vector<std::string>& unchanged) {
-    for (auto& spec : sources_of(cfg)) {
-        const auto old =
-            keep == nullptr ? std::vector<source_slot>::iterator{}
-                            : std::find_if(keep->begin(), keep->end(),
-                                           [&](const source_slot& s) { return s.key == spec.key; });
-        const bool known = keep != nullptr && old != keep->end();
-        if (known && old->started &&
-            std::find(unchanged.begin(), unchanged.end(), spec.key) != unchanged.end()) {
-            log::info("reload: {} unchanged; it keeps running", old->src->name());
-            sources_.push_back(std::move(*old));
-            keep->erase(old);
-            continue;
-        }
-        auto src = spec.make(loop_, source_callbacks(), clock_);
-        if (known)
-            log::info("reload: {} changed; restarting it", src->name());
-        else if (keep != nullptr)
-            log::info("reload: {} is new; starting it", src->name());
-        // The source it replaces (same name, changed settings) hands over what outlives a
-        // restart: a native source's relayed meters keep their names and retained state.
-        if (keep != nullptr)
-            for (auto& previous : *keep)
-                if (previous.src->name() == src->name()) src->take_over(*previous.src);
-        sources_.push_back(source_slot{spec.key, std::move(src), false});
-    }
-}
-
-void gateway::start_ready_sources() {
-    for (auto& slot : sources_) {
-        if (slot.started) continue;
-        const bool held = std::any_of(stopping_.begin(), stopping_.end(),
-                                      [&](const source_slot& old) { return old.key == slot.key; });
-        if (held) continue; // starts when the old one has let go of it
-        slot.started = true;
-        slot.src->start();
-    }
-}
-
-void gateway::stop_sources() {
-    for (auto& slot : sources_) {
-        if (!slot.started) continue; // never started: nothing to wait for
-        const drivers::source* which = slot.src.get();
-        stopping_.push_back(std::move(slot));
-        // `done` may come before stop() returns: the source is destroyed from a fresh
-        // iteration, never inside its own call.
-        stopping_.back().src->stop(
-            [this, which] { deferred_.post([this, which] { source_stopped(which); }); });
-    }
-    sources_.clear();
-}
-
-void gateway::source_stopped(const drivers::source* which) {
-    std::erase_if(stopping_, [&](const source_slot& s) { return s.src.get() == which; });
-    if (phase_ == phase::running) start_ready_sources();
+void gateway::source_stopped() {
+    if (phase_ == phase::running) sources_.start_ready(); // one may wait for its key
     finish_stop_when_done();
 }
 
@@ -339,16 +274,9 @@ drivers::source* gateway::command_target(std::string_view device,
         done({false, "the gateway is stopping", {}});
         return nullptr;
     }
-    for (const auto& slot : sources_) {
-        if (slot.src->status(device) == nullptr) continue;
-        if (slot.started) return slot.src.get();
-        // A reload: the old source of this port still ends its current request.
-        done(
-            {false, fmt::format("{}: its bus is reopening after a reload; try again", device), {}});
-        return nullptr;
-    }
-    done({false, fmt::format("{}: no such device", device), {}});
-    return nullptr;
+    auto r = sources_.route_command(device);
+    if (r.to == nullptr) done({false, std::move(r.refusal), {}});
+    return r.to;
 }
 
 void gateway::changed() {
@@ -356,11 +284,11 @@ void gateway::changed() {
 }
 
 bool gateway::would_change(const config::config& next) const {
-    return !plan_reload(cfg_, next).changes_nothing();
+    return !plan_reload(cfg_, next, catalog_).changes_nothing();
 }
 
 std::string gateway::apply(config::config next) {
-    const auto plan = plan_reload(cfg_, next);
+    const auto plan = plan_reload(cfg_, next, catalog_);
     // The buffer is not reopened while running (its file holds the seq reservations the
     // running queue counts on): a changed [buffer] waits for a restart, and says so.
     std::string not_applied;
@@ -376,18 +304,9 @@ std::string gateway::apply(config::config next) {
     // Every source of the old configuration that changed stops (asynchronously: a bus finishes
     // its request first); a new one starts at once, or when the old one holding its port has
     // stopped. One whose settings did not change keeps running, untouched.
-    auto old = std::move(sources_);
-    sources_.clear();
-    add_sources(cfg_, &old, plan.kept);
+    sources_.replace(catalog_(cfg_), plan.kept);
     end_relays_of_configured_names(cfg_);
-    for (const auto& gone : old)
-        if (std::none_of(sources_.begin(), sources_.end(),
-                         [&](const source_slot& s) { return s.key == gone.key; }))
-            log::info("reload: {} is no longer configured; stopping it", gone.src->name());
-    std::swap(old, sources_);
-    stop_sources(); // what was not kept
-    sources_ = std::move(old);
-    start_ready_sources();
+    sources_.start_ready();
     // The uplink is rebuilt only when its settings change, so a reload that touches devices
     // alone keeps the broker session. The old session ends before the new one starts.
     if (plan.uplink) {
@@ -411,7 +330,7 @@ void gateway::stop(std::function<void()> done) {
     grace_ = make_uv_timer(loop_, this);
     uv_timer_start(grace_.get(), &on_grace_timeout, static_cast<std::uint64_t>(stop_grace.count()),
                    0);
-    stop_sources();
+    sources_.stop_all();
     // The uplink drains and says goodbye at once, beside the sources: a bus may still be
     // inside a request of up to its `timeout`, and the PUBACKs must not wait for it.
     path_->stop_uplink(drain_wait, [this] { uplink_stopped(); });
@@ -424,7 +343,7 @@ void gateway::uplink_stopped() {
 }
 
 void gateway::finish_stop_when_done() {
-    if (phase_ == phase::stopping && uplink_done_ && stopping_.empty()) finish_stop();
+    if (phase_ == phase::stopping && uplink_done_ && sources_.stopping() == 0) finish_stop();
 }
 
 void gateway::on_grace_timeout(uv_timer_t* t) noexcept {
@@ -438,9 +357,9 @@ void gateway::on_grace_timeout(uv_timer_t* t) noexcept {
         }
         // A bus inside a request ends it by itself (at most its timeout): the loop keeps
         // turning meanwhile, feeding the watchdog, rather than joining its thread.
-        if (!self.stopping_.empty())
+        if (self.sources_.stopping() > 0)
             log::info("stop: waiting for {} source(s) to finish their current request",
-                      self.stopping_.size());
+                      self.sources_.stopping());
         self.finish_stop_when_done();
     } catch (...) { // never unwind into libuv
         log::callback_failed("gateway", __func__);
@@ -453,8 +372,6 @@ void gateway::finish_stop() {
     // This may run inside the uplink's own callback: destroy the components from a fresh
     // loop iteration, so that their handles close before the loop ends.
     deferred_.post([this] {
-        stopping_.clear();
-        sources_.clear();
         path_->close([this] {
             deferred_.post([this] {
                 path_.reset();

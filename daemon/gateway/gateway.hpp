@@ -1,9 +1,9 @@
 #pragma once
 // The running daemon: wires sources → delivery queue → uplink for one `config`, applies a new
 // config on reload and stops everything gracefully. It holds any number of sources (built by
-// the source registry), gives the uplink the union of their devices, routes each command to
-// the source that owns the device, and never waits on a source: stops are asynchronous.
-// Loop thread only.
+// the source registry; source_set), gives the uplink the union of their devices, routes each
+// command to the source that owns the device, and never waits on a source: stops are
+// asynchronous. The way out is a delivery_path. Loop thread only.
 #include "bridge/uplink.hpp"
 #include "common/log.hpp"
 #include "common/uv_handle.hpp"
@@ -11,6 +11,7 @@
 #include "daemon/gateway/deferred_calls.hpp"
 #include "daemon/gateway/delivery_path.hpp"
 #include "daemon/gateway/source_registry.hpp"
+#include "daemon/gateway/source_set.hpp"
 #include "drivers/source.hpp"
 
 #include <chrono>
@@ -32,7 +33,8 @@ public:
     // close.
     static constexpr std::chrono::milliseconds stop_grace{9000};
 
-    gateway(uv_loop_t& loop, config::config cfg);
+    // `catalog` turns a configuration into sources (the registry's; tests give their own).
+    gateway(uv_loop_t& loop, config::config cfg, source_catalog catalog = sources_of);
     gateway(const gateway&) = delete;
     gateway& operator=(const gateway&) = delete;
     ~gateway();
@@ -58,14 +60,6 @@ public:
 
 private:
     enum class phase : std::uint8_t { idle, running, stopping, stopped };
-
-    // A source and what it waits for: a new source whose key an old one still holds starts
-    // once that one has stopped.
-    struct source_slot {
-        std::string key;
-        std::unique_ptr<drivers::source> src;
-        bool started = false;
-    };
 
     // Longest wait for in-flight PUBACKs before the offline status is published on stop
     // (docs/command-line.md: up to 5 s); what is still unacknowledged then stays in the buffer
@@ -107,17 +101,9 @@ private:
     // meter (names are owned: one name, one device). The meters that lose theirs are told to
     // the uplink, which clears their retained meta and status before the new device's.
     void end_relays_of_configured_names(const config::config& cfg);
-    // Makes the sources `cfg` asks for; one in `keep` whose key is `unchanged` (reload_plan) is
-    // taken over running instead (a reload that did not touch it).
-    void add_sources(const config::config& cfg, std::vector<source_slot>* keep = nullptr,
-                     const std::vector<std::string>& unchanged = {});
-    void start_ready_sources();
-    // Asks every current source to stop; each is destroyed (and its key freed) when it has.
-    void stop_sources();
-    void source_stopped(const drivers::source* which);
+    // A source asked to stop has stopped (and is gone).
+    void source_stopped();
     [[nodiscard]] drivers::source::callbacks source_callbacks();
-    [[nodiscard]] drivers::source* owner_of(std::string_view device) const;
-    [[nodiscard]] std::vector<model::device_info> all_devices() const;
     void changed();
     bridge::command_handler command_handler();
     // The running source that owns `device`, or nullptr after answering `done` with why not.
@@ -131,11 +117,12 @@ private:
     uv_loop_t& loop_;
     const common::clock& clock_ = common::real_clock(); // the one clock sources and uplink read
     config::config cfg_;
+    source_catalog catalog_;
     phase phase_ = phase::idle;
+    deferred_calls deferred_;
     std::unique_ptr<delivery_path> path_; // queue -> forwarder -> uplink
     bool uplink_done_ = false;            // stop: the uplink has said goodbye (or gave up)
-    std::vector<source_slot> sources_;    // of the current configuration
-    std::vector<source_slot> stopping_;   // of an older one, stopping
+    source_set sources_;                  // after path_: sources go first, handing over
     // The devices last told to the uplink, by name: whether each is a native one. Only the
     // names (the uplink holds what it publishes), so that a relayed meter costs little here.
     std::map<std::string, bool, std::less<>> devices_;
@@ -153,7 +140,6 @@ private:
     bool published_backlog_ = false;      // a backlog (backlog_age) likewise
     bool published_held_ = false;         // readings held for their seq's reservation likewise
     std::string published_rebuilt_;       // the buffer file made again while running likewise
-    deferred_calls deferred_;
     std::function<void()> stopped_;
     std::function<void()> status_changed_;
 };
