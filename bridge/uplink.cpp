@@ -50,6 +50,7 @@ mqtt_link::callbacks uplink::link_callbacks() {
     mqtt_link::callbacks c;
     c.on_connect = [this] { handle_connect(); };
     c.on_disconnect = [this](std::error_code) {
+        if (receipts_ != nullptr) receipts_->disconnected();
         if (cb_.on_disconnect) cb_.on_disconnect();
     };
     c.on_ack = [this](int mid, delivery d, bool windowed) { handle_ack(mid, d, windowed); };
@@ -196,6 +197,7 @@ void uplink::handle_connect() {
     retained_mids_.clear(); // those of the last connection are libmosquitto's to resend
     devices_.resend_all();
     pump_retained();
+    if (receipts_ != nullptr) receipts_->connected();
     if (cb_.on_connect) cb_.on_connect();
 }
 
@@ -207,8 +209,11 @@ void uplink::handle_ack(int mid, delivery d, bool windowed) {
         return;
     }
     if (windowed) {
-        if (cb_.on_ack) cb_.on_ack(mid, d);
-        return;
+        if (receipts_ == nullptr) return; // replaced on reload: its ids are not the queue's
+        if (d == delivery::ok) return receipts_->acked(mid);
+        return receipts_->refused(mid, "the broker refused it (a PUBACK error reason code, or "
+                                       "under MQTT 3.1.1 it closed the connection on it again "
+                                       "and again)");
     }
     if (retained_mids_.erase(mid) > 0) pump_retained();
 }

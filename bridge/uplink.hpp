@@ -6,11 +6,11 @@
 //
 // The publish path is the delivery queue's outlet (docs/buffer.md,
 // docs/architecture.md#mqtt-on-the-loop): a reading or gap goes in through publish() and gets a
-// message id; its PUBACK comes back through on_ack(mid). Readings handed over stay with
-// libmosquitto across a reconnect (it resends them on the same instance), so the buffer must not
-// publish them again. While the in-flight window (max_inflight) is full, publish() answers
-// retry and the forwarder waits for the next PUBACK; window_room() (used by tests and the
-// bench only) tells how much room is left.
+// message id; its PUBACK (or a late refusal), and the link going up and down, go to the
+// model::delivery_receipts it reports to (report_to: the forwarder). Readings handed over stay
+// with libmosquitto across a reconnect (it resends them on the same instance), so the buffer
+// must not publish them again. While the in-flight window (max_inflight) is full, publish()
+// answers retry and the forwarder waits for the next PUBACK.
 #include "bridge/downlink.hpp"
 #include "bridge/link/mqtt_link.hpp"
 #include "bridge/payloads.hpp"
@@ -55,9 +55,9 @@ struct uplink_settings {
 
 class uplink final : public model::outlet {
 public:
+    // The receipts of readings and gaps go to report_to()'s receiver; these tell the owner.
     struct callbacks {
-        std::function<void(int mid, delivery d)> on_ack; // a reading's PUBACK
-        std::function<void()> on_connect;                // the window is open again
+        std::function<void()> on_connect; // after the receiver heard it
         std::function<void()> on_disconnect;
         std::function<void()> on_stopped;
         std::function<model::buffer_stats()> buffer; // for the gateway status; empty: zeros
@@ -74,9 +74,10 @@ public:
     std::error_code start();
 
     // Readings and gap messages at QoS 1 in the in-flight window (model::outlet); their
-    // PUBACKs come back through callbacks::on_ack.
+    // PUBACKs go to the receiver of report_to().
     model::publish_attempt publish(const model::reading& r) override;
     model::publish_attempt publish(const model::gap& g) override;
+    void report_to(model::delivery_receipts* r) override { receipts_ = r; }
     // Remembered for every reconnect; published (retained) when state or last_error changed,
     // or with status_change::counters also when polls/errors moved (a periodic refresh, so a
     // device that stays online with errors does not show stale counters forever).
@@ -103,6 +104,7 @@ public:
     [[nodiscard]] bool connected() const override { return link_.connected(); }
     // The broker granted the cmd subscription on this connection: commands can arrive.
     [[nodiscard]] bool commands_ready() const { return commands_ready_; }
+    // Room left in the in-flight window (max_inflight): for tests and the benches.
     [[nodiscard]] std::size_t window_room() const { return link_.window_room(); }
     [[nodiscard]] const topics& topic_scheme() const { return topics_; }
     // Control messages (meta, status, command results) larger than the broker's Maximum
@@ -136,6 +138,7 @@ private:
     uv_loop_t& loop_;
     uplink_settings settings_;
     callbacks cb_;
+    model::delivery_receipts* receipts_ = nullptr;
     topics topics_;
     retained_devices devices_;
     std::set<int> retained_mids_;            // retained meta/status/clears awaiting their PUBACK

@@ -2,6 +2,8 @@
 
 #include "common/log.hpp"
 
+#include <string>
+
 namespace mb::buffer {
 
 forwarder::forwarder(uv_loop_t& loop, delivery_queue& queue)
@@ -12,38 +14,37 @@ forwarder::forwarder(uv_loop_t& loop, delivery_queue& queue)
 }
 
 forwarder::~forwarder() {
+    if (out_ != nullptr) out_->report_to(nullptr);
     queue_.on_ready(nullptr);
 }
 
-std::uint64_t forwarder::attach(model::outlet* out) {
+void forwarder::attach(model::outlet* out) {
+    if (out_ != nullptr) out_->report_to(nullptr);
     out_ = out;
-    ++gen_;
+    if (out_ != nullptr) out_->report_to(this);
     // What the previous outlet held in flight goes to this one (requeue announces it ready).
     if (queue_.inflight() > 0) queue_.requeue_inflight();
-    return gen_;
 }
 
-void forwarder::on_ack(std::uint64_t gen, int mid) {
-    if (gen != gen_) return;
+void forwarder::acked(int mid) {
     queue_.acked(mid);
     if (draining_) return check_drained(false);
     pump();
 }
 
-void forwarder::on_refused(std::uint64_t gen, int mid, const std::string& reason) {
-    if (gen != gen_) return;
-    queue_.refused(mid, reason);
+void forwarder::refused(int mid, std::string_view reason) {
+    queue_.refused(mid, std::string(reason));
     if (draining_) return check_drained(false);
     pump();
 }
 
-void forwarder::on_connect(std::uint64_t gen) {
-    if (gen != gen_ || draining_) return;
+void forwarder::connected() {
+    if (draining_) return;
     uv_timer_start(deferred_.get(), &on_deferred, 0, 0);
 }
 
-void forwarder::on_disconnect(std::uint64_t gen) {
-    if (gen == gen_ && draining_) check_drained(false);
+void forwarder::disconnected() {
+    if (draining_) check_drained(false);
 }
 
 void forwarder::on_deferred(uv_timer_t* t) noexcept {

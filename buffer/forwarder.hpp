@@ -1,20 +1,22 @@
 #pragma once
 // The glue between the delivery queue and the outlet that sends (the uplink): it pumps when
-// either becomes ready, routes each PUBACK to the queue, and drains before a stop.
+// either becomes ready, takes the outlet's receipts (PUBACKs, late refusals, connects) to the
+// queue, and drains before a stop.
 //
-// Generations: an outlet replaced on reload may still report PUBACKs, but its message ids
-// belong to another libmosquitto instance. attach() starts a new generation and the outlet's
-// callbacks carry the generation they were made for; anything from an older one is ignored,
-// and what the old outlet held in flight is requeued for the new one. Loop thread only.
+// An outlet reports to the forwarder only while attached: attach() tells the previous one to
+// report to nobody, so an uplink replaced on reload that is still stopping can never reach the
+// queue with message ids of another libmosquitto instance; what it held in flight is requeued
+// for the next one. Loop thread only.
 #include "buffer/delivery_queue.hpp"
 #include "common/uv_handle.hpp"
+#include "model/delivery_receipts.hpp"
 #include "model/outlet.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <string>
+#include <string_view>
 #include <uv.h>
 
 namespace mb::buffer {
@@ -32,32 +34,34 @@ struct drain_result {
     std::chrono::milliseconds waited{0}; // from drain() to the end
 };
 
-class forwarder {
+class forwarder final : public model::delivery_receipts {
 public:
     // `queue` must outlive the forwarder.
     forwarder(uv_loop_t& loop, delivery_queue& queue);
-    ~forwarder();
+    ~forwarder() override; // the attached outlet reports to nobody from then on
     forwarder(const forwarder&) = delete;
     forwarder& operator=(const forwarder&) = delete;
+    forwarder(forwarder&&) = delete;
+    forwarder& operator=(forwarder&&) = delete;
 
-    // Sends to `out` from now on (nullptr: to nothing); returns the generation its callbacks
-    // must pass. What the previous outlet held in flight is sent again.
-    std::uint64_t attach(model::outlet* out);
-    // The outlet's callbacks, tagged with their generation.
-    void on_ack(std::uint64_t gen, int mid);
-    void on_refused(std::uint64_t gen, int mid, const std::string& reason);
+    // Sends to `out` from now on and takes its receipts (nullptr: to nothing); the previous
+    // outlet reports to nobody, and what it held in flight is sent again. An attached outlet
+    // must not be destroyed before it is detached (attach(nullptr)) or the forwarder is.
+    void attach(model::outlet* out);
+
+    // The attached outlet's receipts (model::delivery_receipts).
+    void acked(int mid) override;
+    void refused(int mid, std::string_view reason) override;
     // libmosquitto resends what it held in flight only after its connect callback returns:
     // the pump waits for the next loop iteration, so older items go out before newer ones.
-    void on_connect(std::uint64_t gen);
-    void on_disconnect(std::uint64_t gen);
+    void connected() override;
+    void disconnected() override;
 
     // Hands waiting items to the outlet while it takes them.
     void pump();
     // Calls done once nothing is in flight, the outlet is disconnected, or `wait` has passed,
     // with which it was and how many were still awaiting their PUBACK. No pump after this.
     void drain(std::chrono::milliseconds wait, std::function<void(const drain_result&)> done);
-
-    [[nodiscard]] std::uint64_t generation() const { return gen_; }
 
 private:
     static void on_deferred(uv_timer_t* t) noexcept;
@@ -66,7 +70,6 @@ private:
 
     delivery_queue& queue_;
     model::outlet* out_ = nullptr;
-    std::uint64_t gen_ = 0;
     bool draining_ = false;
     std::function<void(const drain_result&)> drained_;
     std::chrono::steady_clock::time_point drain_since_{};

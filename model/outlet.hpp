@@ -1,6 +1,8 @@
 #pragma once
 // Where the delivery queue sends to (docs/architecture.md#layers: "the link" as the queue sees it).
-// The uplink implements it; tests can too. Loop thread only.
+// The uplink implements it; tests can too. What becomes of a message after it was sent (its
+// PUBACK, a late refusal) goes back through model::delivery_receipts. Loop thread only.
+#include "model/delivery_receipts.hpp"
 #include "model/gap.hpp"
 #include "model/reading.hpp"
 
@@ -32,6 +34,10 @@ public:
     virtual publish_attempt publish(const gap& g) = 0;     // {p}/{gw}/{dev}/gap
     // True while connected (PUBACKs can still come for what was sent).
     [[nodiscard]] virtual bool connected() const = 0;
+    // From now on PUBACKs, late refusals and connects go to `r`; nullptr: to nobody (an
+    // outlet replaced on reload, still stopping, must not reach the queue: its message ids
+    // belong to another libmosquitto instance). `r` must outlive the report_to(nullptr).
+    virtual void report_to(delivery_receipts* r) = 0;
 };
 
 } // namespace mb::model

@@ -25,50 +25,27 @@ std::string redact_url(const std::string& url) {
     return url.substr(0, host) + url.substr(at + 1);
 }
 
-namespace {
-
-// Before a stop: what got no PUBACK, and why (the wait ran out, or the uplink is down).
-void log_drain(const buffer::drain_result& r) {
-    // What has no PUBACK stays in the buffer (the queue's close makes it durable).
-    constexpr std::string_view kept = "they stay in the buffer for the next start";
-    switch (r.how) {
-    case buffer::drain_result::ending::drained:
-        return;
-    case buffer::drain_result::ending::deadline:
-        log::warn("stop: {} message(s) still awaiting PUBACK after {} ms; {}", r.left,
-                  r.waited.count(), kept);
-        return;
-    case buffer::drain_result::ending::link_down:
-        log::warn("stop: the uplink is down: {} message(s) sent before it went down got no "
-                  "PUBACK; {}",
-                  r.left, kept);
-        return;
-    case buffer::drain_result::ending::link_lost:
-        log::warn("stop: the uplink went down after {} ms of waiting for PUBACKs: {} message(s) "
-                  "got none; {}",
-                  r.waited.count(), r.left, kept);
-        return;
-    }
-}
-
-} // namespace
-
-gateway::gateway(uv_loop_t& loop, config::config cfg)
+gateway::gateway(uv_loop_t& loop, config::config cfg, source_catalog catalog)
     : loop_(loop)
     , cfg_(std::move(cfg))
-    , deferred_(loop) {}
+    , catalog_(std::move(catalog))
+    , deferred_(loop)
+    , sources_(
+          deferred_,
+          [this](const source_spec& spec) { return spec.make(loop_, source_callbacks(), clock_); },
+          [this] { source_stopped(); }) {}
 
 gateway::~gateway() {
-    phase_ = phase::stopped; // what the members' destructors still deliver is not pumped
+    phase_ = phase::stopped; // what the members' destructors still deliver is not sent
 }
 
 void gateway::start() {
     phase_ = phase::running;
-    open_queue();
-    start_uplink();
-    add_sources(cfg_);
+    open_path();
+    path_->connect(uplink_settings(cfg_), command_handler());
+    sources_.add(catalog_(cfg_));
     feed_uplink();
-    start_ready_sources();
+    sources_.start_ready();
     status_refresh_ = make_uv_timer(loop_, this);
     const auto period = static_cast<std::uint64_t>(status_refresh_period.count());
     uv_timer_start(status_refresh_.get(), &on_status_refresh, period, period);
@@ -90,18 +67,19 @@ void gateway::on_devices_batch(uv_timer_t* t) noexcept {
 void gateway::on_buffer_watch(uv_timer_t* t) noexcept {
     auto& self = *static_cast<gateway*>(t->data);
     try {
-        if (!self.uplink_ || !self.uplink_->connected()) return; // sent on connect anyway
+        auto* up = self.uplink();
+        if (up == nullptr || !up->connected()) return; // sent on connect anyway
         // Drops, buffer errors and a backlog appearing or drained are news for the retained
         // status; the reading count moving alone is not (readings in flight count too).
         if (!self.note_buffer_state()) return;
-        self.uplink_->refresh_gateway_status();
+        up->refresh_gateway_status();
     } catch (...) { // never unwind into libuv
         log::callback_failed("gateway", __func__);
     }
 }
 
 bool gateway::note_buffer_state() {
-    auto stats = queue_->stats();
+    auto stats = path_->queue().stats();
     const bool backlog =
         stats.oldest_ts && clock_.unix_ms() - *stats.oldest_ts > backlog_age.count();
     const bool held = stats.held > 0;
@@ -117,60 +95,43 @@ bool gateway::note_buffer_state() {
     return true;
 }
 
-void gateway::open_queue() {
+void gateway::open_path() {
     // A buffer file that cannot be used is the queue's to report and retry (it keeps live
     // readings flowing); only a thread or a libuv handle that cannot be made ends up here.
     auto opened = buffer::open_delivery_queue(loop_, buffer_settings(cfg_));
     if (!opened.queue) throw std::runtime_error("buffer: " + opened.error);
-    queue_ = std::move(opened.queue);
-    forwarder_ = std::make_unique<buffer::forwarder>(loop_, *queue_);
+    delivery_path::callbacks cb;
+    cb.on_uplink = [this](bridge::uplink& up) { uplink_made(up); };
+    cb.on_start_failed = [this](std::error_code ec) {
+        log::error("uplink: cannot start: {} (check [uplink] in {})", ec.message(),
+                   cfg_.source.string());
+    };
+    cb.on_connect = [this] {
+        // The status the uplink sends on connect tells the buffer as it is now: a backlog
+        // seen here is one the watch must report drained later.
+        note_buffer_state();
+        changed();
+    };
+    cb.on_disconnect = [this] { changed(); };
+    cb.errors = [this] { return sources_.problems(); };
+    path_ = std::make_unique<delivery_path>(loop_, std::move(opened.queue), std::move(cb), clock_);
 }
 
 void gateway::on_status_refresh(uv_timer_t* t) noexcept {
     auto& self = *static_cast<gateway*>(t->data);
     try {
-        if (!self.uplink_) return;
+        auto* up = self.uplink();
+        if (up == nullptr) return;
         for (const auto& [name, d] : self.devices_)
-            if (const auto* src = self.owner_of(name))
+            if (const auto* src = self.sources_.owner_of(name))
                 if (const auto* s = src->status(name); s != nullptr && s->polls > 0)
-                    self.uplink_->publish_status(*s, bridge::uplink::status_change::counters);
+                    up->publish_status(*s, bridge::uplink::status_change::counters);
     } catch (...) { // never unwind into libuv
         log::callback_failed("gateway", __func__);
     }
 }
 
-void gateway::start_uplink() {
-    // The forwarder ignores callbacks of an uplink replaced on reload: its message ids belong
-    // to another libmosquitto instance. Each instance knows its generation.
-    const auto gen = forwarder_->generation() + 1;
-    bridge::uplink::callbacks cb;
-    cb.on_ack = [this, gen](int mid, bridge::delivery d) {
-        if (d == bridge::delivery::ok) return forwarder_->on_ack(gen, mid);
-        forwarder_->on_refused(gen, mid,
-                               "the broker refused it (a PUBACK error reason code, or under MQTT "
-                               "3.1.1 it closed the connection on it again and again)");
-    };
-    cb.on_connect = [this, gen] {
-        // The status the uplink sends on connect tells the buffer as it is now: a backlog
-        // seen here is one the watch must report drained later.
-        note_buffer_state();
-        forwarder_->on_connect(gen);
-        changed();
-    };
-    cb.on_disconnect = [this, gen] {
-        forwarder_->on_disconnect(gen);
-        changed();
-    };
-    cb.on_stopped = [this, gen] {
-        if (gen == uplink_gen_ && uplink_) return uplink_stopped();
-        deferred_.post([this] { retired_stopped(); });
-    };
-    cb.buffer = [this] { return queue_->stats(); };
-    cb.errors = [this] { return source_problems(); };
-    cb.clock = &clock_;
-    uplink_ = std::make_unique<bridge::uplink>(loop_, uplink_settings(cfg_), std::move(cb),
-                                               command_handler());
-    uplink_gen_ = forwarder_->attach(uplink_.get());
+void gateway::uplink_made(bridge::uplink& up) {
     // A new instance after a reload first learns what the old one published, so that the
     // retained meta of devices the reload removed gets cleared when it connects.
     if (!devices_.empty()) {
@@ -178,64 +139,47 @@ void gateway::start_uplink() {
         names.reserve(devices_.size());
         for (const auto& [name, native] : devices_)
             names.push_back(name);
-        uplink_->published_before(std::move(names));
+        up.published_before(std::move(names));
     }
     if (!removed_for_next_uplink_.empty())
-        uplink_->remove_devices(std::exchange(removed_for_next_uplink_, {}));
+        up.remove_devices(std::exchange(removed_for_next_uplink_, {}));
     feed_uplink();
-    if (const auto ec = uplink_->start())
-        log::error("uplink: cannot start: {} (check [uplink] in {})", ec.message(),
-                   cfg_.source.string());
+    changed();
 }
 
-std::map<std::string, std::string> gateway::source_problems() const {
-    std::map<std::string, std::string> out;
-    for (const auto& slot : sources_)
-        if (auto p = slot.src->problem(); !p.empty()) out.emplace(slot.src->name(), std::move(p));
-    return out;
-}
-
-std::vector<model::device_info> gateway::all_devices() const {
-    std::vector<model::device_info> out;
-    for (const auto& slot : sources_)
-        for (auto& d : slot.src->devices())
-            out.push_back(std::move(d));
-    return out;
-}
-
-drivers::source* gateway::owner_of(std::string_view device) const {
-    for (const auto& slot : sources_)
-        if (slot.src->status(device) != nullptr) return slot.src.get();
-    return nullptr;
+bridge::uplink* gateway::uplink() const {
+    return path_ ? path_->uplink() : nullptr;
 }
 
 // The uplink learns the union of every source's devices and their current status (meta and
 // status on connect). A device not polled yet has no status to tell.
 void gateway::feed_uplink() {
-    if (!uplink_) return;
+    auto* up = uplink();
+    if (up == nullptr) return;
     pending_devices_.clear(); // the full list has them
-    auto all = all_devices();
+    auto all = sources_.devices();
     set_known_devices(all);
-    uplink_->set_devices(std::move(all));
+    up->set_devices(std::move(all));
     for (const auto& [name, d] : devices_)
-        if (const auto* src = owner_of(name))
+        if (const auto* src = sources_.owner_of(name))
             if (const auto* s = src->status(name); s != nullptr && s->polls > 0)
-                uplink_->publish_status(*s);
+                up->publish_status(*s);
 }
 
 void gateway::feed_pending_devices() {
-    if (!uplink_ || pending_devices_.empty()) return;
+    auto* up = uplink();
+    if (up == nullptr || pending_devices_.empty()) return;
     std::vector<model::device_info> batch;
     batch.reserve(pending_devices_.size());
     for (auto& [name, d] : pending_devices_) {
         // A source of an older configuration, still stopping, may have added it.
-        if (owner_of(name) == nullptr) continue;
+        if (sources_.owner_of(name) == nullptr) continue;
         const auto [it, added] = devices_.insert_or_assign(name, d.source == "native");
         if (added && it->second) ++native_devices_;
         batch.push_back(std::move(d));
     }
     pending_devices_.clear();
-    uplink_->update_devices(std::move(batch));
+    up->update_devices(std::move(batch));
     changed();
 }
 
@@ -257,8 +201,8 @@ void gateway::devices_removed(const std::vector<std::string>& gone) {
         native_devices_ -= it->second ? 1 : 0;
         devices_.erase(it);
     }
-    if (uplink_)
-        uplink_->remove_devices(gone);
+    if (auto* up = uplink())
+        up->remove_devices(gone);
     else
         removed_for_next_uplink_.insert(removed_for_next_uplink_.end(), gone.begin(), gone.end());
     changed();
@@ -271,32 +215,21 @@ void gateway::end_relays_of_configured_names(const config::config& cfg) {
     for (const auto& n : cfg.natives)
         for (const auto& m : n.meters)
             configured.push_back(m.name);
-    std::vector<std::string> ended;
-    for (const auto& name : configured)
-        for (const auto& slot : sources_)
-            if (slot.src->end_relay(name)) ended.push_back(name);
-    if (!ended.empty()) devices_removed(ended);
-}
-
-void gateway::retired_stopped() {
-    retired_.reset();
-    if (phase_ != phase::running || uplink_) return;
-    start_uplink();
-    forwarder_->pump();
-    changed();
+    if (const auto ended = sources_.end_relays(configured); !ended.empty()) devices_removed(ended);
 }
 
 drivers::source::callbacks gateway::source_callbacks() {
     drivers::source::callbacks cb;
     cb.on_reading = [this](model::reading&& r) {
-        if (!queue_) return;
-        queue_->push(std::move(r));
-        if (phase_ == phase::running) forwarder_->pump();
+        // While stopping it is kept, not sent (the path drains); once stopped, every source
+        // has handed over what it had.
+        if (path_ && phase_ != phase::stopped) path_->push(std::move(r));
     };
     cb.on_status = [this](const model::device_status& s) {
         // Only devices of the current configuration: a source of an older one that is still
         // stopping may report a device the reload removed.
-        if (uplink_ && owner_of(s.device) != nullptr) uplink_->publish_status(s);
+        if (auto* up = uplink(); up != nullptr && sources_.owner_of(s.device) != nullptr)
+            up->publish_status(s);
         changed();
     };
     cb.on_devices_changed = [this](std::vector<model::device_info> changed) {
@@ -312,70 +245,18 @@ drivers::source::callbacks gateway::source_callbacks() {
     cb.on_devices_removed = [this](const std::vector<std::string>& gone) {
         if (phase_ == phase::running) devices_removed(gone);
     };
-    cb.may_add_device = [this](std::string_view device) { return owner_of(device) == nullptr; };
+    cb.may_add_device = [this](std::string_view device) {
+        return sources_.owner_of(device) == nullptr;
+    };
     cb.on_problem = [this] {
-        if (uplink_) uplink_->refresh_gateway_status();
+        if (auto* up = uplink()) up->refresh_gateway_status();
         changed();
     };
     return cb;
 }
 
-void gateway::add_sources(const config::config& cfg, std::vector<source_slot>* keep,
-                          const std::vector<std::string>& unchanged) {
-    for (auto& spec : sources_of(cfg)) {
-        const auto old =
-            keep == nullptr ? std::vector<source_slot>::iterator{}
-                            : std::find_if(keep->begin(), keep->end(),
-                                           [&](const source_slot& s) { return s.key == spec.key; });
-        const bool known = keep != nullptr && old != keep->end();
-        if (known && old->started &&
-            std::find(unchanged.begin(), unchanged.end(), spec.key) != unchanged.end()) {
-            log::info("reload: {} unchanged; it keeps running", old->src->name());
-            sources_.push_back(std::move(*old));
-            keep->erase(old);
-            continue;
-        }
-        auto src = spec.make(loop_, source_callbacks(), clock_);
-        if (known)
-            log::info("reload: {} changed; restarting it", src->name());
-        else if (keep != nullptr)
-            log::info("reload: {} is new; starting it", src->name());
-        // The source it replaces (same name, changed settings) hands over what outlives a
-        // restart: a native source's relayed meters keep their names and retained state.
-        if (keep != nullptr)
-            for (auto& previous : *keep)
-                if (previous.src->name() == src->name()) src->take_over(*previous.src);
-        sources_.push_back(source_slot{spec.key, std::move(src), false});
-    }
-}
-
-void gateway::start_ready_sources() {
-    for (auto& slot : sources_) {
-        if (slot.started) continue;
-        const bool held = std::any_of(stopping_.begin(), stopping_.end(),
-                                      [&](const source_slot& old) { return old.key == slot.key; });
-        if (held) continue; // starts when the old one has let go of it
-        slot.started = true;
-        slot.src->start();
-    }
-}
-
-void gateway::stop_sources() {
-    for (auto& slot : sources_) {
-        if (!slot.started) continue; // never started: nothing to wait for
-        const drivers::source* which = slot.src.get();
-        stopping_.push_back(std::move(slot));
-        // `done` may come before stop() returns: the source is destroyed from a fresh
-        // iteration, never inside its own call.
-        stopping_.back().src->stop(
-            [this, which] { deferred_.post([this, which] { source_stopped(which); }); });
-    }
-    sources_.clear();
-}
-
-void gateway::source_stopped(const drivers::source* which) {
-    std::erase_if(stopping_, [&](const source_slot& s) { return s.src.get() == which; });
-    if (phase_ == phase::running) start_ready_sources();
+void gateway::source_stopped() {
+    if (phase_ == phase::running) sources_.start_ready(); // one may wait for its key
     finish_stop_when_done();
 }
 
@@ -398,16 +279,9 @@ drivers::source* gateway::command_target(std::string_view device,
         done({false, "the gateway is stopping", {}});
         return nullptr;
     }
-    for (const auto& slot : sources_) {
-        if (slot.src->status(device) == nullptr) continue;
-        if (slot.started) return slot.src.get();
-        // A reload: the old source of this port still ends its current request.
-        done(
-            {false, fmt::format("{}: its bus is reopening after a reload; try again", device), {}});
-        return nullptr;
-    }
-    done({false, fmt::format("{}: no such device", device), {}});
-    return nullptr;
+    auto r = sources_.route_command(device);
+    if (r.to == nullptr) done({false, std::move(r.refusal), {}});
+    return r.to;
 }
 
 void gateway::changed() {
@@ -415,11 +289,11 @@ void gateway::changed() {
 }
 
 bool gateway::would_change(const config::config& next) const {
-    return !plan_reload(cfg_, next).changes_nothing();
+    return !plan_reload(cfg_, next, catalog_).changes_nothing();
 }
 
 std::string gateway::apply(config::config next) {
-    const auto plan = plan_reload(cfg_, next);
+    const auto plan = plan_reload(cfg_, next, catalog_);
     // The buffer is not reopened while running (its file holds the seq reservations the
     // running queue counts on): a changed [buffer] waits for a restart, and says so.
     std::string not_applied;
@@ -435,30 +309,17 @@ std::string gateway::apply(config::config next) {
     // Every source of the old configuration that changed stops (asynchronously: a bus finishes
     // its request first); a new one starts at once, or when the old one holding its port has
     // stopped. One whose settings did not change keeps running, untouched.
-    auto old = std::move(sources_);
-    sources_.clear();
-    add_sources(cfg_, &old, plan.kept);
+    sources_.replace(catalog_(cfg_), plan.kept);
     end_relays_of_configured_names(cfg_);
-    for (const auto& gone : old)
-        if (std::none_of(sources_.begin(), sources_.end(),
-                         [&](const source_slot& s) { return s.key == gone.key; }))
-            log::info("reload: {} is no longer configured; stopping it", gone.src->name());
-    std::swap(old, sources_);
-    stop_sources(); // what was not kept
-    sources_ = std::move(old);
-    start_ready_sources();
+    sources_.start_ready();
     // The uplink is rebuilt only when its settings change, so a reload that touches devices
-    // alone keeps the broker session.
-    if (plan.uplink && uplink_ && !retired_) {
-        // The old session ends (offline status, DISCONNECT) before the new one starts, so the
-        // broker never sees two clients with one id; readings wait in the queue meanwhile.
+    // alone keeps the broker session. The old session ends before the new one starts.
+    if (plan.uplink) {
         log::info("reload: uplink settings changed; reconnecting");
-        retired_ = std::move(uplink_);
-        forwarder_->attach(nullptr); // its acks no longer count; what it held goes again
-        retired_->stop();
+        path_->connect(uplink_settings(cfg_), command_handler());
     }
     feed_uplink();
-    forwarder_->pump();
+    path_->pump();
     changed();
     return not_applied;
 }
@@ -474,18 +335,10 @@ void gateway::stop(std::function<void()> done) {
     grace_ = make_uv_timer(loop_, this);
     uv_timer_start(grace_.get(), &on_grace_timeout, static_cast<std::uint64_t>(stop_grace.count()),
                    0);
-    stop_sources();
+    sources_.stop_all();
     // The uplink drains and says goodbye at once, beside the sources: a bus may still be
     // inside a request of up to its `timeout`, and the PUBACKs must not wait for it.
-    if (uplink_) {
-        forwarder_->pump();
-        forwarder_->drain(drain_wait, [this](const buffer::drain_result& r) {
-            log_drain(r);
-            if (uplink_) uplink_->stop();
-        });
-    } else {
-        uplink_done_ = true; // none, or a retired one that stops by itself
-    }
+    path_->stop_uplink(drain_wait, [this] { uplink_stopped(); });
     finish_stop_when_done();
 }
 
@@ -495,7 +348,7 @@ void gateway::uplink_stopped() {
 }
 
 void gateway::finish_stop_when_done() {
-    if (phase_ == phase::stopping && uplink_done_ && stopping_.empty()) finish_stop();
+    if (phase_ == phase::stopping && uplink_done_ && sources_.stopping() == 0) finish_stop();
 }
 
 void gateway::on_grace_timeout(uv_timer_t* t) noexcept {
@@ -509,9 +362,9 @@ void gateway::on_grace_timeout(uv_timer_t* t) noexcept {
         }
         // A bus inside a request ends it by itself (at most its timeout): the loop keeps
         // turning meanwhile, feeding the watchdog, rather than joining its thread.
-        if (!self.stopping_.empty())
+        if (self.sources_.stopping() > 0)
             log::info("stop: waiting for {} source(s) to finish their current request",
-                      self.stopping_.size());
+                      self.sources_.stopping());
         self.finish_stop_when_done();
     } catch (...) { // never unwind into libuv
         log::callback_failed("gateway", __func__);
@@ -524,15 +377,9 @@ void gateway::finish_stop() {
     // This may run inside the uplink's own callback: destroy the components from a fresh
     // loop iteration, so that their handles close before the loop ends.
     deferred_.post([this] {
-        stopping_.clear();
-        sources_.clear();
-        forwarder_->attach(nullptr);
-        uplink_.reset();
-        retired_.reset();
-        queue_->close([this] {
+        path_->close([this] {
             deferred_.post([this] {
-                forwarder_.reset();
-                queue_.reset();
+                path_.reset();
                 grace_.reset();
                 status_refresh_.reset();
                 buffer_watch_.reset();
@@ -545,8 +392,9 @@ void gateway::finish_stop() {
 }
 
 std::string gateway::uplink_state() const {
-    if (!uplink_) return "not started";
-    return uplink_->connected() ? "connected" : "connecting";
+    const auto* up = uplink();
+    if (up == nullptr) return "not started";
+    return up->connected() ? "connected" : "connecting";
 }
 
 std::string gateway::summary() const {

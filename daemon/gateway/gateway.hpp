@@ -1,17 +1,17 @@
 #pragma once
 // The running daemon: wires sources → delivery queue → uplink for one `config`, applies a new
 // config on reload and stops everything gracefully. It holds any number of sources (built by
-// the source registry), gives the uplink the union of their devices, routes each command to
-// the source that owns the device, and never waits on a source: stops are asynchronous.
-// Loop thread only.
+// the source registry; source_set), gives the uplink the union of their devices, routes each
+// command to the source that owns the device, and never waits on a source: stops are
+// asynchronous. The way out is a delivery_path. Loop thread only.
 #include "bridge/uplink.hpp"
-#include "buffer/delivery_queue.hpp"
-#include "buffer/forwarder.hpp"
 #include "common/log.hpp"
 #include "common/uv_handle.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/gateway/deferred_calls.hpp"
+#include "daemon/gateway/delivery_path.hpp"
 #include "daemon/gateway/source_registry.hpp"
+#include "daemon/gateway/source_set.hpp"
 #include "drivers/source.hpp"
 
 #include <chrono>
@@ -33,7 +33,8 @@ public:
     // close.
     static constexpr std::chrono::milliseconds stop_grace{9000};
 
-    gateway(uv_loop_t& loop, config::config cfg);
+    // `catalog` turns a configuration into sources (the registry's; tests give their own).
+    gateway(uv_loop_t& loop, config::config cfg, source_catalog catalog = sources_of);
     gateway(const gateway&) = delete;
     gateway& operator=(const gateway&) = delete;
     ~gateway();
@@ -60,14 +61,6 @@ public:
 private:
     enum class phase : std::uint8_t { idle, running, stopping, stopped };
 
-    // A source and what it waits for: a new source whose key an old one still holds starts
-    // once that one has stopped.
-    struct source_slot {
-        std::string key;
-        std::unique_ptr<drivers::source> src;
-        bool started = false;
-    };
-
     // Longest wait for in-flight PUBACKs before the offline status is published on stop
     // (docs/command-line.md: up to 5 s); what is still unacknowledged then stays in the buffer
     // file.
@@ -91,8 +84,12 @@ private:
     // Records the buffer's drops, error and backlog as the gateway status now tells them;
     // true when one of them changed since the last time.
     bool note_buffer_state();
-    void open_queue();
-    void start_uplink();
+    // The queue and the path out (delivery_path), the uplink not made yet.
+    void open_path();
+    // A new uplink instance, before it starts: what it must know of the devices.
+    void uplink_made(bridge::uplink& up);
+    // The running uplink; null before start, after the stop, and while a replaced one stops.
+    [[nodiscard]] bridge::uplink* uplink() const;
     void feed_uplink();
     // Tells the uplink what pending_devices_ holds (and their status).
     void feed_pending_devices();
@@ -104,20 +101,9 @@ private:
     // meter (names are owned: one name, one device). The meters that lose theirs are told to
     // the uplink, which clears their retained meta and status before the new device's.
     void end_relays_of_configured_names(const config::config& cfg);
-    void retired_stopped();
-    // Makes the sources `cfg` asks for; one in `keep` whose key is `unchanged` (reload_plan) is
-    // taken over running instead (a reload that did not touch it).
-    void add_sources(const config::config& cfg, std::vector<source_slot>* keep = nullptr,
-                     const std::vector<std::string>& unchanged = {});
-    void start_ready_sources();
-    // Asks every current source to stop; each is destroyed (and its key freed) when it has.
-    void stop_sources();
-    void source_stopped(const drivers::source* which);
+    // A source asked to stop has stopped (and is gone).
+    void source_stopped();
     [[nodiscard]] drivers::source::callbacks source_callbacks();
-    [[nodiscard]] drivers::source* owner_of(std::string_view device) const;
-    [[nodiscard]] std::vector<model::device_info> all_devices() const;
-    // Each source's problem(), by source name, for the gateway status.
-    [[nodiscard]] std::map<std::string, std::string> source_problems() const;
     void changed();
     bridge::command_handler command_handler();
     // The running source that owns `device`, or nullptr after answering `done` with why not.
@@ -131,15 +117,12 @@ private:
     uv_loop_t& loop_;
     const common::clock& clock_ = common::real_clock(); // the one clock sources and uplink read
     config::config cfg_;
+    source_catalog catalog_;
     phase phase_ = phase::idle;
-    std::unique_ptr<buffer::delivery_queue> queue_;
-    std::unique_ptr<buffer::forwarder> forwarder_;
-    std::unique_ptr<bridge::uplink> uplink_;
-    std::unique_ptr<bridge::uplink> retired_; // replaced on reload, still stopping
-    std::uint64_t uplink_gen_ = 0;            // the forwarder generation of uplink_
-    bool uplink_done_ = false;                // stop: the uplink has said goodbye (or gave up)
-    std::vector<source_slot> sources_;        // of the current configuration
-    std::vector<source_slot> stopping_;       // of an older one, stopping
+    deferred_calls deferred_;
+    std::unique_ptr<delivery_path> path_; // queue -> forwarder -> uplink
+    bool uplink_done_ = false;            // stop: the uplink has said goodbye (or gave up)
+    source_set sources_;                  // after path_: sources go first, handing over
     // The devices last told to the uplink, by name: whether each is a native one. Only the
     // names (the uplink holds what it publishes), so that a relayed meter costs little here.
     std::map<std::string, bool, std::less<>> devices_;
@@ -157,7 +140,6 @@ private:
     bool published_backlog_ = false;      // a backlog (backlog_age) likewise
     bool published_held_ = false;         // readings held for their seq's reservation likewise
     std::string published_rebuilt_;       // the buffer file made again while running likewise
-    deferred_calls deferred_;
     std::function<void()> stopped_;
     std::function<void()> status_changed_;
 };

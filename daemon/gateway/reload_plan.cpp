@@ -29,10 +29,11 @@ bool reload_plan::changes_nothing() const {
            buffer.empty();
 }
 
-reload_plan plan_reload(const config::config& running, const config::config& next) {
+reload_plan plan_reload(const config::config& running, const config::config& next,
+                        const source_catalog& catalog) {
     reload_plan plan;
-    const auto before = sources_of(running);
-    const auto after = sources_of(next);
+    const auto before = catalog(running);
+    const auto after = catalog(next);
     for (const auto& spec : after) {
         const auto old = std::find_if(before.begin(), before.end(),
                                       [&](const source_spec& s) { return s.key == spec.key; });

@@ -5,6 +5,7 @@
 // whole (operator== = default on each settings struct), so a field added anywhere takes part
 // without being listed here.
 #include "daemon/config/config.hpp"
+#include "daemon/gateway/source_registry.hpp"
 
 #include <string>
 #include <vector>
@@ -26,6 +27,8 @@ struct reload_plan {
     [[nodiscard]] bool changes_nothing() const;
 };
 
-[[nodiscard]] reload_plan plan_reload(const config::config& running, const config::config& next);
+// `catalog` turns a configuration into source specs (the registry's; tests give their own).
+[[nodiscard]] reload_plan plan_reload(const config::config& running, const config::config& next,
+                                      const source_catalog& catalog = sources_of);
 
 } // namespace mb::daemon

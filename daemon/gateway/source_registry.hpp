@@ -61,5 +61,7 @@ struct source_kind {
 [[nodiscard]] const std::vector<source_kind>& source_kinds();
 // Every source `cfg` asks for, kind by kind.
 [[nodiscard]] std::vector<source_spec> sources_of(const config::config& cfg);
+// Where the gateway gets its sources from: sources_of, or a test's own kinds.
+using source_catalog = std::function<std::vector<source_spec>(const config::config&)>;
 
 } // namespace mb::daemon

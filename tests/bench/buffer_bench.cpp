@@ -23,7 +23,6 @@
 #include "bridge/payloads.hpp"
 #include "buffer/delivery_queue.hpp"
 #include "buffer/footprint.hpp"
-#include "buffer/forwarder.hpp"
 #include "buffer/item.hpp"
 #include "buffer/settings.hpp"
 #include "buffer/sqlite_handle.hpp"
@@ -208,29 +207,26 @@ std::string figure_disk(const options& o, int port, const fs::path& dir, bool& m
         const auto w0 = mb::bench::write_bytes();
         auto q = open_queue(loop.get(), db);
         const auto w1 = mb::bench::write_bytes();
-        mb::buffer::forwarder fwd(loop.get(), *q);
         {
-            mb::bench::uplink_rig rig(loop.get(), port, 32, "bench-disk", fwd, *q);
+            mb::bench::uplink_rig rig(loop, port, 32, "bench-disk", std::move(q));
             rig.start();
             loop.run_until([&] { return rig.connects > 0; }, 15s, "the uplink to connect");
             mb::bench::reading_source src(disk_devices, disk_values);
-            mb::bench::rate_pusher pusher(loop, *q, fwd, src, count, o.rate);
+            mb::bench::rate_pusher pusher(loop, rig.path(), src, count, o.rate);
             const auto start = clock_type::now();
             pusher.start();
-            loop.run_until([&] { return pusher.done() && q->size() == 0; }, budget(count, o.rate),
-                           "every reading pushed and acknowledged");
+            loop.run_until([&] { return pusher.done() && rig.path().queue().size() == 0; },
+                           budget(count, o.rate), "every reading pushed and acknowledged");
             secs = seconds_between(start, clock_type::now());
             const auto w2 = mb::bench::write_bytes();
             w_open = w1 - w0;
             w_run = w2 - w1;
-            acks = rig.acks;
             const auto& c = rig.checked();
+            acks = c.acks;
             checks = fmt::format("published {}, acked {}, repeated {}, out of order {}, "
                                  "disconnects {}",
                                  c.readings, acks, c.repeats, c.backwards, rig.disconnects);
-            rig.stop(); // the daemon's order: offline status, then the queue's close
-            loop.run_until([&] { return rig.stopped; }, 15s, "the uplink to stop");
-            close_queue(loop, *q);
+            rig.stop_and_close(); // the daemon's order: offline status, then the queue's close
             w_close = mb::bench::write_bytes() - w2;
         }
     }
@@ -441,29 +437,26 @@ replay_figures replay(const options& o, int port, const fs::path& db, int window
         r.backlog = q->stats().readings;
         const auto rss_open = mb::bench::rss_kib();
         const bool peak_reset = mb::bench::reset_peak_rss();
-        mb::buffer::forwarder fwd(loop.get(), *q);
-        mb::bench::uplink_rig rig(loop.get(), port, window, fmt::format("bench-replay-{}", window),
-                                  fwd, *q);
-        rig.start();
-        loop.run_until([&] { return rig.connects > 0 && q->size() == 0; }, budget(r.backlog, 1000),
-                       "the backlog to drain");
-        const double secs = seconds_between(rig.connected_at, rig.last_ack);
-        r.per_s = static_cast<double>(rig.acks) / secs;
+        mb::bench::uplink_rig rig(loop, port, window, fmt::format("bench-replay-{}", window),
+                                  std::move(q));
         const auto& c = rig.checked();
+        rig.start();
+        loop.run_until([&] { return rig.connects > 0 && rig.path().queue().size() == 0; },
+                       budget(r.backlog, 1000), "the backlog to drain");
+        const double secs = seconds_between(rig.connected_at, c.last_ack);
+        r.per_s = static_cast<double>(c.acks) / secs;
         detail = fmt::format(
             "    max_inflight {}: opened in {:.0f} ms (RSS {:.1f} MiB), {} acked in {:.1f} s, "
             "first PUBACK {:.0f} ms after connecting, peak RSS {:.1f} MiB{}\n"
             "    published {}, repeated {}, out of order {}, gaps {}, disconnects {}, refused {}\n",
-            window, open_ms, mib(rss_open), rig.acks, secs,
-            seconds_between(rig.connected_at, rig.first_ack) * 1e3, mib(mb::bench::peak_rss_kib()),
+            window, open_ms, mib(rss_open), c.acks, secs,
+            seconds_between(rig.connected_at, c.first_ack) * 1e3, mib(mb::bench::peak_rss_kib()),
             peak_reset ? "" : " (since start)", c.readings, c.repeats, c.backwards, c.gaps.size(),
-            rig.disconnects, rig.refused);
-        if (rig.acks < expected || c.readings < expected)
+            rig.disconnects, c.refusals);
+        if (c.acks < expected || c.readings < expected)
             throw std::runtime_error(fmt::format("replay at {}: {} of {} readings acknowledged",
-                                                 window, rig.acks, expected));
-        rig.stop();
-        loop.run_until([&] { return rig.stopped; }, 15s, "the uplink to stop");
-        close_queue(loop, *q);
+                                                 window, c.acks, expected));
+        rig.stop_and_close();
     }
     const file_view after(db);
     detail += fmt::format("    after the drain and a clean close: {} readings left, file {:.1f} "

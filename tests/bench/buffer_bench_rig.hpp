@@ -2,12 +2,12 @@
 // The moving parts of buffer_bench around the delivery queue: a libuv loop that runs until a
 // condition holds (or fails the run), readings shaped like meter polls, two ways of pushing
 // them (at a fixed rate, as the gateway does after each poll; or as fast as the loop turns),
-// and bridge::uplink glued to the queue by buffer::forwarder the way daemon/gateway/gateway.cpp
-// does, behind an outlet that checks what the queue publishes (no seq twice, oldest first).
+// and the daemon's own path out (daemon/gateway/delivery_path: queue, forwarder, uplink) with
+// the queue behind a check of what it publishes (no seq twice, oldest first).
 #include "bridge/uplink.hpp"
 #include "buffer/delivery_queue.hpp"
-#include "buffer/forwarder.hpp"
 #include "common/uv_handle.hpp"
+#include "daemon/gateway/delivery_path.hpp"
 #include "model/gap.hpp"
 #include "model/outlet.hpp"
 #include "model/reading.hpp"
@@ -155,15 +155,14 @@ private:
     std::uint64_t n_ = 0;
 };
 
-// Pushes `count` readings at `rate` per second in 10 ms ticks, pumping after each push as
-// the gateway does after each poll.
+// Pushes `count` readings at `rate` per second in 10 ms ticks into the path, as the gateway
+// does after each poll.
 class rate_pusher {
 public:
-    rate_pusher(bench_loop& loop, buffer::delivery_queue& q, buffer::forwarder& fwd,
-                reading_source& src, std::uint64_t count, double rate)
+    rate_pusher(bench_loop& loop, daemon::delivery_path& path, reading_source& src,
+                std::uint64_t count, double rate)
         : loop_(loop)
-        , q_(q)
-        , fwd_(fwd)
+        , path_(path)
         , src_(src)
         , count_(count)
         , rate_(rate)
@@ -183,10 +182,8 @@ private:
             const auto due = std::min(
                 self.count_, static_cast<std::uint64_t>(
                                  seconds_between(self.start_, clock_type::now()) * self.rate_));
-            for (; self.pushed_ < due; ++self.pushed_) {
-                self.q_.push(self.src_.next());
-                self.fwd_.pump();
-            }
+            for (; self.pushed_ < due; ++self.pushed_)
+                self.path_.push(self.src_.next());
             if (self.done()) uv_timer_stop(t);
         } catch (...) {
             uv_timer_stop(t);
@@ -195,8 +192,7 @@ private:
     }
 
     bench_loop& loop_;
-    buffer::delivery_queue& q_;
-    buffer::forwarder& fwd_;
+    daemon::delivery_path& path_;
     reading_source& src_;
     std::uint64_t count_;
     double rate_;
@@ -278,32 +274,73 @@ private:
     uv_handle<uv_timer_t> pause_;
 };
 
-// An outlet in front of the uplink that notes what the queue hands over: a seq published
-// twice for a device, or one older than a seq already published for it, is counted.
-class checked_outlet final : public model::outlet {
+// The delivery queue in front of the daemon's, noting what it hands over (a seq published
+// twice for a device, or one older than a seq already published for it, is counted) and the
+// PUBACKs and refusals that come back.
+class checked_queue final : public buffer::delivery_queue {
 public:
-    explicit checked_outlet(model::outlet& inner)
-        : inner_(inner) {}
+    explicit checked_queue(std::unique_ptr<buffer::delivery_queue> inner)
+        : inner_(std::move(inner)) {
+        inner_->on_ready([this] { ready(); });
+    }
+    ~checked_queue() override { inner_->on_ready(nullptr); }
+    checked_queue(const checked_queue&) = delete;
+    checked_queue& operator=(const checked_queue&) = delete;
+    checked_queue(checked_queue&&) = delete;
+    checked_queue& operator=(checked_queue&&) = delete;
 
-    model::publish_attempt publish(const model::reading& r) override {
-        auto a = inner_.publish(r);
-        if (a.what == model::publish_attempt::outcome::sent) note(r.device, r.seq);
-        return a;
+    std::uint64_t push(model::reading r) override { return inner_->push(std::move(r)); }
+    void pump(model::outlet& out) override {
+        tap_.out = &out;
+        inner_->pump(tap_);
     }
-    model::publish_attempt publish(const model::gap& g) override {
-        auto a = inner_.publish(g);
-        if (a.what == model::publish_attempt::outcome::sent)
-            ++gaps[std::string(model::reason_name(g.reason))];
-        return a;
+    void acked(int mid) override {
+        note_ack();
+        inner_->acked(mid);
     }
-    [[nodiscard]] bool connected() const override { return inner_.connected(); }
+    void refused(int mid, const std::string& reason) override {
+        note_ack();
+        ++refusals;
+        inner_->refused(mid, reason);
+    }
+    void requeue_inflight() override { inner_->requeue_inflight(); }
+    void close(std::function<void()> done) override { inner_->close(std::move(done)); }
+    [[nodiscard]] model::buffer_stats stats() const override { return inner_->stats(); }
+    [[nodiscard]] std::size_t inflight() const override { return inner_->inflight(); }
+    [[nodiscard]] std::size_t size() const override { return inner_->size(); }
+    [[nodiscard]] std::uint64_t dropped() const override { return inner_->dropped(); }
+    [[nodiscard]] std::string error() const override { return inner_->error(); }
 
     std::uint64_t readings = 0;                // published (handed over)
     std::uint64_t repeats = 0;                 // a seq published again
     std::uint64_t backwards = 0;               // first published after a higher seq of its device
     std::map<std::string, std::uint64_t> gaps; // by reason
+    std::uint64_t acks = 0;                    // PUBACKs, refusals included
+    std::uint64_t refusals = 0;
+    clock_type::time_point first_ack;
+    clock_type::time_point last_ack;
 
 private:
+    // The outlet pump() was given, as the queue sees it: what it takes is noted.
+    struct tap final : model::outlet {
+        checked_queue& q;
+        model::outlet* out = nullptr;
+        explicit tap(checked_queue& owner)
+            : q(owner) {}
+        model::publish_attempt publish(const model::reading& r) override {
+            auto a = out->publish(r);
+            if (a.what == model::publish_attempt::outcome::sent) q.note(r.device, r.seq);
+            return a;
+        }
+        model::publish_attempt publish(const model::gap& g) override {
+            auto a = out->publish(g);
+            if (a.what == model::publish_attempt::outcome::sent)
+                ++q.gaps[std::string(model::reason_name(g.reason))];
+            return a;
+        }
+        [[nodiscard]] bool connected() const override { return out->connected(); }
+        void report_to(model::delivery_receipts* r) override { out->report_to(r); }
+    };
     struct device_track {
         std::vector<bool> seen; // by seq
         std::uint64_t highest = 0;
@@ -321,83 +358,88 @@ private:
         if (seq < d.highest) ++backwards;
         d.highest = std::max(d.highest, seq);
     }
+    void note_ack() {
+        const auto now = clock_type::now();
+        if (acks == 0) first_ack = now;
+        last_ack = now;
+        ++acks;
+    }
 
-    model::outlet& inner_;
+    std::unique_ptr<buffer::delivery_queue> inner_;
+    tap tap_{*this};
     std::unordered_map<std::string, device_track> devices_;
 };
 
-// bridge::uplink to the bench broker, fed by `fwd` through a checked_outlet.
+// The daemon's path out (delivery_path) from a queue, behind a checked_queue, to the bench
+// broker; it stops in the daemon's order (PUBACKs, offline status, then the queue's close).
 class uplink_rig {
 public:
-    uplink_rig(uv_loop_t& loop, int port, int window, const std::string& client_id,
-               buffer::forwarder& fwd, buffer::delivery_queue& q)
-        : fwd_(fwd)
-        , up_(std::make_unique<bridge::uplink>(loop, settings(port, window, client_id),
-                                               callbacks(q), bridge::command_handler{}))
-        , checker_(std::make_unique<checked_outlet>(*up_))
-        , gen_(fwd_.attach(checker_.get())) {}
-    ~uplink_rig() { fwd_.attach(nullptr); }
+    uplink_rig(bench_loop& loop, int port, int window, std::string client_id,
+               std::unique_ptr<buffer::delivery_queue> queue)
+        : loop_(loop)
+        , port_(port)
+        , window_(window)
+        , client_id_(std::move(client_id)) {
+        auto checked = std::make_unique<checked_queue>(std::move(queue));
+        checked_ = checked.get();
+        path_ =
+            std::make_unique<daemon::delivery_path>(loop.get(), std::move(checked), callbacks());
+    }
     uplink_rig(const uplink_rig&) = delete;
     uplink_rig& operator=(const uplink_rig&) = delete;
     uplink_rig(uplink_rig&&) = delete;
     uplink_rig& operator=(uplink_rig&&) = delete;
+    ~uplink_rig() = default;
 
     void start() {
-        if (const auto ec = up_->start()) throw std::system_error(ec, "uplink start");
+        path_->connect(settings(), bridge::command_handler{});
+        if (start_error_) throw std::system_error(start_error_, "uplink start");
     }
-    void stop() { up_->stop(); }
-    [[nodiscard]] const checked_outlet& checked() const { return *checker_; }
+    // The daemon's stop: the PUBACKs (every reading is acknowledged by then), the offline
+    // status, then the queue closes.
+    void stop_and_close() {
+        bool stopped = false;
+        path_->stop_uplink(std::chrono::seconds(5), [&] { stopped = true; });
+        loop_.run_until([&] { return stopped; }, std::chrono::seconds(15), "the uplink to stop");
+        bool closed = false;
+        path_->close([&] { closed = true; });
+        loop_.run_until([&] { return closed; }, std::chrono::seconds(120), "the queue to close");
+    }
+    [[nodiscard]] daemon::delivery_path& path() { return *path_; }
+    [[nodiscard]] const checked_queue& checked() const { return *checked_; }
 
     int connects = 0;
     int disconnects = 0;
-    bool stopped = false;
-    std::uint64_t acks = 0;
-    std::uint64_t refused = 0;
     clock_type::time_point connected_at;
-    clock_type::time_point first_ack;
-    clock_type::time_point last_ack;
 
 private:
-    static bridge::uplink_settings settings(int port, int window, const std::string& client_id) {
+    [[nodiscard]] bridge::uplink_settings settings() const {
         bridge::uplink_settings s;
         s.link.host = "127.0.0.1";
-        s.link.port = port;
-        s.link.client_id = client_id;
-        s.link.max_inflight = window;
+        s.link.port = port_;
+        s.link.client_id = client_id_;
+        s.link.max_inflight = window_;
         s.gateway_id = "bench-gw";
         s.commands = false;
         return s;
     }
-    // The gateway's wiring (daemon/gateway/gateway.cpp), counting as it goes; called once start()
-    // ran.
-    bridge::uplink::callbacks callbacks(buffer::delivery_queue& q) {
-        bridge::uplink::callbacks cb;
-        cb.on_ack = [this](int mid, bridge::delivery d) {
-            const auto now = clock_type::now();
-            if (acks == 0) first_ack = now;
-            last_ack = now;
-            ++acks;
-            if (d == bridge::delivery::ok) return fwd_.on_ack(gen_, mid);
-            ++refused;
-            fwd_.on_refused(gen_, mid, "the broker's PUBACK carried an error reason code");
-        };
+    daemon::delivery_path::callbacks callbacks() {
+        daemon::delivery_path::callbacks cb;
+        cb.on_start_failed = [this](std::error_code ec) { start_error_ = ec; };
         cb.on_connect = [this] {
             if (connects++ == 0) connected_at = clock_type::now();
-            fwd_.on_connect(gen_);
         };
-        cb.on_disconnect = [this] {
-            ++disconnects;
-            fwd_.on_disconnect(gen_);
-        };
-        cb.on_stopped = [this] { stopped = true; };
-        cb.buffer = [&q] { return q.stats(); };
+        cb.on_disconnect = [this] { ++disconnects; };
         return cb;
     }
 
-    buffer::forwarder& fwd_;
-    std::unique_ptr<bridge::uplink> up_;
-    std::unique_ptr<checked_outlet> checker_;
-    std::uint64_t gen_ = 0;
+    bench_loop& loop_;
+    int port_;
+    int window_;
+    std::string client_id_;
+    std::error_code start_error_;
+    checked_queue* checked_ = nullptr; // owned by path_
+    std::unique_ptr<daemon::delivery_path> path_;
 };
 
 } // namespace mb::bench

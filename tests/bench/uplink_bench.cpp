@@ -15,9 +15,11 @@
 #include <cstdio>
 #include <exception>
 #include <fmt/format.h>
+#include <functional>
 #include <limits>
 #include <mosquitto.h>
 #include <string>
+#include <string_view>
 #include <uv.h>
 #include <vector>
 
@@ -39,6 +41,16 @@ mb::model::reading sample_reading() {
         r.values.emplace_back(fmt::format("harmonic_voltage_l1_h{}", i % 30 + 2), 230.1 + i);
     return r;
 }
+
+// The uplink's receipts, to one function (the forwarder takes them in the daemon): a refusal
+// counts as an answer too.
+struct receipts final : mb::model::delivery_receipts {
+    std::function<void(int mid)> answered;
+    void acked(int mid) override { answered(mid); }
+    void refused(int mid, std::string_view /*reason*/) override { answered(mid); }
+    void connected() override {}
+    void disconnected() override {}
+};
 
 struct result {
     double per_second = 0;
@@ -88,7 +100,8 @@ result run_uplink(int port, int max_inflight) {
             measuring = true;
             pump();
         };
-        cb.on_ack = [&](int mid, mb::bridge::delivery) {
+        receipts acks;
+        acks.answered = [&](int mid) {
             const auto now = clock_type::now();
             auto& at = sent[static_cast<std::size_t>(mid)];
             if (at == clock_type::time_point{}) return;
@@ -105,6 +118,7 @@ result run_uplink(int port, int max_inflight) {
         };
         cb.on_stopped = [&] { stopped = true; };
         mb::bridge::uplink u(loop, s, cb, {});
+        u.report_to(&acks);
         up = &u;
         u.start();
         while (!stopped && uv_run(&loop, UV_RUN_ONCE) != 0) {

@@ -30,6 +30,17 @@ struct fixed_clock final : mb::common::clock {
     }
 };
 
+// What the uplink reports about the readings it sent (the forwarder, in the daemon).
+struct receipt_log final : model::delivery_receipts {
+    std::vector<int> acks;
+    std::vector<int> refusals;
+    int connects = 0;
+    void acked(int mid) override { acks.push_back(mid); }
+    void refused(int mid, std::string_view /*reason*/) override { refusals.push_back(mid); }
+    void connected() override { ++connects; }
+    void disconnected() override {}
+};
+
 model::device_info incomer() {
     model::device_info d;
     d.name = "incomer";
@@ -54,14 +65,11 @@ BOOST_AUTO_TEST_CASE(birth_meta_reading_command_and_clean_stop) {
     BOOST_REQUIRE(mbtest::run_until(
         loop, [&] { return obs.up; }, 5s));
 
-    std::vector<int> acked;
+    receipt_log receipts;
+    const auto& acked = receipts.acks;
     bool up = false;
     bool stopped = false;
     uplink::callbacks cb;
-    cb.on_ack = [&](int mid, delivery d) {
-        BOOST_TEST((d == delivery::ok));
-        acked.push_back(mid);
-    };
     cb.on_connect = [&] { up = true; };
     cb.on_stopped = [&] { stopped = true; };
     const fixed_clock clock;
@@ -77,6 +85,7 @@ BOOST_AUTO_TEST_CASE(birth_meta_reading_command_and_clean_stop) {
     h.read = [](const std::string&, const std::vector<std::string>&,
                 const command_handler::done_fn&) {};
     uplink up_link(loop, mbtest::uplink_settings_for(broker.port()), cb, h);
+    up_link.report_to(&receipts);
     up_link.set_devices({incomer()});
     model::device_status st;
     st.device = "incomer";
@@ -98,6 +107,8 @@ BOOST_AUTO_TEST_CASE(birth_meta_reading_command_and_clean_stop) {
     BOOST_REQUIRE(mbtest::run_until(
         loop, [&] { return !acked.empty(); }, 5s));
     BOOST_TEST(acked.front() == res.mid);
+    BOOST_TEST(receipts.refusals.empty());
+    BOOST_TEST(receipts.connects == 1); // the receipts hear the connect too
 
     BOOST_REQUIRE(mbtest::run_until(
         loop, [&] { return obs.last("mb/gw1/incomer/data").has_value(); }, 5s));
@@ -202,12 +213,13 @@ BOOST_AUTO_TEST_CASE(will_says_offline_when_the_link_dies) {
 }
 
 BOOST_AUTO_TEST_CASE(readings_in_flight_survive_a_broker_restart) {
-    std::vector<int> acked;
+    receipt_log receipts;
+    const auto& acked = receipts.acks;
     int connects = 0;
     uplink::callbacks cb;
-    cb.on_ack = [&](int mid, delivery) { acked.push_back(mid); };
     cb.on_connect = [&] { ++connects; };
     uplink u(loop, mbtest::uplink_settings_for(broker.port()), cb, command_handler{});
+    u.report_to(&receipts);
     BOOST_REQUIRE(!u.start());
     BOOST_REQUIRE(mbtest::run_until(
         loop, [&] { return connects == 1; }, 5s));

@@ -28,6 +28,7 @@ struct fake_outlet final : mb::model::outlet {
     std::map<int, std::size_t> unacked;                      // mid -> index in `sent`
     std::function<void(const mb::buffer::item&)> on_publish; // called before taking an item
     int next_mid = 1;
+    mb::model::delivery_receipts* receipts = nullptr; // whom report_to() named
 
     attempt publish(const mb::model::reading& r) override {
         if (refuse.contains(r.device)) return {attempt::outcome::refused, 0, "too large"};
@@ -35,6 +36,7 @@ struct fake_outlet final : mb::model::outlet {
     }
     attempt publish(const mb::model::gap& g) override { return take(g); }
     [[nodiscard]] bool connected() const override { return up; }
+    void report_to(mb::model::delivery_receipts* r) override { receipts = r; }
 
     // Acknowledges everything in flight: its room opens again.
     void ack_all(mb::buffer::delivery_queue& q) {

@@ -1,7 +1,7 @@
 // The forwarder between the delivery queue and the uplink, on a real uv loop: against a real
 // mosquitto (readings and gaps in one in-flight window, a reading larger than the broker's
 // maximum packet size refused with a gap while the rest flow on, drain before stop), and with
-// a fake outlet for the generations of a replaced uplink.
+// fake outlets for the receipts of a replaced uplink.
 #include "bridge/uplink.hpp"
 #include "buffer/forwarder.hpp"
 #include "tests/support/broker_fixture.hpp"
@@ -41,26 +41,19 @@ struct rig {
     mbtest::temp_dir dir;
     std::unique_ptr<mb::buffer::sqlite_queue> q;
     mb::buffer::sqlite_queue& queue;
-    forwarder fwd;
     std::unique_ptr<mb::bridge::uplink> up;
+    forwarder fwd; // after up: it detaches from the uplink before the uplink goes
     bool stopped = false;
 
     rig(uv_loop_t& loop, int port)
         : q(mbtest::open_queue(loop, mbtest::settings_in(dir)))
         , queue(*q)
         , fwd(loop, queue) {
-        const auto gen = fwd.generation() + 1;
         mb::bridge::uplink::callbacks cb;
-        cb.on_ack = [this, gen](int mid, mb::bridge::delivery d) {
-            if (d == mb::bridge::delivery::ok) return fwd.on_ack(gen, mid);
-            fwd.on_refused(gen, mid, "refused");
-        };
-        cb.on_connect = [this, gen] { fwd.on_connect(gen); };
-        cb.on_disconnect = [this, gen] { fwd.on_disconnect(gen); };
         cb.on_stopped = [this] { stopped = true; };
         up = std::make_unique<mb::bridge::uplink>(loop, mbtest::uplink_settings_for(port), cb,
                                                   mb::bridge::command_handler{});
-        BOOST_REQUIRE(fwd.attach(up.get()) == gen);
+        fwd.attach(up.get());
         BOOST_REQUIRE(!up->start());
         BOOST_REQUIRE(mbtest::run_until(
             loop, [this] { return up->connected(); }, 5s));
@@ -175,7 +168,7 @@ BOOST_FIXTURE_TEST_CASE(a_drain_says_how_it_ended_and_after_how_long, mbtest::on
         std::optional<mb::buffer::drain_result> end;
         fwd.drain(wait, [&](const mb::buffer::drain_result& d) { end = d; });
         meanwhile(out);
-        if (!out.up) fwd.on_disconnect(fwd.generation());
+        if (!out.up) out.receipts->disconnected();
         BOOST_REQUIRE(mbtest::run_until(
             loop, [&] { return end.has_value(); }, 5s));
         return *end;
@@ -206,6 +199,7 @@ namespace {
 struct counting_outlet final : model::outlet {
     int next_mid = 1;
     int sent = 0;
+    model::delivery_receipts* receipts = nullptr;
     model::publish_attempt publish(const model::reading& /*r*/) override {
         ++sent;
         return {model::publish_attempt::outcome::sent, next_mid++, {}};
@@ -215,33 +209,41 @@ struct counting_outlet final : model::outlet {
         return {model::publish_attempt::outcome::sent, next_mid++, {}};
     }
     [[nodiscard]] bool connected() const override { return true; }
+    void report_to(model::delivery_receipts* r) override { receipts = r; }
 };
 
 } // namespace
 
-BOOST_FIXTURE_TEST_CASE(a_replaced_outlet_s_acks_are_ignored_and_its_flight_is_sent_again,
+BOOST_FIXTURE_TEST_CASE(a_replaced_outlet_reports_to_nobody_and_its_flight_is_sent_again,
                         mbtest::on_loop) {
     mbtest::temp_dir dir;
     auto queue = mbtest::open_queue(loop, mbtest::settings_in(dir));
     auto& q = *queue;
-    forwarder f(loop, q);
     counting_outlet old_out;
     counting_outlet new_out;
-    const auto old_gen = f.attach(&old_out);
-    q.push(make("a", 1, 1));
-    q.push(make("a", 1, 2));
-    f.pump();
-    // Sent once their seq reservation is on disk (the queue then pumps by itself).
-    BOOST_REQUIRE(mbtest::run_until(
-        loop, [&] { return old_out.sent == 2; }, 5s));
-    const auto new_gen = f.attach(&new_out);
-    BOOST_TEST(new_gen != old_gen);
-    f.on_ack(old_gen, 1); // mid 1 of another libmosquitto instance: not ours
-    BOOST_TEST(q.size() == 2U);
-    f.on_connect(new_gen); // pumps on the next iteration
-    BOOST_REQUIRE(mbtest::run_until(
-        loop, [&] { return new_out.sent == 2; }, 2s));
-    f.on_ack(new_gen, 1);
-    f.on_ack(new_gen, 2);
-    BOOST_TEST(q.size() == 0U);
+    {
+        forwarder f(loop, q);
+        f.attach(&old_out);
+        BOOST_TEST(old_out.receipts == &f);
+        q.push(make("a", 1, 1));
+        q.push(make("a", 1, 2));
+        f.pump();
+        // Sent once their seq reservation is on disk (the queue then pumps by itself).
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return old_out.sent == 2; }, 5s));
+        f.attach(&new_out);
+        // The old one (an uplink still stopping after a reload) cannot acknowledge mid 1 of
+        // its libmosquitto instance: it reports to nobody.
+        BOOST_TEST(old_out.receipts == nullptr);
+        BOOST_TEST(new_out.receipts == &f);
+        BOOST_TEST(q.size() == 2U);
+        new_out.receipts->connected(); // pumps on the next iteration
+        BOOST_REQUIRE(mbtest::run_until(
+            loop, [&] { return new_out.sent == 2; }, 2s));
+        new_out.receipts->acked(1);
+        new_out.receipts->acked(2);
+        BOOST_TEST(q.size() == 0U);
+    }
+    // A forwarder gone leaves its outlet reporting to nobody.
+    BOOST_TEST(new_out.receipts == nullptr);
 }
