@@ -27,7 +27,7 @@ class test_sources;
 
 class test_source final : public mb::drivers::source {
 public:
-    test_source(test_sources& registry, std::string name, std::vector<std::string> devices,
+    test_source(test_sources& registry, std::string name, const std::vector<std::string>& devices,
                 callbacks cb);
     ~test_source() override;
     test_source(const test_source&) = delete;
@@ -50,7 +50,7 @@ public:
     // gateway says the name is another source's.
     bool relay(const std::string& device);
     // Hands over a reading of `device` (one value).
-    void hand_over(const std::string& device, double value, std::int64_t ts_ms);
+    void hand_over(const std::string& device, double value, std::int64_t ts_ms) const;
     // A stop asked for while `hold_stop` was set ends now.
     void finish_stop();
 
@@ -104,9 +104,9 @@ public:
     }
     // The live source of that name (the newest one when an old one still stops), or nullptr.
     [[nodiscard]] test_source* named(std::string_view name) const {
-        for (auto it = alive_.rbegin(); it != alive_.rend(); ++it)
-            if ((*it)->name() == name) return *it;
-        return nullptr;
+        const auto it = std::find_if(alive_.rbegin(), alive_.rend(),
+                                     [&](const test_source* s) { return s->name() == name; });
+        return it == alive_.rend() ? nullptr : *it;
     }
     // The same, required: a test asking for one that is gone fails there.
     [[nodiscard]] test_source& live(std::string_view name) const {
@@ -124,7 +124,7 @@ private:
 };
 
 inline test_source::test_source(test_sources& registry, std::string name,
-                                std::vector<std::string> devices, callbacks cb)
+                                const std::vector<std::string>& devices, callbacks cb)
     : registry_(registry)
     , name_(std::move(name))
     , cb_(std::move(cb)) {
@@ -213,7 +213,8 @@ inline bool test_source::relay(const std::string& device) {
     return true;
 }
 
-inline void test_source::hand_over(const std::string& device, double value, std::int64_t ts_ms) {
+inline void test_source::hand_over(const std::string& device, double value,
+                                   std::int64_t ts_ms) const {
     mb::model::reading r;
     r.device = device;
     r.ts_ms = ts_ms;
