@@ -22,10 +22,9 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using mbtest::bus_list;
 
 namespace {
-
-using bus_list = std::vector<std::pair<std::string, std::vector<std::string>>>;
 
 const std::string meta_prefix = "mb/gw1/";
 
@@ -67,7 +66,7 @@ struct rig {
     rig& operator=(rig&&) = delete;
 
     [[nodiscard]] mb::config::config config_of(const bus_list& buses) const {
-        mb::config::config cfg;
+        auto cfg = mbtest::config_of(buses);
         cfg.source = dir.path / "meterbridge.toml";
         cfg.gateway.id = "gw1";
         cfg.uplink.url.host = "127.0.0.1";
@@ -77,18 +76,6 @@ struct rig {
         cfg.uplink.topic_prefix = "mb";
         cfg.buffer.path = dir.path / "buffer.db";
         cfg.buffer.flush_interval = 100ms;
-        for (const auto& [bus, devices] : buses) {
-            mb::config::bus_config b;
-            b.name = bus;
-            b.port = "/dev/tty-" + bus;
-            cfg.buses.push_back(b);
-            for (const auto& d : devices) {
-                mb::config::device_config dc;
-                dc.name = d;
-                dc.bus = bus;
-                cfg.devices.push_back(dc);
-            }
-        }
         return cfg;
     }
 

@@ -13,28 +13,10 @@
 
 using namespace std::chrono_literals;
 using mb::daemon::source_set;
+using mbtest::bus_list;
+using mbtest::config_of;
 
 namespace {
-
-using bus_list = std::vector<std::pair<std::string, std::vector<std::string>>>;
-
-// A configuration of these buses (port /dev/tty-<bus>) and their devices.
-mb::config::config config_of(const bus_list& buses) {
-    mb::config::config cfg;
-    for (const auto& [bus, devices] : buses) {
-        mb::config::bus_config b;
-        b.name = bus;
-        b.port = "/dev/tty-" + bus;
-        cfg.buses.push_back(b);
-        for (const auto& d : devices) {
-            mb::config::device_config dc;
-            dc.name = d;
-            dc.bus = bus;
-            cfg.devices.push_back(dc);
-        }
-    }
-    return cfg;
-}
 
 std::vector<std::string> names(const std::vector<mb::model::device_info>& devices) {
     std::vector<std::string> out;

@@ -222,4 +222,25 @@ inline void test_source::hand_over(const std::string& device, double value,
     cb_.on_reading(std::move(r));
 }
 
+// Buses by name, each with its devices' names.
+using bus_list = std::vector<std::pair<std::string, std::vector<std::string>>>;
+
+// A configuration of these buses (port /dev/tty-<bus>) and their devices.
+inline mb::config::config config_of(const bus_list& buses) {
+    mb::config::config cfg;
+    for (const auto& [bus, devices] : buses) {
+        mb::config::bus_config b;
+        b.name = bus;
+        b.port = "/dev/tty-" + bus;
+        cfg.buses.push_back(b);
+        for (const auto& d : devices) {
+            mb::config::device_config dc;
+            dc.name = d;
+            dc.bus = bus;
+            cfg.devices.push_back(dc);
+        }
+    }
+    return cfg;
+}
+
 } // namespace mbtest
