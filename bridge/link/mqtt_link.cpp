@@ -44,8 +44,6 @@ mqtt_link::mqtt_link(uv_loop_t& loop, link_settings settings, callbacks cb)
     , settings_(std::move(settings))
     , cb_(std::move(cb))
     , mosq_(nullptr, &mosquitto_destroy)
-    , mids_(std::size_t{65536})
-    , lib_mids_(std::size_t{65536}, 0)
     , protocol_(settings_.protocol)
     , rng_(std::random_device{}())
     , subscriptions_(settings_.reconnect, rng_()) {
@@ -80,7 +78,8 @@ std::string mqtt_link::where() const {
 
 std::size_t mqtt_link::window_room() const {
     const auto max = static_cast<std::size_t>(std::max(settings_.max_inflight, 1));
-    return windowed_ >= max ? 0 : max - windowed_;
+    const std::size_t windowed = held_.windowed();
+    return windowed >= max ? 0 : max - windowed;
 }
 
 std::error_code mqtt_link::apply_settings() {
@@ -88,7 +87,7 @@ std::error_code mqtt_link::apply_settings() {
     if (m == nullptr) return make_mosq_error(MOSQ_ERR_NOMEM);
     mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, protocol_.version());
     mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM,
-                         careful_ ? 1 : std::clamp(settings_.max_inflight, 1, 65535));
+                         poison_.careful() ? 1 : std::clamp(settings_.max_inflight, 1, 65535));
     mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_connect_v5_callback_set(m, &on_connect);
     mosquitto_disconnect_v5_callback_set(m, &on_disconnect);
@@ -265,7 +264,7 @@ void mqtt_link::misc_tick() {
     }
     // PINGREQ, or keepalive loss -> on_disconnect
     if (closed_silently(mosquitto_loop_misc(mosq_.get()))) return;
-    if (careful_ && now() - up_since_ >= poison_window) {
+    if (poison_.settled(up_since_, now())) {
         end_careful();
         return;
     }
@@ -355,12 +354,9 @@ void mqtt_link::on_publish(mosquitto* /*mosq*/, void* obj, int lib_mid, int reas
                            const mosquitto_property* /*props*/) noexcept {
     auto& self = *static_cast<mqtt_link*>(obj);
     try {
-        if (lib_mid <= 0 || static_cast<std::size_t>(lib_mid) >= self.lib_mids_.size()) return;
-        const int mid = self.lib_mids_[static_cast<std::size_t>(lib_mid)];
-        if (mid == 0) return; // QoS 0 reports here too
-        self.lib_mids_[static_cast<std::size_t>(lib_mid)] = 0;
-        const bool windowed = self.mids_[static_cast<std::size_t>(mid)].kind == mid_kind::windowed;
-        self.release(mid);
+        const auto acked = self.held_.acknowledged(lib_mid);
+        if (!acked) return; // QoS 0 reports here too
+        const auto [mid, windowed] = *acked;
         self.last_ack_ = now();
         const delivery d = reason >= 0x80 ? delivery::drop : delivery::ok;
         if (d == delivery::drop) {
@@ -453,11 +449,8 @@ std::error_code mqtt_link::publish(std::string_view topic, std::string_view payl
     if (stopping_) return link_errc::stopping;
     if (!connected_) return link_errc::not_connected;
     if (opts.qos > 0 && opts.windowed && window_room() == 0) return link_errc::window_full;
-    if (!given_up_sizes_.empty()) {
-        // What closed the connection before would again (3.1.1 has no Maximum Packet Size).
-        const auto it = given_up_sizes_.find(topic);
-        if (it != given_up_sizes_.end() && payload.size() >= it->second) return link_errc::given_up;
-    }
+    // What closed the connection before would again (3.1.1 has no Maximum Packet Size).
+    if (poison_.refuses(topic, payload.size())) return link_errc::given_up;
     // libmosquitto checks the broker's limit too, but counts the packet 2 bytes short: what it
     // would let through at the limit, the broker would answer by closing the connection.
     if (max_packet_size_ > 0 && publish_size(topic, payload.size(), opts.qos) > max_packet_size_)
@@ -473,8 +466,8 @@ std::error_code mqtt_link::publish(std::string_view topic, std::string_view payl
     // after the reconnect, so it still counts as handed over.
     if (rc != MOSQ_ERR_SUCCESS && (!queued_despite(rc) || opts.qos == 0))
         return make_mosq_error(rc);
-    if (opts.qos > 0 && m > 0 && static_cast<std::size_t>(m) < lib_mids_.size())
-        m = track(m, topic, payload, opts);
+    if (opts.qos > 0 && m > 0 && m <= held_messages::max_mid)
+        m = held_.track(m, topic, payload, opts.qos, opts.retain, opts.windowed, now());
     if (mid != nullptr) *mid = m;
     update_interest();
     return {};

@@ -64,7 +64,9 @@
 // pair (unread in external-loop mode) fails with EAGAIN, which ends loop_read after one
 // packet: one epoll round trip and two uv_poll re-arms (EPOLL_CTL_DEL + ADD) per reading.
 // Outside the callback the publish is written at once and the write interest stays off.
+#include "bridge/link/held_messages.hpp"
 #include "bridge/link/link_settings.hpp"
+#include "bridge/link/poison_watch.hpp"
 #include "bridge/link/protocol_choice.hpp"
 #include "bridge/link/subscriptions.hpp"
 #include "bridge/link/tls_diagnosis.hpp"
@@ -75,7 +77,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
@@ -147,7 +148,7 @@ public:
     void stop();
 
     [[nodiscard]] bool connected() const { return connected_; }
-    [[nodiscard]] std::size_t inflight() const { return windowed_; }
+    [[nodiscard]] std::size_t inflight() const { return held_.windowed(); }
     [[nodiscard]] std::size_t window_room() const;
     [[nodiscard]] const link_settings& settings() const { return settings_; }
     // The MQTT version of the current (or next) attempt: MQTT_PROTOCOL_V5 or _V311.
@@ -162,8 +163,8 @@ public:
                                            int qos) const;
 
     // Poison messages (above): this many disconnects in a row, each within the window.
-    static constexpr unsigned poison_drops = 3;
-    static constexpr std::chrono::seconds poison_window{5};
+    static constexpr unsigned poison_drops = poison_watch::drops;
+    static constexpr std::chrono::seconds poison_window = poison_watch::window;
 
 private:
     // A uv_getaddrinfo request outlives the link if the link is destroyed while it runs: the
@@ -223,16 +224,12 @@ private:
     // At a disconnect (rc, errno): is the oldest unacknowledged message a poison one? True
     // when it was given up just now.
     bool note_poison(int rc, int err);
-    void give_up_poison(std::size_t slot);
+    void give_up_poison(int mid);
     void report_poison(); // on_ack(drop) for what give_up_poison took out
     void carry_over();    // the held copies on a fresh instance, right after its CONNACK
     void end_careful();   // a full window again: one clean reconnect
     // A fresh libmosquitto instance with the held copies published again (poison purged).
     std::error_code recreate();
-    // Tracking of QoS 1 messages: the link's mid for libmosquitto's `lib_mid`.
-    int track(int lib_mid, std::string_view topic, std::string_view payload,
-              const publish_options& opts);
-    void release(int mid);
     // The socket is gone but on_disconnect never came: handle it now. True if it did.
     bool closed_silently(int rc) noexcept;
     void schedule_reconnect(const std::string& why);
@@ -245,38 +242,10 @@ private:
     link_settings settings_;
     callbacks cb_;
     std::unique_ptr<mosquitto, void (*)(mosquitto*)> mosq_;
-    // QoS 1 mids awaiting PUBACK (1..65535), by kind and where their copy is: flat tables
-    // rather than node-based sets, which allocated once per message. mids_ is indexed by the
-    // link's mid, lib_mids_ maps libmosquitto's mid to it (the same number until an instance
-    // is replaced).
-    enum class mid_kind : unsigned char { none, windowed, control };
-    struct mid_entry {
-        mid_kind kind = mid_kind::none;
-        std::uint32_t slot = 0; // in held_
-    };
-    std::vector<mid_entry> mids_;
-    std::vector<std::uint16_t> lib_mids_;
-    std::size_t windowed_ = 0; // mids_ entries that are mid_kind::windowed
-    int next_mid_ = 1;         // where the search for a free link mid starts
-    // A copy of each tracked message, slots reused (their strings keep their capacity).
-    struct held_message {
-        int mid = 0; // 0: a free slot
-        std::string topic;
-        std::string payload;
-        int qos = 1;
-        bool retain = false;
-        std::uint64_t order = 0; // publish order
-        std::chrono::steady_clock::time_point sent{};
-    };
-    std::vector<held_message> held_;
-    std::vector<std::uint32_t> free_held_;
-    std::uint64_t order_ = 0;
-    // The poison suspect: the oldest unacknowledged message at the last disconnects.
-    std::uint64_t suspect_order_ = 0;
-    unsigned suspect_drops_ = 0;
+    held_messages held_; // QoS 1 messages awaiting PUBACK, with a copy
+    poison_watch poison_;
     bool recreate_ = false;   // replace libmosquitto before the next attempt
     bool carry_over_ = false; // a fresh instance: publish the held copies after CONNACK
-    bool careful_ = false;    // one message at a time (poison suspected)
     bool renewing_ = false;   // end_careful's own disconnect
     std::chrono::steady_clock::time_point last_ack_{}; // the last PUBACK (careful: next send)
     protocol_choice protocol_;
@@ -290,11 +259,8 @@ private:
     };
     std::vector<queued_ack> acks_;     // read by mosquitto_loop_read, not yet given to on_ack
     std::vector<queued_ack> given_up_; // poison messages, told once the reconnect is set
-    // Per topic, the smallest payload given up as poison: as large or larger is refused at
-    // once (a retained meta republished on every connect would poison each one). Bounded.
-    std::map<std::string, std::size_t, std::less<>> given_up_sizes_;
-    std::size_t ack_next_ = 0; // the next one to give (deliver_acks may be re-entered)
-    bool reading_ = false;     // inside mosquitto_loop_read: PUBACKs go to acks_
+    std::size_t ack_next_ = 0;         // the next one to give (deliver_acks may be re-entered)
+    bool reading_ = false;             // inside mosquitto_loop_read: PUBACKs go to acks_
     std::mt19937_64 rng_;
     subscription_table subscriptions_;
     unsigned attempt_ = 0;
