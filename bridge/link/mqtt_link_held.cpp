@@ -38,7 +38,8 @@ bool mqtt_link::note_poison(int rc, int err) {
                   where());
         return true;
     }
-    if (verdict == poison_watch::verdict::give_up) give_up_poison(oldest->mid);
+    // give_up comes only with an oldest message (r.oldest != 0).
+    if (verdict == poison_watch::verdict::give_up && oldest != nullptr) give_up_poison(oldest->mid);
     return true;
 }
 
