@@ -1,5 +1,6 @@
 #include "buffer/store.hpp"
 
+#include "buffer/gap_runs.hpp"
 #include "buffer/schema.hpp"
 #include "buffer/store_statements.hpp"
 #include "buffer/transaction.hpp"
@@ -75,15 +76,11 @@ void store::open_file() {
     exec(db, settings_.sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
     migrate(db);
     page_size_ = query_int(db, "PRAGMA page_size");
-    // Keep the WAL small next to max_size (an eighth of it): checkpoint and truncate there.
-    const auto wal_pages = std::clamp<std::int64_t>(
-        static_cast<std::int64_t>(settings_.max_size / 8) / page_size_, 2, 1000);
+    limits_ = limits(settings_.max_size, settings_.max_age, page_size_);
+    // Keep the WAL small next to max_size: checkpoint and truncate at its budget.
+    const auto wal_pages = limits_.wal_pages();
     exec(db, fmt::format("PRAGMA wal_autocheckpoint = {}", wal_pages).c_str());
     exec(db, fmt::format("PRAGMA journal_size_limit = {}", wal_pages * page_size_).c_str());
-    wal_budget_ = static_cast<std::uint64_t>(wal_pages * page_size_);
-    // The pages an empty buffer file takes (measured: 11 for schema version 1), and one spare.
-    constexpr std::int64_t schema_pages = 12;
-    schema_bytes_ = static_cast<std::uint64_t>(schema_pages * page_size_);
     st_ = std::make_unique<statements>(db, std::max<std::int64_t>(wal_pages / 4, 1));
 
     devices_.load(db, "SELECT id, name FROM devices");
@@ -389,51 +386,36 @@ std::uint64_t store::drop_oldest(model::gap_reason why, std::int64_t keep_upto,
                                  const std::vector<std::int64_t>& keep,
                                  std::int64_t received_before, std::uint64_t max_rows,
                                  drop_counts& counts) {
-    struct row {
-        std::int64_t id, device;
-        std::uint64_t seq;
-        std::int64_t ts;
-    };
-    std::vector<row> rows;
+    drop_pick pick(received_before, keep);
     auto& s = st_->oldest;
-    // Oldest by id (arrival); for max_age the run ends at the first reading young enough.
     s.bind(1, keep_upto).bind(2, static_cast<std::int64_t>(max_rows));
     while (s.step()) {
-        if (s.int64(4) >= received_before) {
+        if (!pick.offer({s.int64(0), s.int64(1), static_cast<std::uint64_t>(s.int64(2)), s.int64(3),
+                         s.int64(4)})) {
             s.reset();
             break;
         }
-        rows.push_back(
-            {s.int64(0), s.int64(1), static_cast<std::uint64_t>(s.int64(2)), s.int64(3)});
     }
-    std::erase_if(rows, [&](const row& r) {
-        return std::find(keep.begin(), keep.end(), r.id) != keep.end();
-    });
+    const auto& rows = pick.rows();
     if (rows.empty()) return 0;
 
     transaction tx(db_.get(), census_);
-    std::map<std::int64_t, model::gap> runs; // device id -> the run being built
-    std::map<std::int64_t, std::uint64_t> per_device;
+    gap_runs runs;
+    const auto gap_of = [&](const seq_run& run) {
+        return model::gap{
+            *devices_.word(run.device), why, run.from_seq, run.to_seq, run.from_ts, run.to_ts};
+    };
     for (const auto& r : rows) {
         st_->erase.bind(1, r.id);
         while (st_->erase.step()) {
         }
         --readings_;
         census_.removed(r.device);
-        ++per_device[r.device];
-        auto it = runs.find(r.device);
-        if (it != runs.end() && it->second.to_seq + 1 == r.seq) {
-            it->second.to_seq = r.seq;
-            it->second.from_ts = std::min(it->second.from_ts, r.ts); // the clock stepped back
-            it->second.to_ts = std::max(it->second.to_ts, r.ts);
-            continue;
-        }
-        if (it != runs.end()) record_gap(it->second, keep_upto);
-        runs[r.device] = model::gap{*devices_.word(r.device), why, r.seq, r.seq, r.ts, r.ts};
+        if (const auto done = runs.add(r)) record_gap(gap_of(*done), keep_upto);
     }
-    for (const auto& [dev, g] : runs)
-        record_gap(g, keep_upto);
-    for (const auto& [dev, n] : per_device) {
+    for (const auto& run : runs.open_runs())
+        record_gap(gap_of(run), keep_upto);
+    for (const auto& [dev, n] : runs.per_device()) {
         st_->add_dropped.bind(1, static_cast<std::int64_t>(n)).bind(2, dev).run();
         counts[*devices_.word(dev)] += n;
     }
@@ -460,28 +442,17 @@ std::uint64_t store::file_bytes() const {
 drop_counts store::enforce_limits(std::int64_t received_now, std::int64_t keep_upto,
                                   const std::vector<std::int64_t>& keep) {
     drop_counts counts;
-    constexpr std::uint64_t batch = 1000;
-    const auto cutoff = received_now - settings_.max_age.count();
-    while (drop_oldest(model::gap_reason::max_age, keep_upto, keep, cutoff, batch, counts) > 0) {
+    const auto cutoff = limits_.age_cutoff(received_now);
+    while (drop_oldest(model::gap_reason::max_age, keep_upto, keep, cutoff, limits::age_batch,
+                       counts) > 0) {
     }
-    // max_size bounds the file and its WAL as they are on disk. The WAL is checkpointed at its
-    // budget (open_file); of the rest, past the schema's own pages, the data is brought back to
-    // three quarters once it passes seven eighths, so that the next flushes fit without
-    // dropping again at once. Deciding on the pages in use (not the file size) keeps a reader
-    // that holds the WAL from making the buffer drop more than it must.
-    const auto fixed = wal_budget_ + schema_bytes_;
-    const auto room = settings_.max_size > fixed + static_cast<std::uint64_t>(page_size_)
-                          ? settings_.max_size - fixed
-                          : static_cast<std::uint64_t>(page_size_);
-    if (used_bytes() <= schema_bytes_ + room / 8 * 7 && file_bytes() <= settings_.max_size)
-        return counts;
+    // The WAL is checkpointed at its budget (open_file); the rest is decided on the pages in
+    // use (limits).
+    if (!limits_.over_size(used_bytes(), file_bytes())) return counts;
     compact(true);
     constexpr auto any_ts = std::numeric_limits<std::int64_t>::max();
-    while (used_bytes() > schema_bytes_ + room / 4 * 3) {
-        // As many rows as half the WAL's budget holds: a delete rewrites the pages it frees.
-        const auto row_bytes =
-            std::max<std::uint64_t>(used_bytes() / std::max<std::uint64_t>(readings_, 1), 1);
-        const auto step = std::max<std::uint64_t>(wal_budget_ / 2 / row_bytes, 1);
+    while (limits_.above_target(used_bytes())) {
+        const auto step = limits_.size_step(used_bytes(), readings_);
         if (drop_oldest(model::gap_reason::max_size, keep_upto, keep, any_ts, step, counts) == 0)
             break;
         compact(true);

@@ -4,6 +4,7 @@
 // turns failures into the error the gateway status shows.
 #include "buffer/file_census.hpp"
 #include "buffer/item.hpp"
+#include "buffer/limits.hpp"
 #include "buffer/reading_codec.hpp"
 #include "buffer/settings.hpp"
 #include "buffer/sqlite_handle.hpp"
@@ -201,8 +202,7 @@ private:
     std::uint64_t file_bytes_seen_ = 0; // only this store's own vacuum shrinks the file
     std::uint64_t readings_ = 0;        // kind-0 rows, kept exact by every change
     std::int64_t page_size_ = 4096;
-    std::uint64_t wal_budget_ = 0;   // bytes the WAL is checkpointed at
-    std::uint64_t schema_bytes_ = 0; // an empty buffer file
+    limits limits_; // what max_size and max_age drop, on this file's page size
 };
 
 } // namespace mb::buffer

@@ -113,8 +113,7 @@ void store::take_connection(store& from) {
     census_ = from.census_;
     readings_ = from.readings_;
     page_size_ = from.page_size_;
-    wal_budget_ = from.wal_budget_;
-    schema_bytes_ = from.schema_bytes_;
+    limits_ = from.limits_;
     file_id_ = from.file_id_;
     wal_id_ = from.wal_id_;
     file_bytes_seen_ = from.file_bytes_seen_;
