@@ -147,6 +147,11 @@ void gateway::uplink_made(bridge::uplink& up) {
     changed();
 }
 
+bool gateway::commands_ready() const {
+    const auto* up = uplink();
+    return up != nullptr && up->commands_ready();
+}
+
 bridge::uplink* gateway::uplink() const {
     return path_ ? path_->uplink() : nullptr;
 }

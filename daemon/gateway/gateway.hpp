@@ -55,6 +55,8 @@ public:
     [[nodiscard]] const config::config& current() const { return cfg_; }
     // One line for STATUS= and the logs, e.g. "running: 3 devices on 1 bus, uplink connecting".
     [[nodiscard]] std::string summary() const;
+    // The broker granted the uplink's command subscription: a command published now arrives.
+    [[nodiscard]] bool commands_ready() const;
     // Called on the loop whenever summary() may have changed (uplink up/down, devices online).
     void on_status_change(std::function<void()> f) { status_changed_ = std::move(f); }
 

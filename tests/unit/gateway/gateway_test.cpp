@@ -41,7 +41,6 @@ struct rig {
     mbtest::mqtt_observer obs;
     std::unique_ptr<mb::daemon::gateway> gw;
     bool stopped = false;
-    int probes = 0;
 
     explicit rig(uv_loop_t& l)
         : loop(l)
@@ -114,24 +113,12 @@ struct rig {
             return "";
         return answer()->second;
     }
-    // The uplink subscribes to commands once connected: a read of `device` is sent again
-    // until one is answered. The source's command log is left as it was.
+    // Until the broker has granted the uplink's command subscription: from then on a command
+    // published arrives (`device` names what the test commands next).
     void wait_for_commands(const std::string& device) {
-        const auto result = meta_prefix + device + "/cmd/result";
-        const auto before = obs.count(result);
-        const auto deadline = std::chrono::steady_clock::now() + 5s;
-        while (obs.count(result) == before) {
-            BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
-                                  "no command answered for " << device);
-            obs.publish(meta_prefix + device + "/cmd",
-                        fmt::format(R"({{"id":"probe-{}","read":["voltage_l1"]}})", ++probes));
-            mbtest::run_until(
-                loop, [&] { return obs.count(result) > before; }, 100ms);
-        }
-        for (auto* s : {sources.named("test[b1]"), sources.named("test[b2]")})
-            if (s != nullptr)
-                std::erase_if(s->commands,
-                              [](const std::string& c) { return c.starts_with("read"); });
+        BOOST_REQUIRE_MESSAGE(mbtest::run_until(
+                                  loop, [&] { return gw->commands_ready(); }, 5s),
+                              "no command subscription granted before commanding " << device);
     }
 };
 

@@ -262,19 +262,26 @@ BOOST_AUTO_TEST_CASE(a_closed_port_refuses_and_a_bad_port_text_says_why) {
     BOOST_TEST(unknown_line.open().starts_with("cannot resolve no-such-host.invalid: "));
 }
 
-// What the peer saw of the silence before each request: from the end of its last answer to the
-// arrival of the next request (a lower bound of the silence the client kept).
+// What the peer saw of the silence before each request: from just before its last answer went
+// out to the arrival of the next request. The client's gap starts once it has that answer, so
+// a client that keeps its gap always shows at least the gap here; stamped after the send, a
+// peer thread scheduled late (qemu-user) would stamp after the client had started waiting.
 BOOST_AUTO_TEST_CASE(the_request_gap_of_the_bus_or_the_device_is_kept_after_the_last_answer) {
     using clock = std::chrono::steady_clock;
     std::promise<std::vector<clock::duration>> silences;
     loopback_peer peer([&](int fd) {
-        std::vector<clock::duration> seen;
-        serve_rtu_read(fd, {1});
-        for (int i = 0; i < 3; ++i) {
-            const auto answered = clock::now();
+        const auto next_request = [fd] {
             std::array<std::uint8_t, 1> first{};
             BOOST_REQUIRE(::recv(fd, first.data(), 1, MSG_PEEK) == 1);
+        };
+        std::vector<clock::duration> seen;
+        next_request();
+        auto answered = clock::now();
+        serve_rtu_read(fd, {1});
+        for (int i = 0; i < 3; ++i) {
+            next_request();
             seen.push_back(clock::now() - answered);
+            answered = clock::now();
             serve_rtu_read(fd, {static_cast<std::uint16_t>(i + 2)});
         }
         silences.set_value(seen);
