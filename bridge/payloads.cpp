@@ -150,6 +150,7 @@ std::string status_payload(const model::device_status& s) {
         w.null();
     }
     w.key("polls").value(s.polls).key("errors").value(s.errors);
+    w.key("glitches").value(s.glitches);
     if (s.line) {
         w.key("timeouts").value(s.line->timeouts).key("skipped").value(s.line->skipped);
         w.key("rtt_ms");
@@ -170,6 +171,13 @@ std::string gap_payload(const model::gap& g) {
         .key("from_seq")
         .value(g.from_seq);
     w.key("to_seq").value(g.to_seq).key("from_ts").value(g.from_ts).key("to_ts").value(g.to_ts);
+    return w.end_object().take();
+}
+
+std::string event_payload(const model::counter_reset& e) {
+    common::json_writer w;
+    w.begin_object().key("ts").value(e.ts_ms).key("event").value("counter_reset");
+    w.key("value").value(model::name_of(e.value)).key("from").value(e.from).key("to").value(e.to);
     return w.end_object().take();
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The payloads of docs/topics.md (a contract), as pure functions: same input, same bytes.
 #include "model/buffer_stats.hpp"
+#include "model/device_event.hpp"
 #include "model/device_info.hpp"
 #include "model/device_status.hpp"
 #include "model/gap.hpp"
@@ -44,6 +45,9 @@ std::string_view state_name(model::device_state s);
 
 // gap (docs/buffer.md): {"reason":…,"from_seq":…,"to_seq":…,"from_ts":…,"to_ts":…}
 std::string gap_payload(const model::gap& g);
+
+// event: {"ts":…,"event":"counter_reset","value":…,"from":…,"to":…}
+std::string event_payload(const model::counter_reset& e);
 
 // command results (docs/commands.md). `id_json` is the command's id as encoded JSON ("\"c-17\"",
 // "17"), or empty when it could not be read (then "id":null).

@@ -14,6 +14,7 @@ retained_devices::status_mark retained_devices::mark_of(const model::device_stat
     m.polls = s.polls;
     m.errors = s.errors;
     if (s.line) m.line_events = s.line->timeouts + s.line->skipped;
+    m.glitches = s.glitches;
     return m;
 }
 
@@ -95,8 +96,9 @@ void retained_devices::set_status(const model::device_status& s, bool counters) 
         const auto& p = *r.published;
         const bool same_state =
             p.state == now.state && p.has_error == now.has_error && p.error == now.error;
-        if (same_state && (!counters || (p.polls == now.polls && p.errors == now.errors &&
-                                         p.line_events == now.line_events)))
+        if (same_state &&
+            (!counters || (p.polls == now.polls && p.errors == now.errors &&
+                           p.line_events == now.line_events && p.glitches == now.glitches)))
             return;
     }
     r.status_due = true;

@@ -47,7 +47,7 @@ public:
     bool remove(const std::vector<std::string>& names);
     // A previous uplink instance published these: the next replace_all clears those it lacks.
     void published_before(std::vector<std::string> names);
-    // The latest status. `counters`: published when polls or errors moved too (a periodic
+    // The latest status. `counters`: published when polls, errors or glitches moved too (a periodic
     // refresh), not only when the state or last_error did.
     void set_status(const model::device_status& s, bool counters);
     // A new connection: everything is due again (the clears still due stay first).
@@ -69,6 +69,7 @@ private:
         std::uint64_t polls = 0;
         std::uint64_t errors = 0;
         std::uint64_t line_events = 0; // RS485: timeouts + skipped polls
+        std::uint64_t glitches = 0;
     };
     struct record {
         std::optional<model::device_info> info; // empty: a status came before the device

@@ -22,6 +22,9 @@ std::string topics::data(std::string_view dev) const {
 std::string topics::gap(std::string_view dev) const {
     return device_topic(dev, "gap");
 }
+std::string topics::event(std::string_view dev) const {
+    return device_topic(dev, "event");
+}
 std::string topics::cmd(std::string_view dev) const {
     return device_topic(dev, "cmd");
 }

@@ -15,6 +15,7 @@ public:
     [[nodiscard]] std::string status(std::string_view dev) const; // {p}/{gw}/{dev}/status
     [[nodiscard]] std::string data(std::string_view dev) const;   // {p}/{gw}/{dev}/data
     [[nodiscard]] std::string gap(std::string_view dev) const;    // {p}/{gw}/{dev}/gap
+    [[nodiscard]] std::string event(std::string_view dev) const;  // {p}/{gw}/{dev}/event
     [[nodiscard]] std::string cmd(std::string_view dev) const;    // {p}/{gw}/{dev}/cmd
     [[nodiscard]] std::string cmd_result(std::string_view dev) const;
     [[nodiscard]] std::string cmd_filter() const; // {p}/{gw}/+/cmd, what the uplink subscribes

@@ -84,6 +84,17 @@ std::string uplink::gateway_status_payload() const {
                                   oversize_, errors, b);
 }
 
+void uplink::publish_event(const model::counter_reset& e) {
+    auto topic = topics_.event(e.device);
+    auto payload = event_payload(e);
+    if (waiting_events_.empty() && connected() && publish_control(topic, payload, false)) return;
+    if (waiting_events_.size() == max_waiting_events) {
+        waiting_events_.pop_front();
+        ++events_lost_;
+    }
+    waiting_events_.emplace_back(std::move(topic), std::move(payload));
+}
+
 bool uplink::publish_control(const std::string& topic, const std::string& payload, bool retain,
                              int* mid) {
     publish_options o;
@@ -197,6 +208,17 @@ void uplink::handle_connect() {
     retained_mids_.clear(); // those of the last connection are libmosquitto's to resend
     devices_.resend_all();
     pump_retained();
+    if (events_lost_ > 0) {
+        log::warn("uplink: {} device event{} lost: more than {} waited for the connection",
+                  events_lost_, events_lost_ == 1 ? "" : "s", max_waiting_events);
+        events_lost_ = 0;
+    }
+    // In order; one libmosquitto refuses (too large) is logged by publish_control and goes.
+    while (!waiting_events_.empty() && connected()) {
+        const auto& [topic, payload] = waiting_events_.front();
+        publish_control(topic, payload, false);
+        waiting_events_.pop_front();
+    }
     if (receipts_ != nullptr) receipts_->connected();
     if (cb_.on_connect) cb_.on_connect();
 }

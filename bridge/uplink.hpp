@@ -18,6 +18,7 @@
 #include "bridge/topics.hpp"
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "model/device_event.hpp"
 #include "model/device_info.hpp"
 #include "model/device_status.hpp"
 #include "model/outlet.hpp"
@@ -25,6 +26,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -95,6 +97,10 @@ public:
     // A previous instance (before a reload) published these: the next set_devices clears the
     // ones it lacks.
     void published_before(std::vector<std::string> names);
+    // An event of one device ({p}/{gw}/{dev}/event, QoS 1, not retained). Not connected: it
+    // waits in memory (the latest max_waiting_events of them) for the next connection.
+    void publish_event(const model::counter_reset& e);
+    static constexpr std::size_t max_waiting_events = 1000;
     // Republishes the gateway status (e.g. after the buffer counters moved).
     void refresh_gateway_status();
     // Publishes {"state":"offline","ts":…} retained, waits for its PUBACK (bounded by
@@ -141,8 +147,11 @@ private:
     model::delivery_receipts* receipts_ = nullptr;
     topics topics_;
     retained_devices devices_;
-    std::set<int> retained_mids_;            // retained meta/status/clears awaiting their PUBACK
-    std::size_t cleared_ = 0;                // devices cleared since the last log line about it
+    // Events published while not connected, oldest first (max_waiting_events).
+    std::deque<std::pair<std::string, std::string>> waiting_events_; // topic, payload
+    std::uint64_t events_lost_ = 0; // pushed out of waiting_events_ since the last log line
+    std::set<int> retained_mids_;   // retained meta/status/clears awaiting their PUBACK
+    std::size_t cleared_ = 0;       // devices cleared since the last log line about it
     std::vector<std::string> cleared_names_; // the first few of them, for that line
     log::rate_limiter clears_log_{std::chrono::seconds(10)};
     int stop_mid_ = -1;

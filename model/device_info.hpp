@@ -1,6 +1,8 @@
 #pragma once
 // What the uplink knows about one device: its meta payload (docs/topics.md) and, for
 // commands (docs/commands.md), which values may be written and within which range.
+#include "model/counter_limits.hpp"
+
 #include <cstdint>
 #include <initializer_list>
 #include <map>
@@ -75,6 +77,9 @@ struct device_info {
     // multiplied by, the config's override or the meter's own once read.
     std::optional<double> pt_ratio;
     std::optional<double> ct_ratio;
+    // What the counter guard knows of its energy counters (max_power, wrapping registers);
+    // null when nothing. Shared: one for the meters of a native source.
+    std::shared_ptr<const counter_limits> counters;
 };
 
 } // namespace mb::model

@@ -22,6 +22,9 @@ struct device_status {
     std::optional<std::string> last_error; // null in the payload when absent
     std::uint64_t polls = 0;
     std::uint64_t errors = 0;
+    // Energy counter values dropped as glitches (docs/measurements.md#energy-counters): set
+    // by the gateway, which guards every source's counters.
+    std::uint64_t glitches = 0;
     std::optional<line_counters> line; // RS485 devices only
 };
 

@@ -98,11 +98,13 @@ struct device_config {
     // Set: replace the bus's for this meter's requests.
     std::optional<milliseconds> timeout;
     std::optional<milliseconds> request_gap;
+    std::optional<double> max_power_w; // the counter guard's bound on energy rises
 };
 
 struct native_meter_config {
     std::string serial;
     std::string name;
+    std::optional<double> max_power_w; // unset: the source's
 };
 
 // One [native.values] entry of the generic "json" format.
@@ -119,6 +121,7 @@ struct native_config : broker_options {
     std::string format; // acrel-json-v2 | acrel-shadow | json
     unknown_policy unknown = unknown_policy::relay;
     std::vector<native_meter_config> meters;
+    std::optional<double> max_power_w; // for its meters, relayed ones too
     // A meter is offline after max(this, 3 × its observed interval) without a message.
     milliseconds offline_after{std::chrono::minutes(3)};
     // unknown = "relay" only: the most meters relayed as sn-<serial>, and how long one may be

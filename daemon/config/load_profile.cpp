@@ -86,6 +86,7 @@ std::optional<located_value> read_value(toml_reader& r, const rtu::profile& p) {
     }
     v.def.writable = r.boolean("writable").value_or(false);
     v.def.is_static = r.boolean("static").value_or(false);
+    v.def.wraps = r.boolean("wraps").value_or(false);
     v.def.min = r.number("min");
     v.def.max = r.number("max");
     for (const auto* k : {"min", "max"})

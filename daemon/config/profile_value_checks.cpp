@@ -69,6 +69,29 @@ void check_ratio(toml_reader& r, const rtu::value_def& v, const rtu::profile& p,
                                    ratio_word(v.ratio), v.name, unit, ratio_word(wanted)));
 }
 
+// wraps = true: an energy counter in an unsigned integer register, not ratio-scaled (the wrap
+// is the register's, before any ratio).
+void check_wraps(toml_reader& r, const rtu::value_def& v) {
+    if (!v.wraps) return;
+    const auto& node = at(r, "wraps");
+    const bool unsigned_int = v.type == rtu::value_type::u16 || v.type == rtu::value_type::u32 ||
+                              v.type == rtu::value_type::u64;
+    if (!v.name.starts_with("energy_"))
+        r.errors().add(node, r.key("wraps"),
+                       fmt::format("wraps = true on {}: only energy counters (energy_*) wrap "
+                                   "(remove wraps)",
+                                   v.name));
+    else if (!unsigned_int)
+        r.errors().add(node, r.key("wraps"),
+                       fmt::format(R"(wraps = true on type = "{}": only an unsigned integer )"
+                                   R"(register (u16, u32, u64) wraps at its maximum)",
+                                   rtu::to_string(v.type)));
+    else if (v.ratio != rtu::ratio_kind::none)
+        r.errors().add(node, r.key("wraps"),
+                       "wraps = true with a ratio: the register wraps before the ratio scales "
+                       "it, which the gateway cannot follow (remove one)");
+}
+
 } // namespace
 
 void check_value_meaning(toml_reader& r, const rtu::value_def& v, const rtu::profile& p) {
@@ -91,6 +114,7 @@ void check_value_meaning(toml_reader& r, const rtu::value_def& v, const rtu::pro
                        "writable = true on an input register (FC04): input registers cannot "
                        "be written (set function = \"holding\" on this value, or remove "
                        "writable)");
+    check_wraps(r, v);
 }
 
 } // namespace mb::config

@@ -89,6 +89,15 @@ parsed<std::uint64_t> parse_size(std::string_view text) {
     return parse_with_units(text, units, "size");
 }
 
+parsed<std::uint64_t> parse_power(std::string_view text) {
+    static constexpr std::array<std::pair<std::string_view, std::uint64_t>, 3> units{{
+        {"W", 1},
+        {"kW", 1'000},
+        {"MW", 1'000'000},
+    }};
+    return parse_with_units(text, units, "power");
+}
+
 std::string format_duration(std::chrono::milliseconds d) {
     const auto ms = d.count();
     static constexpr std::array<std::pair<std::string_view, long long>, 4> units{{

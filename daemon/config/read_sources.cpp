@@ -221,6 +221,7 @@ void read_devices(toml_reader& root, config& cfg, load_context& ctx) {
             r.duration("static_interval", std::chrono::seconds(1)).value_or(d.static_interval);
         d.timeout = r.duration("timeout", min_timeout, max_timeout);
         d.request_gap = r.duration("request_gap", std::chrono::milliseconds(0), max_request_gap);
+        d.max_power_w = r.power("max_power");
         for (const auto* k : {"ct_ratio", "pt_ratio"}) {
             const auto v = r.number(k);
             if (v && (!(*v > 0) || !std::isfinite(*v)))
@@ -288,6 +289,7 @@ void read_natives(toml_reader& root, config& cfg, load_context& ctx) {
         n.offline_after =
             r.duration("offline_after", std::chrono::seconds(1)).value_or(n.offline_after);
         read_relay_limits(r, n);
+        n.max_power_w = r.power("max_power");
         std::vector<name_mark> serials;
         for (const auto& [mi, mt] : r.tables("meter")) {
             toml_reader mr(*mt, fmt::format("{}.meter[{}]", r.path(), mi), ctx.errors);
@@ -297,8 +299,9 @@ void read_natives(toml_reader& root, config& cfg, load_context& ctx) {
             else if (serial)
                 serials.push_back({*serial, mr.path(), mt->get("serial")->source()});
             const auto meter_name = unique_name(mr, ctx.device_names);
+            const auto max_power = mr.power("max_power");
             mr.finish();
-            if (serial && meter_name) n.meters.push_back({*serial, *meter_name});
+            if (serial && meter_name) n.meters.push_back({*serial, *meter_name, max_power});
         }
         report_repeats(serials, ctx, ".serial", [](const auto& repeat, const auto& first) {
             return fmt::format("serial \"{}\" is already named by {} (each serial once per source)",

@@ -174,6 +174,26 @@ std::optional<std::uint64_t> toml_reader::size(std::string_view k, std::uint64_t
     return v.value;
 }
 
+std::optional<double> toml_reader::power(std::string_view k) {
+    const auto* node = get(k);
+    if (node == nullptr) return std::nullopt;
+    const auto* s = node->as_string();
+    if (s == nullptr) {
+        wrong_type(*node, k, fmt::format("a power string ({})", power_syntax));
+        return std::nullopt;
+    }
+    const auto v = parse_power(s->get());
+    if (!v.ok()) {
+        errors_.add(*node, key(k), fmt::format("{} ({})", v.error, power_syntax));
+        return std::nullopt;
+    }
+    if (v.value == 0) {
+        errors_.add(*node, key(k), fmt::format("\"{}\" is out of range (more than 0 W)", s->get()));
+        return std::nullopt;
+    }
+    return static_cast<double>(v.value);
+}
+
 const toml::table* toml_reader::sub_table(std::string_view k) {
     const auto* node = get(k);
     if (node == nullptr) return nullptr;

@@ -70,6 +70,7 @@ public:
     duration(std::string_view k, std::chrono::milliseconds lo,
              std::chrono::milliseconds hi = std::chrono::milliseconds::max());
     std::optional<std::uint64_t> size(std::string_view k, std::uint64_t lo);
+    std::optional<double> power(std::string_view k); // in W, > 0
     const toml::table* sub_table(std::string_view k);
     const toml::array* array(std::string_view k);
     // [[k]]: each element that is a table, with its index; others are reported.

@@ -42,6 +42,7 @@ std::vector<drivers::rtu::bus_settings> rtu_bus_settings(const config::config& c
             ds.ct_ratio = d.ct_ratio;
             ds.timeout = d.timeout;
             ds.request_gap = d.request_gap;
+            ds.max_power_w = d.max_power_w;
             s.devices.push_back(std::move(ds));
         }
         buses.push_back(std::move(s));

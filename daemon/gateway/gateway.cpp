@@ -125,7 +125,8 @@ void gateway::on_status_refresh(uv_timer_t* t) noexcept {
         for (const auto& [name, d] : self.devices_)
             if (const auto* src = self.sources_.owner_of(name))
                 if (const auto* s = src->status(name); s != nullptr && s->polls > 0)
-                    up->publish_status(*s, bridge::uplink::status_change::counters);
+                    up->publish_status(self.with_glitches(*s),
+                                       bridge::uplink::status_change::counters);
     } catch (...) { // never unwind into libuv
         log::callback_failed("gateway", __func__);
     }
@@ -168,7 +169,7 @@ void gateway::feed_uplink() {
     for (const auto& [name, d] : devices_)
         if (const auto* src = sources_.owner_of(name))
             if (const auto* s = src->status(name); s != nullptr && s->polls > 0)
-                up->publish_status(*s);
+                up->publish_status(with_glitches(*s));
 }
 
 void gateway::feed_pending_devices() {
@@ -181,6 +182,7 @@ void gateway::feed_pending_devices() {
         if (sources_.owner_of(name) == nullptr) continue;
         const auto [it, added] = devices_.insert_or_assign(name, d.source == "native");
         if (added && it->second) ++native_devices_;
+        note_limits(d);
         batch.push_back(std::move(d));
     }
     pending_devices_.clear();
@@ -191,11 +193,54 @@ void gateway::feed_pending_devices() {
 void gateway::set_known_devices(const std::vector<model::device_info>& all) {
     devices_.clear();
     native_devices_ = 0;
+    limits_.clear();
     for (const auto& d : all) {
         const bool native = d.source == "native";
         native_devices_ += native ? 1 : 0;
         devices_.insert_or_assign(d.name, native);
+        note_limits(d);
     }
+    guard_.keep_only([this](std::string_view name) { return devices_.contains(name); });
+}
+
+void gateway::note_limits(const model::device_info& d) {
+    if (d.counters && !d.counters->empty())
+        limits_.insert_or_assign(d.name, d.counters);
+    else if (const auto it = limits_.find(d.name); it != limits_.end())
+        limits_.erase(it);
+}
+
+const model::counter_limits* gateway::limits_of(std::string_view device) const {
+    if (const auto it = limits_.find(device); it != limits_.end()) return it->second.get();
+    // A relayed meter's first readings may come before its info (devices_batch).
+    if (const auto it = pending_devices_.find(device); it != pending_devices_.end())
+        return it->second.counters.get();
+    return nullptr;
+}
+
+void gateway::guard_counters(model::reading& r) {
+    auto out = guard_.check(r, limits_of(r.device));
+    if (out.note.empty()) return;
+    if (!out.resets.empty() || out.wraps > 0) {
+        log::warn("counter guard: {}", out.note); // rare, and each worth its line
+    } else if (const long held = counter_log_.allow(out.glitches > 0 ? "glitch" : "held");
+               held >= 0) {
+        log::warn("counter guard: {}{}", out.note, log::suppressed_note(held));
+    }
+    auto* up = uplink();
+    if (up == nullptr) return;
+    for (const auto& e : out.resets)
+        up->publish_event(e);
+    if (out.glitches == 0) return;
+    if (const auto* src = sources_.owner_of(r.device))
+        if (const auto* s = src->status(r.device))
+            up->publish_status(with_glitches(*s), bridge::uplink::status_change::counters);
+}
+
+model::device_status gateway::with_glitches(const model::device_status& s) const {
+    model::device_status out = s;
+    out.glitches = guard_.glitches(s.device);
+    return out;
 }
 
 void gateway::devices_removed(const std::vector<std::string>& gone) {
@@ -205,6 +250,8 @@ void gateway::devices_removed(const std::vector<std::string>& gone) {
         if (it == devices_.end()) continue;
         native_devices_ -= it->second ? 1 : 0;
         devices_.erase(it);
+        limits_.erase(name);
+        guard_.forget(name);
     }
     if (auto* up = uplink())
         up->remove_devices(gone);
@@ -228,13 +275,15 @@ drivers::source::callbacks gateway::source_callbacks() {
     cb.on_reading = [this](model::reading&& r) {
         // While stopping it is kept, not sent (the path drains); once stopped, every source
         // has handed over what it had.
-        if (path_ && phase_ != phase::stopped) path_->push(std::move(r));
+        if (!path_ || phase_ == phase::stopped) return;
+        guard_counters(r);
+        path_->push(std::move(r));
     };
     cb.on_status = [this](const model::device_status& s) {
         // Only devices of the current configuration: a source of an older one that is still
         // stopping may report a device the reload removed.
         if (auto* up = uplink(); up != nullptr && sources_.owner_of(s.device) != nullptr)
-            up->publish_status(s);
+            up->publish_status(with_glitches(s));
         changed();
     };
     cb.on_devices_changed = [this](std::vector<model::device_info> changed) {

@@ -8,6 +8,7 @@
 #include "common/log.hpp"
 #include "common/uv_handle.hpp"
 #include "daemon/config/config.hpp"
+#include "daemon/gateway/counter_guard.hpp"
 #include "daemon/gateway/deferred_calls.hpp"
 #include "daemon/gateway/delivery_path.hpp"
 #include "daemon/gateway/source_registry.hpp"
@@ -107,6 +108,12 @@ private:
     void source_stopped();
     [[nodiscard]] drivers::source::callbacks source_callbacks();
     void changed();
+    // The counter guard's step for one reading: held values out, resets told as events.
+    void guard_counters(model::reading& r);
+    void note_limits(const model::device_info& d);
+    [[nodiscard]] const model::counter_limits* limits_of(std::string_view device) const;
+    // A status as published: the source's, with the guard's glitch count.
+    [[nodiscard]] model::device_status with_glitches(const model::device_status& s) const;
     bridge::command_handler command_handler();
     // The running source that owns `device`, or nullptr after answering `done` with why not.
     [[nodiscard]] drivers::source* command_target(std::string_view device,
@@ -132,7 +139,11 @@ private:
     // Removed while a reload replaces the uplink: the new one clears them first.
     std::vector<std::string> removed_for_next_uplink_;
     // Added or changed while running, not told to the uplink yet (devices_batch).
-    std::map<std::string, model::device_info> pending_devices_;
+    std::map<std::string, model::device_info, std::less<>> pending_devices_;
+    counter_guard guard_;
+    // Devices whose counters have limits (max_power, wrapping registers): most have none.
+    std::map<std::string, std::shared_ptr<const model::counter_limits>, std::less<>> limits_;
+    log::rate_limiter counter_log_{std::chrono::seconds(10), 5};
     uv_handle<uv_timer_t> grace_;
     uv_handle<uv_timer_t> status_refresh_;
     uv_handle<uv_timer_t> buffer_watch_;

@@ -42,13 +42,14 @@ drivers::native::native_settings native_source_settings(const config::config& cf
         s.format.values.emplace(name, drivers::native::json_field{field.path, field.scale});
     s.relay_unknown = n.unknown == config::unknown_policy::relay;
     for (const auto& m : n.meters)
-        s.meters.push_back({m.serial, m.name});
+        s.meters.push_back({m.serial, m.name, m.max_power_w ? m.max_power_w : n.max_power_w});
     // Sharing the uplink's broker: what meterbridge publishes there is never relayed back.
     if (n.url.host == cfg.uplink.url.host && n.url.port == cfg.uplink.url.port)
         s.own_topics = cfg.uplink.topic_prefix + "/";
     s.offline_after = n.offline_after;
     s.max_relayed = n.max_meters;
     s.forget_after = n.forget_after;
+    s.max_power_w = n.max_power_w;
     return s;
 }
 

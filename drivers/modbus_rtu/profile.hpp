@@ -2,6 +2,7 @@
 // One meter model's register map, as loaded from a profile file (docs/profiles.md).
 // A reload compares profiles whole (operator== = default): an edited profile file restarts the
 // buses that use it, and a field added here takes part by itself.
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,11 +44,20 @@ struct value_def {
     // Rarely changes (ratios, serial numbers): read at start, after the device comes back and
     // every static_interval, not on every poll.
     bool is_static = false;
+    // An energy counter in an unsigned integer register that starts again at 0 past its
+    // maximum: the counter guard follows it across (docs/profiles.md).
+    bool wraps = false;
     std::optional<double> min; // writable values: accepted range for commands
     std::optional<double> max;
 
     bool operator==(const value_def&) const = default;
 };
+
+// How far a `wraps` value counts before it starts again, in the measurement's unit: 2^16 or
+// 2^32 or 2^64 times its scale.
+inline double wrap_range(const value_def& v) {
+    return std::ldexp(1.0, 16 * register_count(v.type)) * v.scale;
+}
 
 // True when `v` is multiplied by the ratio `which` (pt or ct; ptct values by both).
 inline bool needs_ratio(const value_def& v, ratio_kind which) {

@@ -123,14 +123,19 @@ model::device_info rtu_source::info_of(std::size_t bus, std::size_t index) const
     info.vendor = d.prof->vendor;
     info.model = d.prof->model;
     model::units_table::map units;
+    model::counter_limits limits;
+    limits.max_power_w = d.max_power_w;
     for (const auto& v : d.prof->values) {
         const bool wanted =
             d.only.empty() || std::any_of(d.only.begin(), d.only.end(),
                                           [&](auto& g) { return glob_match(g, v.name); });
         if (wanted) units[v.name] = std::string(model::unit_of(v.name).value_or(""));
         if (v.writable) info.writable[v.name] = model::writable_range{v.min, v.max};
+        if (const auto id = model::measurement_of(v.name); wanted && v.wraps && id)
+            limits.wraps.emplace_back(*id, wrap_range(v));
     }
     info.units = model::units_table(std::move(units));
+    if (!limits.empty()) info.counters = std::make_shared<const model::counter_limits>(limits);
     if (d.prof->secondary) {
         const auto& known = states_[bus][index].ratios;
         info.pt_ratio = d.pt_ratio ? d.pt_ratio : known.pt;

@@ -28,6 +28,7 @@ struct device_settings {
     // before each request to it (instead of the bus's request_gap).
     std::optional<std::chrono::milliseconds> timeout;
     std::optional<std::chrono::milliseconds> request_gap;
+    std::optional<double> max_power_w; // the counter guard's bound (docs/measurements.md)
 
     bool operator==(const device_settings&) const = default;
 };

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,8 @@ namespace mb::drivers::native {
 
 struct named_meter {
     std::string serial;
-    std::string name; // the device name the config gives it
+    std::string name;                  // the device name the config gives it
+    std::optional<double> max_power_w; // the counter guard's bound (docs/measurements.md)
 
     bool operator==(const named_meter&) const = default;
 };
@@ -36,6 +38,8 @@ struct native_settings {
     // A relayed meter silent this long is forgotten (its retained meta and status cleared), so
     // that meters gone for good free their place. [[native]] forget_after.
     std::chrono::milliseconds forget_after{std::chrono::hours(24 * 7)};
+    // The counter guard's bound for the meters relayed as sn-<serial>. [[native]] max_power.
+    std::optional<double> max_power_w;
 
     // A reload compares them whole: a field added here takes part by itself.
     bool operator==(const native_settings&) const = default;

@@ -53,8 +53,16 @@ native_source::native_source(uv_loop_t& loop, native_settings settings, callback
         const auto units = decoder_->units();
         units_ = model::units_table(model::units_table::map(units.begin(), units.end()));
     }
-    for (const auto& m : settings_.meters)
+    const auto limits_of = [](std::optional<double> max_power_w) {
+        return max_power_w ? std::make_shared<const model::counter_limits>(
+                                 model::counter_limits{max_power_w, {}})
+                           : nullptr;
+    };
+    relayed_limits_ = limits_of(settings_.max_power_w);
+    for (const auto& m : settings_.meters) {
         meters_.add(m.serial, m.name, false);
+        if (m.max_power_w) named_limits_.emplace(m.serial, limits_of(m.max_power_w));
+    }
 }
 
 native_source::~native_source() = default;
@@ -76,6 +84,11 @@ model::device_info native_source::info_of(const entry& e) const {
     info.iccid = m.iccid;
     info.clock_offset_s = m.clock_offset_s;
     info.commands_refused = commands_refused_;
+    if (m.relayed) {
+        info.counters = relayed_limits_;
+    } else if (const auto it = named_limits_.find(e.first); it != named_limits_.end()) {
+        info.counters = it->second;
+    }
     return info;
 }
 

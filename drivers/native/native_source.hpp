@@ -28,6 +28,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -104,6 +105,10 @@ private:
     std::unique_ptr<decoder> decoder_;
     model::units_table units_; // every device's meta units (the dialect's), shared
     std::shared_ptr<const std::string> commands_refused_; // shared by every meter's meta
+    // The counter guard's limits (max_power): the relayed meters', one for them all, and the
+    // named meters' by serial. Null: none.
+    std::shared_ptr<const model::counter_limits> relayed_limits_;
+    std::map<std::string, std::shared_ptr<const model::counter_limits>, std::less<>> named_limits_;
     meter_table meters_;
     std::vector<entry*> changed_; // meters whose meta this message changed
     source_counters counters_;

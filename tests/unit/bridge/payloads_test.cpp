@@ -93,14 +93,15 @@ BOOST_AUTO_TEST_CASE(status_as_in_design_5_3) {
     s.errors = 3;
     // A native meter: no line.
     BOOST_TEST(status_payload(s) == R"({"state":"online","ts":1764095000123,"last_error":null,)"
-                                    R"("polls":1520,"errors":3})");
+                                    R"("polls":1520,"errors":3,"glitches":0})");
     // An RS485 meter: its line's counters, the round trip null until it first answers.
     s.line.emplace();
     s.line->timeouts = 9;
     s.line->skipped = 2;
+    s.glitches = 4; // energy counter values the gateway dropped as glitches
     BOOST_TEST(status_payload(s) == R"({"state":"online","ts":1764095000123,"last_error":null,)"
-                                    R"("polls":1520,"errors":3,"timeouts":9,"skipped":2,)"
-                                    R"("rtt_ms":null})");
+                                    R"("polls":1520,"errors":3,"glitches":4,"timeouts":9,)"
+                                    R"("skipped":2,"rtt_ms":null})");
     s.line->rtt_ms = 42;
     BOOST_TEST(status_payload(s).ends_with(R"("timeouts":9,"skipped":2,"rtt_ms":42})"));
     s.line.reset();
@@ -108,7 +109,8 @@ BOOST_AUTO_TEST_CASE(status_as_in_design_5_3) {
     s.last_error = "exception 2 \"illegal data address\"";
     BOOST_TEST(status_payload(s) ==
                R"({"state":"error","ts":1764095000123,)"
-               R"("last_error":"exception 2 \"illegal data address\"","polls":1520,"errors":3})");
+               R"("last_error":"exception 2 \"illegal data address\"","polls":1520,"errors":3,)"
+               R"("glitches":4})");
     s.state = model::device_state::offline;
     BOOST_TEST(status_payload(s).starts_with(R"({"state":"offline",)"));
 }
@@ -120,6 +122,14 @@ BOOST_AUTO_TEST_CASE(gap_as_in_design_6) {
                R"({"reason":"refused","from_seq":7,"to_seq":7,"from_ts":30,"to_ts":30})");
     BOOST_TEST(gap_payload({"incomer", model::gap_reason::restart, 1, 64, 0, 0})
                    .starts_with(R"({"reason":"restart",)"));
+}
+
+BOOST_AUTO_TEST_CASE(a_counter_reset_event) {
+    const model::counter_reset e{"incomer", 1764095000123,
+                                 *model::measurement_of("energy_import_total"), 12345.67, 5.0};
+    BOOST_TEST(event_payload(e) ==
+               R"({"ts":1764095000123,"event":"counter_reset","value":"energy_import_total",)"
+               R"("from":12345.67,"to":5})");
 }
 
 BOOST_AUTO_TEST_CASE(command_results_as_in_design_5_4) {

@@ -306,6 +306,24 @@ BOOST_AUTO_TEST_CASE(request_gap_and_a_device_timeout) {
     BOOST_TEST(e.size() == 5U, all(e));
 }
 
+BOOST_AUTO_TEST_CASE(max_power_of_a_device) {
+    temp_dir t;
+    const auto c = t.ok(head + device + "max_power = \"50kW\"\n");
+    BOOST_REQUIRE(c.devices.at(0).max_power_w.has_value());
+    BOOST_TEST(*c.devices[0].max_power_w == 50'000.0);
+    BOOST_TEST(!t.ok(head + device).devices.at(0).max_power_w.has_value());
+
+    const auto e = t.errors(head + device + "max_power = \"1.5kW\"\n" +
+                            "[[device]]\nname = \"d2\"\nbus = \"b1\"\nunit = 2\n"
+                            "profile = \"meter-a\"\nmax_power = \"0W\"\n" +
+                            "[[device]]\nname = \"d3\"\nbus = \"b1\"\nunit = 3\n"
+                            "profile = \"meter-a\"\nmax_power = 50000\n");
+    expect_error(e, "device[0].max_power", 14, 13, "not a whole number");
+    expect_error(e, "device[1].max_power", 20, 13, "out of range (more than 0 W)");
+    expect_error(e, "device[2].max_power", 26, 13, "a power string");
+    BOOST_TEST(e.size() == 3U, all(e));
+}
+
 BOOST_AUTO_TEST_CASE(names_must_match_the_pattern) {
     temp_dir t;
     const auto e = t.errors(R"([gateway]

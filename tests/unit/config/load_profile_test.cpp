@@ -316,4 +316,44 @@ writable = true
     BOOST_TEST(e.size() == 1U); // a holding value in an input profile may be written
 }
 
+BOOST_AUTO_TEST_CASE(wraps_only_on_unsigned_energy_registers) {
+    temp_dir t;
+    const auto file = t.write("profiles/w.toml", R"(id = "w"
+ratios = "secondary"
+[[value]]
+name = "energy_import_total"
+address = 0
+type = "u32"
+scale = 0.01
+wraps = true
+)");
+    const auto loaded = load_profile(file);
+    const auto* p = std::get_if<rtu::profile>(&loaded);
+    BOOST_REQUIRE(p != nullptr);
+    BOOST_TEST(p->values.at(0).wraps);
+    BOOST_TEST(rtu::wrap_range(p->values[0]) == 42949672.96); // 2^32 x 0.01 kWh
+
+    const auto e = profile_errors(t, "p", value_head + R"(ratios = "secondary"
+[[value]]
+name = "voltage_l1"
+address = 0
+wraps = true
+[[value]]
+name = "energy_export_total"
+address = 2
+type = "f32"
+wraps = true
+[[value]]
+name = "energy_import_total"
+address = 4
+type = "u32"
+ratio = "ptct"
+wraps = true
+)");
+    expect_error(e, "value[0].wraps", 6, 9, "only energy counters (energy_*) wrap");
+    expect_error(e, "value[1].wraps", 11, 9, "only an unsigned integer register");
+    expect_error(e, "value[2].wraps", 17, 9, "the register wraps before the ratio scales it");
+    BOOST_TEST(e.size() == 3U);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

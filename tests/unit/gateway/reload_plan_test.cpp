@@ -70,6 +70,7 @@ ct_ratio = 20
 pt_ratio = 1
 timeout = "500ms"
 request_gap = "50ms"
+max_power = "50kW"
 
 [[device]]
 name = "d2"
@@ -90,10 +91,12 @@ unknown = "relay"
 offline_after = "3m"
 max_meters = 50000
 forget_after = "7d"
+max_power = "20kW"
 
 [[native.meter]]
 serial = "A1"
 name = "m-a1"
+max_power = "10kW"
 )";
 
 // The change: `from` (in base once) becomes `to`; what restarts: a source key, "uplink",
@@ -132,6 +135,7 @@ const std::vector<reload_case> cases = {
     {R"(request_gap = "0ms")", R"(request_gap = "100ms")", bus1},
     {R"(timeout = "500ms")", R"(timeout = "2s")", bus1},
     {R"(request_gap = "50ms")", R"(request_gap = "20ms")", bus1},
+    {R"(max_power = "50kW")", R"(max_power = "60kW")", bus1},
     {R"(name = "d1")", R"(name = "d9")", bus1},
     {"unit = 1\nprofile = \"meter-a\"", "unit = 2\nprofile = \"meter-a\"", bus1},
     {R"(profile = "meter-a")", R"(profile = "meter-b")", bus1},
@@ -152,6 +156,8 @@ const std::vector<reload_case> cases = {
     {R"(forget_after = "7d")", R"(forget_after = "1d")", lan},
     {R"(name = "m-a1")", R"(name = "m-b1")", lan},
     {R"(serial = "A1")", R"(serial = "A2")", lan},
+    {R"(max_power = "20kW")", R"(max_power = "2MW")", lan},
+    {R"(max_power = "10kW")", R"(max_power = "11kW")", lan},
 };
 
 std::string replaced(const std::string& text, const std::string& from, const std::string& to) {
