@@ -31,8 +31,9 @@ struct sample {
 };
 
 // Float words: 230.5 = 4366 8000, 5.0 = 40A0 0000, -1500.0 = C4BB 8000, 12345.5 = 4640 E600,
-// 50.0 = 4248 0000, 0.5 = 3F00 0000, 2.25 = 4010 0000, 1.5 = 3FC0 0000. Integers: 123456 =
-// 0001 E240, -1500 = FFFF FA24, -150000 = FFFD B610, -15000 = FFFF C568, -980 = FC2C.
+// 50.0 = 4248 0000, 0.5 = 3F00 0000, 2.25 = 4010 0000, 1.5 = 3FC0 0000, -1.5 = BFC0 0000,
+// 400.0 = 43C8 0000. Integers: 123456 = 0001 E240, -1500 = FFFF FA24, -150000 = FFFD B610,
+// -15000 = FFFF C568, -980 = FC2C, 9876543 = 0096 B43F.
 const std::vector<sample> samples = {
     // Acrel: the PT/CT ratios are read from the meter (ct 20) and applied to secondary values
     {"acrel-adl400", 0x8D, {1}, "pt_ratio", 1},
@@ -50,6 +51,12 @@ const std::vector<sample> samples = {
     {"acrel-adw300", 0x3A, {0b0101}, "di_1", 1},
     {"acrel-adw300", 0x3A, {0b0101}, "di_2", 0},
     {"acrel-adw300", 0x3A, {0b0101}, "di_3", 1},
+    {"acrel-dtsd1352", 0x8D, {1}, "pt_ratio", 1},
+    {"acrel-dtsd1352", 0x8E, {50}, "ct_ratio", 50},
+    {"acrel-dtsd1352", 0x64, {500}, "current_l1", 5.0 * 50},
+    {"acrel-dtsd1352", 0x16A, {0xFFFF, 0xFA24}, "active_power_total", -1500.0 * 50},
+    {"acrel-dtsd1352", 0x14, {0x0001, 0xE240}, "energy_export_total", 1234.56 * 50},
+    {"acrel-dtsd1352", 0x17F, {0xFC2C}, "power_factor_total", -0.98},
     {"carlo-gavazzi-em24", 0x0, {2305, 0}, "voltage_l1", 230.5},
     {"carlo-gavazzi-em24", 0x28, {0xC568, 0xFFFF}, "active_power_total", -1500.0},
     {"carlo-gavazzi-em24", 0x42, {0xE240, 0x0001}, "energy_import_total", 12345.6},
@@ -120,6 +127,16 @@ const std::vector<sample> samples = {
     {"schneider-iem3000", 0xBD3, {0x4366, 0x8000}, "voltage_l1", 230.5},
     {"schneider-iem3000", 0xBF3, {0x3FC0, 0x0000}, "active_power_total", 1500.0},
     {"schneider-iem3000", 0xC83, {0, 0, 0x0096, 0xB43F}, "energy_import_total", 9876.543},
+    {"schneider-pm2200", 0xBB7, {0x40A0, 0x0000}, "current_l1", 5.0},
+    {"schneider-pm2200", 0xBCB, {0x43C8, 0x0000}, "voltage_l1_l2", 400.0},
+    {"schneider-pm2200", 0xBF3, {0xBFC0, 0x0000}, "active_power_total", -1500.0},        // -1.5 kW
+    {"schneider-pm2200", 0xC87, {0, 0, 0x0001, 0xE240}, "energy_export_total", 123.456}, // Wh
+    {"schneider-pm2200", 0x5351, {0x4010, 0x0000}, "thd_voltage_l1", 2.25},
+    {"schneider-pm5300", 0xBD3, {0x4366, 0x8000}, "voltage_l1", 230.5},
+    {"schneider-pm5300", 0xBEF, {0x3FC0, 0x0000}, "active_power_l2", 1500.0}, // 1.5 kW
+    {"schneider-pm5300", 0xC83, {0, 0, 0x0096, 0xB43F}, "energy_import_total", 9876.543},
+    // the PM5330 answer in SolarNetwork's PM5100DataTests.java
+    {"schneider-pm5300", 0xC25, {0x4270, 0x070C}, "frequency", 60.00688},
     // 64-bit counters
     {"abb-b23", 0x5B00, {0, 2305}, "voltage_l1", 230.5},
     {"abb-b23", 0x5B14, {0xFFFD, 0xB610}, "active_power_total", -1500.0},
