@@ -15,7 +15,9 @@ exact value the daemon must publish for every measurement (see adw300_image.expe
 Faults, also switchable while running through --control FILE (re-read when it changes;
 lines "dead=2,3", "exception=0x100-0x110", "corrupt=0.3", "corrupt_units=2", an empty value
 clears; "pt_ratio=N" / "ct_ratio=N" rewrite every unit's ratio register, as an installer
-reconfiguring the meters):
+reconfiguring the meters; "registers=0x3E:65535,65280" writes those words from that address
+on in every unit, as a counter that wraps or starts again; "registers_once=0x3E:0,0" answers
+those words to the next read of them only, as a counter that glitches for one poll):
   dead units do not answer at all; reads or writes touching an exception range get exception
   2 (illegal data address), so a merged block read fails while smaller reads succeed;
   a fraction of answers get a wrong CRC. Prints "ready" on stdout once the port is open and
@@ -73,6 +75,7 @@ class faults:
         self.corrupt_units = set(args.corrupt_units)  # empty: every unit
         self.control = args.control
         self.blocks = {}  # unit -> its registers, for set-up changes from the control file
+        self.once = []  # (address, words) answered to the next read of them only
         self.mtime = None
         self.rng = random.Random(args.seed)
         # timing quirks (getattr: the other simulators build their args without them)
@@ -119,6 +122,14 @@ class faults:
                     address = 0x0E if key == "pt_ratio" else 0x0F
                     for block in self.blocks.values():
                         block.setValues(address, [int(value)])
+                elif key in ("registers", "registers_once"):  # a counter that misbehaves
+                    at, _, words = value.partition(":")
+                    at, words = int(at, 0), [int(w, 0) for w in words.split(",")]
+                    if key == "registers_once":
+                        self.once.append((at, words))
+                    else:
+                        for block in self.blocks.values():
+                            block.setValues(at, words)
         print(f"control: dead={sorted(self.dead)} exception={self.exceptions} corrupt={self.corrupt}",
               flush=True)
 
@@ -135,6 +146,15 @@ class image_block(ModbusSequentialDataBlock):
 
     def validate(self, address, count=1):
         return super().validate(address, count) and not self.fault.illegal(address, count)
+
+    def getValues(self, address, count=1):  # noqa: N802 (pymodbus's name)
+        values = super().getValues(address, count)
+        for patch in list(self.fault.once):
+            at, words = patch
+            if address <= at and at + len(words) <= address + count:
+                values[at - address:at - address + len(words)] = words
+                self.fault.once.remove(patch)
+        return values
 
 
 class server_context(ModbusServerContext):

@@ -5,15 +5,20 @@ device's status), then a meter swap (the new, lower counter is published on the 
 with a counter_reset event on {p}/{gw}/{dev}/event), and a jump no meter of the configured
 max_power could have counted (held, then dropped).
 
+On an RS485 line, the same through the pymodbus simulator: a u32 counter of 0.01 kWh that
+wraps past its maximum goes on from 42 949 672.96 kWh instead of falling, and one that reads 0
+for one poll is never published.
+
 The payloads are json-v2 as the meter sends them (native_rig); every expected number is written
 here by hand."""
 
 import json
+import os
 import time
 
 from mbtest import require_built, wait_until
 from native_rig import JSON_V2_TOPIC, NAMED_SERIAL, NativeRig, points
-from rtu_rig import topic
+from rtu_rig import RtuRig, topic
 
 ENERGY = "energy_import_total"
 
@@ -72,6 +77,82 @@ class CounterGuardTest(NativeRig):
         self.assertEqual(self.send(m, [100.0, 81250.0, 100.25, 100.5]),
                          [100.0, None, 100.25, 100.5])
         wait_until(lambda: [s for s in self.statuses("roof-pv") if s["glitches"] == 1], 15,
+                   what=f"glitches 1 in the status; log:\n{self.log_tail()}")
+
+    def statuses(self, dev):
+        return [json.loads(p) for p in self.sub.payloads(topic(dev, "status")) if p]
+
+
+# A meter whose energy counter is a u32 register of 0.01 kWh the meter says wraps; voltage_l1
+# (register 0) tells which state of the simulator a poll saw.
+WRAPPING_PROFILE = """id = "wrapping-counter"
+vendor = "test"
+model = "u32 counter"
+function = "holding"
+word_order = "high_first"
+ratios = "primary"
+
+[[value]]
+name = "voltage_l1"
+address = 0x0
+scale = 0.1
+
+[[value]]
+name = "energy_import_total"
+address = 0x3E
+type = "u32"
+scale = 0.01
+wraps = true
+"""
+
+
+@require_built
+class RtuCounterTest(RtuRig):
+
+    def state(self, marker, *lines):
+        """Sets register 0 to marker and the control lines; waits for the first reading that
+        saw it (voltage_l1 = marker / 10) and returns the readings from there on, for polls
+        that follow."""
+        self.set_faults("\n".join([f"registers=0x0:{marker}", *lines]) + "\n")
+        volts = marker / 10
+        first = wait_until(lambda: self.index_of(volts), 20,
+                           what=f"a reading with voltage_l1 {volts}; log:\n{self.mb.output()}")
+        return lambda: [r for r, _raw in self.data("m1")[first - 1:]]
+
+    def index_of(self, volts):
+        """1 + the index of the first reading with voltage_l1 = volts; None before."""
+        for i, (r, _raw) in enumerate(self.data("m1")):
+            if r["values"].get("voltage_l1") == volts:
+                return i + 1
+        return None
+
+    def test_a_u32_counter_wraps_and_a_one_poll_zero_is_dropped(self):
+        profiles = os.path.join(self.tmp, "profiles")
+        os.makedirs(profiles)
+        self.write("profiles/wrapping-counter.toml", WRAPPING_PROFILE)
+        self.start([("m1", 1, {"profile": "wrapping-counter"})], interval="200ms",
+                   profile_dirs=(profiles,))
+
+        # Near the top: 0xFFFFFF00 x 0.01 = 42 949 670.40 kWh.
+        top = self.state(1111, "registers=0x3E:0xFFFF,0xFF00")
+        self.assertEqual(wait_until(top, 20)[0]["values"]["energy_import_total"], 42949670.40)
+
+        # Past it: the register reads 0x00000100 (2.56 kWh), the total goes on.
+        past = self.state(1112, "registers=0x3E:0x0000,0x0100")
+        self.assertEqual(wait_until(past, 20)[0]["values"]["energy_import_total"],
+                         42949672.96 + 2.56)
+        self.assertIn("wrapped at its register's maximum", self.mb.output())
+
+        # One poll reads 0: that poll's reading has no energy, the next has the total again.
+        once = self.state(1113, "registers=0x3E:0x0000,0x0200", "registers_once=0x3E:0,0")
+        readings = wait_until(lambda: once() if len(once()) >= 3 else None, 20,
+                              what="three readings after the glitch")
+        energies = [r["values"].get("energy_import_total") for r in readings]
+        self.assertIn(None, energies[:2], "the zero was held back")
+        self.assertEqual(energies.count(None), 1, energies)
+        self.assertTrue(all(e is None or e == 42949672.96 + 5.12 for e in energies), energies)
+        self.assertEqual([p for p in self.sub.payloads(topic("m1", "event")) if p], [])
+        wait_until(lambda: [s for s in self.statuses("m1") if s["glitches"] == 1], 20,
                    what=f"glitches 1 in the status; log:\n{self.log_tail()}")
 
     def statuses(self, dev):
