@@ -397,4 +397,35 @@ BOOST_AUTO_TEST_CASE(thousands_of_devices_are_republished_paced_beside_readings)
         loop, [&] { return obs.stopped && stopped; }, 5s));
 }
 
+BOOST_AUTO_TEST_CASE(events_told_while_down_go_out_in_order_on_connect) {
+    mbtest::mqtt_observer obs(loop, broker.port(), "mb/gw1/+/event");
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.up; }, 5s));
+    bool up = false;
+    bool stopped = false;
+    uplink::callbacks cb;
+    cb.on_connect = [&] { up = true; };
+    cb.on_stopped = [&] { stopped = true; };
+    uplink u(loop, mbtest::uplink_settings_for(broker.port()), cb, command_handler{});
+    const auto energy = *model::measurement_of("energy_import_total");
+    // Before the first connect: they wait.
+    u.publish_event({"incomer", 1000, energy, 12345.67, 5.0});
+    u.publish_event({"incomer", 2000, energy, 5.0, 1.0});
+    BOOST_REQUIRE(!u.start());
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return up && obs.count("mb/gw1/incomer/event") == 2; }, 5s));
+    BOOST_REQUIRE(obs.got.size() == 2U);
+    BOOST_TEST(nlohmann::json::parse(obs.got[0].second)["from"] == 12345.67);
+    BOOST_TEST(nlohmann::json::parse(obs.got[1].second)["ts"] == 2000);
+    // Connected: at once.
+    u.publish_event({"feeder", 3000, energy, 7.0, 0.5});
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.last("mb/gw1/feeder/event").has_value(); }, 5s));
+    BOOST_TEST(obs.count("mb/gw1/incomer/event") == 2U, "each event once");
+    obs.link->stop();
+    u.stop();
+    BOOST_REQUIRE(mbtest::run_until(
+        loop, [&] { return obs.stopped && stopped; }, 5s));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
