@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <limits>
 #include <vector>
 
 namespace mb::daemon {
@@ -43,12 +44,24 @@ void counter_guard::device_counters::drop_extra(counter& c) {
     c.has_extra = false;
 }
 
+std::uint32_t counter_guard::device_counters::seconds_at(std::int64_t ts_ms) const {
+    const std::int64_t s = (ts_ms - base_ms) / 1000;
+    return static_cast<std::uint32_t>(
+        std::clamp<std::int64_t>(s, 0, std::numeric_limits<std::uint32_t>::max()));
+}
+
+// Rounded down to the second: rise_ok allows the second lost.
+std::int64_t counter_guard::device_counters::ms_of(const counter& c) const {
+    return base_ms + static_cast<std::int64_t>(c.at_s) * 1000;
+}
+
 bool counter_guard::rise_ok(double from, std::int64_t from_ts, double to, std::int64_t to_ts,
                             const model::counter_limits* limits) {
     if (to < from) return false;
     if (limits == nullptr || !limits->max_power_w) return true;
+    // + 1 s: a counter's time is kept in whole seconds.
     return to - from <=
-           rise_margin * energy_in(*limits->max_power_w, to_ts - from_ts) + rise_slack_kwh;
+           rise_margin * energy_in(*limits->max_power_w, to_ts - from_ts + 1000) + rise_slack_kwh;
 }
 
 counter_guard::outcome counter_guard::check(model::reading& r,
@@ -60,7 +73,14 @@ counter_guard::outcome counter_guard::check(model::reading& r,
         if (is_energy_counter(v.id)) {
             if (d == nullptr) {
                 auto it = devices_.find(r.device);
-                if (it == devices_.end()) it = devices_.emplace(r.device, device_counters{}).first;
+                if (it == devices_.end()) {
+                    it = devices_.emplace(r.device, device_counters{}).first;
+                    it->second.base_ms = r.ts_ms;
+                    // A meter's counters come all in its first reading, as a rule: one
+                    // allocation of the right size, not a doubling vector's slack.
+                    it->second.counters.reserve(static_cast<std::size_t>(std::ranges::count_if(
+                        r.values, [](const auto& x) { return is_energy_counter(x.id); })));
+                }
                 d = &it->second;
             }
             auto& cs = d->counters;
@@ -68,7 +88,7 @@ counter_guard::outcome counter_guard::check(model::reading& r,
                 std::lower_bound(cs.begin(), cs.end(), v.id,
                                  [](const counter& a, model::measurement m) { return a.id < m; });
             if (c == cs.end() || c->id != v.id) {
-                cs.insert(c, counter{v.value, r.ts_ms, v.id, false}); // the first value: taken
+                cs.insert(c, counter{v.value, d->seconds_at(r.ts_ms), v.id, false}); // taken
             } else if (step(*d, *c, v.value, r.ts_ms, limits, r.device, out) == verdict::hold) {
                 continue;
             }
@@ -99,19 +119,20 @@ counter_guard::verdict counter_guard::step(device_counters& d, counter& c, doubl
             if (e.offset == 0) d.drop_extra(c);
         }
         c.last = v;
-        c.ts_ms = ts_ms;
+        c.at_s = d.seconds_at(ts_ms);
         value = v;
         return verdict::publish;
     };
 
-    if (rise_ok(c.last, c.ts_ms, raw + offset, ts_ms, limits)) return publish(raw + offset);
+    const std::int64_t last_ms = d.ms_of(c);
+    if (rise_ok(c.last, last_ms, raw + offset, ts_ms, limits)) return publish(raw + offset);
 
     if (const auto range = limits != nullptr ? limits->wrap_of(c.id) : std::nullopt;
         range && raw + offset < c.last) {
         const double across = raw + offset + *range;
         const bool small_enough =
             (limits->max_power_w.has_value()) || across - c.last <= *range * wrap_share;
-        if (small_enough && rise_ok(c.last, c.ts_ms, across, ts_ms, limits)) {
+        if (small_enough && rise_ok(c.last, last_ms, across, ts_ms, limits)) {
             d.extra_of(c).offset += *range;
             ++out.wraps;
             note(out, device, c.id, fmt::format("wrapped at its register's maximum ({})", *range));

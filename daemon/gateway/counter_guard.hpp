@@ -57,10 +57,10 @@ public:
     [[nodiscard]] std::size_t devices() const { return devices_.size(); }
 
 private:
-    // 24 bytes per counter: 20 000 relayed meters of 24 counters each hold 11 MiB here.
+    // 16 bytes per counter: 20 000 relayed meters of 24 counters each hold 7.3 MiB here.
     struct counter {
         double last = 0;        // the last value published (across wraps)
-        std::int64_t ts_ms = 0; // of `last`
+        std::uint32_t at_s = 0; // when `last` was read: whole seconds after the device's base
         model::measurement id{};
         bool has_extra = false; // an entry in `extras`
     };
@@ -73,11 +73,14 @@ private:
         int held_polls = 0;
     };
     struct device_counters {
+        std::int64_t base_ms = 0;      // the first reading's ts: counters' times count from it
         std::vector<counter> counters; // sorted by id
         std::vector<extra> extras;
         std::uint64_t glitches = 0;
         extra& extra_of(counter& c);
         void drop_extra(counter& c);
+        [[nodiscard]] std::uint32_t seconds_at(std::int64_t ts_ms) const;
+        [[nodiscard]] std::int64_t ms_of(const counter& c) const;
     };
     enum class verdict : std::uint8_t { publish, hold };
 
