@@ -127,71 +127,61 @@ std::optional<bool> toml_reader::boolean(std::string_view k) {
     return std::nullopt;
 }
 
-std::optional<std::chrono::milliseconds> toml_reader::duration(std::string_view k,
-                                                               std::chrono::milliseconds lo,
-                                                               std::chrono::milliseconds hi) {
+template <typename T>
+std::optional<toml_reader::quantity_text<T>>
+toml_reader::quantity(std::string_view k, std::string_view what, std::string_view syntax,
+                      parsed<T> (*parse)(std::string_view)) {
     const auto* node = get(k);
     if (node == nullptr) return std::nullopt;
     const auto* s = node->as_string();
     if (s == nullptr) {
-        wrong_type(*node, k, fmt::format("a duration string ({})", duration_syntax));
+        wrong_type(*node, k, fmt::format("a {} string ({})", what, syntax));
         return std::nullopt;
     }
-    const auto d = parse_duration(s->get());
-    if (!d.ok()) {
-        errors_.add(*node, key(k), fmt::format("{} ({})", d.error, duration_syntax));
+    auto v = parse(s->get());
+    if (!v.ok()) {
+        errors_.add(*node, key(k), fmt::format("{} ({})", v.error, syntax));
         return std::nullopt;
     }
-    if (d.value < lo || d.value > hi) {
+    return quantity_text<T>{v.value, node, s->get()};
+}
+
+std::optional<std::chrono::milliseconds> toml_reader::duration(std::string_view k,
+                                                               std::chrono::milliseconds lo,
+                                                               std::chrono::milliseconds hi) {
+    const auto d = quantity(k, "duration", duration_syntax, &parse_duration);
+    if (!d) return std::nullopt;
+    if (d->value < lo || d->value > hi) {
         const std::string range =
             hi == std::chrono::milliseconds::max()
                 ? fmt::format("at least {}", format_duration(lo))
                 : fmt::format("{}..{}", format_duration(lo), format_duration(hi));
-        errors_.add(*node, key(k), fmt::format("\"{}\" is out of range ({})", s->get(), range));
+        errors_.add(*d->node, key(k), fmt::format("\"{}\" is out of range ({})", d->text, range));
         return std::nullopt;
     }
-    return d.value;
+    return d->value;
 }
 
 std::optional<std::uint64_t> toml_reader::size(std::string_view k, std::uint64_t lo) {
-    const auto* node = get(k);
-    if (node == nullptr) return std::nullopt;
-    const auto* s = node->as_string();
-    if (s == nullptr) {
-        wrong_type(*node, k, fmt::format("a size string ({})", size_syntax));
+    const auto v = quantity(k, "size", size_syntax, &parse_size);
+    if (!v) return std::nullopt;
+    if (v->value < lo) {
+        errors_.add(*v->node, key(k),
+                    fmt::format("\"{}\" is too small (at least {} bytes)", v->text, lo));
         return std::nullopt;
     }
-    const auto v = parse_size(s->get());
-    if (!v.ok()) {
-        errors_.add(*node, key(k), fmt::format("{} ({})", v.error, size_syntax));
-        return std::nullopt;
-    }
-    if (v.value < lo) {
-        errors_.add(*node, key(k),
-                    fmt::format("\"{}\" is too small (at least {} bytes)", s->get(), lo));
-        return std::nullopt;
-    }
-    return v.value;
+    return v->value;
 }
 
 std::optional<double> toml_reader::power(std::string_view k) {
-    const auto* node = get(k);
-    if (node == nullptr) return std::nullopt;
-    const auto* s = node->as_string();
-    if (s == nullptr) {
-        wrong_type(*node, k, fmt::format("a power string ({})", power_syntax));
+    const auto v = quantity(k, "power", power_syntax, &parse_power);
+    if (!v) return std::nullopt;
+    if (v->value == 0) {
+        errors_.add(*v->node, key(k),
+                    fmt::format("\"{}\" is out of range (more than 0 W)", v->text));
         return std::nullopt;
     }
-    const auto v = parse_power(s->get());
-    if (!v.ok()) {
-        errors_.add(*node, key(k), fmt::format("{} ({})", v.error, power_syntax));
-        return std::nullopt;
-    }
-    if (v.value == 0) {
-        errors_.add(*node, key(k), fmt::format("\"{}\" is out of range (more than 0 W)", s->get()));
-        return std::nullopt;
-    }
-    return static_cast<double>(v.value);
+    return static_cast<double>(v->value);
 }
 
 const toml::table* toml_reader::sub_table(std::string_view k) {

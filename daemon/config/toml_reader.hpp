@@ -3,6 +3,7 @@
 // finish() then reports every key that nobody asked for. Errors carry the file, line and
 // column of the offending node and a dotted key such as "device[2].unit".
 #include "daemon/config/load_config.hpp"
+#include "daemon/config/quantity.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -110,6 +111,17 @@ private:
         return out;
     }
     void wrong_type(const toml::node& node, std::string_view k, std::string_view expected);
+    // A quantity written as a string ("10s", "64KiB", "50kW"): its value, node and text, or
+    // nullopt once reported (not a string, or what `parse` says is wrong).
+    template <typename T> struct quantity_text {
+        T value;
+        const toml::node* node;
+        std::string text;
+    };
+    template <typename T>
+    std::optional<quantity_text<T>> quantity(std::string_view k, std::string_view what,
+                                             std::string_view syntax,
+                                             parsed<T> (*parse)(std::string_view));
 
     const toml::table& table_;
     std::string path_;

@@ -160,7 +160,11 @@ counter_guard::verdict counter_guard::step(device_counters& d, counter& c, doubl
         return verdict::hold;
     }
     out.resets.push_back({std::string(device), ts_ms, c.id, c.last, raw});
-    note(out, device, c.id, fmt::format("reset from {} to {}", c.last, raw));
+    note(out, device, c.id,
+         fmt::format("reset from {} to {}{}", c.last, raw,
+                     raw > c.last ? " (a jump up: if the meter really meters this much, raise "
+                                    "its max_power)"
+                                  : ""));
     e.offset = 0;
     e.held_polls = 0;
     return publish(raw);
