@@ -380,6 +380,11 @@ std::string gateway::apply(config::config next) {
 
 void gateway::stop(std::function<void()> done) {
     if (phase_ == phase::stopping || phase_ == phase::stopped) return;
+    if (phase_ == phase::idle) { // never started: nothing runs, nothing to wait for
+        phase_ = phase::stopped;
+        if (done) done();
+        return;
+    }
     phase_ = phase::stopping;
     stopped_ = std::move(done);
     // docs/command-line.md: stop polling, wait for in-flight PUBACKs, publish offline, disconnect.

@@ -50,7 +50,7 @@ public:
     // Stops the sources and, at the same time, waits (at most stop_grace) for the in-flight
     // PUBACKs and the offline status; once every source has stopped too (a bus ends its
     // current request first), closes the queue and calls `done` once on the loop. Every
-    // handle of the gateway is closed by then.
+    // handle of the gateway is closed by then. Before start(): `done` at once.
     void stop(std::function<void()> done);
 
     [[nodiscard]] const config::config& current() const { return cfg_; }

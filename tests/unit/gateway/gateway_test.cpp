@@ -254,4 +254,14 @@ BOOST_AUTO_TEST_CASE(a_stop_asks_the_sources_says_goodbye_beside_them_then_close
     BOOST_TEST(file.devices.front().readings == 1U);
 }
 
+BOOST_AUTO_TEST_CASE(a_gateway_stopped_before_it_started_says_so_at_once) {
+    rig r(loop);
+    r.gw = std::make_unique<mb::daemon::gateway>(loop, r.config_of({{"b1", {"a1"}}}),
+                                                 r.sources.catalog());
+    r.gw->stop([&] { r.stopped = true; });
+    BOOST_TEST(r.stopped);
+    BOOST_TEST(r.sources.made.empty()); // no source was made, so none to stop
+    r.gw.reset();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
