@@ -17,7 +17,7 @@ from uplink_fixture import UplinkTest, expected_unit
 GW_KEYS = {"state", "ts", "version", "devices", "oversize", "buffer"}
 BUFFER_KEYS = {"readings", "oldest_ts", "dropped", "store_id"}  # docs/buffer.md
 META_KEYS = {"profile", "vendor", "model", "source", "bus", "unit", "interval_ms", "units"}
-STATUS_KEYS = {"state", "ts", "last_error", "polls", "errors",
+STATUS_KEYS = {"state", "ts", "last_error", "polls", "errors", "glitches",
                "timeouts", "skipped", "rtt_ms"}  # an RS485 device; docs/topics.md
 
 
