@@ -114,8 +114,8 @@ private:
     // A quantity written as a string ("10s", "64KiB", "50kW"): its value, node and text, or
     // nullopt once reported (not a string, or what `parse` says is wrong).
     template <typename T> struct quantity_text {
-        T value;
-        const toml::node* node;
+        T value{};
+        const toml::node* node = nullptr;
         std::string text;
     };
     template <typename T>
