@@ -20,6 +20,11 @@ void note(counter_guard::outcome& out, std::string_view device, model::measureme
 
 } // namespace
 
+void counter_guard::count_glitch(device_counters& d, outcome& out) {
+    ++out.glitches;
+    ++d.glitches;
+}
+
 bool is_energy_counter(model::measurement m) {
     static const std::vector<bool> table = [] {
         std::vector<bool> t(model::measurement_count());
@@ -109,8 +114,7 @@ counter_guard::verdict counter_guard::step(device_counters& d, counter& c, doubl
         if (c.has_extra) {
             auto& e = d.extra_of(c);
             if (e.held_polls > 0) { // what was held is not confirmed: it was a glitch
-                ++out.glitches;
-                ++d.glitches;
+                count_glitch(d, out);
                 note(out, device, c.id,
                      fmt::format("{} dropped as a glitch (held {} time{}, back to {})", e.held,
                                  e.held_polls, e.held_polls == 1 ? "" : "s", v));
@@ -131,7 +135,7 @@ counter_guard::verdict counter_guard::step(device_counters& d, counter& c, doubl
         range && raw + offset < c.last) {
         const double across = raw + offset + *range;
         const bool small_enough =
-            (limits->max_power_w.has_value()) || across - c.last <= *range * wrap_share;
+            limits->max_power_w.has_value() || across - c.last <= *range * wrap_share;
         if (small_enough && rise_ok(c.last, last_ms, across, ts_ms, limits)) {
             d.extra_of(c).offset += *range;
             ++out.wraps;
@@ -144,10 +148,7 @@ counter_guard::verdict counter_guard::step(device_counters& d, counter& c, doubl
     auto& e = d.extra_of(c);
     const bool agrees = e.held_polls > 0 && rise_ok(e.held, e.held_ts_ms, raw, ts_ms, limits);
     if (!agrees) {
-        if (e.held_polls > 0) { // a second suspect value unlike the first: the first was a glitch
-            ++out.glitches;
-            ++d.glitches;
-        }
+        if (e.held_polls > 0) count_glitch(d, out); // a second suspect unlike the first
         e.held_polls = 0;
     }
     e.held = raw;

@@ -86,6 +86,7 @@ private:
 
     static verdict step(device_counters& d, counter& c, double& value, std::int64_t ts_ms,
                         const model::counter_limits* limits, std::string_view device, outcome& out);
+    static void count_glitch(device_counters& d, outcome& out);
     static bool rise_ok(double from, std::int64_t from_ts, double to, std::int64_t to_ts,
                         const model::counter_limits* limits);
 
